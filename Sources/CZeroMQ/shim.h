@@ -1,0 +1,4 @@
+#ifndef ALGOTRADER_CZEROMQ_SHIM_H
+#define ALGOTRADER_CZEROMQ_SHIM_H
+#include <zmq.h>
+#endif

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# A throwaway PostgreSQL cluster under the project folder, for `make demo` and `make test`.
+#   scripts/pg-cluster.sh start DIR PORT   -> initdb if needed, start, create database "algotrader"
+#   scripts/pg-cluster.sh stop DIR
+#   scripts/pg-cluster.sh url PORT         -> the libpq URL of that cluster
+# PostgreSQL refuses to run as root, so as root the cluster runs as the system user
+# "algotrader" (created if absent).
+set -euo pipefail
+cmd=${1:?usage: pg-cluster.sh start|stop|url ...}
+
+bindir=""
+for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
+  if [ -x "$d/initdb" ]; then bindir=$d; break; fi
+done
+[ -n "$bindir" ] || { [ "$cmd" = url ] || { echo "pg-cluster: no PostgreSQL server found (apt-get install postgresql)" >&2; exit 1; }; }
+
+as_owner() {
+  if [ "$(id -u)" = 0 ]; then
+    runuser -u algotrader -- "$@"
+  else
+    "$@"
+  fi
+}
+
+case "$cmd" in
+  start)
+    dir=$(realpath -m "${2:?data dir}"); port=${3:?port}
+    if [ "$(id -u)" = 0 ] && ! id algotrader >/dev/null 2>&1; then
+      useradd --system --no-create-home --shell /usr/sbin/nologin algotrader
+    fi
+    mkdir -p "$dir"
+    [ "$(id -u)" = 0 ] && chown algotrader "$dir"
+    # Every parent must be traversable by the cluster's owner.
+    if [ ! -f "$dir/data/PG_VERSION" ]; then
+      as_owner "$bindir/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
+        || { cat "$dir/initdb.log" >&2; exit 1; }
+    fi
+    mkdir -p "$dir/socket"; [ "$(id -u)" = 0 ] && chown algotrader "$dir/socket"
+    if ! as_owner "$bindir/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+      as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 start \
+        -o "-p $port -k $dir/socket -c listen_addresses=127.0.0.1 -c max_connections=200" >/dev/null \
+        || { tail -20 "$dir/postgres.log" >&2; exit 1; }
+    fi
+    for _ in $(seq 1 50); do
+      "$bindir/pg_isready" -h 127.0.0.1 -p "$port" -q && break
+      sleep 0.1
+    done
+    psql -h 127.0.0.1 -p "$port" -U postgres -d postgres -qtAc "SELECT 1 FROM pg_database WHERE datname='algotrader'" | grep -q 1 \
+      || psql -h 127.0.0.1 -p "$port" -U postgres -d postgres -qc "CREATE DATABASE algotrader"
+    ;;
+  stop)
+    dir=$(realpath -m "${2:?data dir}")
+    if [ -f "$dir/data/PG_VERSION" ]; then
+      as_owner "$bindir/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
+    fi
+    ;;
+  url)
+    echo "postgresql://postgres@127.0.0.1:${2:?port}/algotrader"
+    ;;
+  *) echo "pg-cluster: unknown command $cmd" >&2; exit 64 ;;
+esac
