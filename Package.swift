@@ -65,18 +65,24 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Shared by the test targets only (scratch databases, sample data); never linked into the daemon.
+        .target(
+            name: "TestSupport",
+            dependencies: ["Postgres", "Storage", "TradingCore"],
+            swiftSettings: strict
+        ),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"], swiftSettings: strict),
-        .testTarget(name: "PostgresTests", dependencies: ["Postgres"], swiftSettings: strict),
+        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "TradingCoreTests", dependencies: ["TradingCore"], swiftSettings: strict),
         .testTarget(name: "ConfigTests", dependencies: ["Config"], swiftSettings: strict),
         .testTarget(
             name: "StorageTests",
-            dependencies: ["Storage", "Postgres", "TradingCore"],
+            dependencies: ["Storage", "Postgres", "TradingCore", "TestSupport"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "EngineTests",
-            dependencies: ["Engine", "Storage", "Postgres", "ZeroMQ", "TradingCore", "Config"],
+            dependencies: ["Engine", "Storage", "Postgres", "ZeroMQ", "TradingCore", "Config", "TestSupport"],
             swiftSettings: strict
         ),
     ]

@@ -100,6 +100,7 @@ public final class PostgresConnection {
     ///
     /// A failure of COMMIT itself because the connection dropped leaves the outcome unknown; it
     /// is reported as `connectionLost` and callers resolve it by natural keys, never by guessing.
+    @discardableResult
     public func transaction<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
         try execute("BEGIN")
         let value: T

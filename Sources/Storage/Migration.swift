@@ -3,4 +3,16 @@ public struct Migration: Sendable {
     public let version: Int
     public let name: String
     public let sql: String
+
+    public init(version: Int, name: String, sql: String) {
+        self.version = version
+        self.name = name
+        self.sql = sql
+    }
+
+    /// Every migration this binary knows, in order. Append only.
+    public static let all: [Migration] = [.v001InitialSchema]
+
+    /// The schema version this binary is built for.
+    public static var latestVersion: Int { all.last?.version ?? 0 }
 }

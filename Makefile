@@ -1,0 +1,47 @@
+# algotrader: build, test, demo and bench from a fresh Debian machine.
+# `make demo` and `make test` install missing system packages (when root), start a throwaway
+# PostgreSQL under .data/ and run; see README.md.
+
+SWIFT        ?= swift
+DEMO_PORT    ?= 55432
+TEST_PORT    ?= 55433
+DEMO_TICKS   ?= 200000
+DEMO_RATE    ?= 50000
+DEMO_DIR     := .data/pg-demo
+TEST_DIR     := .data/pg-test
+TEST_URL     := $(shell scripts/pg-cluster.sh url $(TEST_PORT))
+DEMO_URL     := $(shell scripts/pg-cluster.sh url $(DEMO_PORT))
+BIN          := .build/release/algotrader
+
+.PHONY: all build release deps test test-db demo demo-stop bench bench-smoke clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release --product algotrader
+
+# A fresh throwaway cluster for every test run, so no state leaks between runs.
+test-db: deps
+	@scripts/pg-cluster.sh stop $(TEST_DIR)
+	@rm -rf $(TEST_DIR)
+	@scripts/pg-cluster.sh start $(TEST_DIR) $(TEST_PORT)
+
+test: test-db
+	$(SWIFT) build --build-tests
+	ALGOTRADER_TEST_DATABASE_URL=$(TEST_URL) $(SWIFT) test --skip-build; \
+	  status=$$?; scripts/pg-cluster.sh stop $(TEST_DIR); exit $$status
+
+demo: release
+	@scripts/demo.sh $(DEMO_DIR) $(DEMO_PORT) $(DEMO_TICKS) $(DEMO_RATE)
+
+demo-stop:
+	@scripts/pg-cluster.sh stop $(DEMO_DIR)
+
+clean:
+	rm -rf .build .data

@@ -1,0 +1,73 @@
+import Foundation
+import Synchronization
+public import Postgres
+import Storage
+
+/// Scratch PostgreSQL databases for tests, on the cluster named by `ALGOTRADER_TEST_DATABASE_URL`
+/// (set by `make test`). Without it every database test fails, on purpose: a database test that
+/// quietly skips proves nothing.
+public enum TestDatabase {
+    public struct Missing: Error, CustomStringConvertible {
+        public var description: String {
+            "ALGOTRADER_TEST_DATABASE_URL is not set: run the tests with 'make test', which starts a throwaway PostgreSQL"
+        }
+    }
+
+    /// The server's base URL (any database on it).
+    public static func baseURL() throws -> String {
+        guard let url = ProcessInfo.processInfo.environment["ALGOTRADER_TEST_DATABASE_URL"], !url.isEmpty else {
+            throw Missing()
+        }
+        return url
+    }
+
+    /// `base` with its database name replaced.
+    public static func url(database: String) throws -> String {
+        guard var components = URLComponents(string: try baseURL()) else { throw Missing() }
+        components.path = "/" + database
+        return components.string!
+    }
+
+    private static let template = Template()
+
+    /// A new, empty database; returns its URL.
+    public static func makeEmpty(prefix: String = "t") throws -> String {
+        let name = "\(prefix)_\(UInt64.random(in: 0...UInt64.max) % 1_000_000_000_000)"
+        let admin = try PostgresConnection(connectionString: try baseURL())
+        try admin.execute("CREATE DATABASE \(name) TEMPLATE template0")
+        return try url(database: name)
+    }
+
+    /// A new database already at the binary's schema version (cloned from a template migrated
+    /// once per test process, which is much faster than migrating each one).
+    public static func makeMigrated(prefix: String = "t") throws -> String {
+        let templateName = try template.name()
+        let name = "\(prefix)_\(UInt64.random(in: 0...UInt64.max) % 1_000_000_000_000)"
+        let admin = try PostgresConnection(connectionString: try baseURL())
+        try admin.execute("CREATE DATABASE \(name) TEMPLATE \(templateName)")
+        return try url(database: name)
+    }
+
+    /// Opens a connection to `url`.
+    public static func connect(_ url: String) throws -> PostgresConnection {
+        try PostgresConnection(connectionString: url)
+    }
+
+    final class Template: Sendable {
+        private let state = Mutex<String?>(nil)
+
+        func name() throws -> String {
+            try state.withLock { name in
+                if let name { return name }
+                let made = "tpl_\(getpid())_\(UInt32.random(in: 0...UInt32.max))"
+                let admin = try PostgresConnection(connectionString: try TestDatabase.baseURL())
+                try admin.execute("CREATE DATABASE \(made) TEMPLATE template0")
+                let connection = try PostgresConnection(connectionString: try TestDatabase.url(database: made))
+                try Migrator().migrate(connection)
+                connection.close()
+                name = made
+                return made
+            }
+        }
+    }
+}
