@@ -1,0 +1,64 @@
+/// One configuration key: its dotted path, its type and its default.
+///
+/// The table of keys (``ConfigKey/all``) is the single source of truth: the loader accepts only
+/// these keys (a typo in the file is an error naming it), derives each one's environment
+/// variable from its path, and `config/algotrader.yaml` documents the same keys.
+public struct ConfigKey: Sendable, Hashable {
+    public enum Kind: Sendable, Hashable {
+        case string
+        case integer(ClosedRange<Int>)
+        case boolean
+        case stringList
+        case choice([String])
+    }
+
+    public let path: String
+    public let kind: Kind
+    /// `nil`: no default, the key must be set (only the three CONTRACT.md section 4 names).
+    public let defaultValue: ConfigValue?
+
+    public init(_ path: String, _ kind: Kind, default defaultValue: ConfigValue?) {
+        self.path = path
+        self.kind = kind
+        self.defaultValue = defaultValue
+    }
+
+    /// `ALGOTRADER_` + the path in upper case with `.` as `_` (CONTRACT.md section 4).
+    public var environmentVariable: String {
+        "ALGOTRADER_" + path.uppercased().replacingOccurrences(of: ".", with: "_")
+    }
+}
+
+/// A resolved configuration value.
+public enum ConfigValue: Sendable, Hashable {
+    case string(String)
+    case integer(Int)
+    case boolean(Bool)
+    case stringList([String])
+}
+
+extension ConfigKey {
+    public static let all: [ConfigKey] = [
+        // database
+        ConfigKey("database.url", .string, default: nil),
+        ConfigKey("database.url_file", .string, default: .string("")),
+        ConfigKey("database.timescaledb", .choice(["auto", "off"]), default: .string("auto")),
+        ConfigKey("database.connect_retry_seconds", .integer(0...3600), default: .integer(30)),
+        // market data in
+        ConfigKey("market_data.connect", .stringList, default: nil),
+        ConfigKey("market_data.bind", .stringList, default: .stringList([])),
+        ConfigKey("market_data.max_payload_bytes", .integer(256...16_777_216), default: .integer(65_536)),
+        ConfigKey("market_data.receive_hwm", .integer(0...100_000_000), default: .integer(1_000_000)),
+        ConfigKey("market_data.tick_retention_days", .integer(1...3650), default: .integer(30)),
+        ConfigKey("market_data.max_lead_seconds", .integer(0...604_800), default: .integer(86_400)),
+        // events out
+        ConfigKey("bus.bind", .string, default: nil),
+        // tick writer
+        ConfigKey("ingest.batch_size", .integer(1...1_000_000), default: .integer(10_000)),
+        ConfigKey("ingest.flush_interval_ms", .integer(1...60_000), default: .integer(50)),
+        ConfigKey("ingest.queue_capacity", .integer(1_000...100_000_000), default: .integer(2_000_000)),
+        // logging
+        ConfigKey("logging.level", .choice(["trace", "debug", "info", "notice", "warning", "error", "critical"]), default: .string("info")),
+        ConfigKey("logging.bad_message_log_interval_seconds", .integer(1...86_400), default: .integer(10)),
+    ]
+}

@@ -1,0 +1,85 @@
+import Foundation
+
+/// The daemon's validated configuration. Built only by ``ConfigLoader``.
+public struct EngineConfig: Sendable {
+    public var databaseURL: String
+    public var timescaleMode: String
+    public var connectRetrySeconds: Int
+    public var marketDataConnect: [String]
+    public var marketDataBind: [String]
+    public var maxPayloadBytes: Int
+    public var receiveHighWaterMark: Int
+    public var tickRetentionDays: Int
+    public var maxLeadSeconds: Int
+    public var busBind: String
+    public var batchSize: Int
+    public var flushIntervalMilliseconds: Int
+    public var queueCapacity: Int
+    public var logLevel: String
+    public var badMessageLogIntervalSeconds: Int
+
+    init(values: [String: ConfigValue]) throws(ConfigError) {
+        func string(_ path: String) throws(ConfigError) -> String {
+            guard case .string(let s)? = values[path] else { throw ConfigError(key: path, "is required") }
+            return s
+        }
+        func integer(_ path: String) throws(ConfigError) -> Int {
+            guard case .integer(let n)? = values[path] else { throw ConfigError(key: path, "is required") }
+            return n
+        }
+        func list(_ path: String) throws(ConfigError) -> [String] {
+            guard case .stringList(let l)? = values[path] else { return [] }
+            return l
+        }
+        // database.url may come from a file (a systemd credential, say) so the secret never
+        // appears in the unit, the environment of other processes or the command line.
+        let urlFile = (try? string("database.url_file")) ?? ""
+        var url = (try? string("database.url")) ?? ""
+        if url.isEmpty && !urlFile.isEmpty {
+            guard let text = try? String(contentsOfFile: urlFile, encoding: .utf8) else {
+                throw ConfigError(key: "database.url_file", "cannot read '\(urlFile)'")
+            }
+            url = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        guard !url.isEmpty else {
+            throw ConfigError(key: "database.url", "is required (a libpq connection string; or set database.url_file)")
+        }
+        databaseURL = url
+        timescaleMode = try string("database.timescaledb")
+        connectRetrySeconds = try integer("database.connect_retry_seconds")
+        marketDataConnect = try list("market_data.connect")
+        marketDataBind = try list("market_data.bind")
+        guard !marketDataConnect.isEmpty || !marketDataBind.isEmpty else {
+            throw ConfigError(key: "market_data.connect", "is required: at least one endpoint to connect to (or one in market_data.bind)")
+        }
+        for endpoint in marketDataConnect where !Self.isEndpoint(endpoint) {
+            throw ConfigError(key: "market_data.connect", "'\(endpoint)' is not a ZeroMQ endpoint (tcp://host:port, ipc://path, inproc://name)")
+        }
+        for endpoint in marketDataBind where !Self.isEndpoint(endpoint) {
+            throw ConfigError(key: "market_data.bind", "'\(endpoint)' is not a ZeroMQ endpoint (tcp://host:port, ipc://path, inproc://name)")
+        }
+        maxPayloadBytes = try integer("market_data.max_payload_bytes")
+        receiveHighWaterMark = try integer("market_data.receive_hwm")
+        tickRetentionDays = try integer("market_data.tick_retention_days")
+        maxLeadSeconds = try integer("market_data.max_lead_seconds")
+        busBind = (try? string("bus.bind")) ?? ""
+        guard !busBind.isEmpty else { throw ConfigError(key: "bus.bind", "is required (e.g. tcp://127.0.0.1:5556)") }
+        guard Self.isEndpoint(busBind) else { throw ConfigError(key: "bus.bind", "'\(busBind)' is not a ZeroMQ endpoint") }
+        batchSize = try integer("ingest.batch_size")
+        flushIntervalMilliseconds = try integer("ingest.flush_interval_ms")
+        queueCapacity = try integer("ingest.queue_capacity")
+        guard queueCapacity >= batchSize else {
+            throw ConfigError(key: "ingest.queue_capacity", "must be at least ingest.batch_size (\(batchSize))")
+        }
+        logLevel = try string("logging.level")
+        badMessageLogIntervalSeconds = try integer("logging.bad_message_log_interval_seconds")
+    }
+
+    static func isEndpoint(_ text: String) -> Bool {
+        for scheme in ["tcp://", "ipc://", "inproc://", "pgm://", "epgm://", "ws://", "wss://", "tipc://", "vmci://"]
+        where text.hasPrefix(scheme) && text.count > scheme.count {
+            return true
+        }
+        return false
+    }
+}
