@@ -1,0 +1,108 @@
+import Foundation
+import Testing
+import TradingCore
+
+/// A fixed "now" inside which the sample ticks' times fall.
+let decoderNow = Timestamp.parseRFC3339("2026-11-24T06:00:00Z")!
+
+@Suite("Hot-path tick decoder")
+struct TickDecoderTests {
+    let decoder = TickDecoder()
+
+    func decode(_ text: String) throws(TickDecodeError) -> Tick {
+        try decoder.decode(Array(text.utf8), now: decoderNow)
+    }
+
+    @Test func decodesEveryContractField() throws {
+        let tick = try decode("""
+            {"symbol":"RELIANCE","exchange":"NSE","ts":"2026-11-24T09:15:00.123456+05:30","price":2450.05,"qty":10,
+             "volume":123456,"oi":0,"bid":2450,"ask":2450.1,"bid_qty":5,"ask_qty":7,"src":"feed-a","session":"run-1","seq":42}
+            """)
+        #expect(tick == Tick(
+            symbol: "RELIANCE", exchange: "NSE", timestamp: Timestamp.parseRFC3339("2026-11-24T03:45:00.123456Z")!,
+            price: FixedDecimal("2450.05")!, quantity: 10, volume: 123_456, openInterest: .zero, bid: FixedDecimal(2450),
+            ask: FixedDecimal("2450.1")!, bidQuantity: 5, askQuantity: 7, source: "feed-a", session: "run-1", sequence: 42
+        ))
+    }
+
+    @Test func optionalFieldsDefaultAndEpochNanosecondsAreAccepted() throws {
+        let tick = try decode(#"{"symbol":"USDINR","exchange":"CDS","ts":1795491900000000001,"price":83.2525}"#)
+        #expect(tick.quantity == 0)
+        #expect(tick.volume == nil && tick.bid == nil && tick.sequence == nil && tick.source == nil)
+        #expect(tick.timestamp.nanosecondsSinceEpoch == 1_795_491_900_000_000_001)
+        #expect(tick.price == FixedDecimal(units: 832_525))
+    }
+
+    @Test func unknownFieldsAreSkippedAndNullMeansAbsent() throws {
+        let tick = try decode(#"{"extra":{"a":[1,2,{"b":null}],"c":"\u00e9"},"symbol":"INFY","exchange":"NSE","ts":"2026-11-24T05:00:00Z","price":1500,"oi":null,"flag":true}"#)
+        #expect(tick.symbol == "INFY")
+        #expect(tick.openInterest == nil)
+    }
+
+    @Test func escapedStringsAreUnescaped() throws {
+        let tick = try decode(#"{"symbol":"M\u0026M","exchange":"N\u0053E","ts":"2026-11-24T05:00:00Z","price":1,"src":"a\/b \ud83d\ude00"}"#)
+        #expect(tick.symbol == "M&M")
+        #expect(tick.exchange == "NSE")
+        #expect(tick.source == "a/b 😀")
+    }
+
+    @Test(arguments: [
+        ("not json at all", TickRejection.notJSON),
+        (#"{"symbol":"INFY","exchange":"NSE","ts":"2026-11-24T05:00:00Z","price":1"#, .notJSON),
+        (#"[1,2,3]"#, .notObject),
+        (#""tick""#, .notObject),
+        (#"{"exchange":"NSE","ts":"2026-11-24T05:00:00Z","price":1}"#, .missingField),
+        (#"{"symbol":"INFY","exchange":"NSE","ts":"2026-11-24T05:00:00Z"}"#, .missingField),
+        (#"{"symbol":"INFY","exchange":"NSE","ts":"2026-11-24T05:00:00Z","price":null}"#, .missingField),
+        (#"{"symbol":"INFY","exchange":"NSE","ts":"2026-11-24T05:00:00Z","price":"1500"}"#, .wrongType),
+        (#"{"symbol":7,"exchange":"NSE","ts":"2026-11-24T05:00:00Z","price":1}"#, .wrongType),
+        (#"{"symbol":"INFY","exchange":"NSE","ts":"2026-11-24T05:00:00Z","price":1,"qty":1.5}"#, .wrongType),
+        (#"{"symbol":"INFY","exchange":"NSE","ts":true,"price":1}"#, .wrongType),
+        (#"{"symbol":"INFY","exchange":"NSE","ts":"2026-11-24T05:00:00Z","price":-1}"#, .outOfRange),
+        (#"{"symbol":"INFY","exchange":"NSE","ts":"2026-11-24T05:00:00Z","price":0}"#, .outOfRange),
+        (#"{"symbol":"INFY","exchange":"NSE","ts":"2026-11-24T05:00:00Z","price":1500.12345}"#, .outOfRange),
+        (#"{"symbol":"INFY","exchange":"NSE","ts":"2026-11-24T05:00:00Z","price":1e20}"#, .outOfRange),
+        (#"{"symbol":"INFY","exchange":"NSE","ts":"2026-11-24T05:00:00Z","price":1,"qty":-1}"#, .outOfRange),
+        (#"{"symbol":"INFY","exchange":"NSE","ts":"2026-11-24T05:00:00Z","price":1,"seq":99999999999999999999}"#, .outOfRange),
+        (#"{"symbol":"","exchange":"NSE","ts":"2026-11-24T05:00:00Z","price":1}"#, .outOfRange),
+        (#"{"symbol":"ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFGHIJKLMNOPQRSTUVWXYZ","exchange":"NSE","ts":"2026-11-24T05:00:00Z","price":1}"#, .outOfRange),
+        (#"{"symbol":"INFY","exchange":"NSE","ts":"yesterday","price":1}"#, .badTimestamp),
+        (#"{"symbol":"INFY","exchange":"NSE","ts":"2026-11-24T05:00:00","price":1}"#, .badTimestamp),
+        (#"{"symbol":"INFY","exchange":"NSE","ts":"2020-01-01T00:00:00Z","price":1}"#, .timestampOutOfWindow),
+        (#"{"symbol":"INFY","exchange":"NSE","ts":"2026-11-26T00:00:00Z","price":1}"#, .timestampOutOfWindow),
+        (#"{"symbol":"INFY","symbol":"TCS","exchange":"NSE","ts":"2026-11-24T05:00:00Z","price":1}"#, .duplicateField),
+        (#"{"symbol":"INFY","exchange":"NSE","ts":"2026-11-24T05:00:00Z","price":1} x"#, .notJSON),
+        (#"{"symbol":"IN\u0000FY","exchange":"NSE","ts":"2026-11-24T05:00:00Z","price":01}"#, .notJSON),
+        ("{\"symbol\":\"IN\tFY\",\"exchange\":\"NSE\",\"ts\":\"2026-11-24T05:00:00Z\",\"price\":1}", .notJSON),
+        (#"{"symbol":"INFY","exchange":"NSE","ts":"2026-11-24T05:00:00Z","price":1,}"#, .notJSON),
+        (#"{"symbol":"\ud800","exchange":"NSE","ts":"2026-11-24T05:00:00Z","price":1}"#, .notJSON),
+    ])
+    func rejectsWithTheRightReason(text: String, reason: TickRejection) {
+        #expect(throws: TickDecodeError.self) { try decode(text) }
+        do {
+            _ = try decode(text)
+        } catch {
+            #expect(error.reason == reason, "\(text)")
+        }
+    }
+
+    @Test func rejectsInvalidUTF8() {
+        var bytes = Array(#"{"symbol":"INFY","exchange":"NSE","ts":"2026-11-24T05:00:00Z","price":1}"#.utf8)
+        bytes[12] = 0xC3  // a lead byte followed by an ASCII byte
+        #expect(throws: TickDecodeError(.notJSON)) { try decoder.decode(bytes, now: decoderNow) }
+        bytes[12] = 0xED; bytes[13] = 0xA0; bytes[14] = 0x80  // an encoded surrogate
+        #expect(throws: TickDecodeError(.notJSON)) { try decoder.decode(bytes, now: decoderNow) }
+    }
+
+    @Test func rejectsOversizedPayloadBeforeParsing() {
+        let big = [UInt8](repeating: UInt8(ascii: " "), count: 65_537)
+        #expect(throws: TickDecodeError(.tooLarge)) { try decoder.decode(big, now: decoderNow) }
+    }
+
+    @Test func deeplyNestedUnknownFieldIsRejectedWithoutExhaustingTheStack() {
+        let nested = String(repeating: "[", count: 60_000)
+        #expect(throws: TickDecodeError(.notJSON)) {
+            try decode(#"{"x":"# + nested + "}")
+        }
+    }
+}
