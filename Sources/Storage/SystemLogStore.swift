@@ -1,0 +1,82 @@
+import Postgres
+
+/// A row for `system_logs`.
+public struct SystemLogEntry: Sendable, Equatable {
+    public enum Level: String, Sendable {
+        case debug = "DEBUG", info = "INFO", warning = "WARNING", error = "ERROR", critical = "CRITICAL"
+    }
+
+    public var component: String
+    public var level: Level
+    public var message: String
+    /// A JSON object as text, or `nil`.
+    public var data: String?
+
+    public init(component: String, level: Level, message: String, data: String? = nil) {
+        self.component = component
+        self.level = level
+        self.message = message
+        self.data = data
+    }
+}
+
+/// Inserts `system_logs` rows in one statement per batch, on a connection of its own.
+public final class SystemLogStore {
+    private let connectionString: String
+    private var connection: PostgresConnection?
+
+    public init(connectionString: String) {
+        self.connectionString = connectionString
+    }
+
+    /// Inserts all entries in one statement (arrays unnested server-side).
+    public func insert(_ entries: [SystemLogEntry]) throws {
+        guard !entries.isEmpty else { return }
+        if connection?.isConnected != true {
+            connection = try PostgresConnection(connectionString: connectionString)
+        }
+        guard let connection else { return }
+        do {
+            try connection.query(
+                """
+                INSERT INTO system_logs (component, log_level, message, data)
+                SELECT c, l, m, d::jsonb FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS t(c, l, m, d)
+                """,
+                [
+                    PostgresArrayLiteral.text(entries.map(\.component)),
+                    PostgresArrayLiteral.text(entries.map(\.level.rawValue)),
+                    PostgresArrayLiteral.text(entries.map(\.message)),
+                    PostgresArrayLiteral.text(entries.map(\.data)),
+                ]
+            )
+        } catch {
+            if !connection.isConnected { self.connection = nil }
+            throw error
+        }
+    }
+
+    public func close() {
+        connection?.close()
+        connection = nil
+    }
+}
+
+/// Builds PostgreSQL array literals (`{"a","b",NULL}`) for `$n::text[]` parameters.
+public enum PostgresArrayLiteral {
+    public static func text(_ values: [String?]) -> String {
+        var out = "{"
+        for (index, value) in values.enumerated() {
+            if index > 0 { out += "," }
+            guard let value else { out += "NULL"; continue }
+            out += "\""
+            for ch in value.unicodeScalars {
+                if ch == "\"" || ch == "\\" { out += "\\" }
+                out.unicodeScalars.append(ch)
+            }
+            out += "\""
+        }
+        return out + "}"
+    }
+
+    public static func text(_ values: [String]) -> String { text(values.map { Optional($0) }) }
+}
