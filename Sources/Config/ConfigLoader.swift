@@ -11,7 +11,8 @@ public struct ConfigLoader: Sendable {
     }
 
     /// Loads `file` (may be `nil`: defaults and environment only) with `environment` overrides.
-    public func load(file: String?, environment: [String: String]) throws(ConfigError) -> EngineConfig {
+    /// `purpose` `.migrate` needs only the database keys; `.serve` needs the feed and bus too.
+    public func load(file: String?, environment: [String: String], purpose: EngineConfig.Purpose = .serve) throws(ConfigError) -> EngineConfig {
         var fileValues: [String: ConfigValue] = [:]
         if let file {
             let text: String
@@ -32,7 +33,7 @@ public struct ConfigLoader: Sendable {
                 resolved[key.path] = value
             }
         }
-        return try EngineConfig(values: resolved)
+        return try EngineConfig(values: resolved, purpose: purpose)
     }
 
     /// Parses YAML text into key-path values; unknown keys and wrong types are errors.

@@ -18,7 +18,10 @@ public struct EngineConfig: Sendable {
     public var logLevel: String
     public var badMessageLogIntervalSeconds: Int
 
-    init(values: [String: ConfigValue]) throws(ConfigError) {
+    /// What the configuration is for: `migrate` needs only the database.
+    public enum Purpose: Sendable { case serve, migrate }
+
+    init(values: [String: ConfigValue], purpose: Purpose) throws(ConfigError) {
         func string(_ path: String) throws(ConfigError) -> String {
             guard case .string(let s)? = values[path] else { throw ConfigError(key: path, "is required") }
             return s
@@ -49,7 +52,7 @@ public struct EngineConfig: Sendable {
         connectRetrySeconds = try integer("database.connect_retry_seconds")
         marketDataConnect = try list("market_data.connect")
         marketDataBind = try list("market_data.bind")
-        guard !marketDataConnect.isEmpty || !marketDataBind.isEmpty else {
+        guard purpose == .migrate || !marketDataConnect.isEmpty || !marketDataBind.isEmpty else {
             throw ConfigError(key: "market_data.connect", "is required: at least one endpoint to connect to (or one in market_data.bind)")
         }
         for endpoint in marketDataConnect where !Self.isEndpoint(endpoint) {
@@ -63,8 +66,8 @@ public struct EngineConfig: Sendable {
         tickRetentionDays = try integer("market_data.tick_retention_days")
         maxLeadSeconds = try integer("market_data.max_lead_seconds")
         busBind = (try? string("bus.bind")) ?? ""
-        guard !busBind.isEmpty else { throw ConfigError(key: "bus.bind", "is required (e.g. tcp://127.0.0.1:5556)") }
-        guard Self.isEndpoint(busBind) else { throw ConfigError(key: "bus.bind", "'\(busBind)' is not a ZeroMQ endpoint") }
+        guard purpose == .migrate || !busBind.isEmpty else { throw ConfigError(key: "bus.bind", "is required (e.g. tcp://127.0.0.1:5556)") }
+        guard busBind.isEmpty || Self.isEndpoint(busBind) else { throw ConfigError(key: "bus.bind", "'\(busBind)' is not a ZeroMQ endpoint") }
         batchSize = try integer("ingest.batch_size")
         flushIntervalMilliseconds = try integer("ingest.flush_interval_ms")
         queueCapacity = try integer("ingest.queue_capacity")

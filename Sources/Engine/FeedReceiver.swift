@@ -1,0 +1,208 @@
+import Dispatch
+import Foundation
+public import Logging
+import Synchronization
+public import TradingCore
+public import ZeroMQ
+
+/// One SUB socket for one market-data endpoint, on a thread of its own (libzmq sockets belong to
+/// one thread). It decodes each message straight from libzmq's buffer, drops bad ones (counted
+/// by reason and reported), drops resent `seq` values, and hands good ticks on in batches.
+///
+/// `ZMQ_MAXMSGSIZE` is deliberately left unlimited: on a SUB, one oversized message makes libzmq
+/// drop the publisher's connection for good (ENGINEERING.md). Oversized payloads are read and
+/// dropped here instead, costing one message, never the feed.
+public final class FeedReceiver: Sendable {
+    public enum Mode: Sendable { case connect, bind }
+
+    public let endpoint: String
+    public let mode: Mode
+    private let context: ZMQContext
+    private let decoder: TickDecoder
+    private let receiveHighWaterMark: Int32
+    private let queue: TickQueue
+    private let sequences: SequenceBook
+    private let counters: IngestCounters
+    private let reporter: IncidentReporter
+    private let clock: any WallClock
+    private let logger: Logger
+    private let stopping = Atomic<Bool>(false)
+    private let finished = DispatchSemaphore(value: 0)
+    private let started = DispatchSemaphore(value: 0)
+    private let startError = Mutex<ZMQError?>(nil)
+
+    /// Ticks handed to the queue per batch at most.
+    static let batchLimit = 1024
+
+    public init(
+        endpoint: String, mode: Mode, context: ZMQContext, decoder: TickDecoder, receiveHighWaterMark: Int,
+        queue: TickQueue, sequences: SequenceBook, counters: IngestCounters, reporter: IncidentReporter,
+        clock: any WallClock, logger: Logger
+    ) {
+        self.endpoint = endpoint
+        self.mode = mode
+        self.context = context
+        self.decoder = decoder
+        self.receiveHighWaterMark = Int32(clamping: receiveHighWaterMark)
+        self.queue = queue
+        self.sequences = sequences
+        self.counters = counters
+        self.reporter = reporter
+        self.clock = clock
+        self.logger = logger
+    }
+
+    /// Starts the thread; returns once the socket is connected or bound, or throws why not.
+    public func start() throws(ZMQError) {
+        let thread = Thread { [self] in
+            self.run()
+            self.finished.signal()
+        }
+        thread.name = "feed \(endpoint)"
+        thread.start()
+        started.wait()
+        if let error = startError.withLock({ $0 }) {
+            finished.wait()
+            throw error
+        }
+    }
+
+    /// Stops intake: the thread hands on what it already decoded, closes its socket and ends.
+    public func stop() {
+        stopping.store(true, ordering: .releasing)
+    }
+
+    /// Waits until the thread has ended.
+    public func join() {
+        finished.wait()
+        finished.signal()  // let later joins return at once
+    }
+
+    private func run() {
+        let socket: ZMQSocket
+        do {
+            socket = try ZMQSocket(context: context, type: .sub, linger: 0)
+            try socket.setReceiveHighWaterMark(receiveHighWaterMark)
+            try socket.setReconnectInterval(milliseconds: 100, max: 5_000)
+            // Heartbeats find a silently dead publisher connection, so it is re-established.
+            try socket.setHeartbeat(interval: 5_000, timeout: 15_000, ttl: 15_000)
+            try socket.subscribe("tick.")
+            switch mode {
+            case .connect: try socket.connect(endpoint)
+            case .bind: try socket.bind(endpoint)
+            }
+        } catch {
+            startError.withLock { $0 = error }
+            started.signal()
+            return
+        }
+        started.signal()
+        logger.info("market data socket ready", metadata: ["endpoint": "\(endpoint)", "mode": "\(mode)"])
+
+        var batch: [Tick] = []
+        batch.reserveCapacity(Self.batchLimit)
+        var message = MessageState()
+        while !stopping.load(ordering: .acquiring) {
+            do {
+                let ready = try socket.poll(.readable, timeoutMilliseconds: 50)
+                if ready.isEmpty {
+                    flush(&batch)
+                    continue
+                }
+                let now = clock.now()
+                var taken = 0
+                while taken < Self.batchLimit {
+                    message.reset()
+                    let got = try socket.receive(dontWait: true) { index, bytes in
+                        message.frame(index: index, bytes: bytes, decoder: decoder, now: now)
+                    }
+                    guard got else { break }
+                    taken += 1
+                    handle(&message, into: &batch)
+                }
+                if batch.count >= Self.batchLimit || taken < Self.batchLimit { flush(&batch) }
+            } catch {
+                if error.isContextTerminated { break }
+                logger.error("market data receive failed", metadata: ["endpoint": "\(endpoint)", "error": "\(error)"])
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+        }
+        flush(&batch)
+        socket.close()
+        logger.info("market data socket closed", metadata: ["endpoint": "\(endpoint)"])
+    }
+
+    private func flush(_ batch: inout [Tick]) {
+        guard !batch.isEmpty else { return }
+        counters.accepted.add(batch.count, ordering: .relaxed)
+        queue.push(batch)
+        batch.removeAll(keepingCapacity: true)
+    }
+
+    private func handle(_ message: inout MessageState, into batch: inout [Tick]) {
+        counters.received.add(1, ordering: .relaxed)
+        let result: Result<Tick, TickDecodeError>
+        if message.frames != 2 {
+            result = .failure(TickDecodeError(.badFrames))
+        } else if !message.topicOK {
+            result = .failure(TickDecodeError(.badTopic))
+        } else {
+            result = message.result
+        }
+        switch result {
+        case .failure(let error):
+            counters.countBad(error.reason)
+            reporter.recordBad(error, endpoint: endpoint, payloadPrefix: message.samplePrefix, now: monotonicNanoseconds())
+        case .success(let tick):
+            if let sequence = tick.sequence {
+                let source = tick.source ?? endpoint
+                let session = tick.session ?? ""
+                let verdict = sequences.observe(source: source, session: session, sequence: sequence)
+                switch verdict {
+                case .duplicate:
+                    counters.duplicates.add(1, ordering: .relaxed)
+                    return
+                case .gap(let from, let to):
+                    counters.gaps.add(1, ordering: .relaxed)
+                    counters.missingSequenceNumbers.add(Int(to - from + 1), ordering: .relaxed)
+                    reporter.recordGap(source: source, session: session, from: from, to: to, now: monotonicNanoseconds())
+                case .inOrder:
+                    break
+                }
+            }
+            batch.append(tick)
+        }
+    }
+}
+
+/// What is known about the message being received, frame by frame.
+struct MessageState {
+    var frames = 0
+    var topicOK = false
+    var result: Result<Tick, TickDecodeError> = .failure(TickDecodeError(.badFrames))
+    var samplePrefix: [UInt8] = []
+
+    mutating func reset() {
+        frames = 0
+        topicOK = false
+        samplePrefix.removeAll(keepingCapacity: true)
+    }
+
+    mutating func frame(index: Int, bytes: UnsafeRawBufferPointer, decoder: TickDecoder, now: Timestamp) {
+        frames += 1
+        switch index {
+        case 0:
+            topicOK = bytes.count > 5 && bytes.starts(with: "tick.".utf8)
+            if !topicOK { samplePrefix = Array(bytes.prefix(120)) }
+        case 1:
+            do throws(TickDecodeError) {
+                result = .success(try decoder.decode(bytes, now: now))
+            } catch {
+                result = .failure(error)
+                samplePrefix = Array(bytes.prefix(120))
+            }
+        default:
+            break
+        }
+    }
+}

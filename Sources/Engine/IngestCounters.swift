@@ -1,0 +1,55 @@
+public import Synchronization
+public import TradingCore
+
+/// Counters of the ingest path, updated lock-free from the receive and writer threads.
+public final class IngestCounters: Sendable {
+    public let received = Atomic<Int>(0)
+    public let accepted = Atomic<Int>(0)
+    public let stored = Atomic<Int>(0)
+    public let duplicates = Atomic<Int>(0)
+    public let gaps = Atomic<Int>(0)
+    public let missingSequenceNumbers = Atomic<Int>(0)
+    public let writeFailures = Atomic<Int>(0)
+    /// Bad messages are the exception, so a lock (rather than one atomic per reason) is cheap here.
+    private let badByReason = Mutex<[TickRejection: Int]>([:])
+
+    public init() {}
+
+    public func countBad(_ reason: TickRejection) {
+        badByReason.withLock { $0[reason, default: 0] += 1 }
+    }
+
+    public func bad(_ reason: TickRejection) -> Int { badByReason.withLock { $0[reason, default: 0] } }
+
+    public var badTotal: Int { TickRejection.allCases.reduce(0) { $0 + bad($1) } }
+
+    /// A point-in-time copy for logs and summaries.
+    public struct Snapshot: Sendable, Equatable, CustomStringConvertible {
+        public var received, accepted, stored, duplicates, gaps, missingSequenceNumbers, writeFailures: Int
+        public var bad: [TickRejection: Int]
+        public var badTotal: Int { bad.values.reduce(0, +) }
+
+        public var description: String {
+            "received=\(received) accepted=\(accepted) stored=\(stored) bad=\(badTotal) duplicates=\(duplicates) gaps=\(gaps)"
+        }
+
+        /// The snapshot as a JSON object (for `system_logs.data`).
+        public var json: String {
+            let reasons = bad.filter { $0.value > 0 }.sorted { $0.key.rawValue < $1.key.rawValue }
+                .map { "\"\($0.key.rawValue)\":\($0.value)" }.joined(separator: ",")
+            return "{\"received\":\(received),\"accepted\":\(accepted),\"stored\":\(stored),\"bad\":\(badTotal),"
+                + "\"bad_by_reason\":{\(reasons)},\"duplicates\":\(duplicates),\"gaps\":\(gaps),"
+                + "\"missing_seq\":\(missingSequenceNumbers),\"write_failures\":\(writeFailures)}"
+        }
+    }
+
+    public func snapshot() -> Snapshot {
+        let byReason = badByReason.withLock { $0 }
+        return Snapshot(
+            received: received.load(ordering: .relaxed), accepted: accepted.load(ordering: .relaxed),
+            stored: stored.load(ordering: .relaxed), duplicates: duplicates.load(ordering: .relaxed),
+            gaps: gaps.load(ordering: .relaxed), missingSequenceNumbers: missingSequenceNumbers.load(ordering: .relaxed),
+            writeFailures: writeFailures.load(ordering: .relaxed), bad: byReason
+        )
+    }
+}

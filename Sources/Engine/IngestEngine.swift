@@ -1,0 +1,152 @@
+import Dispatch
+import Foundation
+public import Config
+public import Logging
+import Storage
+import Synchronization
+import TradingCore
+public import ZeroMQ
+
+/// Why the engine could not start.
+public enum EngineStartError: Error, CustomStringConvertible {
+    /// A socket could not bind or connect to the endpoint of configuration key `key`.
+    case socket(key: String, endpoint: String, error: ZMQError)
+    /// The database could not be prepared (partitions).
+    case database(any Error)
+
+    public var description: String {
+        switch self {
+        case .socket(let key, let endpoint, let error): "\(key): cannot use '\(endpoint)': \(error)"
+        case .database(let error): "database: \(error)"
+        }
+    }
+}
+
+/// The tick-to-PostgreSQL spine: one receive thread per market-data endpoint, the bounded
+/// queue, the COPY writer thread, and a housekeeping thread that writes rate-limited incident
+/// reports to `system_logs`.
+///
+///     SUB endpoint 1 ──┐
+///     SUB endpoint 2 ──┼─> TickQueue (bounded) ─> writer thread ─COPY─> market_data
+///     SUB bound  ...  ─┘        decode, validate, seq check on each receive thread
+public final class IngestEngine: Sendable {
+    public let counters = IngestCounters()
+    public let sequences = SequenceBook()
+    private let config: EngineConfig
+    private let context: ZMQContext
+    private let clock: any WallClock
+    private let logger: Logger
+    private let queue: TickQueue
+    private let reporter: IncidentReporter
+    private let writer: TickWriterLoop
+    private let receivers = Mutex<[FeedReceiver]>([])
+    private let housekeepingStop = Atomic<Bool>(false)
+    private let housekeepingDone = DispatchSemaphore(value: 0)
+
+    public init(config: EngineConfig, context: ZMQContext, clock: any WallClock = SystemClock(), logger: Logger) {
+        self.config = config
+        self.context = context
+        self.clock = clock
+        self.logger = logger
+        self.queue = TickQueue(capacity: config.queueCapacity)
+        self.reporter = IncidentReporter(intervalSeconds: config.badMessageLogIntervalSeconds)
+        self.writer = TickWriterLoop(
+            connectionString: config.databaseURL, queue: queue, counters: counters, clock: clock, logger: logger,
+            batchSize: config.batchSize, flushIntervalMilliseconds: config.flushIntervalMilliseconds,
+            tickRetentionDays: config.tickRetentionDays, maxLeadSeconds: config.maxLeadSeconds
+        )
+    }
+
+    /// Starts the writer, the housekeeping thread and every receiver; on any failure, whatever
+    /// started is stopped again before the error is thrown.
+    public func start() throws(EngineStartError) {
+        do {
+            try writer.start()
+        } catch {
+            queue.close()
+            throw .database(error)
+        }
+        startHousekeeping()
+        let decoder = TickDecoder(
+            maxPayloadBytes: config.maxPayloadBytes,
+            maxAgeNanoseconds: Int64(config.tickRetentionDays) * Timestamp.nanosecondsPerDay,
+            maxLeadNanoseconds: Int64(config.maxLeadSeconds) * 1_000_000_000
+        )
+        let endpoints = config.marketDataConnect.map { ($0, FeedReceiver.Mode.connect, "market_data.connect") }
+            + config.marketDataBind.map { ($0, FeedReceiver.Mode.bind, "market_data.bind") }
+        for (endpoint, mode, key) in endpoints {
+            let receiver = FeedReceiver(
+                endpoint: endpoint, mode: mode, context: context, decoder: decoder,
+                receiveHighWaterMark: config.receiveHighWaterMark, queue: queue, sequences: sequences,
+                counters: counters, reporter: reporter, clock: clock, logger: logger
+            )
+            do {
+                try receiver.start()
+            } catch {
+                stop()
+                throw .socket(key: key, endpoint: endpoint, error: error)
+            }
+            receivers.withLock { $0.append(receiver) }
+        }
+    }
+
+    /// Graceful stop: intake ends, every accepted tick is written, incident reports and a summary
+    /// go to `system_logs`. Returns the final counters.
+    @discardableResult
+    public func stop(writerTimeoutSeconds: Double = 8) -> IngestCounters.Snapshot {
+        let all = receivers.withLock { list -> [FeedReceiver] in
+            defer { list.removeAll() }
+            return list
+        }
+        all.forEach { $0.stop() }
+        all.forEach { $0.join() }
+        queue.close()
+        writer.join(timeoutSeconds: writerTimeoutSeconds)
+        housekeepingStop.store(true, ordering: .releasing)
+        housekeepingDone.wait()
+        housekeepingDone.signal()
+        let snapshot = counters.snapshot()
+        logger.info("ingest stopped", metadata: [
+            "received": "\(snapshot.received)", "stored": "\(snapshot.stored)", "bad": "\(snapshot.badTotal)",
+            "duplicates": "\(snapshot.duplicates)", "gaps": "\(snapshot.gaps)",
+        ])
+        return snapshot
+    }
+
+    /// Ticks accepted but not yet stored.
+    public var queued: Int { queue.count }
+
+    private func startHousekeeping() {
+        let thread = Thread { [self] in
+            let store = SystemLogStore(connectionString: config.databaseURL)
+            var pendingEntries: [SystemLogEntry] = [
+                SystemLogEntry(component: "ingest", level: .info, message: "ingest started",
+                               data: "{\"endpoints\":\(config.marketDataConnect.count + config.marketDataBind.count)}"),
+            ]
+            while true {
+                let finishing = housekeepingStop.load(ordering: .acquiring)
+                pendingEntries += reporter.due(now: monotonicNanoseconds(), force: finishing)
+                if finishing {
+                    pendingEntries.append(SystemLogEntry(component: "ingest", level: .info, message: "ingest stopped",
+                                                         data: counters.snapshot().json))
+                }
+                if !pendingEntries.isEmpty {
+                    do {
+                        try store.insert(pendingEntries)
+                        pendingEntries.removeAll()
+                    } catch {
+                        // Kept and retried next round, bounded so an outage cannot grow it without limit.
+                        logger.warning("system_logs write failed", metadata: ["error": "\(error)", "pending": "\(pendingEntries.count)"])
+                        if pendingEntries.count > 10_000 { pendingEntries.removeFirst(pendingEntries.count - 10_000) }
+                    }
+                }
+                if finishing { break }
+                Thread.sleep(forTimeInterval: 0.25)
+            }
+            store.close()
+            housekeepingDone.signal()
+        }
+        thread.name = "housekeeping"
+        thread.start()
+    }
+}

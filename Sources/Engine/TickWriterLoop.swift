@@ -1,0 +1,116 @@
+import Dispatch
+import Foundation
+public import Logging
+import Postgres
+import Storage
+import Synchronization
+import TradingCore
+
+/// The writer thread: takes ticks from the queue and stores them with one COPY per batch,
+/// flushing when a batch is full or `flushInterval` after its first tick arrived. A failed
+/// write is retried with backoff, with the same ids, until it succeeds, so nothing accepted is
+/// lost or stored twice; meanwhile the bounded queue pushes back on the receivers.
+public final class TickWriterLoop: Sendable {
+    private let connectionString: String
+    private let queue: TickQueue
+    private let counters: IngestCounters
+    private let clock: any WallClock
+    private let logger: Logger
+    private let batchSize: Int
+    private let flushIntervalNanoseconds: UInt64
+    private let finished = DispatchSemaphore(value: 0)
+    /// After stop, how long the writer keeps retrying an unreachable database before giving up.
+    private let shutdownDeadline = Mutex<UInt64?>(nil)
+    private let partitionWindow: (back: Int64, ahead: Int64)
+
+    public init(
+        connectionString: String, queue: TickQueue, counters: IngestCounters, clock: any WallClock, logger: Logger,
+        batchSize: Int, flushIntervalMilliseconds: Int, tickRetentionDays: Int, maxLeadSeconds: Int
+    ) {
+        self.connectionString = connectionString
+        self.queue = queue
+        self.counters = counters
+        self.clock = clock
+        self.logger = logger
+        self.batchSize = batchSize
+        self.flushIntervalNanoseconds = UInt64(flushIntervalMilliseconds) * 1_000_000
+        self.partitionWindow = (Int64(tickRetentionDays + 1) * Timestamp.nanosecondsPerDay,
+                                Int64(maxLeadSeconds) * 1_000_000_000 + Timestamp.nanosecondsPerDay)
+    }
+
+    /// Connects and makes the partitions for every time a valid tick may carry; then starts the
+    /// thread. Throws if the database cannot be reached now.
+    public func start() throws {
+        let writer = MarketDataWriter(connectionString: connectionString)
+        let now = clock.now()
+        try writer.ensurePartitions(from: now.adding(nanoseconds: -partitionWindow.back), to: now.adding(nanoseconds: partitionWindow.ahead))
+        writer.close()
+        let thread = Thread { [self] in
+            self.run()
+            self.finished.signal()
+        }
+        thread.name = "tick writer"
+        thread.start()
+    }
+
+    /// Call after the queue is closed: waits until everything in it is stored (or `timeout` passes
+    /// while the database is unreachable).
+    public func join(timeoutSeconds: Double) {
+        shutdownDeadline.withLock { $0 = monotonicNanoseconds() + UInt64(timeoutSeconds * 1e9) }
+        finished.wait()
+        finished.signal()
+    }
+
+    private func run() {
+        let writer = MarketDataWriter(connectionString: connectionString)
+        var pending: [Tick] = []
+        pending.reserveCapacity(batchSize)
+        var firstPendingAt: UInt64 = 0
+        while true {
+            let now = monotonicNanoseconds()
+            let wait = pending.isEmpty ? flushIntervalNanoseconds : (firstPendingAt + flushIntervalNanoseconds > now ? firstPendingAt + flushIntervalNanoseconds - now : 0)
+            let taken = queue.take(max: batchSize - pending.count, timeoutNanoseconds: wait)
+            if pending.isEmpty && !taken.isEmpty { firstPendingAt = monotonicNanoseconds() }
+            pending.append(contentsOf: taken)
+            let drained = queue.isClosedAndEmpty
+            let due = !pending.isEmpty && monotonicNanoseconds() >= firstPendingAt + flushIntervalNanoseconds
+            if pending.count >= batchSize || due || (drained && !pending.isEmpty) {
+                var start = 0
+                while start < pending.count {
+                    let end = min(start + batchSize, pending.count)
+                    if !store(pending[start..<end], writer: writer) { break }
+                    start = end
+                }
+                pending.removeAll(keepingCapacity: true)
+            }
+            if drained && pending.isEmpty { break }
+        }
+        writer.close()
+    }
+
+    /// Stores one batch, retrying until it is stored; `false` if shutdown's deadline passed first.
+    private func store(_ ticks: ArraySlice<Tick>, writer: MarketDataWriter) -> Bool {
+        guard let batch = writer.prepare(ticks, now: clock.now()) else { return true }
+        var unknownOutcome = false
+        var backoff = 0.05
+        while true {
+            do {
+                _ = try writer.write(batch, afterUnknownOutcome: unknownOutcome)
+                counters.stored.add(batch.count, ordering: .relaxed)
+                return true
+            } catch {
+                counters.writeFailures.add(1, ordering: .relaxed)
+                if let pg = error as? PostgresError, pg.code == .connectionLost || pg.code == .connectionFailed { unknownOutcome = true }
+                if let deadline = shutdownDeadline.withLock({ $0 }), monotonicNanoseconds() > deadline {
+                    logger.critical("giving up on ticks at shutdown: database unreachable", metadata: [
+                        "ticks": "\(batch.count)", "error": "\(error)",
+                    ])
+                    return false
+                }
+                logger.error("tick batch write failed; retrying", metadata: ["ticks": "\(batch.count)", "error": "\(error)", "retry_in_s": "\(backoff)"])
+                Thread.sleep(forTimeInterval: backoff)
+                backoff = min(backoff * 2, 5)
+            }
+        }
+    }
+}

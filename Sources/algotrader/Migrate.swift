@@ -1,0 +1,33 @@
+import ArgumentParser
+import Config
+import Foundation
+import Storage
+
+struct Migrate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Bring the database schema to this binary's version (safe to run again on any database)."
+    )
+
+    @OptionGroup var options: ConfigOptions
+
+    func run() throws {
+        let config = try Startup.loadConfig(options, purpose: .migrate)
+        let logger = Startup.bootstrapLogging(level: config.logLevel)
+        let connection = try Startup.connect(config.databaseURL, retrySeconds: config.connectRetrySeconds, logger: logger)
+        do {
+            let applied = try Migrator(timescaleMode: config.timescaleMode).migrate(connection)
+            let layout = (try? connection.query("SELECT layout FROM market_data_layout").scalar) ?? nil
+            if applied.isEmpty {
+                print("schema is current at version \(Migration.latestVersion) (market_data layout: \(layout ?? "?"))")
+            } else {
+                print("applied migrations \(applied.map(String.init).joined(separator: ", ")); schema at version \(Migration.latestVersion) (market_data layout: \(layout ?? "?"))")
+            }
+        } catch let error as MigrationError {
+            FileHandle.standardError.write(Data("algotrader migrate: \(error)\n".utf8))
+            switch error {
+            case .checksumMismatch, .databaseNewer, .databaseOlder: throw ExitCode(ExitStatus.dataError)
+            case .failed: throw ExitCode.failure
+            }
+        }
+    }
+}

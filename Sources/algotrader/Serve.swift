@@ -1,0 +1,96 @@
+import ArgumentParser
+import Config
+import Dispatch
+import Engine
+import Foundation
+import Logging
+import Storage
+import ZeroMQ
+
+struct Serve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the engine daemon: ingest ticks from ZeroMQ into PostgreSQL until SIGTERM."
+    )
+
+    @OptionGroup var options: ConfigOptions
+
+    func run() throws {
+        let config = try Startup.loadConfig(options, purpose: .serve)
+        let logger = Startup.bootstrapLogging(level: config.logLevel)
+        let notifier = SystemdNotifier()
+
+        // Signals are taken by dispatch sources, never by default handlers that would kill the
+        // process with ticks still in memory.
+        for sig in [SIGTERM, SIGINT, SIGHUP, SIGPIPE] { signal(sig, SIG_IGN) }
+        let stopRequested = DispatchSemaphore(value: 0)
+        var sources: [any DispatchSourceSignal] = []
+        for sig in [SIGTERM, SIGINT] {
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { stopRequested.signal() }
+            source.resume()
+            sources.append(source)
+        }
+        let hangup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        hangup.setEventHandler { logger.info("SIGHUP: no strategies or risk settings to reload in this version") }
+        hangup.resume()
+        sources.append(hangup)
+
+        let connection = try Startup.connect(config.databaseURL, retrySeconds: config.connectRetrySeconds, logger: logger)
+        do {
+            let status = try Migrator().check(connection)
+            logger.info("schema checked", metadata: ["version": "\(status.databaseVersion)"])
+        } catch let error as MigrationError {
+            FileHandle.standardError.write(Data("algotrader serve: \(error)\n".utf8))
+            throw ExitCode(ExitStatus.dataError)
+        }
+        connection.close()
+
+        let context = try ZMQContext()
+        // The event bus: fills and order events are published here (CONTRACT.md section 2).
+        let bus = try ZMQSocket(context: context, type: .pub, linger: 1_000)
+        do {
+            try bus.bind(config.busBind)
+        } catch {
+            FileHandle.standardError.write(Data("algotrader serve: configuration error: bus.bind: cannot bind '\(config.busBind)': \(error)\n".utf8))
+            throw ExitCode(ExitStatus.config)
+        }
+
+        let engine = IngestEngine(config: config, context: context, logger: logger)
+        do {
+            try engine.start()
+        } catch {
+            switch error {
+            case .socket(let key, let endpoint, let zmqError):
+                FileHandle.standardError.write(Data("algotrader serve: configuration error: \(key): cannot use '\(endpoint)': \(zmqError)\n".utf8))
+                throw ExitCode(ExitStatus.config)
+            case .database(let dbError):
+                FileHandle.standardError.write(Data("algotrader serve: database: \(dbError)\n".utf8))
+                throw ExitCode(ExitStatus.unavailable)
+            }
+        }
+        notifier.notify("READY=1\nSTATUS=ingesting ticks")
+        logger.info("serving", metadata: [
+            "connect": "\(config.marketDataConnect)", "bind": "\(config.marketDataBind)", "bus": "\(config.busBind)",
+        ])
+
+        // Watchdog pings while the writer keeps up; the health check proper grows with the pipeline.
+        // (A dispatch source must be resumed before it is released, so it is made only when used.)
+        var watchdog: (any DispatchSourceTimer)?
+        if let usec = ProcessInfo.processInfo.environment["WATCHDOG_USEC"].flatMap({ Int($0) }), usec > 0 {
+            let timer = DispatchSource.makeTimerSource(queue: .global())
+            timer.schedule(deadline: .now(), repeating: .microseconds(usec / 2))
+            timer.setEventHandler { notifier.notify("WATCHDOG=1") }
+            timer.resume()
+            watchdog = timer
+        }
+
+        stopRequested.wait()
+        logger.info("stop requested: draining")
+        notifier.notify("STOPPING=1")
+        let summary = engine.stop()
+        bus.close()
+        watchdog?.cancel()
+        sources.forEach { $0.cancel() }
+        logger.info("stopped cleanly", metadata: ["summary": "\(summary)"])
+    }
+}
