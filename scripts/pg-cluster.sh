@@ -29,16 +29,25 @@ case "$cmd" in
       useradd --system --no-create-home --shell /usr/sbin/nologin algotrader
     fi
     mkdir -p "$dir"
-    [ "$(id -u)" = 0 ] && chown algotrader "$dir"
-    # Every parent must be traversable by the cluster's owner.
+    if [ "$(id -u)" = 0 ]; then
+      chown algotrader "$dir"
+      # The cluster's owner must reach the folder; a clone under /root cannot be reached, so the
+      # cluster then lives under /var/tmp, with a link from the project folder.
+      if ! runuser -u algotrader -- test -w "$dir" 2>/dev/null; then
+        real=/var/tmp/algotrader-pg-$(echo "$dir" | md5sum | cut -c1-12)
+        mkdir -p "$real"; chown algotrader "$real"
+        rmdir "$dir" 2>/dev/null || rm -rf "$dir"
+        ln -sfn "$real" "$dir"
+        dir=$real
+      fi
+    fi
     if [ ! -f "$dir/data/PG_VERSION" ]; then
       as_owner "$bindir/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
         || { cat "$dir/initdb.log" >&2; exit 1; }
     fi
-    mkdir -p "$dir/socket"; [ "$(id -u)" = 0 ] && chown algotrader "$dir/socket"
     if ! as_owner "$bindir/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
       as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 start \
-        -o "-p $port -k $dir/socket -c listen_addresses=127.0.0.1 -c max_connections=200" >/dev/null \
+        -o "-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories= -c max_connections=200" >/dev/null \
         || { tail -20 "$dir/postgres.log" >&2; exit 1; }
     fi
     for _ in $(seq 1 50); do
@@ -49,7 +58,7 @@ case "$cmd" in
       || psql -h 127.0.0.1 -p "$port" -U postgres -d postgres -qc "CREATE DATABASE algotrader"
     ;;
   stop)
-    dir=$(realpath -m "${2:?data dir}")
+    dir=$(realpath -m "${2:?data dir}")  # follows the /var/tmp link, if any
     if [ -f "$dir/data/PG_VERSION" ]; then
       as_owner "$bindir/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
     fi
