@@ -13,7 +13,7 @@ TEST_URL     := $(shell scripts/pg-cluster.sh url $(TEST_PORT))
 DEMO_URL     := $(shell scripts/pg-cluster.sh url $(DEMO_PORT))
 BIN          := .build/release/algotrader
 
-.PHONY: all build release deps test test-db demo demo-stop bench bench-smoke clean
+.PHONY: all build release deps test test-db demo demo-stop bench bench-smoke fuzz clean
 
 all: build
 
@@ -45,3 +45,13 @@ demo-stop:
 
 clean:
 	rm -rf .build .data
+
+FUZZ_SECONDS ?= 60
+# libFuzzer + AddressSanitizer over the hot-path tick decoder, for a bounded time. The domain
+# core has no dependencies, so it is compiled with the target as one module.
+fuzz: deps
+	mkdir -p .build-fuzz .data/fuzz-corpus
+	swiftc -parse-as-library -module-name TickDecoderFuzz -sanitize=fuzzer,address -O -g \
+	  Sources/TradingCore/*.swift Fuzz/TickDecoderFuzz.swift -o .build-fuzz/tick-decoder-fuzz
+	cp -n Fuzz/corpus/* .data/fuzz-corpus/ 2>/dev/null || true
+	.build-fuzz/tick-decoder-fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=5 .data/fuzz-corpus

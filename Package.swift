@@ -13,6 +13,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "algotrader", targets: ["algotrader"]),
+        // The pure domain core, for the fuzz and benchmark packages beside this one.
+        .library(name: "TradingCore", targets: ["TradingCore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

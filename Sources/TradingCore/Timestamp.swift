@@ -124,7 +124,12 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
         guard i == end else { return nil }
         let days = CivilCalendar.days(fromCivil: year, month, day)
         let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offsetSeconds
-        return Timestamp(nanosecondsSinceEpoch: seconds * 1_000_000_000 + nanos)
+        // Nanoseconds since 1970 fit an Int64 only until 2262: later (or much earlier) years are
+        // not representable, and rejected rather than trapped on (found by the fuzzer).
+        let (scaled, overflow1) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        let (total, overflow2) = scaled.addingReportingOverflow(nanos)
+        guard !overflow1, !overflow2 else { return nil }
+        return Timestamp(nanosecondsSinceEpoch: total)
     }
 }
 

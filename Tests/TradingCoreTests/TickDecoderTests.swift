@@ -68,6 +68,7 @@ struct TickDecoderTests {
         (#"{"symbol":"ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFGHIJKLMNOPQRSTUVWXYZ","exchange":"NSE","ts":"2026-11-24T05:00:00Z","price":1}"#, .outOfRange),
         (#"{"symbol":"INFY","exchange":"NSE","ts":"yesterday","price":1}"#, .badTimestamp),
         (#"{"symbol":"INFY","exchange":"NSE","ts":"2026-11-24T05:00:00","price":1}"#, .badTimestamp),
+        (#"{"symbol":"INFY","exchange":"NSE","ts":"4052-11-24T09:15:00.123456+05:30","price":1}"#, .badTimestamp),
         (#"{"symbol":"INFY","exchange":"NSE","ts":"2020-01-01T00:00:00Z","price":1}"#, .timestampOutOfWindow),
         (#"{"symbol":"INFY","exchange":"NSE","ts":"2026-11-26T00:00:00Z","price":1}"#, .timestampOutOfWindow),
         (#"{"symbol":"INFY","symbol":"TCS","exchange":"NSE","ts":"2026-11-24T05:00:00Z","price":1}"#, .duplicateField),
