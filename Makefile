@@ -32,10 +32,22 @@ test-db: deps
 	@rm -rf $(TEST_DIR)
 	@scripts/pg-cluster.sh start $(TEST_DIR) $(TEST_PORT)
 
+TSDB_PORT    ?= 55434
+TSDB_DIR     := .data/pg-test-timescaledb
+
+# The suite runs against plain PostgreSQL (native partitioning); where TimescaleDB is installed
+# it runs a second time against a cluster that preloads it (the hypertable layout).
 test: test-db
 	$(SWIFT) build --build-tests
 	ALGOTRADER_TEST_DATABASE_URL=$(TEST_URL) $(SWIFT) test --skip-build; \
 	  status=$$?; scripts/pg-cluster.sh stop $(TEST_DIR); exit $$status
+	@if scripts/pg-cluster.sh has-timescaledb; then \
+	  echo "TimescaleDB is installed: running the suite again on a hypertable layout"; \
+	  scripts/pg-cluster.sh stop $(TSDB_DIR); rm -rf $(TSDB_DIR); \
+	  scripts/pg-cluster.sh start $(TSDB_DIR) $(TSDB_PORT) timescaledb && \
+	  ALGOTRADER_TEST_DATABASE_URL=$$(scripts/pg-cluster.sh url $(TSDB_PORT)) $(SWIFT) test --skip-build; \
+	  status=$$?; scripts/pg-cluster.sh stop $(TSDB_DIR); exit $$status; \
+	else echo "TimescaleDB not installed: hypertable layout not exercised (native partitioning was)"; fi
 
 demo: release
 	@scripts/demo.sh $(DEMO_DIR) $(DEMO_PORT) $(DEMO_TICKS) $(DEMO_RATE)

@@ -3,6 +3,8 @@
 #   scripts/pg-cluster.sh start DIR PORT   -> initdb if needed, start, create database "algotrader"
 #   scripts/pg-cluster.sh stop DIR
 #   scripts/pg-cluster.sh url PORT         -> the libpq URL of that cluster
+#   scripts/pg-cluster.sh start DIR PORT timescaledb -> the same, with TimescaleDB preloaded
+#   scripts/pg-cluster.sh has-timescaledb  -> exit 0 if the TimescaleDB extension is installed
 # PostgreSQL refuses to run as root, so as root the cluster runs as the system user
 # "algotrader" (created if absent).
 set -euo pipefail
@@ -44,6 +46,9 @@ case "$cmd" in
     if [ ! -f "$dir/data/PG_VERSION" ]; then
       as_owner "$bindir/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
         || { cat "$dir/initdb.log" >&2; exit 1; }
+      if [ "${4:-}" = timescaledb ]; then
+        printf "shared_preload_libraries = 'timescaledb'\ntimescaledb.telemetry_level = off\n" >>"$dir/data/postgresql.conf"
+      fi
     fi
     if ! as_owner "$bindir/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
       as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 start \
@@ -62,6 +67,10 @@ case "$cmd" in
     if [ -f "$dir/data/PG_VERSION" ]; then
       as_owner "$bindir/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
     fi
+    ;;
+  has-timescaledb)
+    [ -n "$bindir" ] && ls "$("$bindir/pg_config" --pkglibdir 2>/dev/null || echo /nonexistent)"/timescaledb.so >/dev/null 2>&1 \
+      || ls "$(dirname "$bindir")"/lib/timescaledb.so >/dev/null 2>&1
     ;;
   url)
     echo "postgresql://postgres@127.0.0.1:${2:?port}/algotrader"

@@ -44,8 +44,18 @@ public enum TestDatabase {
         let templateName = try template.name()
         let name = "\(prefix)_\(UInt64.random(in: 0...UInt64.max) % 1_000_000_000_000)"
         let admin = try PostgresConnection(connectionString: try baseURL())
-        try admin.execute("CREATE DATABASE \(name) TEMPLATE \(templateName)")
-        return try url(database: name)
+        // A clone fails while anything is connected to the template (55006); TimescaleDB's
+        // scheduler may touch it briefly, so retry for a while.
+        var attempt = 0
+        while true {
+            do {
+                try admin.execute("CREATE DATABASE \(name) TEMPLATE \(templateName)")
+                return try url(database: name)
+            } catch let error as PostgresError where error.sqlState == "55006" && attempt < 100 {
+                attempt += 1
+                usleep(50_000)
+            }
+        }
     }
 
     /// Opens a connection to `url`.
@@ -65,6 +75,10 @@ public enum TestDatabase {
                 let connection = try PostgresConnection(connectionString: try TestDatabase.url(database: made))
                 try Migrator().migrate(connection)
                 connection.close()
+                // No one may connect to the template again (TimescaleDB's background scheduler
+                // would, and block every clone).
+                try admin.execute("ALTER DATABASE \(made) WITH ALLOW_CONNECTIONS false")
+                try admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '\(made)'")
                 name = made
                 return made
             }

@@ -138,7 +138,10 @@ BEGIN
             exchange VARCHAR(20) NOT NULL DEFAULT 'NSE',
             PRIMARY KEY (data_id, "timestamp")
         );
-        PERFORM create_hypertable('market_data', 'timestamp', chunk_time_interval => INTERVAL '1 day');
+        -- No default (timestamp DESC) index: the BRIN index below serves time ranges at a
+        -- fraction of the ingest cost.
+        PERFORM create_hypertable('market_data', 'timestamp', chunk_time_interval => INTERVAL '1 day',
+                                  create_default_indexes => false);
         CREATE UNIQUE INDEX ux_market_data_bar ON market_data (symbol, exchange, "interval", "timestamp")
             WHERE "interval" <> 'tick';
         INSERT INTO market_data_layout (layout) VALUES ('timescaledb');
@@ -442,5 +445,22 @@ GROUP BY u.user_id, u.username, (t.execution_timestamp AT TIME ZONE 'Asia/Kolkat
 WITH DATA;
 
 CREATE UNIQUE INDEX idx_daily_performance_summary_unique ON daily_performance_summary(user_id, trade_date);
+
+-- With TimescaleDB, the seed's retention policy runs as a TimescaleDB job. add_retention_policy
+-- itself would drop whole chunks, bars included; this job keeps bars and deletes only ticks.
+CREATE OR REPLACE PROCEDURE market_data_retention_job(job_id INTEGER, config JSONB)
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM market_data_apply_retention(coalesce((config->>'keep_ticks')::interval, INTERVAL '30 days'));
+END;
+$$;
+
+DO $jobs$
+BEGIN
+    IF (SELECT layout FROM market_data_layout) = 'timescaledb' THEN
+        PERFORM add_job('market_data_retention_job', INTERVAL '1 hour', config => '{"keep_ticks": "30 days"}'::jsonb);
+    END IF;
+END
+$jobs$;
 """#)
 }
