@@ -13,7 +13,7 @@ TEST_URL     := $(shell scripts/pg-cluster.sh url $(TEST_PORT))
 DEMO_URL     := $(shell scripts/pg-cluster.sh url $(DEMO_PORT))
 BIN          := .build/release/algotrader
 
-.PHONY: all build release deps test test-db demo demo-stop bench bench-smoke fuzz clean
+.PHONY: all build release deps test test-db demo demo-stop bench bench-build bench-smoke fuzz clean
 
 all: build
 
@@ -67,3 +67,24 @@ fuzz: deps
 	  Sources/TradingCore/*.swift Fuzz/TickDecoderFuzz.swift -o .build-fuzz/tick-decoder-fuzz
 	cp -n Fuzz/corpus/* .data/fuzz-corpus/ 2>/dev/null || true
 	.build-fuzz/tick-decoder-fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=5 .data/fuzz-corpus
+
+BENCH_PORT   ?= 55435
+BENCH_DIR    := .data/pg-bench
+BENCH_TICKS  ?= 1000000
+BENCH_BIN    := .build-bench/release/AlgotraderBench
+BENCH_ARGS   := --database-url $(shell scripts/pg-cluster.sh url $(BENCH_PORT)) --binary $(BIN)
+
+bench-build: release
+	$(SWIFT) build --package-path Benchmarks --scratch-path .build-bench -c release
+
+# Every figure beside its baseline, measured in one run; results go to docs/performance.md.
+bench: bench-build
+	@scripts/pg-cluster.sh start $(BENCH_DIR) $(BENCH_PORT)
+	$(BENCH_BIN) $(BENCH_ARGS) --ticks $(BENCH_TICKS) --output docs/performance.md; \
+	  status=$$?; scripts/pg-cluster.sh stop $(BENCH_DIR); exit $$status
+
+# The same harness with small sizes, so CI keeps it working (report under .data/).
+bench-smoke: bench-build
+	@scripts/pg-cluster.sh start $(BENCH_DIR) $(BENCH_PORT)
+	$(BENCH_BIN) $(BENCH_ARGS) --smoke --output .data/bench-smoke.md; \
+	  status=$$?; scripts/pg-cluster.sh stop $(BENCH_DIR); exit $$status

@@ -13,8 +13,10 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "algotrader", targets: ["algotrader"]),
-        // The pure domain core, for the fuzz and benchmark packages beside this one.
+        // Libraries for the benchmark package beside this one (Benchmarks/), which is kept out
+        // of the product build.
         .library(name: "TradingCore", targets: ["TradingCore"]),
+        .library(name: "AlgotraderEngine", targets: ["Engine", "Storage", "Postgres", "ZeroMQ", "Config"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

@@ -43,7 +43,19 @@ public final class TickWriterLoop: Sendable {
     public func start() throws {
         let writer = MarketDataWriter(connectionString: connectionString)
         let now = clock.now()
-        try writer.ensurePartitions(from: now.adding(nanoseconds: -partitionWindow.back), to: now.adding(nanoseconds: partitionWindow.ahead))
+        var attempt = 0
+        while true {
+            do {
+                try writer.ensurePartitions(from: now.adding(nanoseconds: -partitionWindow.back), to: now.adding(nanoseconds: partitionWindow.ahead))
+                break
+            } catch let error as PostgresError where error.isTransient && attempt < 5 {
+                // A deadlock or serialization failure is retried; anything else is reported.
+                attempt += 1
+                logger.warning("making partitions failed; retrying", metadata: ["error": "\(error)"])
+                writer.close()
+                Thread.sleep(forTimeInterval: 0.1 * Double(attempt))
+            }
+        }
         writer.close()
         let thread = Thread { [self] in
             self.run()

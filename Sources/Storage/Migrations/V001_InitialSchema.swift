@@ -193,11 +193,17 @@ BEGIN
     IF (SELECT layout FROM market_data_layout) <> 'native' THEN
         RETURN 0;
     END IF;
+    -- Two writers making the same partition at once would collide; take turns.
+    PERFORM pg_advisory_xact_lock(7414925466453737216);
     day_start := date_trunc('day', p_from AT TIME ZONE 'UTC') AT TIME ZONE 'UTC';
     WHILE day_start <= p_to LOOP
         part := 'market_data_tick_p' || to_char(day_start AT TIME ZONE 'UTC', 'YYYYMMDD');
         IF to_regclass(part) IS NULL THEN
-            EXECUTE format('CREATE TABLE IF NOT EXISTS %I PARTITION OF market_data_tick FOR VALUES FROM (%L) TO (%L)',
+            -- CREATE + ATTACH rather than CREATE ... PARTITION OF: ATTACH takes only a SHARE
+            -- UPDATE EXCLUSIVE lock on the parent, so readers of market_data neither block it
+            -- nor deadlock with it.
+            EXECUTE format('CREATE TABLE %I (LIKE market_data_tick INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', part);
+            EXECUTE format('ALTER TABLE market_data_tick ATTACH PARTITION %I FOR VALUES FROM (%L) TO (%L)',
                            part, day_start, day_start + INTERVAL '1 day');
             made := made + 1;
         END IF;
@@ -207,7 +213,8 @@ BEGIN
     WHILE month_start <= p_to LOOP
         part := 'market_data_bar_p' || to_char(month_start AT TIME ZONE 'UTC', 'YYYYMM');
         IF to_regclass(part) IS NULL THEN
-            EXECUTE format('CREATE TABLE IF NOT EXISTS %I PARTITION OF market_data_bar FOR VALUES FROM (%L) TO (%L)',
+            EXECUTE format('CREATE TABLE %I (LIKE market_data_bar INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', part);
+            EXECUTE format('ALTER TABLE market_data_bar ATTACH PARTITION %I FOR VALUES FROM (%L) TO (%L)',
                            part, month_start, (month_start AT TIME ZONE 'UTC' + INTERVAL '1 month') AT TIME ZONE 'UTC');
             made := made + 1;
         END IF;

@@ -1,0 +1,51 @@
+import ArgumentParser
+import Foundation
+
+/// `make bench`: every figure beside its baseline, measured in the same run on the same machine,
+/// so a noisy machine moves both sides together.
+@main
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "algotrader-bench",
+        abstract: "Measure the engine beside its baselines and write docs/performance.md."
+    )
+
+    @Option(help: "PostgreSQL URL of a server the benchmark may create databases on.")
+    var databaseURL: String
+
+    @Option(help: "The release algotrader binary (publisher and daemon processes).")
+    var binary: String
+
+    @Option(help: "Ticks for the durable-ingest row.")
+    var ticks: Int = 1_000_000
+
+    @Option(help: "Distinct messages for the decode row.")
+    var decodeMessages: Int = 100_000
+
+    @Option(help: "Rounds of the decode row; the best round counts.")
+    var decodeRounds: Int = 5
+
+    @Option(help: "Where to write the Markdown report.")
+    var output: String = "docs/performance.md"
+
+    @Flag(help: "A quick run with small sizes, to keep the harness working in CI.")
+    var smoke = false
+
+    mutating func run() throws {
+        if smoke {
+            ticks = min(ticks, 20_000)
+            decodeMessages = min(decodeMessages, 10_000)
+            decodeRounds = 1
+        }
+        var report = Report(smoke: smoke)
+        let decode = try DecodeBenchmark(messages: decodeMessages, rounds: decodeRounds).run()
+        report.add(decode.rows)
+        print(report.table())
+        let ingest = try DurableIngestBenchmark(adminURL: databaseURL, binary: binary, ticks: ticks).run()
+        report.add(ingest.rows)
+        report.notes += ingest.notes
+        print(report.table())
+        try report.markdown().write(toFile: output, atomically: true, encoding: .utf8)
+        print("written to \(output)")
+    }
+}
