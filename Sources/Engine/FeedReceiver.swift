@@ -102,6 +102,7 @@ public final class FeedReceiver: Sendable {
         var batch: [Tick] = []
         batch.reserveCapacity(Self.batchLimit)
         var message = MessageState()
+        let strings = TickStringCache()  // this thread's own
         while !stopping.load(ordering: .acquiring) {
             do {
                 let ready = try socket.poll(.readable, timeoutMilliseconds: 50)
@@ -114,7 +115,7 @@ public final class FeedReceiver: Sendable {
                 while taken < Self.batchLimit {
                     message.reset()
                     let got = try socket.receive(dontWait: true) { index, bytes in
-                        message.frame(index: index, bytes: bytes, decoder: decoder, now: now)
+                        message.frame(index: index, bytes: bytes, decoder: decoder, now: now, cache: strings)
                     }
                     guard got else { break }
                     taken += 1
@@ -188,7 +189,7 @@ struct MessageState {
         samplePrefix.removeAll(keepingCapacity: true)
     }
 
-    mutating func frame(index: Int, bytes: UnsafeRawBufferPointer, decoder: TickDecoder, now: Timestamp) {
+    mutating func frame(index: Int, bytes: UnsafeRawBufferPointer, decoder: TickDecoder, now: Timestamp, cache: TickStringCache) {
         frames += 1
         switch index {
         case 0:
@@ -196,7 +197,7 @@ struct MessageState {
             if !topicOK { samplePrefix = Array(bytes.prefix(120)) }
         case 1:
             do throws(TickDecodeError) {
-                result = .success(try decoder.decode(bytes, now: now))
+                result = .success(try decoder.decode(bytes, now: now, cache: cache))
             } catch {
                 result = .failure(error)
                 samplePrefix = Array(bytes.prefix(120))

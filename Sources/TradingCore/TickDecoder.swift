@@ -26,17 +26,18 @@ public struct TickDecoder: Sendable {
     }
 
     /// Decodes a payload given as bytes.
-    public func decode(_ payload: [UInt8], now: Timestamp) throws(TickDecodeError) -> Tick {
+    public func decode(_ payload: [UInt8], now: Timestamp, cache: TickStringCache? = nil) throws(TickDecodeError) -> Tick {
         let result: Result<Tick, TickDecodeError> = payload.withUnsafeBytes { raw in
-            do throws(TickDecodeError) { return .success(try decode(raw, now: now)) } catch { return .failure(error) }
+            do throws(TickDecodeError) { return .success(try decode(raw, now: now, cache: cache)) } catch { return .failure(error) }
         }
         return try result.get()
     }
 
-    /// Decodes one payload; `now` bounds the accepted `ts` window.
-    public func decode(_ payload: UnsafeRawBufferPointer, now: Timestamp) throws(TickDecodeError) -> Tick {
+    /// Decodes one payload; `now` bounds the accepted `ts` window. A `cache` (one per thread)
+    /// lets repeated symbols, exchanges and stream ids share one `String` instead of a new one per tick.
+    public func decode(_ payload: UnsafeRawBufferPointer, now: Timestamp, cache: TickStringCache? = nil) throws(TickDecodeError) -> Tick {
         guard payload.count <= maxPayloadBytes else { throw TickDecodeError(.tooLarge) }
-        var reader = JSONByteReader(payload)
+        var reader = JSONByteReader(payload, cache: cache)
         var fields = TickFields()
         try reader.readObject(into: &fields)
         let tick = try fields.makeTick()
@@ -66,6 +67,7 @@ struct TickFields {
     var session: String?
     var sequence: Int64?
 
+    @inline(__always)
     func makeTick() throws(TickDecodeError) -> Tick {
         guard let symbol else { throw TickDecodeError(.missingField, field: "symbol") }
         guard let exchange else { throw TickDecodeError(.missingField, field: "exchange") }
@@ -102,27 +104,39 @@ enum TickField: UInt32 {
         }
     }
 
-    /// Matches a key without allocating: by length, then bytes.
+    /// Matches a key without allocating: every tick key is at most 8 bytes, so the key is read
+    /// as one little-endian word and compared with constants.
     @inline(__always)
     static func match(_ b: UnsafeRawBufferPointer, _ start: Int, _ length: Int) -> TickField? {
-        @inline(__always) func eq(_ s: StaticString) -> Bool {
-            guard s.utf8CodeUnitCount == length else { return false }
-            let p = s.utf8Start
-            for k in 0..<length where b[start + k] != p[k] { return false }
-            return true
+        guard length >= 2 && length <= 8 else { return nil }
+        var word: UInt64 = 0
+        for k in 0..<length { word |= UInt64(b[start + k]) << (8 * UInt64(k)) }
+        switch word {
+        case Self.key("symbol"): return .symbol
+        case Self.key("exchange"): return .exchange
+        case Self.key("ts"): return .ts
+        case Self.key("price"): return .price
+        case Self.key("qty"): return .qty
+        case Self.key("volume"): return .volume
+        case Self.key("oi"): return .oi
+        case Self.key("bid"): return .bid
+        case Self.key("ask"): return .ask
+        case Self.key("bid_qty"): return .bidQty
+        case Self.key("ask_qty"): return .askQty
+        case Self.key("src"): return .src
+        case Self.key("session"): return .session
+        case Self.key("seq"): return .seq
+        default: return nil
         }
-        switch length {
-        case 2: if eq("ts") { return .ts }; if eq("oi") { return .oi }
-        case 3:
-            if eq("qty") { return .qty }; if eq("bid") { return .bid }; if eq("ask") { return .ask }
-            if eq("src") { return .src }; if eq("seq") { return .seq }
-        case 5: if eq("price") { return .price }
-        case 6: if eq("symbol") { return .symbol }; if eq("volume") { return .volume }
-        case 7: if eq("bid_qty") { return .bidQty }; if eq("ask_qty") { return .askQty }; if eq("session") { return .session }
-        case 8: if eq("exchange") { return .exchange }
-        default: break
-        }
-        return nil
+    }
+
+    /// A key of up to 8 ASCII bytes as the little-endian word ``match`` builds.
+    @inline(__always)
+    static func key(_ text: StaticString) -> UInt64 {
+        var word: UInt64 = 0
+        let p = text.utf8Start
+        for k in 0..<text.utf8CodeUnitCount { word |= UInt64(p[k]) << (8 * UInt64(k)) }
+        return word
     }
 }
 
@@ -131,10 +145,12 @@ struct JSONByteReader {
     let b: UnsafeRawBufferPointer
     var i = 0
     let end: Int
+    let cache: TickStringCache?
 
-    init(_ bytes: UnsafeRawBufferPointer) {
+    init(_ bytes: UnsafeRawBufferPointer, cache: TickStringCache? = nil) {
         self.b = bytes
         self.end = bytes.count
+        self.cache = cache
     }
 
     static let maxDepth = 64
@@ -173,7 +189,7 @@ struct JSONByteReader {
                 skipWhitespace()
                 guard i < end else { throw TickDecodeError(.notJSON) }
                 let field: TickField? = key.escaped
-                    ? key.decodedBytes.withUnsafeBytes { TickField.match($0, 0, $0.count) }
+                    ? unescaped(key).withUnsafeBytes { TickField.match($0, 0, $0.count) }
                     : TickField.match(b, key.start, key.length)
                 if let field {
                     let bit: UInt32 = 1 << field.rawValue
@@ -203,6 +219,7 @@ struct JSONByteReader {
         return true
     }
 
+    @inline(__always)
     mutating func readField(_ field: TickField, into f: inout TickFields) throws(TickDecodeError) {
         if try isNull() { return }  // null reads as absent; required fields then fail as missing
         switch field {
@@ -214,7 +231,7 @@ struct JSONByteReader {
             if b[i] == UInt8(ascii: "\"") {
                 let span = try readStringSpan()
                 let parsed: Timestamp? = span.escaped
-                    ? span.decodedBytes.withUnsafeBytes { Timestamp.parseRFC3339($0, from: 0, to: $0.count) }
+                    ? unescaped(span).withUnsafeBytes { Timestamp.parseRFC3339($0, from: 0, to: $0.count) }
                     : Timestamp.parseRFC3339(b, from: span.start, to: span.start + span.length)
                 guard let parsed else { throw TickDecodeError(.badTimestamp, field: "ts") }
                 f.timestamp = parsed
@@ -236,6 +253,7 @@ struct JSONByteReader {
         }
     }
 
+    @inline(__always)
     mutating func readString(_ field: TickField, maxCharacters: Int) throws(TickDecodeError) -> String {
         guard b[i] == UInt8(ascii: "\"") else {
             try skipValue(depth: 1)
@@ -245,19 +263,24 @@ struct JSONByteReader {
         let string: String
         let characters: Int
         if span.escaped {
-            string = String(decoding: span.decodedBytes, as: UTF8.self)
+            string = String(decoding: unescaped(span), as: UTF8.self)
             characters = string.unicodeScalars.count
         } else {
             let slice = UnsafeRawBufferPointer(rebasing: b[span.start..<(span.start + span.length)])
-            string = String(decoding: slice, as: UTF8.self)
-            var n = 0
-            for byte in slice where byte & 0xC0 != 0x80 { n += 1 }
-            characters = n
+            if span.ascii {
+                characters = span.length
+            } else {
+                var n = 0
+                for byte in slice where byte & 0xC0 != 0x80 { n += 1 }
+                characters = n
+            }
+            string = cache?.string(slice) ?? String(decoding: slice, as: UTF8.self)
         }
         guard characters >= 1, characters <= maxCharacters else { throw TickDecodeError(.outOfRange, field: field.name) }
         return string
     }
 
+    @inline(__always)
     mutating func readDecimal(_ field: TickField, strictlyPositive: Bool) throws(TickDecodeError) -> FixedDecimal {
         guard b[i] == UInt8(ascii: "-") || b[i] &- 48 < 10 else {
             try skipValue(depth: 1)
@@ -273,6 +296,7 @@ struct JSONByteReader {
     }
 
     /// An integer field: plain JSON integer syntax (no fraction, no exponent), within Int64.
+    @inline(__always)
     mutating func readInteger(_ field: TickField, allowNegative: Bool) throws(TickDecodeError) -> Int64 {
         guard b[i] == UInt8(ascii: "-") || b[i] &- 48 < 10 else {
             try skipValue(depth: 1)
@@ -320,71 +344,111 @@ struct JSONByteReader {
     struct StringSpan {
         var start: Int
         var length: Int
+        /// The string contains escapes: its text is ``unescaped(_:)``, not the raw bytes.
         var escaped: Bool
-        /// Only when `escaped`: the unescaped UTF-8 bytes.
-        var decodedBytes: [UInt8]
+        /// Every byte is ASCII, so characters == bytes.
+        var ascii: Bool
     }
 
     /// Reads a string starting at its opening quote; validates escapes, UTF-8 and control bytes.
+    /// The common case (printable ASCII, no escapes) is one tight loop with no allocation.
+    @inline(__always)
     mutating func readStringSpan() throws(TickDecodeError) -> StringSpan {
         i += 1  // opening quote
         let start = i
         var escaped = false
-        var decoded: [UInt8] = []
+        var ascii = true
         while true {
+            // Eight bytes at a time while none is a quote, a backslash, a control byte or
+            // non-ASCII (SWAR: "has a zero byte" tests on the word).
+            while i + 8 <= end {
+                let word = b.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+                let quote = word ^ (ones &* 0x22), backslash = word ^ (ones &* 0x5C)
+                let special = ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash)
+                    | ((word &- ones &* 0x20) & ~word) | word
+                if special & highs != 0 { break }
+                i += 8
+            }
             guard i < end else { throw TickDecodeError(.notJSON) }
             let c = b[i]
             if c == UInt8(ascii: "\"") {
-                let span = StringSpan(start: start, length: i - start, escaped: escaped, decodedBytes: decoded)
+                let span = StringSpan(start: start, length: i - start, escaped: escaped, ascii: ascii)
                 i += 1
                 return span
             }
+            if c >= 0x20 && c < 0x80 && c != UInt8(ascii: "\\") {
+                i += 1
+                continue
+            }
             if c < 0x20 { throw TickDecodeError(.notJSON) }
             if c == UInt8(ascii: "\\") {
-                if !escaped {
-                    escaped = true
-                    decoded.append(contentsOf: UnsafeRawBufferPointer(rebasing: b[start..<i]))
-                }
+                escaped = true
                 i += 1
                 guard i < end else { throw TickDecodeError(.notJSON) }
                 switch b[i] {
-                case UInt8(ascii: "\""): decoded.append(0x22)
-                case UInt8(ascii: "\\"): decoded.append(0x5C)
-                case UInt8(ascii: "/"): decoded.append(0x2F)
-                case UInt8(ascii: "b"): decoded.append(0x08)
-                case UInt8(ascii: "f"): decoded.append(0x0C)
-                case UInt8(ascii: "n"): decoded.append(0x0A)
-                case UInt8(ascii: "r"): decoded.append(0x0D)
-                case UInt8(ascii: "t"): decoded.append(0x09)
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"),
+                     UInt8(ascii: "f"), UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+                    i += 1
                 case UInt8(ascii: "u"):
                     i += 1
-                    var scalar = try readHex4()
+                    let scalar = try readHex4()
                     if scalar >= 0xD800 && scalar <= 0xDBFF {
                         // A high surrogate must be followed by an escaped low surrogate.
                         guard i + 1 < end, b[i] == UInt8(ascii: "\\"), b[i + 1] == UInt8(ascii: "u") else { throw TickDecodeError(.notJSON) }
                         i += 2
                         let low = try readHex4()
                         guard low >= 0xDC00 && low <= 0xDFFF else { throw TickDecodeError(.notJSON) }
-                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
                     } else if scalar >= 0xDC00 && scalar <= 0xDFFF {
                         throw TickDecodeError(.notJSON)
                     }
-                    guard let u = Unicode.Scalar(scalar) else { throw TickDecodeError(.notJSON) }
-                    decoded.append(contentsOf: UTF8.encode(u)!)
-                    continue  // readHex4 already advanced past the digits
-                default: throw TickDecodeError(.notJSON)
+                default:
+                    throw TickDecodeError(.notJSON)
                 }
-                i += 1
                 continue
             }
-            if c < 0x80 {
-                if escaped { decoded.append(c) }
-                i += 1
-                continue
-            }
-            let length = try validateUTF8Sequence()
-            if escaped { decoded.append(contentsOf: UnsafeRawBufferPointer(rebasing: b[(i - length)..<i])) }
+            ascii = false
+            _ = try validateUTF8Sequence()
         }
+    }
+
+    /// The UTF-8 text of an escaped string already validated by ``readStringSpan()``.
+    func unescaped(_ span: StringSpan) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(span.length)
+        var k = span.start
+        let stop = span.start + span.length
+        @inline(__always) func hex4(_ at: Int) -> UInt32 {
+            var v: UInt32 = 0
+            for j in 0..<4 {
+                let c = b[at + j]
+                v = v << 4 | UInt32(c <= 57 ? c - 48 : (c | 0x20) - 87)
+            }
+            return v
+        }
+        while k < stop {
+            let c = b[k]
+            guard c == UInt8(ascii: "\\") else { out.append(c); k += 1; continue }
+            let e = b[k + 1]
+            switch e {
+            case UInt8(ascii: "b"): out.append(0x08); k += 2
+            case UInt8(ascii: "f"): out.append(0x0C); k += 2
+            case UInt8(ascii: "n"): out.append(0x0A); k += 2
+            case UInt8(ascii: "r"): out.append(0x0D); k += 2
+            case UInt8(ascii: "t"): out.append(0x09); k += 2
+            case UInt8(ascii: "u"):
+                var scalar = hex4(k + 2)
+                k += 6
+                if scalar >= 0xD800 && scalar <= 0xDBFF {
+                    let low = hex4(k + 2)
+                    k += 6
+                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                }
+                out.append(contentsOf: UTF8.encode(Unicode.Scalar(scalar)!)!)
+            default: out.append(e); k += 2  // \" \\ \/
+            }
+        }
+        return out
     }
 
     mutating func readHex4() throws(TickDecodeError) -> UInt32 {

@@ -107,3 +107,29 @@ struct TickDecoderTests {
         }
     }
 }
+
+@Suite("String cache for repeated tick strings")
+struct TickStringCacheTests {
+    @Test func repeatedBytesGiveEqualStringsAndCollisionsStayCorrect() {
+        let cache = TickStringCache(slots: 2)  // tiny: forces collisions
+        var seen: [String] = []
+        for round in 0..<3 {
+            for text in ["RELIANCE", "INFY", "NSE", "01a20fc0-ed13-7126-8e75-0047d3a739a0", "é€😀", String(repeating: "x", count: 100)] {
+                let bytes = Array(text.utf8)
+                let got = bytes.withUnsafeBytes { cache.string($0) }
+                #expect(got == text)
+                if round == 0 { seen.append(got) }
+            }
+        }
+        #expect(seen.count == 6)
+    }
+
+    @Test func decoderWithCacheEqualsDecoderWithout() throws {
+        let cache = TickStringCache()
+        var generator = SyntheticTickGenerator(seed: 5, session: "s")
+        for _ in 0..<1_000 {
+            let payload = TickJSONEncoder.encode(generator.next(at: decoderNow))
+            #expect(try TickDecoder().decode(payload, now: decoderNow, cache: cache) == TickDecoder().decode(payload, now: decoderNow))
+        }
+    }
+}

@@ -31,6 +31,9 @@ struct Bench: ParsableCommand {
     @Flag(help: "A quick run with small sizes, to keep the harness working in CI.")
     var smoke = false
 
+    @Flag(help: "Only the decode row (for profiling).")
+    var decodeOnly = false
+
     mutating func run() throws {
         if smoke {
             ticks = min(ticks, 20_000)
@@ -41,6 +44,7 @@ struct Bench: ParsableCommand {
         let decode = try DecodeBenchmark(messages: decodeMessages, rounds: decodeRounds).run()
         report.add(decode.rows)
         print(report.table())
+        if decodeOnly { return }
         let ingest = try DurableIngestBenchmark(adminURL: databaseURL, binary: binary, ticks: ticks).run()
         report.add(ingest.rows)
         report.notes += ingest.notes

@@ -44,16 +44,24 @@ struct DecodeBenchmark {
         let payloads = makeMessages(now: now.adding(nanoseconds: -3_600_000_000_000))
         let bytes = payloads.reduce(0) { $0 + $1.count }
         let decoder = TickDecoder()
+        let cache = TickStringCache()  // as each receive thread keeps one
         var best = 0.0
         var checksum: Int64 = 0
         for _ in 0..<rounds {
             let start = monotonicNanoseconds()
+            // As the receive thread does: straight from the message buffer.
             for payload in payloads {
-                let tick = try decoder.decode(payload, now: now)
-                checksum &+= tick.price.units
+                try payload.withUnsafeBytes { raw in
+                    let tick = try decoder.decode(raw, now: now, cache: cache)
+                    checksum &+= tick.price.units
+                }
             }
             let seconds = Double(monotonicNanoseconds() - start) / 1e9
             best = max(best, Double(payloads.count) / seconds)
+        }
+        if ProcessInfo.processInfo.environment["BENCH_DECODER_ONLY"] != nil {
+            print("decoder: \(formatted(best)) ticks/s")
+            return ([], best)
         }
         let datas = payloads.map { Data($0) }
         let json = JSONDecoder()
