@@ -56,6 +56,7 @@ extension ConfigKey {
         // tick writer
         ConfigKey("ingest.batch_size", .integer(1...1_000_000), default: .integer(10_000)),
         ConfigKey("ingest.flush_interval_ms", .integer(1...60_000), default: .integer(50)),
+        ConfigKey("ingest.writers", .integer(1...16), default: .integer(2)),
         ConfigKey("ingest.queue_capacity", .integer(1_000...100_000_000), default: .integer(2_000_000)),
         // logging
         ConfigKey("logging.level", .choice(["trace", "debug", "info", "notice", "warning", "error", "critical"]), default: .string("info")),

@@ -15,6 +15,7 @@ public struct EngineConfig: Sendable {
     public var batchSize: Int
     public var flushIntervalMilliseconds: Int
     public var queueCapacity: Int
+    public var writers: Int
     public var logLevel: String
     public var badMessageLogIntervalSeconds: Int
 
@@ -71,6 +72,7 @@ public struct EngineConfig: Sendable {
         batchSize = try integer("ingest.batch_size")
         flushIntervalMilliseconds = try integer("ingest.flush_interval_ms")
         queueCapacity = try integer("ingest.queue_capacity")
+        writers = try integer("ingest.writers")
         guard queueCapacity >= batchSize else {
             throw ConfigError(key: "ingest.queue_capacity", "must be at least ingest.batch_size (\(batchSize))")
         }

@@ -53,7 +53,8 @@ public final class IngestEngine: Sendable {
         self.writer = TickWriterLoop(
             connectionString: config.databaseURL, queue: queue, counters: counters, clock: clock, logger: logger,
             batchSize: config.batchSize, flushIntervalMilliseconds: config.flushIntervalMilliseconds,
-            tickRetentionDays: config.tickRetentionDays, maxLeadSeconds: config.maxLeadSeconds
+            tickRetentionDays: config.tickRetentionDays, maxLeadSeconds: config.maxLeadSeconds,
+            writers: config.writers
         )
     }
 

@@ -13,6 +13,8 @@ public final class TickQueue: Sendable {
         var batches: [[Tick]] = []
         var count = 0
         var closed = false
+        /// Consumers blocked in `take`; `close` wakes every one of them.
+        var waiting = 0
     }
 
     private let state = Mutex(State())
@@ -54,7 +56,10 @@ public final class TickQueue: Sendable {
         let deadline = DispatchTime.now() + .nanoseconds(Int(min(timeoutNanoseconds, UInt64(Int.max))))
         while true {
             let (taken, finished): ([Tick], Bool) = state.withLock { s in
-                guard !s.batches.isEmpty else { return ([], s.closed) }
+                guard !s.batches.isEmpty else {
+                    if !s.closed { s.waiting += 1 }
+                    return ([], s.closed)
+                }
                 var out: [Tick] = []
                 var used = 0
                 for batch in s.batches {
@@ -71,14 +76,21 @@ public final class TickQueue: Sendable {
                 return taken
             }
             if finished { return [] }
-            if itemsAvailable.wait(timeout: deadline) == .timedOut { return [] }
+            let timedOut = itemsAvailable.wait(timeout: deadline) == .timedOut
+            state.withLock { $0.waiting -= 1 }
+            if timedOut { return [] }
         }
     }
 
     /// After `close`, pushes are refused and `take` returns what is left, then empty arrays.
     public func close() {
-        state.withLock { $0.closed = true }
-        itemsAvailable.signal()
+        let waiting = state.withLock { s -> Int in
+            s.closed = true
+            return s.waiting
+        }
+        // Every blocked consumer must see the close, not just one (with several writers, the
+        // others would sleep out their whole flush interval).
+        for _ in 0..<max(1, waiting) { itemsAvailable.signal() }
         spaceAvailable.signal()
     }
 

@@ -6,8 +6,10 @@ import Storage
 import Synchronization
 import TradingCore
 
-/// The writer thread: takes ticks from the queue and stores them with one COPY per batch,
-/// flushing when a batch is full or `flushInterval` after its first tick arrived. A failed
+/// The writer threads: each takes ticks from the shared queue and stores them with one COPY per
+/// batch on its own connection, flushing when a batch is full or `flushInterval` after its
+/// first tick arrived. Several writers keep several PostgreSQL backends busy: one backend's
+/// COPY (JSONB parsing above all) is what bounds durable ingest (docs/performance.md). A failed
 /// write is retried with backoff, with the same ids, until it succeeds, so nothing accepted is
 /// lost or stored twice; meanwhile the bounded queue pushes back on the receivers.
 public final class TickWriterLoop: Sendable {
@@ -19,14 +21,16 @@ public final class TickWriterLoop: Sendable {
     private let batchSize: Int
     private let flushIntervalNanoseconds: UInt64
     private let finished = DispatchSemaphore(value: 0)
+    private let writers: Int
     /// After stop, how long the writer keeps retrying an unreachable database before giving up.
     private let shutdownDeadline = Mutex<UInt64?>(nil)
     private let partitionWindow: (back: Int64, ahead: Int64)
 
     public init(
         connectionString: String, queue: TickQueue, counters: IngestCounters, clock: any WallClock, logger: Logger,
-        batchSize: Int, flushIntervalMilliseconds: Int, tickRetentionDays: Int, maxLeadSeconds: Int
+        batchSize: Int, flushIntervalMilliseconds: Int, tickRetentionDays: Int, maxLeadSeconds: Int, writers: Int = 1
     ) {
+        self.writers = max(1, writers)
         self.connectionString = connectionString
         self.queue = queue
         self.counters = counters
@@ -57,20 +61,22 @@ public final class TickWriterLoop: Sendable {
             }
         }
         writer.close()
-        let thread = Thread { [self] in
-            self.run()
-            self.finished.signal()
+        for index in 0..<writers {
+            let thread = Thread { [self] in
+                self.run()
+                self.finished.signal()
+            }
+            thread.name = "tick writer \(index)"
+            thread.start()
         }
-        thread.name = "tick writer"
-        thread.start()
     }
 
     /// Call after the queue is closed: waits until everything in it is stored (or `timeout` passes
     /// while the database is unreachable).
     public func join(timeoutSeconds: Double) {
         shutdownDeadline.withLock { $0 = monotonicNanoseconds() + UInt64(timeoutSeconds * 1e9) }
-        finished.wait()
-        finished.signal()
+        for _ in 0..<writers { finished.wait() }
+        for _ in 0..<writers { finished.signal() }  // later joins return at once
     }
 
     private func run() {

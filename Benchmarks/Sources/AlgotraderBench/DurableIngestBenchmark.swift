@@ -81,11 +81,14 @@ struct DurableIngestBenchmark {
         try publisher.run()
         defer { if publisher.isRunning { publisher.terminate() } }
         let start = monotonicNanoseconds()
-        // Count incrementally by id: one writer makes strictly increasing UUIDv7 ids and commits
-        // batches in order, so each poll reads only the rows committed since the last one.
+        // Count incrementally by id: each writer makes increasing UUIDv7 ids, so each poll reads
+        // only rows newer than the last seen. With several writers a batch can commit after a
+        // newer one and be missed; when the count stalls, a full count(*) puts the tally right.
+        try db.execute("SET enable_seqscan = off")
         var counted = 0
         var lastID = "00000000-0000-0000-0000-000000000000"
         let deadline = start + 600 * 1_000_000_000
+        var stalled = 0
         while counted < ticks && monotonicNanoseconds() < deadline {
             let result = try db.query(
                 """
@@ -96,6 +99,13 @@ struct DurableIngestBenchmark {
             if n > 0 {
                 counted += n
                 lastID = result.rows[0][1]!
+                stalled = 0
+            } else {
+                stalled += 1
+            }
+            if counted >= ticks || stalled >= 3 {
+                counted = Int(try db.query("SELECT count(*) FROM market_data").scalar ?? "0") ?? 0
+                stalled = 0
             }
             if counted < ticks { usleep(20_000) }
         }
