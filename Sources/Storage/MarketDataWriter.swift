@@ -61,6 +61,8 @@ public final class MarketDataWriter {
         public let earliest: Timestamp
         public let latest: Timestamp
         let rows: [UInt8]
+        /// The encoded COPY rows (for benchmarks comparing other tables with the same bytes).
+        public var rowBytes: [UInt8] { rows }
     }
 
     /// Assigns ids and encodes the rows once.

@@ -67,6 +67,11 @@ struct Report {
             out += "| \(row.number) | \(row.measure) | \(row.result) | \(row.baseline) | \(row.ratio) | \(row.target) | \(row.met.map { $0 ? "yes" : "**no**" } ?? "-") |\n"
         }
         if !notes.isEmpty { out += "\n" + notes.map { "- " + $0 }.joined(separator: "\n") + "\n" }
+        // The analysis (what bounds each row, what was tried) lives beside the harness and is
+        // carried into every report.
+        if let analysis = try? String(contentsOfFile: "Benchmarks/ANALYSIS.md", encoding: .utf8) {
+            out += "\n" + analysis
+        }
         return out
     }
 }
