@@ -70,7 +70,7 @@ fuzz: deps
 
 BENCH_PORT   ?= 55435
 BENCH_DIR    := .data/pg-bench
-BENCH_TICKS  ?= 1000000
+BENCH_TICKS  ?= 500000
 BENCH_BIN    := .build-bench/release/AlgotraderBench
 BENCH_ARGS   := --database-url $(shell scripts/pg-cluster.sh url $(BENCH_PORT)) --binary $(BIN)
 

@@ -19,6 +19,9 @@ struct Bench: ParsableCommand {
     @Option(help: "Ticks for the durable-ingest row.")
     var ticks: Int = 1_000_000
 
+    @Option(help: "Rounds of the durable-ingest row (engine and COPY alternate); medians count.")
+    var ingestRounds: Int = 3
+
     @Option(help: "Distinct messages for the decode row.")
     var decodeMessages: Int = 100_000
 
@@ -39,13 +42,14 @@ struct Bench: ParsableCommand {
             ticks = min(ticks, 20_000)
             decodeMessages = min(decodeMessages, 10_000)
             decodeRounds = 1
+            ingestRounds = 1
         }
         var report = Report(smoke: smoke)
         let decode = try DecodeBenchmark(messages: decodeMessages, rounds: decodeRounds).run()
         report.add(decode.rows)
         print(report.table())
         if decodeOnly { return }
-        let ingest = try DurableIngestBenchmark(adminURL: databaseURL, binary: binary, ticks: ticks).run()
+        let ingest = try DurableIngestBenchmark(adminURL: databaseURL, binary: binary, ticks: ticks, rounds: ingestRounds).run()
         report.add(ingest.rows)
         report.notes += ingest.notes
         print(report.table())
