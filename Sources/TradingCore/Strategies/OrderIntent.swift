@@ -1,0 +1,51 @@
+/// BUY or SELL (`trades.transaction_type`).
+public enum OrderSide: String, Sendable, Equatable {
+    case buy = "BUY", sell = "SELL"
+}
+
+/// `trades.order_type`.
+public enum OrderType: String, Sendable, Equatable {
+    case market = "MARKET", limit = "LIMIT", stopLoss = "SL", stopLossMarket = "SL-M"
+}
+
+/// What a strategy wants done; risk checks and execution turn it into an order.
+public struct OrderIntent: Sendable, Equatable {
+    public var strategyID: String
+    public var userID: String
+    public var brokerID: String?
+    public var symbol: String
+    public var exchange: String
+    public var side: OrderSide
+    public var type: OrderType
+    public var quantity: Int64
+    public var limitPrice: FixedDecimal?
+    public var triggerPrice: FixedDecimal?
+    public var stoploss: FixedDecimal?
+    public var target: FixedDecimal?
+    /// The price of the tick that triggered it (paper fills and risk use it).
+    public var referencePrice: FixedDecimal
+    /// The exchange time of the triggering tick or bar close.
+    public var time: Timestamp
+    /// Why, in a few words ("fast SMA crossed above slow").
+    public var reason: String
+
+    public init(strategyID: String, userID: String, brokerID: String?, symbol: String, exchange: String, side: OrderSide,
+                type: OrderType = .market, quantity: Int64, limitPrice: FixedDecimal? = nil, triggerPrice: FixedDecimal? = nil,
+                stoploss: FixedDecimal? = nil, target: FixedDecimal? = nil, referencePrice: FixedDecimal, time: Timestamp, reason: String) {
+        self.strategyID = strategyID
+        self.userID = userID
+        self.brokerID = brokerID
+        self.symbol = symbol
+        self.exchange = exchange
+        self.side = side
+        self.type = type
+        self.quantity = quantity
+        self.limitPrice = limitPrice
+        self.triggerPrice = triggerPrice
+        self.stoploss = stoploss
+        self.target = target
+        self.referencePrice = referencePrice
+        self.time = time
+        self.reason = reason
+    }
+}
