@@ -41,7 +41,7 @@ let package = Package(
         .target(name: "TradingCore", swiftSettings: strict),
         .target(
             name: "Config",
-            dependencies: [.product(name: "Yams", package: "Yams")],
+            dependencies: ["TradingCore", .product(name: "Yams", package: "Yams")],
             swiftSettings: strict
         ),
         .target(

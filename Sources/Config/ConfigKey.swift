@@ -58,6 +58,10 @@ extension ConfigKey {
         ConfigKey("ingest.flush_interval_ms", .integer(1...60_000), default: .integer(50)),
         ConfigKey("ingest.writers", .integer(1...16), default: .integer(2)),
         ConfigKey("ingest.queue_capacity", .integer(1_000...100_000_000), default: .integer(2_000_000)),
+        // bars and strategies
+        ConfigKey("bars.session_open", .string, default: .string("NSE=09:15,BSE=09:15,NFO=09:15,BFO=09:15,MCX=09:00,CDS=09:00")),
+        ConfigKey("bars.close_grace_ms", .integer(0...600_000), default: .integer(0)),
+        ConfigKey("pipeline.shards", .integer(1...64), default: .integer(2)),
         // logging
         ConfigKey("logging.level", .choice(["trace", "debug", "info", "notice", "warning", "error", "critical"]), default: .string("info")),
         ConfigKey("logging.bad_message_log_interval_seconds", .integer(1...86_400), default: .integer(10)),

@@ -1,4 +1,5 @@
 import Foundation
+import TradingCore
 
 /// The daemon's validated configuration. Built only by ``ConfigLoader``.
 public struct EngineConfig: Sendable {
@@ -16,6 +17,10 @@ public struct EngineConfig: Sendable {
     public var flushIntervalMilliseconds: Int
     public var queueCapacity: Int
     public var writers: Int
+    /// Session open per exchange, minutes after IST midnight.
+    public var sessionOpenMinutes: [String: Int64]
+    public var barCloseGraceMilliseconds: Int
+    public var pipelineShards: Int
     public var logLevel: String
     public var badMessageLogIntervalSeconds: Int
 
@@ -76,6 +81,13 @@ public struct EngineConfig: Sendable {
         guard queueCapacity >= batchSize else {
             throw ConfigError(key: "ingest.queue_capacity", "must be at least ingest.batch_size (\(batchSize))")
         }
+        let opens = try string("bars.session_open")
+        guard let parsed = SessionCalendar.parse(opens), !parsed.isEmpty else {
+            throw ConfigError(key: "bars.session_open", "expected EXCHANGE=HH:MM pairs separated by commas, got '\(opens)'")
+        }
+        sessionOpenMinutes = parsed
+        barCloseGraceMilliseconds = try integer("bars.close_grace_ms")
+        pipelineShards = try integer("pipeline.shards")
         logLevel = try string("logging.level")
         badMessageLogIntervalSeconds = try integer("logging.bad_message_log_interval_seconds")
     }
@@ -88,3 +100,4 @@ public struct EngineConfig: Sendable {
         return false
     }
 }
+

@@ -26,6 +26,7 @@ public final class FeedReceiver: Sendable {
     private let reporter: IncidentReporter
     private let clock: any WallClock
     private let logger: Logger
+    private let pipeline: StrategyPipeline?
     private let stopping = Atomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
     private let started = DispatchSemaphore(value: 0)
@@ -37,8 +38,9 @@ public final class FeedReceiver: Sendable {
     public init(
         endpoint: String, mode: Mode, context: ZMQContext, decoder: TickDecoder, receiveHighWaterMark: Int,
         queue: TickQueue, sequences: SequenceBook, counters: IngestCounters, reporter: IncidentReporter,
-        clock: any WallClock, logger: Logger
+        clock: any WallClock, logger: Logger, pipeline: StrategyPipeline? = nil
     ) {
+        self.pipeline = pipeline
         self.endpoint = endpoint
         self.mode = mode
         self.context = context
@@ -136,6 +138,7 @@ public final class FeedReceiver: Sendable {
     private func flush(_ batch: inout [Tick]) {
         guard !batch.isEmpty else { return }
         counters.accepted.add(batch.count, ordering: .relaxed)
+        pipeline?.submit(batch)
         queue.push(batch)
         batch.removeAll(keepingCapacity: true)
     }

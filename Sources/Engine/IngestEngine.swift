@@ -42,9 +42,12 @@ public final class IngestEngine: Sendable {
     private let receivers = Mutex<[FeedReceiver]>([])
     private let housekeepingStop = Atomic<Bool>(false)
     private let housekeepingDone = DispatchSemaphore(value: 0)
+    private let pipeline: StrategyPipeline?
 
-    public init(config: EngineConfig, context: ZMQContext, clock: any WallClock = SystemClock(), logger: Logger) {
+    public init(config: EngineConfig, context: ZMQContext, clock: any WallClock = SystemClock(), logger: Logger,
+                pipeline: StrategyPipeline? = nil) {
         self.config = config
+        self.pipeline = pipeline
         self.context = context
         self.clock = clock
         self.logger = logger
@@ -79,7 +82,7 @@ public final class IngestEngine: Sendable {
             let receiver = FeedReceiver(
                 endpoint: endpoint, mode: mode, context: context, decoder: decoder,
                 receiveHighWaterMark: config.receiveHighWaterMark, queue: queue, sequences: sequences,
-                counters: counters, reporter: reporter, clock: clock, logger: logger
+                counters: counters, reporter: reporter, clock: clock, logger: logger, pipeline: pipeline
             )
             do {
                 try receiver.start()

@@ -30,10 +30,6 @@ struct Serve: ParsableCommand {
             source.resume()
             sources.append(source)
         }
-        let hangup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
-        hangup.setEventHandler { logger.info("SIGHUP: no strategies or risk settings to reload in this version") }
-        hangup.resume()
-        sources.append(hangup)
 
         let connection = try Startup.connect(config.databaseURL, retrySeconds: config.connectRetrySeconds, logger: logger)
         do {
@@ -55,7 +51,22 @@ struct Serve: ParsableCommand {
             throw ExitCode(ExitStatus.config)
         }
 
-        let engine = IngestEngine(config: config, context: context, logger: logger)
+        let strategies = StrategyRuntime(config: config, logger: logger)
+        do {
+            try strategies.start()
+        } catch {
+            FileHandle.standardError.write(Data("algotrader serve: database: \(error)\n".utf8))
+            throw ExitCode(ExitStatus.unavailable)
+        }
+        let hangup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        hangup.setEventHandler {
+            logger.info("SIGHUP: reloading strategies")
+            strategies.reload()
+        }
+        hangup.resume()
+        sources.append(hangup)
+
+        let engine = IngestEngine(config: config, context: context, logger: logger, pipeline: strategies.pipeline)
         do {
             try engine.start()
         } catch {
@@ -88,6 +99,7 @@ struct Serve: ParsableCommand {
         logger.info("stop requested: draining")
         notifier.notify("STOPPING=1")
         let summary = engine.stop()
+        strategies.stop()
         bus.close()
         watchdog?.cancel()
         sources.forEach { $0.cancel() }

@@ -1,0 +1,97 @@
+public import Postgres
+public import TradingCore
+
+/// A `strategies` row as the engine reads it.
+public struct StrategyRow: Sendable {
+    public var identity: StrategyIdentity
+    public var type: String
+    public var parameters: StrategyParameters
+    /// Set when the row cannot run (bad parameters, no broker): the reason.
+    public var problem: String?
+}
+
+/// Reads the strategies to run and records which run (`is_running`, `last_run`).
+public final class StrategyCatalog {
+    private let connectionString: String
+    private var connection: PostgresConnection?
+
+    public init(connectionString: String) {
+        self.connectionString = connectionString
+    }
+
+    private func connected() throws -> PostgresConnection {
+        if let connection, connection.isConnected { return connection }
+        let c = try PostgresConnection(connectionString: connectionString)
+        connection = c
+        return c
+    }
+
+    public func close() {
+        connection?.close()
+        connection = nil
+    }
+
+    /// Every `is_active` strategy of an active user, its parameters typed by PostgreSQL
+    /// (`jsonb_each`: numbers keep their exact text), and its broker resolved: `broker_id` from
+    /// the parameters, or the user's only active broker.
+    public func load() throws -> [StrategyRow] {
+        let db = try connected()
+        let strategies = try db.query("""
+            SELECT s.strategy_id::text, s.user_id::text, s.name, s.strategy_type, jsonb_typeof(s.parameters),
+                   (SELECT count(*) FROM brokers b WHERE b.user_id = s.user_id AND b.is_active),
+                   (SELECT min(b.broker_id::text) FROM brokers b WHERE b.user_id = s.user_id AND b.is_active)
+            FROM strategies s JOIN users u ON u.user_id = s.user_id
+            WHERE s.is_active AND u.is_active
+            ORDER BY s.created_at, s.strategy_id
+            """).rows
+        let parameterRows = try db.query("""
+            SELECT s.strategy_id::text, p.key, jsonb_typeof(p.value), p.value #>> '{}'
+            FROM strategies s JOIN users u ON u.user_id = s.user_id, jsonb_each(CASE WHEN jsonb_typeof(s.parameters) = 'object' THEN s.parameters ELSE '{}' END) p
+            WHERE s.is_active AND u.is_active
+            """).rows
+        var parameters: [String: [String: ParameterValue]] = [:]
+        for row in parameterRows {
+            let value: ParameterValue
+            switch row[2] {
+            case "string": value = .string(row[3] ?? "")
+            case "number": value = .number(row[3] ?? "")
+            case "boolean": value = .bool(row[3] == "true")
+            case "null": value = .null
+            default: value = .other
+            }
+            parameters[row[0]!, default: [:]][row[1]!] = value
+        }
+        return strategies.map { row in
+            let id = row[0]!
+            let values = parameters[id] ?? [:]
+            var problem: String?
+            if row[4] != "object" { problem = "parameters must be a JSON object" }
+            var broker: String?
+            if case .string(let given)? = values["broker_id"] {
+                broker = given.lowercased()
+            } else if Int(row[5] ?? "0") == 1 {
+                broker = row[6]
+            } else if problem == nil {
+                problem = "parameter 'broker_id': is required when the user has \(row[5] ?? "0") active brokers"
+            }
+            return StrategyRow(identity: StrategyIdentity(strategyID: id, userID: row[1]!, name: row[2] ?? "", brokerID: broker),
+                               type: row[3] ?? "", parameters: StrategyParameters(values), problem: problem)
+        }
+    }
+
+    /// Marks `running` ids as running (and `last_run = now()`), every other row as not running.
+    public func markRunning(_ running: [String]) throws {
+        let db = try connected()
+        try db.query("""
+            UPDATE strategies SET is_running = (strategy_id = ANY($1::uuid[])),
+                   last_run = CASE WHEN strategy_id = ANY($1::uuid[]) THEN now() ELSE last_run END
+            WHERE is_running OR strategy_id = ANY($1::uuid[])
+            """, [PostgresArrayLiteral.text(running)])
+    }
+
+    /// Refreshes `last_run` of running strategies.
+    public func touch(_ running: [String]) throws {
+        guard !running.isEmpty else { return }
+        try connected().query("UPDATE strategies SET last_run = now() WHERE strategy_id = ANY($1::uuid[])", [PostgresArrayLiteral.text(running)])
+    }
+}

@@ -1,0 +1,99 @@
+import Config
+import Dispatch
+import Engine
+import Foundation
+import Logging
+import Storage
+import TradingCore
+
+/// The strategy side of `serve`: loads the runnable strategies, reports the ones that cannot
+/// start, resumes bars in progress, and reloads on SIGHUP without losing ticks (the new set
+/// takes effect at one point of the tick stream in every shard).
+final class StrategyRuntime: Sendable {
+    let pipeline: StrategyPipeline
+    let recorder: PipelineRecorder
+    private let config: EngineConfig
+    private let logger: Logger
+    private let calendar: SessionCalendar
+    private let reloads = DispatchQueue(label: "algotrader.strategy-reload")
+
+    init(config: EngineConfig, logger: Logger) {
+        self.config = config
+        self.logger = logger
+        self.calendar = SessionCalendar(sessionOpenMinutes: config.sessionOpenMinutes)
+        self.recorder = PipelineRecorder(connectionString: config.databaseURL, logger: logger)
+        self.pipeline = StrategyPipeline(shardCount: config.pipelineShards, calendar: calendar,
+                                         graceNanoseconds: Int64(config.barCloseGraceMilliseconds) * 1_000_000,
+                                         sink: recorder, logger: logger)
+    }
+
+    /// Before intake starts: bars in progress, strategies, the recorder thread.
+    func start() throws {
+        let store = BarStore(connectionString: config.databaseURL)
+        let (bars, feeds) = try store.barsInProgress(calendar: calendar)
+        store.close()
+        pipeline.resume(bars, feedTimes: feeds)
+        if !bars.isEmpty { logger.info("resumed bars in progress from stored ticks", metadata: ["bars": "\(bars.count)"]) }
+        recorder.start()
+        try load()
+    }
+
+    /// Reads `strategies` and applies the runnable set; invalid rows go to `system_logs`.
+    func load() throws {
+        let catalog = StrategyCatalog(connectionString: config.databaseURL)
+        defer { catalog.close() }
+        let rows = try catalog.load()
+        var specs: [StrategySpec] = []
+        var problems: [SystemLogEntry] = []
+        let calendar = self.calendar
+        for row in rows {
+            var problem = row.problem
+            if problem == nil {
+                do {
+                    _ = try StrategyFactory.make(type: row.type, identity: row.identity, parameters: row.parameters, calendar: calendar)
+                } catch {
+                    problem = error.description
+                }
+            }
+            if let problem {
+                logger.error("strategy cannot start", metadata: ["strategy": "\(row.identity.strategyID)", "reason": "\(problem)"])
+                problems.append(SystemLogEntry(
+                    component: "strategy", level: .error,
+                    message: "strategy \(row.identity.name) (\(row.type)) cannot start: \(problem)",
+                    data: "{\"strategy_id\":\"\(row.identity.strategyID)\",\"user_id\":\"\(row.identity.userID)\"}"))
+                continue
+            }
+            specs.append(StrategySpec(identity: row.identity, type: row.type, parameters: row.parameters))
+        }
+        pipeline.apply(specs) { spec in
+            try StrategyFactory.make(type: spec.type, identity: spec.identity, parameters: spec.parameters, calendar: calendar)
+        }
+        pipeline.drain()
+        let running = pipeline.runningStrategyIDs
+        try catalog.markRunning(running)
+        recorder.setRunning(running)
+        if !problems.isEmpty { try SystemLogStore(connectionString: config.databaseURL).insert(problems) }
+        logger.info("strategies loaded", metadata: ["running": "\(running.count)", "refused": "\(problems.count)"])
+    }
+
+    /// SIGHUP: reload off the signal handler's queue.
+    func reload() {
+        reloads.async { [self] in
+            do {
+                try load()
+            } catch {
+                logger.error("strategy reload failed; the running set is unchanged", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    /// After intake stopped: every open bar stored, strategies marked not running.
+    func stop() {
+        reloads.sync {}
+        pipeline.stop()
+        recorder.stop()
+        let catalog = StrategyCatalog(connectionString: config.databaseURL)
+        try? catalog.markRunning([])
+        catalog.close()
+    }
+}
