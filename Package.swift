@@ -77,7 +77,7 @@ let package = Package(
         ),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"], swiftSettings: strict),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "TradingCoreTests", dependencies: ["TradingCore"], swiftSettings: strict),
+        .testTarget(name: "TradingCoreTests", dependencies: ["TradingCore", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ConfigTests", dependencies: ["Config"], swiftSettings: strict),
         .testTarget(
             name: "StorageTests",

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 import TradingCore
 
@@ -6,83 +7,18 @@ import TradingCore
 /// the grid, a plain grouping for OHLCV.
 @Suite("Bars from ticks on tick time")
 struct BarAggregatorTests {
-    static let ist = TimeZone(identifier: "Asia/Kolkata")!
-
-    /// Independent bar start: IST calendar day, minutes since the session open, floored to the length.
-    static func expectedStart(_ time: Timestamp, interval: BarInterval, openMinutes: Int) -> Timestamp {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = ist
-        let date = Date(timeIntervalSince1970: Double(time.nanosecondsSinceEpoch) / 1e9)
-        let midnight = calendar.startOfDay(for: date)
-        if interval == .oneDay {
-            return Timestamp(nanosecondsSinceEpoch: Int64(midnight.timeIntervalSince1970) * 1_000_000_000)
-        }
-        let sinceOpen = time.nanosecondsSinceEpoch - (Int64(midnight.timeIntervalSince1970) + Int64(openMinutes) * 60) * 1_000_000_000
-        let length = interval.nanoseconds
-        let bucket = sinceOpen >= 0 ? sinceOpen / length : -((-sinceOpen + length - 1) / length)
-        return Timestamp(nanosecondsSinceEpoch: (Int64(midnight.timeIntervalSince1970) + Int64(openMinutes) * 60) * 1_000_000_000 + bucket * length)
-    }
-
-    struct ExpectedKey: Hashable {
-        var symbol: String, exchange: String, interval: BarInterval, start: Timestamp
-    }
-
-    /// A recorded-style session: three symbols on NSE and one on MCX, ticks from before the open
-    /// to past the close with quiet stretches, in time order per exchange.
-    static func recordedTicks() -> [Tick] {
-        var rng = SplitMix64(seed: 99)
-        var ticks: [Tick] = []
-        let day = Timestamp.parseRFC3339("2026-11-24T09:10:00+05:30")!
-        var nse = day, mcx = day.adding(nanoseconds: -600_000_000_000)
-        var prices: [String: Int64] = ["RELIANCE": 24_500_000, "INFY": 15_000_000, "TCS": 39_000_000, "CRUDEOIL": 60_000_000]
-        for i in 0..<6_000 {
-            let onMCX = i % 4 == 3
-            // Mostly sub-second gaps, sometimes minutes of silence.
-            let gap = rng.next() % 50 == 0 ? Int64(rng.next() % 400) * 1_000_000_000 : Int64(rng.next() % 3_000) * 1_000_000
-            let symbol = onMCX ? "CRUDEOIL" : ["RELIANCE", "INFY", "TCS"][Int(rng.next() % 3)]
-            prices[symbol]! += (Int64(rng.next() % 5) - 2) * 500
-            let time: Timestamp
-            if onMCX { mcx = mcx.adding(nanoseconds: gap); time = mcx } else { nse = nse.adding(nanoseconds: gap); time = nse }
-            ticks.append(Tick(symbol: symbol, exchange: onMCX ? "MCX" : "NSE", timestamp: time,
-                              price: FixedDecimal(units: prices[symbol]!), quantity: Int64(rng.next() % 100),
-                              openInterest: onMCX && rng.next() % 3 == 0 ? FixedDecimal(Int64(rng.next() % 10_000)) : nil))
-        }
-        return ticks
-    }
-
     @Test func everyBarEqualsTheIndependentlyComputedBar() {
-        let ticks = Self.recordedTicks()
+        let ticks = RecordedSession.ticks(start: Timestamp.parseRFC3339("2026-11-24T09:10:00+05:30")!)
         var aggregator = BarAggregator()
         var produced: [Bar] = []
         for tick in ticks { produced += aggregator.add(tick) }
         produced += aggregator.flush()
         #expect(aggregator.lateTicks == 0)
-
-        var expected: [ExpectedKey: Bar] = [:]
-        for tick in ticks {
-            for interval in BarInterval.allCases {
-                let open = tick.exchange == "MCX" ? 540 : 555
-                let key = ExpectedKey(symbol: tick.symbol, exchange: tick.exchange, interval: interval,
-                                      start: Self.expectedStart(tick.timestamp, interval: interval, openMinutes: open))
-                if var bar = expected[key] {
-                    bar.high = max(bar.high, tick.price)
-                    bar.low = min(bar.low, tick.price)
-                    bar.close = tick.price
-                    bar.volume += tick.quantity
-                    bar.openInterest = tick.openInterest ?? bar.openInterest
-                    bar.tickCount += 1
-                    expected[key] = bar
-                } else {
-                    expected[key] = Bar(symbol: tick.symbol, exchange: tick.exchange, interval: interval, start: key.start,
-                                        open: tick.price, high: tick.price, low: tick.price, close: tick.price,
-                                        volume: tick.quantity, openInterest: tick.openInterest, tickCount: 1)
-                }
-            }
-        }
+        let expected = IndependentBars.compute(ticks)
         #expect(produced.count == expected.count)
-        var seen = Set<ExpectedKey>()
+        var seen = Set<IndependentBars.Key>()
         for bar in produced {
-            let key = ExpectedKey(symbol: bar.symbol, exchange: bar.exchange, interval: bar.interval, start: bar.start)
+            let key = IndependentBars.Key(symbol: bar.symbol, exchange: bar.exchange, interval: bar.interval, start: bar.start)
             #expect(seen.insert(key).inserted, "no bar is produced twice")
             #expect(expected[key] == bar, "\(key)")
         }

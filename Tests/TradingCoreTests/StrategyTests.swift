@@ -1,26 +1,7 @@
 import Foundation
+import TestSupport
 import Testing
 import TradingCore
-
-/// An independent model of CONTRACT.md section 5's `sma_crossover`, in Foundation's Decimal:
-/// the tick indexes where it buys and sells on a price path, starting flat.
-func smaCrossoverModel(prices: [FixedDecimal], fast: Int, slow: Int, quantity: Int64) -> [(index: Int, side: String, quantity: Int64)] {
-    func mean(_ xs: ArraySlice<FixedDecimal>) -> Decimal {
-        xs.reduce(Decimal(0)) { $0 + Decimal($1.units) } / Decimal(xs.count)
-    }
-    var out: [(Int, String, Int64)] = []
-    var position: Int64 = 0
-    for i in prices.indices where i >= slow {  // both windows full at i - 1 and at i
-        let fNow = mean(prices[(i - fast + 1)...i]), sNow = mean(prices[(i - slow + 1)...i])
-        let fPrev = mean(prices[(i - fast)...(i - 1)]), sPrev = mean(prices[(i - slow)...(i - 1)])
-        if fPrev <= sPrev && fNow > sNow && position == 0 {
-            out.append((i, "BUY", quantity)); position = quantity
-        } else if fPrev >= sPrev && fNow < sNow && position > 0 {
-            out.append((i, "SELL", position)); position = 0
-        }
-    }
-    return out
-}
 
 @Suite("Built-in strategies")
 struct StrategyTests {
@@ -49,7 +30,7 @@ struct StrategyTests {
                 #expect(intent.type == .market && intent.referencePrice == price && intent.brokerID == "b-1")
             }
         }
-        let want = smaCrossoverModel(prices: prices, fast: 5, slow: 20, quantity: 10)
+        let want = SMACrossoverModel.signals(prices: prices, fast: 5, slow: 20, quantity: 10).map { ($0.index, $0.side, $0.quantity) }
         #expect(want.count > 20, "the path crosses often enough to mean something")
         #expect(got.count == want.count)
         for (g, w) in zip(got, want) { #expect(g == w) }
