@@ -1,0 +1,46 @@
+#!/usr/bin/env python3
+"""Publishes one instrument's random-walk price path with pyzmq, for the strategy tests: binds an
+XPUB, waits for the engine's subscription, sends COUNT ticks of SYMBOL on EXCHANGE one
+millisecond apart (exchange time ending now), and writes the prices it sent, in order, as JSON.
+
+usage: publish_price_path.py ENDPOINT SYMBOL EXCHANGE COUNT SEED OUT_JSON
+"""
+import json
+import random
+import sys
+import time
+
+import zmq
+
+
+def main() -> None:
+    endpoint, symbol, exchange, count, seed, out_path = sys.argv[1:7]
+    count, seed = int(count), int(seed)
+    rng = random.Random(seed)
+    ctx = zmq.Context()
+    pub = ctx.socket(zmq.XPUB)
+    pub.setsockopt(zmq.SNDHWM, 0)
+    pub.setsockopt(zmq.LINGER, 10000)
+    pub.bind(endpoint)
+    if not pub.poll(20000):
+        sys.exit("no subscriber")
+    pub.recv()
+    units = 24_500_000  # 2450.0000, in 1/10,000
+    start_ns = time.time_ns() - count * 1_000_000
+    prices = []
+    for i in range(count):
+        units += rng.randrange(-4, 5) * 500
+        price = f"{units // 10000}.{units % 10000:04d}"
+        ts = start_ns + i * 1_000_000
+        payload = (f'{{"symbol":"{symbol}","exchange":"{exchange}","ts":{ts},"price":{price},"qty":1,'
+                   f'"src":"path","session":"{seed}","seq":{i + 1}}}').encode()
+        pub.send_multipart([f"tick.{exchange}.{symbol}".encode(), payload])
+        prices.append(price)
+    with open(out_path, "w") as f:
+        json.dump(prices, f)
+    pub.close()
+    ctx.term()
+
+
+if __name__ == "__main__":
+    main()
