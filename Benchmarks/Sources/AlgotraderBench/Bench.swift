@@ -22,6 +22,9 @@ struct Bench: ParsableCommand {
     @Option(help: "Rounds of the durable-ingest row (engine and COPY alternate); medians count.")
     var ingestRounds: Int = 3
 
+    @Option(help: "Messages for the pipeline row.")
+    var pipelineMessages: Int = 1_000_000
+
     @Option(help: "Distinct messages for the decode row.")
     var decodeMessages: Int = 100_000
 
@@ -41,14 +44,22 @@ struct Bench: ParsableCommand {
         if smoke {
             ticks = min(ticks, 20_000)
             decodeMessages = min(decodeMessages, 10_000)
+            pipelineMessages = min(pipelineMessages, 20_000)
             decodeRounds = 1
             ingestRounds = 1
         }
         var report = Report(smoke: smoke)
+        if ProcessInfo.processInfo.environment["BENCH_PIPELINE_ONLY"] != nil {  // for profiling
+            report.add(try PipelineBenchmark(messages: pipelineMessages).run())
+            print(report.table())
+            return
+        }
         let decode = try DecodeBenchmark(messages: decodeMessages, rounds: decodeRounds).run()
         report.add(decode.rows)
         print(report.table())
         if decodeOnly { return }
+        report.add(try PipelineBenchmark(messages: pipelineMessages).run())
+        print(report.table())
         let ingest = try DurableIngestBenchmark(adminURL: databaseURL, binary: binary, ticks: ticks, rounds: ingestRounds).run()
         report.add(ingest.rows)
         report.notes += ingest.notes

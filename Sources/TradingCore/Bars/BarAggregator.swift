@@ -4,20 +4,25 @@
 /// exchange's feed time reaches its end plus `grace`. A tick older than the bar in progress (or
 /// than the last closed bar) of an interval is late for that interval: it leaves that interval's
 /// bars unchanged (it is still stored as a tick). Pure: no clock, no I/O.
+///
+/// State is kept per instrument (one dictionary lookup per tick), with a slot per interval.
 public struct BarAggregator: Sendable {
-    public struct Key: Hashable, Sendable {
+    public struct Instrument: Hashable, Sendable {
         public var symbol: String
         public var exchange: String
-        public var interval: BarInterval
+    }
+
+    /// The bars of one instrument: per interval (in `intervals` order) the bar in progress and
+    /// the start of the last closed one.
+    struct Slots: Sendable {
+        var open: [Bar?]
+        var lastClosedStart: [Timestamp?]
     }
 
     public let calendar: SessionCalendar
     public let intervals: [BarInterval]
     public let graceNanoseconds: Int64
-    /// The bar in progress per key.
-    public private(set) var open: [Key: Bar] = [:]
-    /// The start of the last closed bar per key (ticks at or before it are late).
-    private var lastClosedStart: [Key: Timestamp] = [:]
+    private var instruments: [Instrument: Slots] = [:]
     /// Feed time per exchange.
     public private(set) var feedTime: [String: Timestamp] = [:]
     /// Per exchange, the earliest end among its open bars: nothing can close before it.
@@ -31,37 +36,47 @@ public struct BarAggregator: Sendable {
         self.graceNanoseconds = graceNanoseconds
     }
 
+    /// Bars in progress, in no particular order.
+    public var openBars: [Bar] { instruments.values.flatMap { $0.open.compactMap { $0 } } }
+
+    private mutating func noteEnd(_ end: Timestamp, exchange: String) {
+        if let current = nextEnd[exchange], current <= end { return }
+        nextEnd[exchange] = end
+    }
+
     /// Adds a tick; returns the bars it closed (of its exchange), oldest first.
     public mutating func add(_ tick: Tick) -> [Bar] {
         // Feed time first: a tick at or past a bar's end (plus grace) closes it before the tick
         // opens the next one.
         var closed = advance(exchange: tick.exchange, to: tick.timestamp)
+        let instrument = Instrument(symbol: tick.symbol, exchange: tick.exchange)
+        var slots = instruments[instrument] ?? Slots(open: Array(repeating: nil, count: intervals.count),
+                                                     lastClosedStart: Array(repeating: nil, count: intervals.count))
         var late = false
-        for interval in intervals {
-            let key = Key(symbol: tick.symbol, exchange: tick.exchange, interval: interval)
+        for (i, interval) in intervals.enumerated() {
             let start = calendar.barStart(tick.timestamp, interval: interval, exchange: tick.exchange)
-            if var bar = open[key] {
+            if var bar = slots.open[i] {
                 if start == bar.start {
                     bar.add(tick)
-                    open[key] = bar
+                    slots.open[i] = bar
                     continue
                 }
                 if start < bar.start {
                     late = true
                     continue
                 }
-                // Kept open by the grace period, but a later bar of the same key begins: bars of
-                // one key never overlap, so this one is complete.
+                // Kept open by the grace period, but a later bar of the same instrument begins:
+                // bars of one key never overlap, so this one is complete.
                 closed.append(bar)
-                lastClosedStart[key] = bar.start
-            } else if let last = lastClosedStart[key], start <= last {
+                slots.lastClosedStart[i] = bar.start
+            } else if let last = slots.lastClosedStart[i], start <= last {
                 late = true
                 continue
             }
-            open[key] = Bar(tick: tick, interval: interval, start: start)
-            let end = calendar.barEnd(start: start, interval: interval)
-            if let current = nextEnd[tick.exchange], current <= end {} else { nextEnd[tick.exchange] = end }
+            slots.open[i] = Bar(tick: tick, interval: interval, start: start)
+            noteEnd(calendar.barEnd(start: start, interval: interval), exchange: tick.exchange)
         }
+        instruments[instrument] = slots
         if late { lateTicks += 1 }
         return closed
     }
@@ -77,15 +92,21 @@ public struct BarAggregator: Sendable {
         }
         var closed: [Bar] = []
         var newEarliest: Timestamp?
-        for (key, bar) in open where key.exchange == exchange {
-            let end = calendar.barEnd(start: bar.start, interval: bar.interval)
-            if time.nanosecondsSinceEpoch >= end.nanosecondsSinceEpoch + graceNanoseconds {
-                closed.append(bar)
-                lastClosedStart[key] = bar.start
-                open[key] = nil
-            } else if newEarliest == nil || end < newEarliest! {
-                newEarliest = end
+        for (instrument, var slots) in instruments where instrument.exchange == exchange {
+            var changed = false
+            for i in slots.open.indices {
+                guard let bar = slots.open[i] else { continue }
+                let end = calendar.barEnd(start: bar.start, interval: bar.interval)
+                if time.nanosecondsSinceEpoch >= end.nanosecondsSinceEpoch + graceNanoseconds {
+                    closed.append(bar)
+                    slots.lastClosedStart[i] = bar.start
+                    slots.open[i] = nil
+                    changed = true
+                } else if newEarliest == nil || end < newEarliest! {
+                    newEarliest = end
+                }
             }
+            if changed { instruments[instrument] = slots }
         }
         nextEnd[exchange] = newEarliest
         return closed.sorted { $0.start != $1.start ? $0.start < $1.start : ($0.interval < $1.interval) }
@@ -93,22 +114,32 @@ public struct BarAggregator: Sendable {
 
     /// Every open bar, removed (at shutdown: they are stored as they are).
     public mutating func flush() -> [Bar] {
-        let bars = Array(open.values).sorted {
+        var bars: [Bar] = []
+        for (instrument, var slots) in instruments {
+            for i in slots.open.indices {
+                if let bar = slots.open[i] {
+                    bars.append(bar)
+                    slots.lastClosedStart[i] = bar.start
+                    slots.open[i] = nil
+                }
+            }
+            instruments[instrument] = slots
+        }
+        nextEnd.removeAll()
+        return bars.sorted {
             $0.start != $1.start ? $0.start < $1.start : ($0.symbol != $1.symbol ? $0.symbol < $1.symbol : $0.interval < $1.interval)
         }
-        for (key, bar) in open { lastClosedStart[key] = bar.start }
-        open.removeAll()
-        nextEnd.removeAll()
-        return bars
     }
 
     /// Seeds a bar in progress (rebuilt from stored ticks after a restart) and the feed time.
     public mutating func resume(_ bar: Bar, feedTime time: Timestamp) {
-        let key = Key(symbol: bar.symbol, exchange: bar.exchange, interval: bar.interval)
-        open[key] = bar
+        guard let i = intervals.firstIndex(of: bar.interval) else { return }
+        let instrument = Instrument(symbol: bar.symbol, exchange: bar.exchange)
+        var slots = instruments[instrument] ?? Slots(open: Array(repeating: nil, count: intervals.count),
+                                                     lastClosedStart: Array(repeating: nil, count: intervals.count))
+        slots.open[i] = bar
+        instruments[instrument] = slots
         if (feedTime[bar.exchange] ?? Timestamp(nanosecondsSinceEpoch: .min)) < time { feedTime[bar.exchange] = time }
-        let end = calendar.barEnd(start: bar.start, interval: bar.interval)
-        if let current = nextEnd[bar.exchange] { if end < current { nextEnd[bar.exchange] = end } } else { nextEnd[bar.exchange] = end }
+        noteEnd(calendar.barEnd(start: bar.start, interval: bar.interval), exchange: bar.exchange)
     }
 }
-
