@@ -1,5 +1,5 @@
 import Foundation
-public import Postgres
+import Postgres
 public import TradingCore
 
 /// Stores closed bars in `market_data` (upserted on their natural key, so a bar stored at
@@ -7,26 +7,20 @@ public import TradingCore
 /// them in `indicator_values`, one transaction per batch. Also rebuilds the bars in progress
 /// from stored ticks after a restart. Owned by one thread.
 public final class BarStore {
-    private let connectionString: String
-    private var connection: PostgresConnection?
+    private let connection: LazyConnection
     private var layout: String?
 
     public init(connectionString: String) {
-        self.connectionString = connectionString
+        self.connection = LazyConnection(connectionString: connectionString)
     }
 
     private func connected() throws -> PostgresConnection {
-        if let connection, connection.isConnected { return connection }
-        let c = try PostgresConnection(connectionString: connectionString)
-        connection = c
-        layout = try c.query("SELECT layout FROM market_data_layout").scalar
+        let c = try connection.get()
+        if layout == nil { layout = try c.query("SELECT layout FROM market_data_layout").scalar }
         return c
     }
 
-    public func close() {
-        connection?.close()
-        connection = nil
-    }
+    public func close() { connection.close() }
 
     /// Upserts bars and inserts their indicator values.
     public func store(_ bars: [(bar: Bar, indicators: [String: [String: Double]])]) throws {

@@ -1,4 +1,4 @@
-public import Postgres
+import Postgres
 public import TradingCore
 
 /// A `strategies` row as the engine reads it.
@@ -12,24 +12,15 @@ public struct StrategyRow: Sendable {
 
 /// Reads the strategies to run and records which run (`is_running`, `last_run`).
 public final class StrategyCatalog {
-    private let connectionString: String
-    private var connection: PostgresConnection?
+    private let connection: LazyConnection
 
     public init(connectionString: String) {
-        self.connectionString = connectionString
+        self.connection = LazyConnection(connectionString: connectionString)
     }
 
-    private func connected() throws -> PostgresConnection {
-        if let connection, connection.isConnected { return connection }
-        let c = try PostgresConnection(connectionString: connectionString)
-        connection = c
-        return c
-    }
+    private func connected() throws -> PostgresConnection { try connection.get() }
 
-    public func close() {
-        connection?.close()
-        connection = nil
-    }
+    public func close() { connection.close() }
 
     /// Every `is_active` strategy of an active user, its parameters typed by PostgreSQL
     /// (`jsonb_each`: numbers keep their exact text), and its broker resolved: `broker_id` from

@@ -22,43 +22,31 @@ public struct SystemLogEntry: Sendable, Equatable {
 
 /// Inserts `system_logs` rows in one statement per batch, on a connection of its own.
 public final class SystemLogStore {
-    private let connectionString: String
-    private var connection: PostgresConnection?
+    private let connection: LazyConnection
 
     public init(connectionString: String) {
-        self.connectionString = connectionString
+        self.connection = LazyConnection(connectionString: connectionString)
     }
 
     /// Inserts all entries in one statement (arrays unnested server-side).
     public func insert(_ entries: [SystemLogEntry]) throws {
         guard !entries.isEmpty else { return }
-        if connection?.isConnected != true {
-            connection = try PostgresConnection(connectionString: connectionString)
-        }
-        guard let connection else { return }
-        do {
-            try connection.query(
-                """
-                INSERT INTO system_logs (component, log_level, message, data)
-                SELECT c, l, m, d::jsonb FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS t(c, l, m, d)
-                """,
-                [
-                    PostgresArrayLiteral.text(entries.map(\.component)),
-                    PostgresArrayLiteral.text(entries.map(\.level.rawValue)),
-                    PostgresArrayLiteral.text(entries.map(\.message)),
-                    PostgresArrayLiteral.text(entries.map(\.data)),
-                ]
-            )
-        } catch {
-            if !connection.isConnected { self.connection = nil }
-            throw error
-        }
+        let connection = try self.connection.get()
+        try connection.query(
+            """
+            INSERT INTO system_logs (component, log_level, message, data)
+            SELECT c, l, m, d::jsonb FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS t(c, l, m, d)
+            """,
+            [
+                PostgresArrayLiteral.text(entries.map(\.component)),
+                PostgresArrayLiteral.text(entries.map(\.level.rawValue)),
+                PostgresArrayLiteral.text(entries.map(\.message)),
+                PostgresArrayLiteral.text(entries.map(\.data)),
+            ]
+        )
     }
 
-    public func close() {
-        connection?.close()
-        connection = nil
-    }
+    public func close() { connection.close() }
 }
 
 /// Builds PostgreSQL array literals (`{"a","b",NULL}`) for `$n::text[]` parameters.

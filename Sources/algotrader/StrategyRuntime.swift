@@ -69,10 +69,11 @@ final class StrategyRuntime: Sendable {
             try StrategyFactory.make(type: spec.type, identity: spec.identity, parameters: spec.parameters, calendar: calendar)
         }
         pipeline.drain()
+        // The reasons first: whoever sees the new is_running flags also finds why a row is missing.
+        if !problems.isEmpty { try SystemLogStore(connectionString: config.databaseURL).insert(problems) }
         let running = pipeline.runningStrategyIDs
         try catalog.markRunning(running)
         recorder.setRunning(running)
-        if !problems.isEmpty { try SystemLogStore(connectionString: config.databaseURL).insert(problems) }
         logger.info("strategies loaded", metadata: ["running": "\(running.count)", "refused": "\(problems.count)"])
     }
 

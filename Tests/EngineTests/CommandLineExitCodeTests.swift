@@ -13,7 +13,7 @@ struct CommandLineExitCodeTests {
 
     static func run(_ arguments: [String], environment extra: [String: String]) throws -> Outcome {
         let process = Process()
-        process.executableURL = try DaemonWithPyzmqPublisherTests.binary()
+        process.executableURL = try Repository.binary()
         process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("ALGOTRADER_") }
         environment.merge(extra) { $1 }
@@ -29,7 +29,7 @@ struct CommandLineExitCodeTests {
                        stdout: String(decoding: output, as: UTF8.self))
     }
 
-    static let shippedConfig = DaemonWithPyzmqPublisherTests.repositoryRoot.appendingPathComponent("config/algotrader.yaml").path
+    static let shippedConfig = Repository.shippedConfig
 
     @Test func badConfigurationExits78NamingTheKey() throws {
         let outcome = try Self.run(["serve", "--config", Self.shippedConfig],

@@ -25,21 +25,7 @@ struct DaemonStrategyTests {
         // The sample strategy row is not what we run: deactivate it.
         try db.query("UPDATE strategies SET is_active = false")
 
-        let dir = NSTemporaryDirectory() + "algotrader-strat-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let feed = "ipc://\(dir)/feed.ipc"
-        let daemon = Process()
-        daemon.executableURL = try DaemonWithPyzmqPublisherTests.binary()
-        daemon.arguments = ["serve", "--config", DaemonWithPyzmqPublisherTests.repositoryRoot.appendingPathComponent("config/algotrader.yaml").path]
-        var environment = ProcessInfo.processInfo.environment
-        environment["ALGOTRADER_DATABASE_URL"] = url
-        environment["ALGOTRADER_MARKET_DATA_CONNECT"] = feed
-        environment["ALGOTRADER_BUS_BIND"] = "ipc://\(dir)/bus.ipc"
-        environment["ALGOTRADER_LOGGING_LEVEL"] = "warning"
-        daemon.environment = environment
-        daemon.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try daemon.run()
-        defer { if daemon.isRunning { daemon.terminate() } }
+        let daemon = try DaemonProcess(databaseURL: url)
         Thread.sleep(forTimeInterval: 0.5)
 
         // Strategies arrive while it runs: one valid, one with bad parameters, one of another type.
@@ -58,7 +44,7 @@ struct DaemonStrategyTests {
             VALUES ($1, 'orb', 'opening_range_breakout', '{"symbol": "INFY", "quantity": 1}')
             RETURNING strategy_id
             """, [ids.userID]).scalar!
-        kill(daemon.processIdentifier, SIGHUP)
+        kill(daemon.process.processIdentifier, SIGHUP)
         #expect(try Self.waitFor(10) {
             try db.query("SELECT count(*) FROM strategies WHERE is_running").scalar == "2"
         }, "SIGHUP starts the valid strategies")
@@ -66,23 +52,15 @@ struct DaemonStrategyTests {
         let reason = try db.query("SELECT message FROM system_logs WHERE component = 'strategy' AND log_level = 'ERROR'").scalar
         #expect(reason?.contains("fast") == true, "the reason names the parameter: \(reason ?? "none")")
 
-        let pricesPath = "\(dir)/prices.json"
-        let python = Process()
-        python.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        python.arguments = ["python3", DaemonWithPyzmqPublisherTests.repositoryRoot.appendingPathComponent("Tests/python/publish_price_path.py").path,
-                            feed, "RELIANCE", "NSE", "3000", "42", pricesPath]
-        try python.run()
-        python.waitUntilExit()
-        #expect(python.terminationStatus == 0)
+        let pricesPath = "\(daemon.directory)/prices.json"
+        #expect(try DaemonProcess.python("publish_price_path.py", [daemon.feed, "RELIANCE", "NSE", "3000", "42", pricesPath]) == 0)
         let prices = try JSONDecoder().decode([String].self, from: Data(contentsOf: URL(fileURLWithPath: pricesPath))).map { FixedDecimal($0)! }
         let model = SMACrossoverModel.signals(prices: prices, fast: 5, slow: 20, quantity: 10)
         #expect(model.count > 10)
         #expect(try Self.waitFor(20) {
             try db.query("SELECT count(*) FROM market_data WHERE \"interval\" = 'tick'").scalar == "3000"
         })
-        daemon.terminate()
-        daemon.waitUntilExit()
-        #expect(daemon.terminationStatus == 0)
+        #expect(daemon.stop() == 0)
 
         let intents = try db.query("""
             SELECT data->>'transaction_type', (data->>'quantity')::bigint, data->>'price', data->>'strategy_id', data->>'broker_id'

@@ -7,28 +7,6 @@ import TradingCore
 /// The real `algotrader serve` process, fed by a publisher written in Python with pyzmq.
 @Suite("Daemon driven by a pyzmq publisher")
 struct DaemonWithPyzmqPublisherTests {
-    static let repositoryRoot = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
-    /// The `algotrader` executable built beside the test bundle (`swift build --build-tests`
-    /// builds it too).
-    static func binary() throws -> URL {
-        var candidates: [URL] = []
-        if let first = CommandLine.arguments.first {
-            candidates.append(URL(fileURLWithPath: first).deletingLastPathComponent().appendingPathComponent("algotrader"))
-        }
-        candidates.append(repositoryRoot.appendingPathComponent(".build/debug/algotrader"))
-        guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
-            throw Missing(what: "the algotrader binary (run 'swift build' first)")
-        }
-        return found
-    }
-
-    struct Missing: Error, CustomStringConvertible {
-        let what: String
-        var description: String { "missing \(what)" }
-    }
-
     struct Expected: Decodable {
         struct Row: Decodable {
             let symbol: String
@@ -43,33 +21,11 @@ struct DaemonWithPyzmqPublisherTests {
 
     @Test func everyPublishedTickIsStoredExactlyOnceWithExactPrices() throws {
         let url = try TestDatabase.makeMigrated()
-        let dir = NSTemporaryDirectory() + "algotrader-daemon-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let feed = "ipc://\(dir)/feed.ipc"
+        let daemon = try DaemonProcess(databaseURL: url)
         let count = 20_000
-
-        let daemon = Process()
-        daemon.executableURL = try Self.binary()
-        daemon.arguments = ["serve", "--config", Self.repositoryRoot.appendingPathComponent("config/algotrader.yaml").path]
-        var environment = ProcessInfo.processInfo.environment
-        environment["ALGOTRADER_DATABASE_URL"] = url
-        environment["ALGOTRADER_MARKET_DATA_CONNECT"] = feed
-        environment["ALGOTRADER_BUS_BIND"] = "ipc://\(dir)/bus.ipc"
-        environment["ALGOTRADER_LOGGING_LEVEL"] = "warning"
-        daemon.environment = environment
-        let daemonLog = FileHandle(forWritingAtPath: "/dev/null")
-        daemon.standardError = daemonLog
-        try daemon.run()
-        defer { if daemon.isRunning { daemon.terminate() } }
-
-        let python = Process()
-        python.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        let expectedPath = "\(dir)/expected.json"
-        python.arguments = ["python3", Self.repositoryRoot.appendingPathComponent("Tests/python/publish_ticks.py").path,
-                            feed, String(count), expectedPath, "1000"]
-        try python.run()
-        python.waitUntilExit()
-        #expect(python.terminationStatus == 0, "the pyzmq publisher (pip package pyzmq) ran")
+        let expectedPath = "\(daemon.directory)/expected.json"
+        #expect(try DaemonProcess.python("publish_ticks.py", [daemon.feed, String(count), expectedPath, "1000"]) == 0,
+                "the pyzmq publisher (pip package pyzmq) ran")
 
         let expected = try JSONDecoder().decode(Expected.self, from: Data(contentsOf: URL(fileURLWithPath: expectedPath)))
         #expect(expected.ticks.count == count)
@@ -83,10 +39,7 @@ struct DaemonWithPyzmqPublisherTests {
             if stored >= count { break }
             Thread.sleep(forTimeInterval: 0.05)
         }
-        daemon.terminate()  // SIGTERM: drain, flush, exit 0
-        daemon.waitUntilExit()
-        #expect(daemon.terminationStatus == 0)
-        #expect(daemon.terminationReason == .exit)
+        #expect(daemon.stop() == 0, "SIGTERM: drain, flush, exit 0")
 
         let rows = try db.query("""
             SELECT symbol, exchange, (extract(epoch FROM "timestamp") * 1000000)::bigint, close::text, open::text, volume,

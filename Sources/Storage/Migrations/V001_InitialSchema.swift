@@ -119,25 +119,26 @@ DECLARE
         coalesce(current_setting('algotrader.timescaledb', true), 'auto') <> 'off'
         AND EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb')
         AND current_setting('shared_preload_libraries') LIKE '%timescaledb%';
+    -- One column list for both layouts, so they can never drift apart.
+    columns TEXT := $cols$
+        data_id UUID NOT NULL DEFAULT uuid_generate_v7(),
+        symbol VARCHAR(50) NOT NULL,
+        "timestamp" TIMESTAMP WITH TIME ZONE NOT NULL,
+        open NUMERIC(18,4) NOT NULL,
+        high NUMERIC(18,4) NOT NULL,
+        low NUMERIC(18,4) NOT NULL,
+        close NUMERIC(18,4) NOT NULL,
+        volume BIGINT NOT NULL,
+        oi NUMERIC(18,4),
+        "interval" VARCHAR(10) NOT NULL CHECK ("interval" IN ('tick', '1min', '5min', '15min', '30min', '1hour', '1day')),
+        tick_data JSONB,
+        created_at TIMESTAMP WITH TIME ZONE DEFAULT CURRENT_TIMESTAMP,
+        exchange VARCHAR(20) NOT NULL DEFAULT 'NSE'
+    $cols$;
 BEGIN
     IF use_timescale THEN
         CREATE EXTENSION IF NOT EXISTS timescaledb;
-        CREATE TABLE market_data (
-            data_id UUID NOT NULL DEFAULT uuid_generate_v7(),
-            symbol VARCHAR(50) NOT NULL,
-            "timestamp" TIMESTAMP WITH TIME ZONE NOT NULL,
-            open NUMERIC(18,4) NOT NULL,
-            high NUMERIC(18,4) NOT NULL,
-            low NUMERIC(18,4) NOT NULL,
-            close NUMERIC(18,4) NOT NULL,
-            volume BIGINT NOT NULL,
-            oi NUMERIC(18,4),
-            "interval" VARCHAR(10) NOT NULL CHECK ("interval" IN ('tick', '1min', '5min', '15min', '30min', '1hour', '1day')),
-            tick_data JSONB,
-            created_at TIMESTAMP WITH TIME ZONE DEFAULT CURRENT_TIMESTAMP,
-            exchange VARCHAR(20) NOT NULL DEFAULT 'NSE',
-            PRIMARY KEY (data_id, "timestamp")
-        );
+        EXECUTE 'CREATE TABLE market_data (' || columns || ', PRIMARY KEY (data_id, "timestamp"))';
         -- No default (timestamp DESC) index: the BRIN index below serves time ranges at a
         -- fraction of the ingest cost.
         PERFORM create_hypertable('market_data', 'timestamp', chunk_time_interval => INTERVAL '1 day',
@@ -146,22 +147,7 @@ BEGIN
             WHERE "interval" <> 'tick';
         INSERT INTO market_data_layout (layout) VALUES ('timescaledb');
     ELSE
-        CREATE TABLE market_data (
-            data_id UUID NOT NULL DEFAULT uuid_generate_v7(),
-            symbol VARCHAR(50) NOT NULL,
-            "timestamp" TIMESTAMP WITH TIME ZONE NOT NULL,
-            open NUMERIC(18,4) NOT NULL,
-            high NUMERIC(18,4) NOT NULL,
-            low NUMERIC(18,4) NOT NULL,
-            close NUMERIC(18,4) NOT NULL,
-            volume BIGINT NOT NULL,
-            oi NUMERIC(18,4),
-            "interval" VARCHAR(10) NOT NULL CHECK ("interval" IN ('tick', '1min', '5min', '15min', '30min', '1hour', '1day')),
-            tick_data JSONB,
-            created_at TIMESTAMP WITH TIME ZONE DEFAULT CURRENT_TIMESTAMP,
-            exchange VARCHAR(20) NOT NULL DEFAULT 'NSE',
-            PRIMARY KEY (data_id, "interval", "timestamp")
-        ) PARTITION BY LIST ("interval");
+        EXECUTE 'CREATE TABLE market_data (' || columns || ', PRIMARY KEY (data_id, "interval", "timestamp")) PARTITION BY LIST ("interval")';
         CREATE TABLE market_data_tick PARTITION OF market_data
             FOR VALUES IN ('tick') PARTITION BY RANGE ("timestamp");
         CREATE TABLE market_data_bar PARTITION OF market_data

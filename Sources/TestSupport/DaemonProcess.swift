@@ -1,0 +1,75 @@
+public import Foundation
+
+/// The real `algotrader` binary, run as a child process by the end-to-end tests.
+public enum Repository {
+    /// The project's folder (from this file's path).
+    public static let root = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    public static var shippedConfig: String { root.appendingPathComponent("config/algotrader.yaml").path }
+
+    public struct Missing: Error, CustomStringConvertible {
+        public let what: String
+        public var description: String { "missing \(what)" }
+    }
+
+    /// The `algotrader` executable built beside the test bundle (`swift build --build-tests`
+    /// builds it too), or in `.build/debug`.
+    public static func binary() throws -> URL {
+        var candidates: [URL] = []
+        if let first = CommandLine.arguments.first {
+            candidates.append(URL(fileURLWithPath: first).deletingLastPathComponent().appendingPathComponent("algotrader"))
+        }
+        candidates.append(root.appendingPathComponent(".build/debug/algotrader"))
+        guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
+            throw Missing(what: "the algotrader binary (run 'swift build' first)")
+        }
+        return found
+    }
+}
+
+/// `algotrader serve` on a scratch folder's ipc endpoints.
+public final class DaemonProcess {
+    public let process = Process()
+    /// A fresh folder for the sockets and files of one test.
+    public let directory: String
+    /// The market-data endpoint the daemon connects to (a test's publisher binds it).
+    public var feed: String { "ipc://\(directory)/feed.ipc" }
+
+    public init(databaseURL: String, environment extra: [String: String] = [:]) throws {
+        directory = NSTemporaryDirectory() + "algotrader-daemon-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        process.executableURL = try Repository.binary()
+        process.arguments = ["serve", "--config", Repository.shippedConfig]
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("ALGOTRADER_") }
+        environment["ALGOTRADER_DATABASE_URL"] = databaseURL
+        environment["ALGOTRADER_MARKET_DATA_CONNECT"] = "ipc://\(directory)/feed.ipc"
+        environment["ALGOTRADER_BUS_BIND"] = "ipc://\(directory)/bus.ipc"
+        environment["ALGOTRADER_LOGGING_LEVEL"] = "warning"
+        environment.merge(extra) { $1 }
+        process.environment = environment
+        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try process.run()
+    }
+
+    deinit {
+        if process.isRunning { process.terminate() }
+    }
+
+    /// SIGTERM and wait; returns the exit status (`nil` if it died of a signal).
+    public func stop() -> Int32? {
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+        return process.terminationReason == .exit ? process.terminationStatus : nil
+    }
+
+    /// Runs a Python script from Tests/python with arguments; returns its exit status.
+    public static func python(_ script: String, _ arguments: [String]) throws -> Int32 {
+        let python = Process()
+        python.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        python.arguments = ["python3", Repository.root.appendingPathComponent("Tests/python/\(script)").path] + arguments
+        try python.run()
+        python.waitUntilExit()
+        return python.terminationStatus
+    }
+}
