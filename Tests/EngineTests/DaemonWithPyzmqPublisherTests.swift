@@ -35,7 +35,8 @@ struct DaemonWithPyzmqPublisherTests {
         let deadline = Date().addingTimeInterval(30)
         var stored = 0
         while Date() < deadline {
-            stored = Int(try db.query("SELECT count(*) FROM market_data").scalar ?? "0") ?? 0
+            // Ticks only: the daemon's strategy pipeline also stores bars in market_data.
+            stored = Int(try db.query(#"SELECT count(*) FROM market_data WHERE "interval" = 'tick'"#).scalar ?? "0") ?? 0
             if stored >= count { break }
             Thread.sleep(forTimeInterval: 0.05)
         }

@@ -117,8 +117,8 @@ struct DurableIngestBenchmark {
         while counted < ticks && monotonicNanoseconds() < deadline {
             let result = try db.query(
                 """
-                SELECT count(*), (SELECT data_id::text FROM market_data WHERE data_id > $1::uuid ORDER BY data_id DESC LIMIT 1)
-                FROM market_data WHERE data_id > $1::uuid
+                SELECT count(*), (SELECT data_id::text FROM market_data WHERE data_id > $1::uuid AND "interval" = 'tick' ORDER BY data_id DESC LIMIT 1)
+                FROM market_data WHERE data_id > $1::uuid AND "interval" = 'tick'
                 """, [lastID])
             let n = Int(result.rows[0][0] ?? "0") ?? 0
             if n > 0 {
@@ -129,14 +129,15 @@ struct DurableIngestBenchmark {
                 stalled += 1
             }
             if counted >= ticks || stalled >= 3 {
-                counted = Int(try db.query("SELECT count(*) FROM market_data").scalar ?? "0") ?? 0
+                counted = Int(try db.query(#"SELECT count(*) FROM market_data WHERE "interval" = 'tick'"#).scalar ?? "0") ?? 0
                 stalled = 0
             }
             if counted < ticks { usleep(20_000) }
         }
         let seconds = Double(monotonicNanoseconds() - start) / 1e9
         publisher.waitUntilExit()
-        let total = Int(try db.query("SELECT count(*) FROM market_data").scalar ?? "0") ?? 0
+        // Ticks only: the daemon also stores the bars its strategy pipeline builds.
+        let total = Int(try db.query(#"SELECT count(*) FROM market_data WHERE "interval" = 'tick'"#).scalar ?? "0") ?? 0
         guard total == ticks else { throw BenchError("engine stored \(total) of \(ticks) ticks") }
         daemon.terminate()
         daemon.waitUntilExit()
