@@ -1,0 +1,281 @@
+/// One order as the desk tracks it: the `trades` row it is.
+public struct DeskOrder: Sendable, Equatable {
+    public var tradeID: String
+    public var orderID: String
+    public var parentOrderID: String?
+    public var intent: OrderIntent
+    public var state: OrderState
+    public var orderTime: Timestamp
+    public var executionTime: Timestamp?
+    public var reason: String?
+}
+
+/// A fill or order event for the bus; `seq` is given when it is committed.
+public struct BusEvent: Sendable, Equatable {
+    public enum Kind: String, Sendable { case fill, order }
+    public var kind: Kind
+    public var order: DeskOrder
+    public var fillQuantity: Int64?
+    public var fillPrice: FixedDecimal?
+    public var time: Timestamp
+
+    /// `fill.<user_id>.<strategy_id>` or `order.<user_id>.<strategy_id>`.
+    public var topic: String { "\(kind.rawValue).\(order.intent.userID).\(order.intent.strategyID)" }
+
+    /// The payload of CONTRACT.md section 2, with `seq`.
+    public func json(seq: Int64) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(512)
+        func key(_ name: String) { out.append(UInt8(ascii: ",")); TickJSONEncoder.appendString(name, to: &out); out.append(UInt8(ascii: ":")) }
+        func string(_ name: String, _ value: String?) {
+            key(name)
+            if let value { TickJSONEncoder.appendString(value, to: &out) } else { out += Array("null".utf8) }
+        }
+        func number(_ name: String, _ value: FixedDecimal?) {
+            key(name)
+            if let value { value.append(to: &out) } else { out += Array("null".utf8) }
+        }
+        func integer(_ name: String, _ value: Int64) { key(name); appendDecimal(value, to: &out) }
+        out += Array("{\"seq\":".utf8); appendDecimal(seq, to: &out)
+        string("event", kind.rawValue)
+        string("trade_id", order.tradeID)
+        string("order_id", order.orderID)
+        string("parent_order_id", order.parentOrderID)
+        string("user_id", order.intent.userID)
+        string("strategy_id", order.intent.strategyID)
+        string("broker_id", order.intent.brokerID)
+        string("symbol", order.intent.symbol)
+        string("exchange", order.intent.exchange)
+        string("transaction_type", order.intent.side.rawValue)
+        string("order_type", order.intent.type.rawValue)
+        integer("quantity", order.state.quantity)
+        if kind == .fill {
+            integer("fill_quantity", fillQuantity ?? 0)
+            number("fill_price", fillPrice)
+        }
+        integer("filled_quantity", order.state.filledQuantity)
+        number("average_price", order.state.averagePrice)
+        string("status", order.state.status.rawValue)
+        if kind == .order {
+            number("price", order.state.price)
+            number("trigger_price", order.state.triggerPrice)
+            number("stoploss", order.intent.stoploss)
+            number("target", order.intent.target)
+            string("reason", order.reason)
+        }
+        key("ts"); out.append(UInt8(ascii: "\"")); time.appendRFC3339(to: &out); out.append(UInt8(ascii: "\""))
+        out.append(UInt8(ascii: "}"))
+        return String(decoding: out, as: UTF8.self)
+    }
+}
+
+/// A `positions` row as it is after a fill.
+public struct PositionRecord: Sendable, Equatable {
+    public var positionID: String
+    public var openingTradeID: String
+    public var userID: String
+    public var symbol: String
+    public var exchange: String
+    public var quantity: Int64
+    public var averagePrice: FixedDecimal
+    public var currentPrice: FixedDecimal
+    public var realizedPnL: Int128
+    public var status: NetPosition.Status
+    public var openedAt: Timestamp
+    public var closedAt: Timestamp?
+}
+
+/// A `position_history` row.
+public struct PositionHistoryRecord: Sendable, Equatable {
+    public var positionID: String
+    public var price: FixedDecimal
+    public var quantity: Int64
+    public var pnl: Int128
+    public var action: NetPosition.Action
+    public var time: Timestamp
+}
+
+/// What the desk wants stored and published, in order. The writer commits a batch of these in
+/// one transaction, then publishes its events.
+public enum DeskRecord: Sendable, Equatable {
+    case order(DeskOrder)
+    case tradeLog(tradeID: String, level: String, message: String, data: String?)
+    case position(PositionRecord)
+    case positionHistory(PositionHistoryRecord)
+    case event(BusEvent)
+}
+
+/// Intents in, orders, fills, positions and events out: risk check, the paper simulator, the
+/// order state machine and net positions, composed. Pure and single-threaded: the engine runs it
+/// on one serial queue and stores its records before publishing them.
+public struct TradingDesk: Sendable {
+    public struct PositionKey: Hashable, Sendable {
+        public var userID: String, symbol: String, exchange: String
+    }
+
+    struct OpenPosition: Sendable {
+        var positionID: String
+        var openingTradeID: String
+        var openedAt: Timestamp
+        var net: NetPosition
+        /// `net.realized` when this row opened: a row's realized P&L is its own, not that of the
+        /// position it replaced when a fill went through zero.
+        var realizedBase: Int128 = 0
+    }
+
+    private var ids: UUIDv7Generator
+    private var working: [String: DeskOrder] = [:]
+    private var venues: [String: PaperSimulator] = [:]  // by "SYMBOL|EXCHANGE"
+    private var positions: [PositionKey: OpenPosition] = [:]
+    private var lastPrice: [String: FixedDecimal] = [:]
+    public var riskSettings: [String: RiskSettings] = [:]
+    public var haltedUsers: Set<String> = []
+
+    public init(ids: UUIDv7Generator = UUIDv7Generator()) {
+        self.ids = ids
+    }
+
+    static func instrument(_ symbol: String, _ exchange: String) -> String { symbol + "|" + exchange }
+
+    /// The user's net position in an instrument.
+    public func position(userID: String, symbol: String, exchange: String) -> Int64 {
+        positions[PositionKey(userID: userID, symbol: symbol, exchange: exchange)]?.net.quantity ?? 0
+    }
+
+    /// Re-establishes an open position read from `positions` after a restart.
+    public mutating func restore(positionID: String, openingTradeID: String, userID: String, symbol: String, exchange: String,
+                                 quantity: Int64, averagePrice: FixedDecimal, openedAt: Timestamp) {
+        var net = NetPosition()
+        net.apply(fill: quantity, price: averagePrice)
+        positions[PositionKey(userID: userID, symbol: symbol, exchange: exchange)] =
+            OpenPosition(positionID: positionID, openingTradeID: openingTradeID, openedAt: openedAt, net: net)
+    }
+
+    /// The user's P&L for the risk check: realized and unrealized over their open positions,
+    /// marked at the last traded prices.
+    func riskContext(for intent: OrderIntent) -> RiskContext {
+        var pnl: Int128 = 0
+        for (key, open) in positions where key.userID == intent.userID {
+            pnl += open.net.realized
+            if let mark = lastPrice[Self.instrument(key.symbol, key.exchange)] { pnl += open.net.unrealized(at: mark) }
+        }
+        return RiskContext(position: position(userID: intent.userID, symbol: intent.symbol, exchange: intent.exchange),
+                           dayPnL: pnl, equity: 0, equityPeak: 0, halted: haltedUsers.contains(intent.userID))
+    }
+
+    /// Turns an intent into an order: rejected by risk, or accepted and placed (a MARKET order
+    /// fills at once at the intent's reference price).
+    public mutating func submit(_ intent: OrderIntent, now: Timestamp) -> [DeskRecord] {
+        lastPrice[Self.instrument(intent.symbol, intent.exchange)] = intent.referencePrice
+        let tradeID = ids.next(now: now).description
+        let orderID = ids.next(now: now).description
+        var order = DeskOrder(tradeID: tradeID, orderID: orderID, parentOrderID: nil, intent: intent,
+                              state: OrderState(quantity: intent.quantity, price: intent.limitPrice, triggerPrice: intent.triggerPrice),
+                              orderTime: intent.time, executionTime: nil, reason: nil)
+        var records: [DeskRecord] = []
+        let checkPrice = intent.type == .limit ? (intent.limitPrice ?? intent.referencePrice) : intent.referencePrice
+        var decision = RiskCheck.evaluate(side: intent.side, quantity: intent.quantity, price: checkPrice, stoploss: intent.stoploss,
+                                          settings: riskSettings[intent.userID], context: riskContext(for: intent))
+        if intent.brokerID == nil { decision = .reject(reason: "no broker account for this strategy") }
+        switch decision {
+        case .reject(let reason), .rejectAndHalt(let reason):
+            if case .rejectAndHalt = decision { haltedUsers.insert(intent.userID) }
+            try? order.state.apply(.rejected(reason: reason))
+            order.reason = reason
+            records.append(.order(order))
+            records.append(.tradeLog(tradeID: tradeID, level: "WARNING", message: "rejected: \(reason)", data: nil))
+            records.append(.event(BusEvent(kind: .order, order: order, time: intent.time)))
+            return records
+        case .accept:
+            break
+        }
+        try? order.state.apply(.accepted)
+        records.append(.order(order))
+        records.append(.tradeLog(tradeID: tradeID, level: "INFO", message: "accepted: \(intent.reason)", data: nil))
+        records.append(.event(BusEvent(kind: .order, order: order, time: intent.time)))
+        let key = Self.instrument(intent.symbol, intent.exchange)
+        var venue = venues[key] ?? PaperSimulator()
+        let fills = venue.place(PaperOrder(orderID: orderID, side: intent.side, type: intent.type, quantity: intent.quantity,
+                                           limitPrice: intent.limitPrice, triggerPrice: intent.triggerPrice),
+                                at: intent.referencePrice, time: intent.time)
+        venues[key] = venue
+        working[orderID] = order
+        for fill in fills { records += apply(fill) }
+        return records
+    }
+
+    /// A trade on an instrument: fills working orders it reaches; marks positions.
+    public mutating func onTick(_ tick: Tick) -> [DeskRecord] {
+        let key = Self.instrument(tick.symbol, tick.exchange)
+        lastPrice[key] = tick.price
+        guard var venue = venues[key], !venue.working.isEmpty else { return [] }
+        let fills = venue.onTick(price: tick.price, time: tick.timestamp)
+        venues[key] = venue
+        return fills.flatMap { apply($0) }
+    }
+
+    private mutating func apply(_ fill: PaperFill) -> [DeskRecord] {
+        guard var order = working[fill.orderID] else { return [] }
+        var records: [DeskRecord] = []
+        let before = order.state.status
+        let executionID = ids.next(now: fill.time).description
+        do {
+            try order.state.apply(.filled(executionID: executionID, quantity: fill.quantity, price: fill.price))
+        } catch {
+            return [.tradeLog(tradeID: order.tradeID, level: "ERROR", message: "fill refused: \(error)", data: nil)]
+        }
+        order.executionTime = fill.time
+        records.append(.order(order))
+        records.append(.tradeLog(tradeID: order.tradeID, level: "INFO",
+                                 message: "filled \(fill.quantity) at \(fill.price)",
+                                 data: "{\"exec_id\":\"\(executionID)\",\"fill_quantity\":\(fill.quantity),\"fill_price\":\(fill.price)}"))
+        records += applyToPosition(order: order, quantity: fill.quantity, price: fill.price, time: fill.time)
+        records.append(.event(BusEvent(kind: .fill, order: order, fillQuantity: fill.quantity, fillPrice: fill.price, time: fill.time)))
+        if order.state.status != before {
+            records.append(.event(BusEvent(kind: .order, order: order, time: fill.time)))
+        }
+        if order.state.status.isTerminal { working[fill.orderID] = nil } else { working[fill.orderID] = order }
+        return records
+    }
+
+    private mutating func applyToPosition(order: DeskOrder, quantity: Int64, price: FixedDecimal, time: Timestamp) -> [DeskRecord] {
+        let intent = order.intent
+        let key = PositionKey(userID: intent.userID, symbol: intent.symbol, exchange: intent.exchange)
+        let signed = intent.side == .buy ? quantity : -quantity
+        var records: [DeskRecord] = []
+        var open = positions[key] ?? OpenPosition(positionID: ids.next(now: time).description, openingTradeID: order.tradeID,
+                                                  openedAt: time, net: NetPosition())
+        let previousQuantity = open.net.quantity
+        let entryAverage = open.net.averagePrice
+        let actions = open.net.apply(fill: signed, price: price)
+        let closingPart = min(quantity, Int64(previousQuantity.magnitude))
+        for (action, pnl) in actions {
+            let reducing = action == .close || action == .decrease
+            if action == .open {
+                if previousQuantity != 0 {
+                    // Through zero: the old row closed above; the other side is a new row.
+                    open.positionID = ids.next(now: time).description
+                }
+                open.openingTradeID = order.tradeID
+                open.openedAt = time
+                open.realizedBase = open.net.realized
+            }
+            let closed = action == .close
+            records.append(.position(PositionRecord(
+                positionID: open.positionID, openingTradeID: open.openingTradeID, userID: intent.userID, symbol: intent.symbol,
+                exchange: intent.exchange, quantity: closed ? 0 : open.net.quantity,
+                averagePrice: closed ? (entryAverage ?? price) : (open.net.averagePrice ?? price), currentPrice: price,
+                realizedPnL: open.net.realized - open.realizedBase, status: closed ? .closed : open.net.status,
+                openedAt: open.openedAt, closedAt: closed ? time : nil)))
+            records.append(.positionHistory(PositionHistoryRecord(positionID: open.positionID, price: price,
+                                                                  quantity: reducing ? closingPart : quantity - (previousQuantity == 0 || (previousQuantity > 0) == (signed > 0) ? 0 : closingPart),
+                                                                  pnl: pnl, action: action, time: time)))
+        }
+        if open.net.quantity == 0 {
+            positions[key] = nil
+        } else {
+            positions[key] = open
+        }
+        return records
+    }
+}

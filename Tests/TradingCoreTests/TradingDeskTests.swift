@@ -1,0 +1,77 @@
+import Foundation
+import Testing
+import TradingCore
+
+@Suite("Trading desk: intents to orders, fills, positions and events")
+struct TradingDeskTests {
+    let t0 = Timestamp.parseRFC3339("2026-11-24T10:00:00+05:30")!
+
+    func intent(_ side: OrderSide, _ quantity: Int64, at price: Int64, type: OrderType = .market, limit: Int64? = nil, user: String = "u1") -> OrderIntent {
+        OrderIntent(strategyID: "s1", userID: user, brokerID: "b1", symbol: "RELIANCE", exchange: "NSE", side: side, type: type,
+                    quantity: quantity, limitPrice: limit.map { FixedDecimal($0) }, referencePrice: FixedDecimal(price), time: t0, reason: "test")
+    }
+
+    static func events(_ records: [DeskRecord]) -> [BusEvent] {
+        records.compactMap { if case .event(let e) = $0 { return e } else { return nil } }
+    }
+
+    @Test func aMarketOrderOpensFillsAndReportsInContractOrder() throws {
+        var desk = TradingDesk(ids: UUIDv7Generator(seed: 1))
+        let records = desk.submit(intent(.buy, 10, at: 2450), now: t0)
+        let events = Self.events(records)
+        #expect(events.map { "\($0.kind.rawValue):\($0.order.state.status.rawValue)" } == ["order:OPEN", "fill:FILLED", "order:FILLED"])
+        #expect(desk.position(userID: "u1", symbol: "RELIANCE", exchange: "NSE") == 10)
+        let fill = try #require(events.first { $0.kind == .fill })
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(fill.json(seq: 7).utf8)) as? [String: Any])
+        for key in ["seq", "event", "trade_id", "order_id", "parent_order_id", "user_id", "strategy_id", "broker_id", "symbol", "exchange",
+                    "transaction_type", "order_type", "quantity", "fill_quantity", "fill_price", "filled_quantity", "average_price", "status", "ts"] {
+            #expect(json.keys.contains(key), "fill payload has \(key)")
+        }
+        #expect(json["seq"] as? Int == 7 && json["status"] as? String == "FILLED" && (json["fill_price"] as? NSNumber)?.intValue == 2450)
+        #expect(fill.topic == "fill.u1.s1")
+        let orderEvent = try #require(events.last)
+        let orderJSON = try #require(try JSONSerialization.jsonObject(with: Data(orderEvent.json(seq: 8).utf8)) as? [String: Any])
+        for key in ["price", "trigger_price", "stoploss", "target", "reason"] { #expect(orderJSON.keys.contains(key)) }
+        #expect(orderJSON["fill_price"] == nil)
+    }
+
+    @Test func overTheUsersPositionLimitIsRejectedWithAReasonAndNoFill() {
+        var desk = TradingDesk(ids: UUIDv7Generator(seed: 2))
+        desk.riskSettings["u1"] = RiskSettings(dailyLossLimit: FixedDecimal(10_000), maxPositionSize: FixedDecimal(20_000),
+                                               maxDrawdownPercent: FixedDecimal(50), maxRiskPerTrade: FixedDecimal(5))
+        let events = Self.events(desk.submit(intent(.buy, 10, at: 2450), now: t0))
+        #expect(events.count == 1)
+        #expect(events[0].order.state.status == .rejected)
+        #expect(events[0].order.reason?.contains("max_position_size") == true)
+        #expect(desk.position(userID: "u1", symbol: "RELIANCE", exchange: "NSE") == 0)
+    }
+
+    @Test func limitOrdersWaitForATickAtOrThroughTheirPrice() {
+        var desk = TradingDesk(ids: UUIDv7Generator(seed: 3))
+        let placed = Self.events(desk.submit(intent(.buy, 5, at: 2450, type: .limit, limit: 2440), now: t0))
+        #expect(placed.map(\.kind) == [.order])
+        #expect(desk.onTick(Tick(symbol: "RELIANCE", exchange: "NSE", timestamp: t0, price: FixedDecimal(2445))).isEmpty)
+        let filled = Self.events(desk.onTick(Tick(symbol: "RELIANCE", exchange: "NSE", timestamp: t0, price: FixedDecimal(2439))))
+        #expect(filled.map(\.kind) == [.fill, .order])
+        #expect(filled[0].fillPrice == FixedDecimal(2440))
+    }
+
+    @Test func positionRowsFollowOpenIncreaseDecreaseCloseAndFlips() {
+        var desk = TradingDesk(ids: UUIDv7Generator(seed: 4))
+        var history: [String] = []
+        var rows: [PositionRecord] = []
+        for (side, qty, price) in [(OrderSide.buy, Int64(10), Int64(100)), (.buy, 5, 110), (.sell, 6, 120), (.sell, 12, 90)] {
+            for record in desk.submit(intent(side, qty, at: price), now: t0) {
+                if case .positionHistory(let h) = record { history.append("\(h.action.rawValue) \(h.quantity)") }
+                if case .position(let p) = record { rows.append(p) }
+            }
+        }
+        #expect(history == ["OPEN 10", "INCREASE 5", "DECREASE 6", "CLOSE 9", "OPEN 3"])
+        #expect(desk.position(userID: "u1", symbol: "RELIANCE", exchange: "NSE") == -3)
+        let closed = rows[3], reopened = rows[4]
+        #expect(closed.status == .closed && closed.quantity == 0)
+        #expect(closed.positionID != reopened.positionID, "a new row for the short side")
+        #expect(reopened.realizedPnL == 0, "the new row's P&L is its own")
+        #expect(closed.realizedPnL == 1_000_000 + (9 * 900_000 - 9_300_000), "100 on the decrease, then 9 × 90 − the remaining 930 of cost: −20 in all")
+    }
+}
