@@ -53,6 +53,7 @@ extension ConfigKey {
         ConfigKey("market_data.max_lead_seconds", .integer(0...604_800), default: .integer(86_400)),
         // events out
         ConfigKey("bus.bind", .string, default: nil),
+        ConfigKey("bus.replay_bind", .string, default: .string("tcp://127.0.0.1:5557")),
         // tick writer
         ConfigKey("ingest.batch_size", .integer(1...1_000_000), default: .integer(10_000)),
         ConfigKey("ingest.flush_interval_ms", .integer(1...60_000), default: .integer(50)),

@@ -13,6 +13,7 @@ public struct EngineConfig: Sendable {
     public var tickRetentionDays: Int
     public var maxLeadSeconds: Int
     public var busBind: String
+    public var replayBind: String
     public var batchSize: Int
     public var flushIntervalMilliseconds: Int
     public var queueCapacity: Int
@@ -74,6 +75,8 @@ public struct EngineConfig: Sendable {
         busBind = (try? string("bus.bind")) ?? ""
         guard purpose == .migrate || !busBind.isEmpty else { throw ConfigError(key: "bus.bind", "is required (e.g. tcp://127.0.0.1:5556)") }
         guard busBind.isEmpty || Self.isEndpoint(busBind) else { throw ConfigError(key: "bus.bind", "'\(busBind)' is not a ZeroMQ endpoint") }
+        replayBind = try string("bus.replay_bind")
+        guard Self.isEndpoint(replayBind) else { throw ConfigError(key: "bus.replay_bind", "'\(replayBind)' is not a ZeroMQ endpoint") }
         batchSize = try integer("ingest.batch_size")
         flushIntervalMilliseconds = try integer("ingest.flush_interval_ms")
         queueCapacity = try integer("ingest.queue_capacity")

@@ -26,7 +26,8 @@ public final class FeedReceiver: Sendable {
     private let reporter: IncidentReporter
     private let clock: any WallClock
     private let logger: Logger
-    private let pipeline: StrategyPipeline?
+    /// Everyone else who wants the accepted ticks, in batches (the strategy pipeline, the order desk).
+    private let consumers: [@Sendable ([Tick]) -> Void]
     private let stopping = Atomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
     private let started = DispatchSemaphore(value: 0)
@@ -38,9 +39,9 @@ public final class FeedReceiver: Sendable {
     public init(
         endpoint: String, mode: Mode, context: ZMQContext, decoder: TickDecoder, receiveHighWaterMark: Int,
         queue: TickQueue, sequences: SequenceBook, counters: IngestCounters, reporter: IncidentReporter,
-        clock: any WallClock, logger: Logger, pipeline: StrategyPipeline? = nil
+        clock: any WallClock, logger: Logger, consumers: [@Sendable ([Tick]) -> Void] = []
     ) {
-        self.pipeline = pipeline
+        self.consumers = consumers
         self.endpoint = endpoint
         self.mode = mode
         self.context = context
@@ -138,7 +139,7 @@ public final class FeedReceiver: Sendable {
     private func flush(_ batch: inout [Tick]) {
         guard !batch.isEmpty else { return }
         counters.accepted.add(batch.count, ordering: .relaxed)
-        pipeline?.submit(batch)
+        for consumer in consumers { consumer(batch) }
         queue.push(batch)
         batch.removeAll(keepingCapacity: true)
     }

@@ -4,7 +4,7 @@ public import Config
 public import Logging
 import Storage
 import Synchronization
-import TradingCore
+public import TradingCore
 public import ZeroMQ
 
 /// Why the engine could not start.
@@ -42,12 +42,13 @@ public final class IngestEngine: Sendable {
     private let receivers = Mutex<[FeedReceiver]>([])
     private let housekeepingStop = Atomic<Bool>(false)
     private let housekeepingDone = DispatchSemaphore(value: 0)
-    private let pipeline: StrategyPipeline?
+    private let consumers: [@Sendable ([Tick]) -> Void]
 
+    /// - Parameter consumers: also given every batch of accepted ticks (strategies, order desk).
     public init(config: EngineConfig, context: ZMQContext, clock: any WallClock = SystemClock(), logger: Logger,
-                pipeline: StrategyPipeline? = nil) {
+                consumers: [@Sendable ([Tick]) -> Void] = []) {
         self.config = config
-        self.pipeline = pipeline
+        self.consumers = consumers
         self.context = context
         self.clock = clock
         self.logger = logger
@@ -82,7 +83,7 @@ public final class IngestEngine: Sendable {
             let receiver = FeedReceiver(
                 endpoint: endpoint, mode: mode, context: context, decoder: decoder,
                 receiveHighWaterMark: config.receiveHighWaterMark, queue: queue, sequences: sequences,
-                counters: counters, reporter: reporter, clock: clock, logger: logger, pipeline: pipeline
+                counters: counters, reporter: reporter, clock: clock, logger: logger, consumers: consumers
             )
             do {
                 try receiver.start()

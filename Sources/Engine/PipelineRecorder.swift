@@ -27,14 +27,19 @@ public final class PipelineRecorder: PipelineSink, Sendable {
     /// Strategies currently running, for `last_run` refreshes.
     private let running = Mutex<[String]>([])
 
-    public init(connectionString: String, logger: Logger) {
+    /// Where intents go besides `system_logs` (the order desk).
+    private let forwardIntents: @Sendable ([OrderIntent]) -> Void
+
+    public init(connectionString: String, logger: Logger, forwardIntents: @escaping @Sendable ([OrderIntent]) -> Void = { _ in }) {
         self.connectionString = connectionString
         self.logger = logger
+        self.forwardIntents = forwardIntents
     }
 
     public func closedBars(_ bars: [ClosedBar]) { pending.withLock { $0.bars += bars } }
     public func intents(_ intents: [OrderIntent]) {
         intentCount.add(intents.count, ordering: .relaxed)
+        forwardIntents(intents)
         pending.withLock { $0.intents += intents }
         for intent in intents {
             logger.info("order intent", metadata: [

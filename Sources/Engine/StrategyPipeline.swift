@@ -106,6 +106,19 @@ public final class StrategyPipeline: Sendable {
         return "NSE"
     }
 
+    /// Published fills and final order states move the strategies' positions: a fill turns
+    /// pending quantity into filled quantity; a rejection or cancellation drops what was pending.
+    public func ordersUpdated(_ events: [BusEvent]) {
+        var parts = Array(repeating: [BusEvent](), count: shards.count)
+        for event in events {
+            parts[shardIndex(symbol: event.order.intent.symbol, exchange: event.order.intent.exchange)].append(event)
+        }
+        for (index, shard) in shards.enumerated() where !parts[index].isEmpty {
+            let mine = parts[index]
+            shard.queue.async { shard.ordersUpdated(mine) }
+        }
+    }
+
     /// Seeds bars in progress rebuilt from stored ticks (after a restart), before any tick.
     public func resume(_ bars: [Bar], feedTimes: [String: Timestamp]) {
         var parts = Array(repeating: [Bar](), count: shards.count)
@@ -164,9 +177,12 @@ final class Shard: @unchecked Sendable {
     final class Runner {
         let spec: StrategySpec
         let strategy: any TradingStrategy
-        /// The strategy's net position: moved by its intents (paper fills are immediate); the
-        /// orders issue replaces this with fills.
-        var position: Int64 = 0
+        /// Filled quantity (signed), from the fills the desk published.
+        var filled: Int64 = 0
+        /// Intents not yet filled, rejected or cancelled (signed): the strategy sees the position
+        /// it will have, so a second signal before the fill arrives is not a second order.
+        var pending: Int64 = 0
+        var position: Int64 { filled + pending }
         init(spec: StrategySpec, strategy: any TradingStrategy) {
             self.spec = spec
             self.strategy = strategy
@@ -231,7 +247,7 @@ final class Shard: @unchecked Sendable {
     private func run(_ runner: Runner, _ intents: inout [OrderIntent], _ call: (any TradingStrategy, Int64) throws -> [OrderIntent]) {
         do {
             for intent in try call(runner.strategy, runner.position) {
-                runner.position += intent.side == .buy ? intent.quantity : -intent.quantity
+                runner.pending += intent.side == .buy ? intent.quantity : -intent.quantity
                 intents.append(intent)
             }
         } catch {
@@ -253,7 +269,10 @@ final class Shard: @unchecked Sendable {
             } else {
                 do {
                     runner = Runner(spec: spec, strategy: try make(spec))
-                    if let old = existing[spec.identity.strategyID] { runner.position = old.position }
+                    if let old = existing[spec.identity.strategyID] {
+                        runner.filled = old.filled
+                        runner.pending = old.pending
+                    }
                 } catch {
                     sink.strategyFailed(spec.identity, error: "\(error)")
                     continue
@@ -262,6 +281,25 @@ final class Shard: @unchecked Sendable {
             next[Self.key(runner.strategy.symbol, runner.strategy.exchange), default: []].append(runner)
         }
         runners = next
+    }
+
+    func ordersUpdated(_ events: [BusEvent]) {
+        for event in events {
+            let intent = event.order.intent
+            guard let runner = runners[Self.key(intent.symbol, intent.exchange)]?.first(where: { $0.spec.identity.strategyID == intent.strategyID }) else { continue }
+            let sign: Int64 = intent.side == .buy ? 1 : -1
+            switch event.kind {
+            case .fill:
+                let quantity = (event.fillQuantity ?? 0) * sign
+                runner.filled += quantity
+                runner.pending -= quantity
+            case .order:
+                let status = event.order.state.status
+                if status == .rejected || status == .cancelled {
+                    runner.pending -= event.order.state.remainingQuantity * sign
+                }
+            }
+        }
     }
 
     func resume(_ bars: [Bar], feedTimes: [String: Timestamp]) {

@@ -42,31 +42,46 @@ struct Serve: ParsableCommand {
         connection.close()
 
         let context = try ZMQContext()
-        // The event bus: fills and order events are published here (CONTRACT.md section 2).
-        let bus = try ZMQSocket(context: context, type: .pub, linger: 1_000)
+        // Orders: the desk (risk, paper venue, positions) and the event writer that stores its
+        // records and only then publishes them on the bus (CONTRACT.md section 2).
+        let strategies = StrategyRuntime(config: config, logger: logger)
+        let pipeline = strategies.pipeline
+        let writer = EventWriter(connectionString: config.databaseURL, endpoint: config.busBind, context: context, logger: logger) { events in
+            pipeline.ordersUpdated(events)
+        }
         do {
-            try bus.bind(config.busBind)
-        } catch {
+            try writer.start()
+        } catch let error as ZMQError {
             FileHandle.standardError.write(Data("algotrader serve: configuration error: bus.bind: cannot bind '\(config.busBind)': \(error)\n".utf8))
             throw ExitCode(ExitStatus.config)
+        } catch {
+            FileHandle.standardError.write(Data("algotrader serve: database: \(error)\n".utf8))
+            throw ExitCode(ExitStatus.unavailable)
         }
-
-        let strategies = StrategyRuntime(config: config, logger: logger)
+        let desk = OrderDesk(writer: writer, logger: logger)
+        let replay = ReplayServer(endpoint: config.replayBind, context: context, connectionString: config.databaseURL, logger: logger)
         do {
-            try strategies.start()
+            try replay.start()
+        } catch {
+            FileHandle.standardError.write(Data("algotrader serve: configuration error: bus.replay_bind: cannot bind '\(config.replayBind)': \(error)\n".utf8))
+            throw ExitCode(ExitStatus.config)
+        }
+        do {
+            try strategies.start(desk: desk)
         } catch {
             FileHandle.standardError.write(Data("algotrader serve: database: \(error)\n".utf8))
             throw ExitCode(ExitStatus.unavailable)
         }
         let hangup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
         hangup.setEventHandler {
-            logger.info("SIGHUP: reloading strategies")
+            logger.info("SIGHUP: reloading strategies and risk settings")
             strategies.reload()
         }
         hangup.resume()
         sources.append(hangup)
 
-        let engine = IngestEngine(config: config, context: context, logger: logger, pipeline: strategies.pipeline)
+        let engine = IngestEngine(config: config, context: context, logger: logger,
+                                  consumers: [{ pipeline.submit($0) }, { desk.onTicks($0) }])
         do {
             try engine.start()
         } catch {
@@ -100,7 +115,9 @@ struct Serve: ParsableCommand {
         notifier.notify("STOPPING=1")
         let summary = engine.stop()
         strategies.stop()
-        bus.close()
+        desk.drain()
+        writer.stop()
+        replay.stop()
         watchdog?.cancel()
         sources.forEach { $0.cancel() }
         logger.info("stopped cleanly", metadata: ["summary": "\(summary)"])

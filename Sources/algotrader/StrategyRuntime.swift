@@ -3,6 +3,7 @@ import Dispatch
 import Engine
 import Foundation
 import Logging
+import Synchronization
 import Storage
 import TradingCore
 
@@ -12,6 +13,11 @@ import TradingCore
 final class StrategyRuntime: Sendable {
     let pipeline: StrategyPipeline
     let recorder: PipelineRecorder
+    /// The order desk, set at start; intents recorded before that have nowhere to go.
+    final class DeskSlot: Sendable {
+        let desk = Mutex<OrderDesk?>(nil)
+    }
+    private let slot = DeskSlot()
     private let config: EngineConfig
     private let logger: Logger
     private let calendar: SessionCalendar
@@ -21,14 +27,27 @@ final class StrategyRuntime: Sendable {
         self.config = config
         self.logger = logger
         self.calendar = SessionCalendar(sessionOpenMinutes: config.sessionOpenMinutes)
-        self.recorder = PipelineRecorder(connectionString: config.databaseURL, logger: logger)
+        let slot = self.slot
+        self.recorder = PipelineRecorder(connectionString: config.databaseURL, logger: logger) { intents in
+            slot.desk.withLock { $0 }?.submit(intents, now: SystemClock().now())
+        }
         self.pipeline = StrategyPipeline(shardCount: config.pipelineShards, calendar: calendar,
                                          graceNanoseconds: Int64(config.barCloseGraceMilliseconds) * 1_000_000,
                                          sink: recorder, logger: logger)
     }
 
-    /// Before intake starts: bars in progress, strategies, the recorder thread.
-    func start() throws {
+    /// Before intake starts: open positions and risk settings into the desk, bars in progress,
+    /// strategies, the recorder thread.
+    func start(desk orderDesk: OrderDesk) throws {
+        slot.desk.withLock { $0 = orderDesk }
+        let positions = try DeskState.openPositions(config.databaseURL)
+        orderDesk.restore { desk in
+            for p in positions {
+                desk.restore(positionID: p.positionID, openingTradeID: p.tradeID, userID: p.userID, symbol: p.symbol,
+                             exchange: p.exchange, quantity: p.quantity, averagePrice: p.averagePrice, openedAt: p.openedAt)
+            }
+        }
+        orderDesk.configure(risk: try DeskState.riskSettings(config.databaseURL), halted: [])
         let store = BarStore(connectionString: config.databaseURL)
         let (bars, feeds) = try store.barsInProgress(calendar: calendar)
         store.close()
@@ -42,6 +61,9 @@ final class StrategyRuntime: Sendable {
     func load() throws {
         let catalog = StrategyCatalog(connectionString: config.databaseURL)
         defer { catalog.close() }
+        if let orderDesk = slot.desk.withLock({ $0 }) {
+            orderDesk.configure(risk: try DeskState.riskSettings(config.databaseURL), halted: [])
+        }
         let rows = try catalog.load()
         var specs: [StrategySpec] = []
         var problems: [SystemLogEntry] = []

@@ -94,7 +94,7 @@ struct PipelineBenchmark {
         let receiver = FeedReceiver(
             endpoint: endpoint, mode: .connect, context: context, decoder: TickDecoder(), receiveHighWaterMark: 0, queue: queue,
             sequences: SequenceBook(), counters: IngestCounters(), reporter: IncidentReporter(intervalSeconds: 60),
-            clock: SystemClock(), logger: logger, pipeline: pipeline)
+            clock: SystemClock(), logger: logger, consumers: [{ pipeline.submit($0) }])
         let publisher = try ZMQSocket(context: context, type: .xpub, linger: 10_000)
         try publisher.setSendHighWaterMark(0)
         try publisher.bind(endpoint)

@@ -1,0 +1,203 @@
+import Dispatch
+import Foundation
+public import Logging
+import Postgres
+import Storage
+public import Synchronization
+public import TradingCore
+public import ZeroMQ
+
+/// Makes the desk's records durable, then publishes their events: one thread owning the PUB
+/// socket (`bus.bind`) and a database connection. Each round commits every pending record in one
+/// transaction — trades, trade_logs, positions, position_history, and the events with their
+/// `seq` in `bus_events` — and only after COMMIT sends the events, in `seq` order. `seq` is one
+/// counter over fills and orders that continues from `max(seq)` after a restart.
+public final class EventWriter: Sendable {
+    private let pending = Mutex<[[DeskRecord]]>([])
+    private let wake = DispatchSemaphore(value: 0)
+    private let stopping = Atomic<Bool>(false)
+    private let finished = DispatchSemaphore(value: 0)
+    private let started = DispatchSemaphore(value: 0)
+    private let startError = Mutex<(any Error)?>(nil)
+    private let connectionString: String
+    private let endpoint: String
+    private let context: ZMQContext
+    private let logger: Logger
+    public let published = Atomic<Int>(0)
+    /// Called after a batch's events were published: fills, so strategies learn their positions.
+    private let onPublished: @Sendable ([BusEvent]) -> Void
+
+    public init(connectionString: String, endpoint: String, context: ZMQContext, logger: Logger,
+                onPublished: @escaping @Sendable ([BusEvent]) -> Void = { _ in }) {
+        self.connectionString = connectionString
+        self.endpoint = endpoint
+        self.context = context
+        self.logger = logger
+        self.onPublished = onPublished
+    }
+
+    public func enqueue(_ records: [DeskRecord]) {
+        guard !records.isEmpty else { return }
+        pending.withLock { $0.append(records) }
+        wake.signal()
+    }
+
+    /// Binds the PUB socket and reads the next `seq`; throws why not.
+    public func start() throws {
+        let thread = Thread { [self] in
+            run()
+            finished.signal()
+        }
+        thread.name = "event writer"
+        thread.start()
+        started.wait()
+        if let error = startError.withLock({ $0 }) { throw error }
+    }
+
+    /// Writes and publishes what is pending, then ends.
+    public func stop() {
+        stopping.store(true, ordering: .releasing)
+        wake.signal()
+        finished.wait()
+        finished.signal()
+    }
+
+    private func run() {
+        let socket: ZMQSocket
+        let db: LazyConnection
+        var nextSeq: Int64
+        do {
+            socket = try ZMQSocket(context: context, type: .pub, linger: 2_000)
+            try socket.setSendHighWaterMark(0)
+            try socket.bind(endpoint)
+            db = LazyConnection(connectionString: connectionString)
+            nextSeq = Int64(try db.get().query("SELECT coalesce(max(seq), 0) + 1 FROM bus_events").scalar ?? "1") ?? 1
+        } catch {
+            startError.withLock { $0 = error }
+            started.signal()
+            return
+        }
+        started.signal()
+        logger.info("event bus ready", metadata: ["endpoint": "\(endpoint)", "next_seq": "\(nextSeq)"])
+        var backoff = 0.05
+        while true {
+            let finishing = stopping.load(ordering: .acquiring)
+            let batches = pending.withLock { p -> [[DeskRecord]] in
+                defer { p.removeAll() }
+                return p
+            }
+            if !batches.isEmpty {
+                let records = batches.flatMap { $0 }
+                do {
+                    let events = try commit(records, db: try db.get(), firstSeq: nextSeq)
+                    for (seq, event, payload) in events {
+                        _ = try? socket.send([Array(event.topic.utf8), Array(payload.utf8)])
+                        nextSeq = seq + 1
+                    }
+                    published.add(events.count, ordering: .relaxed)
+                    onPublished(events.map(\.1))
+                    backoff = 0.05
+                } catch {
+                    // Nothing was committed: keep the records, in order, and try again.
+                    logger.error("storing order records failed; retrying", metadata: ["error": "\(error)", "records": "\(records.count)"])
+                    db.close()
+                    pending.withLock { $0.insert(contentsOf: batches, at: 0) }
+                    if finishing && backoff > 2 { break }
+                    Thread.sleep(forTimeInterval: backoff)
+                    backoff = min(backoff * 2, 5)
+                    continue
+                }
+            } else if finishing {
+                break
+            }
+            _ = wake.wait(timeout: .now() + .milliseconds(100))
+        }
+        db.close()
+        socket.close()
+    }
+
+    /// One transaction: the rows, then the events with consecutive `seq` from `firstSeq`.
+    private func commit(_ records: [DeskRecord], db: PostgresConnection, firstSeq: Int64) throws -> [(Int64, BusEvent, String)] {
+        var published: [(Int64, BusEvent, String)] = []
+        try db.transaction { conn in
+            var seq = firstSeq
+            for record in records {
+                switch record {
+                case .order(let order): try OrderRecords.upsert(order, conn)
+                case .tradeLog(let tradeID, let level, let message, let data):
+                    try conn.query("INSERT INTO trade_logs (trade_id, log_level, message, data) VALUES ($1::uuid, $2, $3, $4::jsonb)",
+                                   [tradeID, level, message, data])
+                case .position(let position): try OrderRecords.upsert(position, conn)
+                case .positionHistory(let history):
+                    try conn.query("""
+                        INSERT INTO position_history (position_id, price, quantity, pnl, action, "timestamp")
+                        VALUES ($1::uuid, $2::numeric, $3::int, $4::numeric, $5, $6::timestamptz)
+                        """, [history.positionID, history.price.description, String(history.quantity),
+                              OrderRecords.decimal(history.pnl), history.action.rawValue, history.time.description])
+                case .event(let event):
+                    let payload = event.json(seq: seq)
+                    try conn.query("INSERT INTO bus_events (seq, topic, event, trade_id, payload) VALUES ($1::bigint, $2, $3, $4::uuid, $5)",
+                                   [String(seq), event.topic, event.kind.rawValue, event.order.tradeID, payload])
+                    published.append((seq, event, payload))
+                    seq += 1
+                }
+            }
+        }
+        return published
+    }
+}
+
+/// SQL for the desk's rows.
+enum OrderRecords {
+    static func upsert(_ order: DeskOrder, _ conn: PostgresConnection) throws {
+        let i = order.intent
+        let metadata = order.reason.map { reason -> String in
+            var out: [UInt8] = Array("{\"reason\":".utf8)
+            TickJSONEncoder.appendString(reason, to: &out)
+            out += Array(",\"intent\":".utf8)
+            TickJSONEncoder.appendString(i.reason, to: &out)
+            return String(decoding: out + [UInt8(ascii: "}")], as: UTF8.self)
+        } ?? "{\"intent\":\"\(i.reason.replacingOccurrences(of: "\"", with: "'"))\"}"
+        try conn.query("""
+            INSERT INTO trades (trade_id, strategy_id, broker_id, symbol, exchange, instrument_type, order_type, transaction_type,
+                                quantity, price, trigger_price, stoploss, target, status, order_id, parent_order_id,
+                                order_timestamp, execution_timestamp, average_price, filled_quantity, metadata)
+            VALUES ($1::uuid, $2::uuid, $3::uuid, $4, $5, 'EQ', $6, $7, $8::int, $9::numeric, $10::numeric, $11::numeric, $12::numeric,
+                    $13, $14, $15, $16::timestamptz, $17::timestamptz, $18::numeric, $19::int, $20::jsonb)
+            ON CONFLICT (trade_id) DO UPDATE SET status = EXCLUDED.status, quantity = EXCLUDED.quantity, price = EXCLUDED.price,
+                trigger_price = EXCLUDED.trigger_price, execution_timestamp = EXCLUDED.execution_timestamp,
+                average_price = EXCLUDED.average_price, filled_quantity = EXCLUDED.filled_quantity, metadata = EXCLUDED.metadata
+            """, [order.tradeID, i.strategyID, i.brokerID, i.symbol, i.exchange, i.type.rawValue, i.side.rawValue,
+                  String(order.state.quantity), order.state.price?.description, order.state.triggerPrice?.description,
+                  i.stoploss?.description, i.target?.description, order.state.status.rawValue, order.orderID, order.parentOrderID,
+                  order.orderTime.description, order.executionTime?.description, order.state.averagePrice?.description,
+                  String(order.state.filledQuantity), metadata])
+    }
+
+    static func upsert(_ p: PositionRecord, _ conn: PostgresConnection) throws {
+        try conn.query("""
+            INSERT INTO positions (position_id, trade_id, user_id, symbol, exchange, instrument_type, quantity, average_price,
+                                   current_price, realized_pnl, status, opened_at, closed_at)
+            VALUES ($1::uuid, $2::uuid, $3::uuid, $4, $5, 'EQ', $6::int, $7::numeric, $8::numeric, $9::numeric, $10,
+                    $11::timestamptz, $12::timestamptz)
+            ON CONFLICT (position_id) DO UPDATE SET quantity = EXCLUDED.quantity, average_price = EXCLUDED.average_price,
+                current_price = EXCLUDED.current_price, realized_pnl = EXCLUDED.realized_pnl, status = EXCLUDED.status,
+                closed_at = EXCLUDED.closed_at
+            """, [p.positionID, p.openingTradeID, p.userID, p.symbol, p.exchange, String(p.quantity), p.averagePrice.description,
+                  p.currentPrice.description, decimal(p.realizedPnL), p.status.rawValue, p.openedAt.description, p.closedAt?.description])
+    }
+
+    /// 1/10,000 units as decimal text.
+    static func decimal(_ units: Int128) -> String {
+        let negative = units < 0
+        let magnitude = units.magnitude
+        let whole = magnitude / 10_000, fraction = magnitude % 10_000
+        var text = String(whole)
+        if fraction != 0 {
+            var f = String(fraction)
+            while f.count < 4 { f = "0" + f }
+            text += "." + f
+        }
+        return (negative ? "-" : "") + text
+    }
+}

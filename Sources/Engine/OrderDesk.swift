@@ -1,0 +1,59 @@
+import Dispatch
+public import Logging
+public import TradingCore
+
+/// Runs the ``TradingDesk`` on one serial queue: intents from the strategies, ticks for working
+/// orders and marks, and its records to the ``EventWriter`` (stored, then published).
+public final class OrderDesk: Sendable {
+    private let queue = DispatchQueue(label: "algotrader.order-desk")
+    private let state: DeskBox
+    private let writer: EventWriter
+    private let logger: Logger
+
+    /// The desk's state, touched only on `queue`.
+    // @unchecked Sendable is safe here: `desk` is read and written only inside blocks submitted
+    // to the desk's serial queue (submit, onTicks, configure), which libdispatch runs one at a
+    // time with happens-before between consecutive blocks.
+    final class DeskBox: @unchecked Sendable {
+        var desk: TradingDesk
+        init(_ desk: TradingDesk) { self.desk = desk }
+    }
+
+    public init(writer: EventWriter, logger: Logger, desk: TradingDesk = TradingDesk()) {
+        self.writer = writer
+        self.logger = logger
+        self.state = DeskBox(desk)
+    }
+
+    /// Replaces risk settings and halted users (at start and on SIGHUP).
+    public func configure(risk: [String: RiskSettings], halted: Set<String>) {
+        queue.async { [state] in
+            state.desk.riskSettings = risk
+            state.desk.haltedUsers.formUnion(halted)
+        }
+    }
+
+    /// Re-establishes open positions read from the database (before any intent).
+    public func restore(_ body: @escaping @Sendable (inout TradingDesk) -> Void) {
+        queue.sync { [state] in body(&state.desk) }
+    }
+
+    public func submit(_ intents: [OrderIntent], now: Timestamp) {
+        queue.async { [state, writer] in
+            var records: [DeskRecord] = []
+            for intent in intents { records += state.desk.submit(intent, now: now) }
+            writer.enqueue(records)
+        }
+    }
+
+    public func onTicks(_ ticks: [Tick]) {
+        queue.async { [state, writer] in
+            var records: [DeskRecord] = []
+            for tick in ticks { records += state.desk.onTick(tick) }
+            writer.enqueue(records)
+        }
+    }
+
+    /// Waits until everything submitted so far was handed to the writer.
+    public func drain() { queue.sync {} }
+}

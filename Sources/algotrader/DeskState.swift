@@ -1,0 +1,44 @@
+import Postgres
+import Storage
+import TradingCore
+
+/// What the order desk reads from the database at start and on SIGHUP.
+enum DeskState {
+    struct OpenPosition {
+        var positionID, tradeID, userID, symbol, exchange: String
+        var quantity: Int64
+        var averagePrice: FixedDecimal
+        var openedAt: Timestamp
+    }
+
+    static func openPositions(_ url: String) throws -> [OpenPosition] {
+        let db = try PostgresConnection(connectionString: url)
+        defer { db.close() }
+        return try db.query("""
+            SELECT position_id::text, trade_id::text, user_id::text, symbol, exchange, quantity, average_price::text,
+                   (extract(epoch FROM opened_at) * 1000000)::bigint
+            FROM positions WHERE status <> 'CLOSED' AND quantity <> 0
+            """).rows.compactMap { r in
+            guard let q = r[5].flatMap({ Int64($0) }), let avg = r[6].flatMap(FixedDecimal.init), let at = r[7].flatMap({ Int64($0) }) else { return nil }
+            return OpenPosition(positionID: r[0]!, tradeID: r[1]!, userID: r[2]!, symbol: r[3]!, exchange: r[4]!, quantity: q,
+                                averagePrice: avg, openedAt: Timestamp(nanosecondsSinceEpoch: at * 1000))
+        }
+    }
+
+    static func riskSettings(_ url: String) throws -> [String: RiskSettings] {
+        let db = try PostgresConnection(connectionString: url)
+        defer { db.close() }
+        var out: [String: RiskSettings] = [:]
+        for r in try db.query("""
+            SELECT user_id::text, daily_loss_limit::text, max_position_size::text, max_drawdown_percent::text,
+                   max_risk_per_trade::text, coalesce(is_active, true)
+            FROM risk_settings
+            """).rows {
+            guard let user = r[0], let daily = r[1].flatMap(FixedDecimal.init), let size = r[2].flatMap(FixedDecimal.init),
+                  let drawdown = r[3].flatMap(FixedDecimal.init), let perTrade = r[4].flatMap(FixedDecimal.init) else { continue }
+            out[user] = RiskSettings(dailyLossLimit: daily, maxPositionSize: size, maxDrawdownPercent: drawdown,
+                                     maxRiskPerTrade: perTrade, isActive: r[5] == "t")
+        }
+        return out
+    }
+}
