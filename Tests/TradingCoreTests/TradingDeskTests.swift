@@ -75,3 +75,25 @@ struct TradingDeskTests {
         #expect(closed.realizedPnL == 1_000_000 + (9 * 900_000 - 9_300_000), "100 on the decrease, then 9 × 90 − the remaining 930 of cost: −20 in all")
     }
 }
+
+@Suite("Trading desk risk state")
+struct TradingDeskRiskTests {
+    @Test func aDailyLossBreachHaltsTheUserButReducingOrdersStillFill() {
+        let t0 = Timestamp.parseRFC3339("2026-11-24T10:00:00+05:30")!
+        var desk = TradingDesk(ids: UUIDv7Generator(seed: 9))
+        desk.riskSettings["u"] = RiskSettings(dailyLossLimit: FixedDecimal(500), maxPositionSize: FixedDecimal(1_000_000),
+                                              maxDrawdownPercent: FixedDecimal(99), maxRiskPerTrade: FixedDecimal(99))
+        func intent(_ side: OrderSide, _ q: Int64, _ price: Int64) -> OrderIntent {
+            OrderIntent(strategyID: "s", userID: "u", brokerID: "b", symbol: "X", exchange: "NSE", side: side, quantity: q,
+                        referencePrice: FixedDecimal(price), time: t0, reason: "t")
+        }
+        _ = desk.submit(intent(.buy, 100, 100), now: t0)
+        _ = desk.onTick(Tick(symbol: "X", exchange: "NSE", timestamp: t0, price: FixedDecimal(94)))  // −600 unrealized
+        let blocked = TradingDeskTests.events(desk.submit(intent(.buy, 1, 94), now: t0))
+        #expect(blocked.first?.order.state.status == .rejected && blocked.first?.order.reason?.contains("daily loss") == true)
+        #expect(desk.haltedUsers.contains("u"))
+        let exit = TradingDeskTests.events(desk.submit(intent(.sell, 100, 94), now: t0))
+        #expect(exit.map(\.kind) == [.order, .fill, .order], "the reducing order fills while halted")
+        #expect(desk.position(userID: "u", symbol: "X", exchange: "NSE") == 0)
+    }
+}

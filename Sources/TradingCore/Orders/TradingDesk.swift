@@ -130,6 +130,12 @@ public struct TradingDesk: Sendable {
     private var lastPrice: [String: FixedDecimal] = [:]
     public var riskSettings: [String: RiskSettings] = [:]
     public var haltedUsers: Set<String> = []
+    /// Realized P&L per user since the desk started (positions restored at start carry none).
+    private var realizedByUser: [String: Int128] = [:]
+    /// Per user: the IST day and the realized P&L at its start, for the daily loss limit.
+    private var dayStart: [String: (day: Int64, realized: Int128)] = [:]
+    /// Per user: the highest equity seen (docs/risk.md).
+    private var equityPeak: [String: Int128] = [:]
 
     public init(ids: UUIDv7Generator = UUIDv7Generator()) {
         self.ids = ids
@@ -151,16 +157,26 @@ public struct TradingDesk: Sendable {
             OpenPosition(positionID: positionID, openingTradeID: openingTradeID, openedAt: openedAt, net: net)
     }
 
-    /// The user's P&L for the risk check: realized and unrealized over their open positions,
-    /// marked at the last traded prices.
-    func riskContext(for intent: OrderIntent) -> RiskContext {
-        var pnl: Int128 = 0
-        for (key, open) in positions where key.userID == intent.userID {
-            pnl += open.net.realized
-            if let mark = lastPrice[Self.instrument(key.symbol, key.exchange)] { pnl += open.net.unrealized(at: mark) }
+    /// The user's P&L for the risk check (docs/risk.md): day P&L is the realized P&L since the
+    /// start of the Asia/Kolkata day plus the unrealized P&L of open positions at the last traded
+    /// prices; equity is `max_position_size` (the user's risk capital) plus realized and
+    /// unrealized P&L, and its peak is the highest equity seen.
+    mutating func riskContext(for intent: OrderIntent) -> RiskContext {
+        let user = intent.userID
+        var unrealized: Int128 = 0
+        for (key, open) in positions where key.userID == user {
+            if let mark = lastPrice[Self.instrument(key.symbol, key.exchange)] { unrealized += open.net.unrealized(at: mark) }
         }
-        return RiskContext(position: position(userID: intent.userID, symbol: intent.symbol, exchange: intent.exchange),
-                           dayPnL: pnl, equity: 0, equityPeak: 0, halted: haltedUsers.contains(intent.userID))
+        let realized = realizedByUser[user] ?? 0
+        let today = SessionCalendar.istDay(intent.time)
+        if dayStart[user]?.day != today { dayStart[user] = (today, realized) }
+        let dayPnL = realized - (dayStart[user]?.realized ?? 0) + unrealized
+        let capital = Int128(riskSettings[user]?.maxPositionSize.units ?? 0)
+        let equity = capital + realized + unrealized
+        let peak = max(equityPeak[user] ?? equity, equity)
+        equityPeak[user] = peak
+        return RiskContext(position: position(userID: user, symbol: intent.symbol, exchange: intent.exchange),
+                           dayPnL: dayPnL, equity: equity, equityPeak: peak, halted: haltedUsers.contains(user))
     }
 
     /// Turns an intent into an order: rejected by risk, or accepted and placed (a MARKET order
@@ -250,6 +266,7 @@ public struct TradingDesk: Sendable {
         let actions = open.net.apply(fill: signed, price: price)
         let closingPart = min(quantity, Int64(previousQuantity.magnitude))
         for (action, pnl) in actions {
+            realizedByUser[intent.userID, default: 0] += pnl
             let reducing = action == .close || action == .decrease
             if action == .open {
                 if previousQuantity != 0 {
