@@ -134,6 +134,12 @@ public final class EventWriter: Sendable {
                         VALUES ($1::uuid, $2::numeric, $3::int, $4::numeric, $5, $6::timestamptz)
                         """, [history.positionID, history.price.description, String(history.quantity),
                               OrderRecords.decimal(history.pnl), history.action.rawValue, history.time.description])
+                case .halt(let userID, let reason):
+                    try conn.query("""
+                        INSERT INTO halts (user_id, reason, source, created_by)
+                        SELECT $1::uuid, $2, 'breach', 'risk' WHERE NOT EXISTS
+                            (SELECT 1 FROM halts WHERE user_id = $1::uuid AND resumed_at IS NULL)
+                        """, [userID, reason])
                 case .event(let event):
                     let payload = event.json(seq: seq)
                     try conn.query("INSERT INTO bus_events (seq, topic, event, trade_id, payload) VALUES ($1::bigint, $2, $3, $4::uuid, $5)",

@@ -25,11 +25,15 @@ public final class OrderDesk: Sendable {
         self.state = DeskBox(desk)
     }
 
-    /// Replaces risk settings and halted users (at start and on SIGHUP).
-    public func configure(risk: [String: RiskSettings], halted: Set<String>) {
-        queue.async { [state] in
-            state.desk.riskSettings = risk
-            state.desk.haltedUsers.formUnion(halted)
+    /// Replaces risk settings (at start and on SIGHUP).
+    public func configure(risk: [String: RiskSettings]) {
+        queue.async { [state] in state.desk.riskSettings = risk }
+    }
+
+    /// Applies the active halts (read every 100 ms); cancels the newly halted users' working orders.
+    public func setHalts(users: Set<String>, engine: Bool, now: Timestamp) {
+        queue.async { [state, writer] in
+            writer.enqueue(state.desk.setHalts(users: users, engine: engine, time: now))
         }
     }
 

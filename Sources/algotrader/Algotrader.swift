@@ -6,7 +6,7 @@ struct Algotrader: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "algotrader",
         abstract: "Event-driven trading engine: ZeroMQ ticks in, PostgreSQL out.",
-        subcommands: [Serve.self, Migrate.self, Feed.self]
+        subcommands: [Serve.self, Migrate.self, Feed.self, Halt.self, Resume.self]
     )
 }
 

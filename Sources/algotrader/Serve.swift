@@ -66,8 +66,10 @@ struct Serve: ParsableCommand {
             FileHandle.standardError.write(Data("algotrader serve: configuration error: bus.replay_bind: cannot bind '\(config.replayBind)': \(error)\n".utf8))
             throw ExitCode(ExitStatus.config)
         }
+        let halts = HaltWatcher(connectionString: config.databaseURL, desk: desk, logger: logger)
         do {
             try strategies.start(desk: desk)
+            try halts.start()
         } catch {
             FileHandle.standardError.write(Data("algotrader serve: database: \(error)\n".utf8))
             throw ExitCode(ExitStatus.unavailable)
@@ -115,6 +117,7 @@ struct Serve: ParsableCommand {
         notifier.notify("STOPPING=1")
         let summary = engine.stop()
         strategies.stop()
+        halts.stop()
         desk.drain()
         writer.stop()
         replay.stop()

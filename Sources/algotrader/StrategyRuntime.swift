@@ -47,7 +47,7 @@ final class StrategyRuntime: Sendable {
                              exchange: p.exchange, quantity: p.quantity, averagePrice: p.averagePrice, openedAt: p.openedAt)
             }
         }
-        orderDesk.configure(risk: try DeskState.riskSettings(config.databaseURL), halted: [])
+        orderDesk.configure(risk: try DeskState.riskSettings(config.databaseURL))
         let store = BarStore(connectionString: config.databaseURL)
         let (bars, feeds) = try store.barsInProgress(calendar: calendar)
         store.close()
@@ -62,7 +62,7 @@ final class StrategyRuntime: Sendable {
         let catalog = StrategyCatalog(connectionString: config.databaseURL)
         defer { catalog.close() }
         if let orderDesk = slot.desk.withLock({ $0 }) {
-            orderDesk.configure(risk: try DeskState.riskSettings(config.databaseURL), halted: [])
+            orderDesk.configure(risk: try DeskState.riskSettings(config.databaseURL))
         }
         let rows = try catalog.load()
         var specs: [StrategySpec] = []

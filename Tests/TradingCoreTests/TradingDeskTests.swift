@@ -97,3 +97,27 @@ struct TradingDeskRiskTests {
         #expect(desk.position(userID: "u", symbol: "X", exchange: "NSE") == 0)
     }
 }
+
+@Suite("Trading desk halts")
+struct TradingDeskHaltTests {
+    @Test func aHaltCancelsWorkingOrdersAndBlocksNewRiskUntilLifted() {
+        let t0 = Timestamp.parseRFC3339("2026-11-24T10:00:00+05:30")!
+        var desk = TradingDesk(ids: UUIDv7Generator(seed: 11))
+        func intent(_ side: OrderSide, _ q: Int64, type: OrderType = .market, limit: Int64? = nil) -> OrderIntent {
+            OrderIntent(strategyID: "s", userID: "u", brokerID: "b", symbol: "X", exchange: "NSE", side: side, type: type, quantity: q,
+                        limitPrice: limit.map { FixedDecimal($0) }, referencePrice: FixedDecimal(100), time: t0, reason: "t")
+        }
+        _ = desk.submit(intent(.buy, 5), now: t0)
+        _ = desk.submit(intent(.buy, 5, type: .limit, limit: 90), now: t0)
+        let cancelled = TradingDeskTests.events(desk.setHalts(users: ["u"], engine: false, time: t0))
+        #expect(cancelled.map { $0.order.state.status } == [.cancelled], "the working LIMIT order is cancelled")
+        let blocked = TradingDeskTests.events(desk.submit(intent(.buy, 1), now: t0))
+        #expect(blocked.first?.order.state.status == .rejected)
+        let reduce = TradingDeskTests.events(desk.submit(intent(.sell, 5), now: t0))
+        #expect(reduce.contains { $0.kind == .fill }, "reducing the position is allowed while halted")
+        _ = desk.setHalts(users: [], engine: true, time: t0)
+        #expect(TradingDeskTests.events(desk.submit(intent(.buy, 1), now: t0)).first?.order.state.status == .rejected, "engine-wide halt")
+        _ = desk.setHalts(users: [], engine: false, time: t0)
+        #expect(TradingDeskTests.events(desk.submit(intent(.buy, 1), now: t0)).contains { $0.kind == .fill }, "resumed")
+    }
+}

@@ -103,6 +103,8 @@ public enum DeskRecord: Sendable, Equatable {
     case position(PositionRecord)
     case positionHistory(PositionHistoryRecord)
     case event(BusEvent)
+    /// A risk breach halted the user (stored so the halt survives a restart).
+    case halt(userID: String, reason: String)
 }
 
 /// Intents in, orders, fills, positions and events out: risk check, the paper simulator, the
@@ -129,7 +131,9 @@ public struct TradingDesk: Sendable {
     private var positions: [PositionKey: OpenPosition] = [:]
     private var lastPrice: [String: FixedDecimal] = [:]
     public var riskSettings: [String: RiskSettings] = [:]
-    public var haltedUsers: Set<String> = []
+    public private(set) var haltedUsers: Set<String> = []
+    /// The whole engine is halted (an operator's kill switch).
+    public private(set) var engineHalted = false
     /// Realized P&L per user since the desk started (positions restored at start carry none).
     private var realizedByUser: [String: Int128] = [:]
     /// Per user: the IST day and the realized P&L at its start, for the daily loss limit.
@@ -176,7 +180,7 @@ public struct TradingDesk: Sendable {
         let peak = max(equityPeak[user] ?? equity, equity)
         equityPeak[user] = peak
         return RiskContext(position: position(userID: user, symbol: intent.symbol, exchange: intent.exchange),
-                           dayPnL: dayPnL, equity: equity, equityPeak: peak, halted: haltedUsers.contains(user))
+                           dayPnL: dayPnL, equity: equity, equityPeak: peak, halted: engineHalted || haltedUsers.contains(user))
     }
 
     /// Turns an intent into an order: rejected by risk, or accepted and placed (a MARKET order
@@ -195,12 +199,15 @@ public struct TradingDesk: Sendable {
         if intent.brokerID == nil { decision = .reject(reason: "no broker account for this strategy") }
         switch decision {
         case .reject(let reason), .rejectAndHalt(let reason):
-            if case .rejectAndHalt = decision { haltedUsers.insert(intent.userID) }
             try? order.state.apply(.rejected(reason: reason))
             order.reason = reason
             records.append(.order(order))
             records.append(.tradeLog(tradeID: tradeID, level: "WARNING", message: "rejected: \(reason)", data: nil))
             records.append(.event(BusEvent(kind: .order, order: order, time: intent.time)))
+            if case .rejectAndHalt = decision {
+                records.append(.halt(userID: intent.userID, reason: reason))
+                records += setHalts(users: haltedUsers.union([intent.userID]), engine: engineHalted, time: intent.time)
+            }
             return records
         case .accept:
             break
@@ -217,6 +224,28 @@ public struct TradingDesk: Sendable {
         venues[key] = venue
         working[orderID] = order
         for fill in fills { records += apply(fill) }
+        return records
+    }
+
+    /// Applies the active halts. Newly halted users' working orders (all of them, for an engine
+    /// halt) are cancelled; orders that only reduce a position are still accepted afterwards.
+    public mutating func setHalts(users: Set<String>, engine: Bool, time: Timestamp) -> [DeskRecord] {
+        let newlyHalted = users.subtracting(haltedUsers)
+        let engineNow = engine && !engineHalted
+        haltedUsers = users
+        engineHalted = engine
+        guard !newlyHalted.isEmpty || engineNow else { return [] }
+        var records: [DeskRecord] = []
+        for (orderID, var order) in working.sorted(by: { $0.key < $1.key }) where engineNow || newlyHalted.contains(order.intent.userID) {
+            let key = Self.instrument(order.intent.symbol, order.intent.exchange)
+            _ = venues[key]?.cancel(orderID)
+            guard (try? order.state.apply(.cancelled(reason: "halted"))) != nil else { continue }
+            order.reason = "cancelled: trading halted"
+            working[orderID] = nil
+            records.append(.order(order))
+            records.append(.tradeLog(tradeID: order.tradeID, level: "WARNING", message: "cancelled: trading halted", data: nil))
+            records.append(.event(BusEvent(kind: .order, order: order, time: time)))
+        }
         return records
     }
 
