@@ -134,6 +134,11 @@ public final class EventWriter: Sendable {
                         VALUES ($1::uuid, $2::numeric, $3::int, $4::numeric, $5, $6::timestamptz)
                         """, [history.positionID, history.price.description, String(history.quantity),
                               OrderRecords.decimal(history.pnl), history.action.rawValue, history.time.description])
+                case .mark(let positionID, let price):
+                    try conn.query("UPDATE positions SET current_price = $2::numeric WHERE position_id = $1::uuid AND status <> 'CLOSED'",
+                                   [positionID, price.description])
+                case .performance(let day):
+                    try OrderRecords.upsert(day, conn)
                 case .halt(let userID, let reason):
                     try conn.query("""
                         INSERT INTO halts (user_id, reason, source, created_by)
@@ -191,6 +196,24 @@ enum OrderRecords {
                 closed_at = EXCLUDED.closed_at
             """, [p.positionID, p.openingTradeID, p.userID, p.symbol, p.exchange, String(p.quantity), p.averagePrice.description,
                   p.currentPrice.description, decimal(p.realizedPnL), p.status.rawValue, p.openedAt.description, p.closedAt?.description])
+    }
+
+    static func upsert(_ d: StrategyDay, _ conn: PostgresConnection) throws {
+        let (y, m, dd) = CivilCalendar.civil(fromDays: d.day)
+        let date = String(format: "%04d-%02d-%02d", Int(y), Int(m), Int(dd))
+        let pnls = d.closedPnLs.map { decimal($0) }.joined(separator: ",")
+        try conn.query("""
+            INSERT INTO strategy_performance (strategy_id, date, total_trades, winning_trades, losing_trades, total_pnl,
+                                              max_drawdown, sharpe_ratio, win_rate, metrics)
+            VALUES ($1::uuid, $2::date, $3::int, $4::int, $5::int, round($6::numeric, 2), round($7::numeric, 2),
+                    $8::numeric, $9::numeric, $10::jsonb)
+            ON CONFLICT (strategy_id, date) DO UPDATE SET total_trades = EXCLUDED.total_trades,
+                winning_trades = EXCLUDED.winning_trades, losing_trades = EXCLUDED.losing_trades, total_pnl = EXCLUDED.total_pnl,
+                max_drawdown = EXCLUDED.max_drawdown, sharpe_ratio = EXCLUDED.sharpe_ratio, win_rate = EXCLUDED.win_rate,
+                metrics = EXCLUDED.metrics
+            """, [d.strategyID, date, String(d.trades), String(d.winning), String(d.losing), decimal(d.totalPnL),
+                  decimal(d.maxDrawdown), d.sharpeRatio.map { String(format: "%.4f", $0) }, d.winRate.map { String(format: "%.2f", $0) },
+                  "{\"closed_trades\":\(d.closedPnLs.count),\"total_pnl_exact\":\(decimal(d.totalPnL)),\"closed_pnl\":[\(pnls)]}"])
     }
 
     /// 1/10,000 units as decimal text.

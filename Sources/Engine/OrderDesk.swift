@@ -11,11 +11,14 @@ public final class OrderDesk: Sendable {
     private let logger: Logger
 
     /// The desk's state, touched only on `queue`.
-    // @unchecked Sendable is safe here: `desk` is read and written only inside blocks submitted
-    // to the desk's serial queue (submit, onTicks, configure), which libdispatch runs one at a
-    // time with happens-before between consecutive blocks.
+    // @unchecked Sendable is safe here: `desk` and `markTimer` are read and written only inside
+    // blocks run on the desk's serial queue (submit, onTicks, configure, setHalts, the timer's
+    // handler, and the queue.sync blocks of restore/startMarking/drain), which libdispatch runs
+    // one at a time with happens-before between consecutive blocks.
     final class DeskBox: @unchecked Sendable {
         var desk: TradingDesk
+        /// The marking timer, also touched only on the queue.
+        var markTimer: (any DispatchSourceTimer)?
         init(_ desk: TradingDesk) { self.desk = desk }
     }
 
@@ -58,6 +61,22 @@ public final class OrderDesk: Sendable {
         }
     }
 
+    /// Marks open positions at their last traded prices every `interval` (their `current_price`,
+    /// and through the seed's trigger `unrealized_pnl`), and refreshes nothing else.
+    public func startMarking(everyMilliseconds: Int = 1_000) {
+        let interval = DispatchTimeInterval.milliseconds(everyMilliseconds)
+        let timer = DispatchSource.makeTimerSource(queue: queue)
+        timer.schedule(deadline: .now() + interval, repeating: interval)
+        timer.setEventHandler { [state, writer] in writer.enqueue(state.desk.marks()) }
+        queue.sync { [state] in state.markTimer = timer }
+        timer.resume()
+    }
+
     /// Waits until everything submitted so far was handed to the writer.
-    public func drain() { queue.sync {} }
+    public func drain() {
+        queue.sync { [state] in
+            state.markTimer?.cancel()
+            state.markTimer = nil
+        }
+    }
 }

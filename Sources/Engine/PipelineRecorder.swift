@@ -59,6 +59,8 @@ public final class PipelineRecorder: PipelineSink, Sendable {
             let logs = SystemLogStore(connectionString: connectionString)
             let catalog = StrategyCatalog(connectionString: connectionString)
             var lastTouch = monotonicNanoseconds()
+            var lastRefresh = monotonicNanoseconds()
+            let refresher = LazyConnection(connectionString: connectionString)
             while true {
                 let finishing = stopping.load(ordering: .acquiring)
                 flush(bars: bars, logs: logs, catalog: catalog)
@@ -66,12 +68,23 @@ public final class PipelineRecorder: PipelineSink, Sendable {
                     try? catalog.touch(running.withLock { $0 })
                     lastTouch = monotonicNanoseconds()
                 }
+                // The seed's materialized view, refreshed concurrently (readers never block) once a minute.
+                if monotonicNanoseconds() - lastRefresh > 60_000_000_000 || finishing {
+                    do {
+                        try refresher.get().execute("REFRESH MATERIALIZED VIEW CONCURRENTLY daily_performance_summary")
+                    } catch {
+                        logger.warning("refreshing daily_performance_summary failed", metadata: ["error": "\(error)"])
+                        refresher.close()
+                    }
+                    lastRefresh = monotonicNanoseconds()
+                }
                 if finishing { break }
                 Thread.sleep(forTimeInterval: 0.1)
             }
             bars.close()
             logs.close()
             catalog.close()
+            refresher.close()
             finished.signal()
         }
         thread.name = "pipeline recorder"

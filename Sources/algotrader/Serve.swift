@@ -66,6 +66,7 @@ struct Serve: ParsableCommand {
             FileHandle.standardError.write(Data("algotrader serve: configuration error: bus.replay_bind: cannot bind '\(config.replayBind)': \(error)\n".utf8))
             throw ExitCode(ExitStatus.config)
         }
+        desk.startMarking()
         let halts = HaltWatcher(connectionString: config.databaseURL, desk: desk, logger: logger)
         do {
             try strategies.start(desk: desk)

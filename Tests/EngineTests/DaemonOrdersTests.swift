@@ -94,5 +94,14 @@ struct DaemonOrdersTests {
         let net = model.reduce(Int64(0)) { $0 + ($1.side == "BUY" ? $1.quantity : -$1.quantity) }
         let open = try db.query("SELECT coalesce(sum(quantity), 0) FROM positions WHERE user_id = $1::uuid AND status <> 'CLOSED'", [rich.userID]).scalar
         #expect(open == String(net))
+        // Performance records: every execution of the strategy counted for its IST day.
+        let perf = try db.query("""
+            SELECT sum(p.total_trades), count(*) FROM strategy_performance p JOIN strategies s USING (strategy_id)
+            WHERE s.user_id = $1::uuid
+            """, [rich.userID]).rows[0]
+        #expect(Int(perf[0] ?? "0") == model.count)
+        // The materialized view is refreshed at shutdown and shows the day's filled trades.
+        let summary = try db.query("SELECT total_trades FROM daily_performance_summary WHERE user_id = $1::uuid", [rich.userID]).rows
+        #expect(summary.reduce(0) { $0 + (Int($1[0] ?? "0") ?? 0) } == model.count)
     }
 }

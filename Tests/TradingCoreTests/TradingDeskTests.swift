@@ -121,3 +121,42 @@ struct TradingDeskHaltTests {
         #expect(TradingDeskTests.events(desk.submit(intent(.buy, 1), now: t0)).contains { $0.kind == .fill }, "resumed")
     }
 }
+
+@Suite("Strategy day figures and position marks")
+struct StrategyDayTests {
+    @Test func figuresFollowTheClosingExecutions() {
+        let t0 = Timestamp.parseRFC3339("2026-11-24T10:00:00+05:30")!
+        var desk = TradingDesk(ids: UUIDv7Generator(seed: 12))
+        func intent(_ side: OrderSide, _ q: Int64, _ price: Int64) -> OrderIntent {
+            OrderIntent(strategyID: "s", userID: "u", brokerID: "b", symbol: "X", exchange: "NSE", side: side, quantity: q,
+                        referencePrice: FixedDecimal(price), time: t0, reason: "t")
+        }
+        var last: StrategyDay?
+        for (side, price) in [(OrderSide.buy, Int64(100)), (.sell, 110), (.buy, 100), (.sell, 95), (.buy, 100), (.sell, 101)] {
+            for record in desk.submit(intent(side, 10, price), now: t0) {
+                if case .performance(let day) = record { last = day }
+            }
+        }
+        let day = try! #require(last)
+        #expect(day.trades == 6 && day.winning == 2 && day.losing == 1)
+        #expect(day.totalPnL == (100 - 50 + 10) * 10_000, "+100, −50, +10")
+        #expect(day.maxDrawdown == 50 * 10_000, "from the +100 peak down to +50")
+        #expect(abs((day.winRate ?? 0) - 66.666_666) < 0.001)
+        #expect(day.sharpeRatio != nil)
+        #expect(day.day == SessionCalendar.istDay(t0))
+    }
+
+    @Test func openPositionsAreMarkedWhenTheirPriceMoves() {
+        let t0 = Timestamp.parseRFC3339("2026-11-24T10:00:00+05:30")!
+        var desk = TradingDesk(ids: UUIDv7Generator(seed: 13))
+        _ = desk.submit(OrderIntent(strategyID: "s", userID: "u", brokerID: "b", symbol: "X", exchange: "NSE", side: .buy, quantity: 1,
+                                    referencePrice: FixedDecimal(100), time: t0, reason: "t"), now: t0)
+        #expect(desk.marks().count == 1)
+        #expect(desk.marks().isEmpty, "unchanged price: nothing to write")
+        _ = desk.onTick(Tick(symbol: "X", exchange: "NSE", timestamp: t0, price: FixedDecimal(101)))
+        let moved = desk.marks()
+        #expect(moved.count == 1)
+        guard case .mark(_, let price)? = moved.first else { Issue.record("expected a mark"); return }
+        #expect(price == FixedDecimal(101))
+    }
+}

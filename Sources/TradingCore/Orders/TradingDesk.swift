@@ -105,6 +105,62 @@ public enum DeskRecord: Sendable, Equatable {
     case event(BusEvent)
     /// A risk breach halted the user (stored so the halt survives a restart).
     case halt(userID: String, reason: String)
+    /// Marks an open position at a new last traded price (`current_price`; the seed's trigger
+    /// recomputes `unrealized_pnl`).
+    case mark(positionID: String, price: FixedDecimal)
+    /// A strategy's figures for an Asia/Kolkata day (`strategy_performance`).
+    case performance(StrategyDay)
+}
+
+/// One strategy's trading in one Asia/Kolkata day, from its closing fills.
+public struct StrategyDay: Sendable, Equatable {
+    public var strategyID: String
+    /// Days since 1970-01-01 (IST).
+    public var day: Int64
+    /// Executions (fills) of the strategy's orders.
+    public var trades: Int = 0
+    /// Closing or reducing executions with a gain / a loss.
+    public var winning: Int = 0
+    public var losing: Int = 0
+    /// Realized P&L, 1/10,000 units.
+    public var totalPnL: Int128 = 0
+    /// The largest fall of cumulative realized P&L from its running peak within the day.
+    public var maxDrawdown: Int128 = 0
+    var peak: Int128 = 0
+    /// Realized P&L of each closing execution, for the Sharpe ratio.
+    public var closedPnLs: [Int128] = []
+
+    public init(strategyID: String, day: Int64) {
+        self.strategyID = strategyID
+        self.day = day
+    }
+
+    /// Winning closed executions over all closed executions, in percent.
+    public var winRate: Double? {
+        let closed = winning + losing
+        return closed > 0 ? Double(winning) / Double(closed) * 100 : nil
+    }
+
+    /// Mean over standard deviation (population) of the closed executions' P&L: a per-trade
+    /// Sharpe ratio with no risk-free rate and no annualization; nil below two trades.
+    public var sharpeRatio: Double? {
+        guard closedPnLs.count >= 2 else { return nil }
+        let values = closedPnLs.map { Double($0) / 10_000 }
+        let mean = values.reduce(0, +) / Double(values.count)
+        let variance = values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(values.count)
+        guard variance > 0 else { return nil }
+        return mean / variance.squareRoot()
+    }
+
+    mutating func add(fill realized: Int128, closing: Bool) {
+        trades += 1
+        guard closing else { return }
+        totalPnL += realized
+        closedPnLs.append(realized)
+        if realized > 0 { winning += 1 } else if realized < 0 { losing += 1 }
+        if totalPnL > peak { peak = totalPnL }
+        maxDrawdown = max(maxDrawdown, peak - totalPnL)
+    }
 }
 
 /// Intents in, orders, fills, positions and events out: risk check, the paper simulator, the
@@ -140,6 +196,10 @@ public struct TradingDesk: Sendable {
     private var dayStart: [String: (day: Int64, realized: Int128)] = [:]
     /// Per user: the highest equity seen (docs/risk.md).
     private var equityPeak: [String: Int128] = [:]
+    /// Per strategy: today's figures.
+    private var strategyDays: [String: StrategyDay] = [:]
+    /// The price each open position was last marked at.
+    private var marked: [String: FixedDecimal] = [:]
 
     public init(ids: UUIDv7Generator = UUIDv7Generator()) {
         self.ids = ids
@@ -224,6 +284,17 @@ public struct TradingDesk: Sendable {
         venues[key] = venue
         working[orderID] = order
         for fill in fills { records += apply(fill) }
+        return records
+    }
+
+    /// Open positions whose last traded price moved since they were last marked.
+    public mutating func marks() -> [DeskRecord] {
+        var records: [DeskRecord] = []
+        for (key, open) in positions {
+            guard let price = lastPrice[Self.instrument(key.symbol, key.exchange)], marked[open.positionID] != price else { continue }
+            marked[open.positionID] = price
+            records.append(.mark(positionID: open.positionID, price: price))
+        }
         return records
     }
 
@@ -317,6 +388,13 @@ public struct TradingDesk: Sendable {
                                                                   quantity: reducing ? closingPart : quantity - (previousQuantity == 0 || (previousQuantity > 0) == (signed > 0) ? 0 : closingPart),
                                                                   pnl: pnl, action: action, time: time)))
         }
+        let realizedNow = actions.reduce(Int128(0)) { $0 + $1.pnl }
+        let closing = actions.contains { $0.action == .close || $0.action == .decrease }
+        let day = SessionCalendar.istDay(time)
+        var stats = strategyDays[intent.strategyID].flatMap { $0.day == day ? $0 : nil } ?? StrategyDay(strategyID: intent.strategyID, day: day)
+        stats.add(fill: realizedNow, closing: closing)
+        strategyDays[intent.strategyID] = stats
+        records.append(.performance(stats))
         if open.net.quantity == 0 {
             positions[key] = nil
         } else {
