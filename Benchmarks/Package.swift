@@ -9,6 +9,7 @@ let package = Package(
     dependencies: [
         .package(name: "algotrader", path: ".."),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         .executableTarget(
@@ -17,6 +18,7 @@ let package = Package(
                 .product(name: "TradingCore", package: "algotrader"),
                 .product(name: "AlgotraderEngine", package: "algotrader"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
         ),

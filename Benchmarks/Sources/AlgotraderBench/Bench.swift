@@ -22,6 +22,9 @@ struct Bench: ParsableCommand {
     @Option(help: "Rounds of the durable-ingest row (engine and COPY alternate); medians count.")
     var ingestRounds: Int = 3
 
+    @Option(help: "Seconds of 10,000 ticks/s load for the latency rows.")
+    var latencySeconds: Double = 10
+
     @Option(help: "Messages for the pipeline row.")
     var pipelineMessages: Int = 1_000_000
 
@@ -45,6 +48,7 @@ struct Bench: ParsableCommand {
             ticks = min(ticks, 20_000)
             decodeMessages = min(decodeMessages, 10_000)
             pipelineMessages = min(pipelineMessages, 20_000)
+            latencySeconds = min(latencySeconds, 1)
             decodeRounds = 1
             ingestRounds = 1
         }
@@ -59,6 +63,8 @@ struct Bench: ParsableCommand {
         print(report.table())
         if decodeOnly { return }
         report.add(try PipelineBenchmark(messages: pipelineMessages).run())
+        print(report.table())
+        report.add(try LatencyBenchmark(adminURL: databaseURL, binary: binary, seconds: latencySeconds).run())
         print(report.table())
         let ingest = try DurableIngestBenchmark(adminURL: databaseURL, binary: binary, ticks: ticks, rounds: ingestRounds).run()
         report.add(ingest.rows)
