@@ -9,11 +9,14 @@ public struct StrategySpec: Sendable, Equatable {
     public var identity: StrategyIdentity
     public var type: String
     public var parameters: StrategyParameters
+    /// The filled position it starts with (its orders' net fills, after a restart).
+    public var initialPosition: Int64
 
-    public init(identity: StrategyIdentity, type: String, parameters: StrategyParameters) {
+    public init(identity: StrategyIdentity, type: String, parameters: StrategyParameters, initialPosition: Int64 = 0) {
         self.identity = identity
         self.type = type
         self.parameters = parameters
+        self.initialPosition = initialPosition
     }
 
     public static func == (lhs: StrategySpec, rhs: StrategySpec) -> Bool {
@@ -269,6 +272,7 @@ final class Shard: @unchecked Sendable {
             } else {
                 do {
                     runner = Runner(spec: spec, strategy: try make(spec))
+                    runner.filled = spec.initialPosition
                     if let old = existing[spec.identity.strategyID] {
                         runner.filled = old.filled
                         runner.pending = old.pending

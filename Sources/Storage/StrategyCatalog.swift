@@ -8,6 +8,9 @@ public struct StrategyRow: Sendable {
     public var parameters: StrategyParameters
     /// Set when the row cannot run (bad parameters, no broker): the reason.
     public var problem: String?
+    /// Its net filled quantity so far (from its `trades` rows), so a restarted strategy knows
+    /// the position its orders built.
+    public var position: Int64 = 0
 }
 
 /// Reads the strategies to run and records which run (`is_running`, `last_run`).
@@ -40,6 +43,13 @@ public final class StrategyCatalog {
             FROM strategies s JOIN users u ON u.user_id = s.user_id, jsonb_each(CASE WHEN jsonb_typeof(s.parameters) = 'object' THEN s.parameters ELSE '{}' END) p
             WHERE s.is_active AND u.is_active
             """).rows
+        var positions: [String: Int64] = [:]
+        for row in try db.query("""
+            SELECT strategy_id::text, sum(CASE WHEN transaction_type = 'BUY' THEN filled_quantity ELSE -filled_quantity END)
+            FROM trades WHERE filled_quantity > 0 GROUP BY strategy_id
+            """).rows {
+            if let id = row[0], let q = row[1].flatMap({ Int64($0) }) { positions[id] = q }
+        }
         var parameters: [String: [String: ParameterValue]] = [:]
         for row in parameterRows {
             let value: ParameterValue
@@ -66,7 +76,8 @@ public final class StrategyCatalog {
                 problem = "parameter 'broker_id': is required when the user has \(row[5] ?? "0") active brokers"
             }
             return StrategyRow(identity: StrategyIdentity(strategyID: id, userID: row[1]!, name: row[2] ?? "", brokerID: broker),
-                               type: row[3] ?? "", parameters: StrategyParameters(values), problem: problem)
+                               type: row[3] ?? "", parameters: StrategyParameters(values), problem: problem,
+                               position: positions[id] ?? 0)
         }
     }
 

@@ -85,7 +85,7 @@ final class StrategyRuntime: Sendable {
                     data: "{\"strategy_id\":\"\(row.identity.strategyID)\",\"user_id\":\"\(row.identity.userID)\"}"))
                 continue
             }
-            specs.append(StrategySpec(identity: row.identity, type: row.type, parameters: row.parameters))
+            specs.append(StrategySpec(identity: row.identity, type: row.type, parameters: row.parameters, initialPosition: row.position))
         }
         pipeline.apply(specs) { spec in
             try StrategyFactory.make(type: spec.type, identity: spec.identity, parameters: spec.parameters, calendar: calendar)

@@ -105,3 +105,29 @@ struct DaemonOrdersTests {
         #expect(summary.reduce(0) { $0 + (Int($1[0] ?? "0") ?? 0) } == model.count)
     }
 }
+
+@Suite("Bus seq across restarts")
+struct BusSequenceRestartTests {
+    @Test func seqContinuesWithoutReuseAfterARestartAndPositionsCarryOver() throws {
+        let url = try TestDatabase.makeMigrated()
+        let db = try TestDatabase.connect(url)
+        let ids = try DaemonOrdersTests.addUser(db, "restart", maxPositionSize: "100000000")
+        for (run, seed) in [(1, "11"), (2, "12")] {
+            let daemon = try DaemonProcess(databaseURL: url)
+            #expect(try DaemonProcess.python("publish_price_path.py", [daemon.feed, "RELIANCE", "NSE", "1500", seed, "\(daemon.directory)/p.json"]) == 0)
+            Thread.sleep(forTimeInterval: 1.5)
+            #expect(daemon.stop() == 0, "run \(run) stops cleanly")
+        }
+        let seqs = try db.query("SELECT seq FROM bus_events ORDER BY seq").rows.compactMap { $0[0].flatMap { Int64($0) } }
+        #expect(seqs.count > 4)
+        #expect(seqs == Array(Int64(1)...Int64(seqs.count)), "contiguous from 1 across both runs, nothing reused")
+        // One non-CLOSED row at most, and its quantity is the net of every fill of both runs.
+        let net = try db.query("""
+            SELECT coalesce(sum(CASE WHEN t.transaction_type = 'BUY' THEN t.filled_quantity ELSE -t.filled_quantity END), 0)
+            FROM trades t JOIN strategies s USING (strategy_id) WHERE s.user_id = $1::uuid
+            """, [ids.userID]).scalar
+        let open = try db.query("SELECT count(*), coalesce(sum(quantity), 0) FROM positions WHERE user_id = $1::uuid AND status <> 'CLOSED'", [ids.userID]).rows[0]
+        #expect(Int(open[0] ?? "0")! <= 1)
+        #expect(open[1] == net)
+    }
+}
