@@ -42,7 +42,7 @@ public final class PipelineRecorder: PipelineSink, Sendable {
         forwardIntents(intents)
         pending.withLock { $0.intents += intents }
         for intent in intents {
-            logger.info("order intent", metadata: [
+            logger.debug("order intent", metadata: [
                 "strategy": "\(intent.strategyID)", "side": "\(intent.side.rawValue)", "quantity": "\(intent.quantity)",
                 "symbol": "\(intent.symbol)", "exchange": "\(intent.exchange)", "price": "\(intent.referencePrice)",
             ])

@@ -292,14 +292,17 @@ final class Shard: @unchecked Sendable {
             let intent = event.order.intent
             guard let runner = runners[Self.key(intent.symbol, intent.exchange)]?.first(where: { $0.spec.identity.strategyID == intent.strategyID }) else { continue }
             let sign: Int64 = intent.side == .buy ? 1 : -1
+            // A bracket child (stoploss/target) was never one of the strategy's intents: its fill
+            // moves the position, but nothing was pending for it.
+            let child = event.order.parentOrderID != nil
             switch event.kind {
             case .fill:
                 let quantity = (event.fillQuantity ?? 0) * sign
                 runner.filled += quantity
-                runner.pending -= quantity
+                if !child { runner.pending -= quantity }
             case .order:
                 let status = event.order.state.status
-                if status == .rejected || status == .cancelled {
+                if !child && (status == .rejected || status == .cancelled) {
                     runner.pending -= event.order.state.remainingQuantity * sign
                 }
             }

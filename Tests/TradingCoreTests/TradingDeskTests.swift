@@ -160,3 +160,28 @@ struct StrategyDayTests {
         #expect(price == FixedDecimal(101))
     }
 }
+
+@Suite("Bracket orders")
+struct BracketOrderTests {
+    @Test func stoplossAndTargetChildrenAreLinkedAndOneCancelsTheOther() {
+        let t0 = Timestamp.parseRFC3339("2026-11-24T10:00:00+05:30")!
+        var desk = TradingDesk(ids: UUIDv7Generator(seed: 14))
+        let entry = OrderIntent(strategyID: "s", userID: "u", brokerID: "b", symbol: "X", exchange: "NSE", side: .buy, quantity: 10,
+                                stoploss: FixedDecimal(95), target: FixedDecimal(110), referencePrice: FixedDecimal(100), time: t0, reason: "entry")
+        let placed = TradingDeskTests.events(desk.submit(entry, now: t0))
+        let parent = placed.first { $0.kind == .fill }!.order
+        let children = placed.filter { $0.order.parentOrderID != nil }
+        #expect(children.count == 2)
+        #expect(children.allSatisfy { $0.order.parentOrderID == parent.orderID && $0.order.state.status == .open && $0.order.intent.side == .sell })
+        #expect(Set(children.map { $0.order.intent.type }) == [.stopLossMarket, .limit])
+        // The target trades first: it fills at 110 and the stoploss is cancelled.
+        let hit = TradingDeskTests.events(desk.onTick(Tick(symbol: "X", exchange: "NSE", timestamp: t0, price: FixedDecimal(111))))
+        #expect(hit.filter { $0.kind == .fill }.map(\.fillPrice) == [FixedDecimal(110)])
+        let cancelled = hit.filter { $0.order.state.status == .cancelled }
+        #expect(cancelled.count == 1 && cancelled[0].order.intent.type == .stopLossMarket)
+        #expect(cancelled[0].order.reason?.contains("one-cancels-other") == true)
+        #expect(desk.position(userID: "u", symbol: "X", exchange: "NSE") == 0)
+        #expect(TradingDeskTests.events(desk.onTick(Tick(symbol: "X", exchange: "NSE", timestamp: t0, price: FixedDecimal(90)))).isEmpty,
+                "the cancelled stoploss never fires")
+    }
+}

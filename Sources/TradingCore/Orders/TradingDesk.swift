@@ -200,6 +200,8 @@ public struct TradingDesk: Sendable {
     private var strategyDays: [String: StrategyDay] = [:]
     /// The price each open position was last marked at.
     private var marked: [String: FixedDecimal] = [:]
+    /// One-cancels-other: a bracket child's order id -> its sibling's.
+    private var ocoSibling: [String: String] = [:]
 
     public init(ids: UUIDv7Generator = UUIDv7Generator()) {
         self.ids = ids
@@ -351,7 +353,67 @@ public struct TradingDesk: Sendable {
             records.append(.event(BusEvent(kind: .order, order: order, time: fill.time)))
         }
         if order.state.status.isTerminal { working[fill.orderID] = nil } else { working[fill.orderID] = order }
+        if order.state.status == .filled {
+            if order.parentOrderID == nil {
+                records += placeBracket(for: order, time: fill.time)
+            } else if let sibling = ocoSibling.removeValue(forKey: order.orderID) {
+                ocoSibling[sibling] = nil
+                records += cancel(orderID: sibling, reason: "one-cancels-other: \(order.orderID) filled", time: fill.time)
+            }
+        }
         return records
+    }
+
+    /// After an entry with `stoploss` and/or `target` fills: child orders on the other side for
+    /// the filled quantity — an SL-M at the stoploss and a LIMIT at the target — linked by
+    /// `parent_order_id`; when one fills, the other is cancelled (one-cancels-other). They only
+    /// close the position, so they pass no risk check.
+    private mutating func placeBracket(for parent: DeskOrder, time: Timestamp) -> [DeskRecord] {
+        let p = parent.intent
+        guard p.stoploss != nil || p.target != nil else { return [] }
+        let side: OrderSide = p.side == .buy ? .sell : .buy
+        var children: [(OrderType, FixedDecimal?, FixedDecimal?, String)] = []
+        if let stop = p.stoploss { children.append((.stopLossMarket, nil, stop, "stoploss")) }
+        if let target = p.target { children.append((.limit, target, nil, "target")) }
+        var records: [DeskRecord] = []
+        var ids: [String] = []
+        for (type, limit, trigger, role) in children {
+            let intent = OrderIntent(strategyID: p.strategyID, userID: p.userID, brokerID: p.brokerID, symbol: p.symbol, exchange: p.exchange,
+                                     side: side, type: type, quantity: parent.state.filledQuantity, limitPrice: limit, triggerPrice: trigger,
+                                     referencePrice: p.referencePrice, time: time, reason: "\(role) of \(parent.orderID)")
+            var child = DeskOrder(tradeID: self.ids.next(now: time).description, orderID: self.ids.next(now: time).description,
+                                  parentOrderID: parent.orderID, intent: intent,
+                                  state: OrderState(quantity: intent.quantity, price: limit, triggerPrice: trigger),
+                                  orderTime: time, executionTime: nil, reason: nil)
+            try? child.state.apply(.accepted)
+            records.append(.order(child))
+            records.append(.tradeLog(tradeID: child.tradeID, level: "INFO", message: "accepted: \(intent.reason)", data: nil))
+            records.append(.event(BusEvent(kind: .order, order: child, time: time)))
+            let key = Self.instrument(p.symbol, p.exchange)
+            var venue = venues[key] ?? PaperSimulator()
+            _ = venue.place(PaperOrder(orderID: child.orderID, side: side, type: type, quantity: intent.quantity,
+                                       limitPrice: limit, triggerPrice: trigger), at: p.referencePrice, time: time)
+            venues[key] = venue
+            working[child.orderID] = child
+            ids.append(child.orderID)
+        }
+        if ids.count == 2 {
+            ocoSibling[ids[0]] = ids[1]
+            ocoSibling[ids[1]] = ids[0]
+        }
+        return records
+    }
+
+    /// Cancels a working order (at the venue too).
+    public mutating func cancel(orderID: String, reason: String, time: Timestamp) -> [DeskRecord] {
+        guard var order = working[orderID] else { return [] }
+        _ = venues[Self.instrument(order.intent.symbol, order.intent.exchange)]?.cancel(orderID)
+        guard (try? order.state.apply(.cancelled(reason: reason))) != nil else { return [] }
+        order.reason = reason
+        working[orderID] = nil
+        if let sibling = ocoSibling.removeValue(forKey: orderID) { ocoSibling[sibling] = nil }
+        return [.order(order), .tradeLog(tradeID: order.tradeID, level: "INFO", message: "cancelled: \(reason)", data: nil),
+                .event(BusEvent(kind: .order, order: order, time: time))]
     }
 
     private mutating func applyToPosition(order: DeskOrder, quantity: Int64, price: FixedDecimal, time: Timestamp) -> [DeskRecord] {
