@@ -28,8 +28,7 @@ release: deps
 
 # A fresh throwaway cluster for every test run, so no state leaks between runs.
 test-db: deps
-	@scripts/pg-cluster.sh stop $(TEST_DIR)
-	@rm -rf $(TEST_DIR)
+	@scripts/pg-cluster.sh reset $(TEST_DIR)
 	@scripts/pg-cluster.sh start $(TEST_DIR) $(TEST_PORT)
 
 TSDB_PORT    ?= 55434
@@ -43,7 +42,7 @@ test: test-db
 	  status=$$?; scripts/pg-cluster.sh stop $(TEST_DIR); exit $$status
 	@if scripts/pg-cluster.sh has-timescaledb; then \
 	  echo "TimescaleDB is installed: running the suite again on a hypertable layout"; \
-	  scripts/pg-cluster.sh stop $(TSDB_DIR); rm -rf $(TSDB_DIR); \
+	  scripts/pg-cluster.sh reset $(TSDB_DIR); \
 	  scripts/pg-cluster.sh start $(TSDB_DIR) $(TSDB_PORT) timescaledb && \
 	  ALGOTRADER_TEST_DATABASE_URL=$$(scripts/pg-cluster.sh url $(TSDB_PORT)) $(SWIFT) test --skip-build; \
 	  status=$$?; scripts/pg-cluster.sh stop $(TSDB_DIR); exit $$status; \

@@ -16,6 +16,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# The demo's data is disposable: every run starts from an empty database at this binary's schema.
+admin_url=${url%/algotrader}/postgres
+psql "$admin_url" -qc "DROP DATABASE IF EXISTS algotrader" -c "CREATE DATABASE algotrader"
+
 export ALGOTRADER_DATABASE_URL=$url
 export ALGOTRADER_MARKET_DATA_CONNECT=tcp://127.0.0.1:$feed_port
 export ALGOTRADER_BUS_BIND=tcp://127.0.0.1:$bus_port

@@ -5,6 +5,7 @@
 #   scripts/pg-cluster.sh url PORT         -> the libpq URL of that cluster
 #   scripts/pg-cluster.sh start DIR PORT timescaledb -> the same, with TimescaleDB preloaded
 #   scripts/pg-cluster.sh has-timescaledb  -> exit 0 if the TimescaleDB extension is installed
+#   scripts/pg-cluster.sh reset DIR        -> stop and delete the cluster (and its /var/tmp data)
 # PostgreSQL refuses to run as root, so as root the cluster runs as the system user
 # "algotrader" (created if absent).
 set -euo pipefail
@@ -18,7 +19,8 @@ done
 
 as_owner() {
   if [ "$(id -u)" = 0 ]; then
-    runuser -u algotrader -- "$@"
+    # From /, which the owner can always enter (the project folder may be under /root).
+    (cd / && runuser -u algotrader -- "$@")
   else
     "$@"
   fi
@@ -65,6 +67,15 @@ case "$cmd" in
     done
     psql -h 127.0.0.1 -p "$port" -U postgres -d postgres -qtAc "SELECT 1 FROM pg_database WHERE datname='algotrader'" | grep -q 1 \
       || psql -h 127.0.0.1 -p "$port" -U postgres -d postgres -qc "CREATE DATABASE algotrader"
+    ;;
+  reset)
+    # Stop and delete a cluster, wherever its data lives (the /var/tmp link target too).
+    link=${2:?data dir}
+    dir=$(realpath -m "$link")
+    if [ -f "$dir/data/PG_VERSION" ]; then
+      as_owner "$bindir/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true
+    fi
+    rm -rf "$dir" "$link"
     ;;
   stop)
     dir=$(realpath -m "${2:?data dir}")  # follows the /var/tmp link, if any
