@@ -50,13 +50,18 @@ struct IngestEngineTests {
 
     static func now() -> Timestamp { SystemClock().now() }
 
-    @Test func thousandMalformedMessagesOfManyKindsLoseNoValidTickAndCrashNothing() throws {
+    /// A migrated database, a started engine, and a publisher its subscription reached.
+    static func running(extra: [String: String] = [:]) throws -> (url: String, engine: IngestEngine, publisher: ZMQSocket, context: ZMQContext) {
         let url = try TestDatabase.makeMigrated()
-        let endpoint = Self.temporaryEndpoint()
+        let endpoint = temporaryEndpoint()
         let context = try ZMQContext()
-        let engine = IngestEngine(config: try Self.config(databaseURL: url, feed: endpoint), context: context, logger: Logger(label: "test"))
+        let engine = IngestEngine(config: try config(databaseURL: url, feed: endpoint, extra: extra), context: context, logger: Logger(label: "test"))
         try engine.start()
-        let publisher = try Self.publisher(context, endpoint: endpoint)
+        return (url, engine, try publisher(context, endpoint: endpoint), context)
+    }
+
+    @Test func thousandMalformedMessagesOfManyKindsLoseNoValidTickAndCrashNothing() throws {
+        let (url, engine, publisher, _) = try Self.running()
 
         let now = Self.now()
         let nowText = now.description
@@ -117,12 +122,7 @@ struct IngestEngineTests {
     }
 
     @Test func resentSequenceNumbersAreStoredOnceAndGapsAreCounted() throws {
-        let url = try TestDatabase.makeMigrated()
-        let endpoint = Self.temporaryEndpoint()
-        let context = try ZMQContext()
-        let engine = IngestEngine(config: try Self.config(databaseURL: url, feed: endpoint), context: context, logger: Logger(label: "test"))
-        try engine.start()
-        let publisher = try Self.publisher(context, endpoint: endpoint)
+        let (url, engine, publisher, _) = try Self.running()
         let now = Self.now()
         func send(_ seq: Int64, session: String = "run-1") throws {
             let tick = Tick(symbol: "INFY", exchange: "NSE", timestamp: now, price: FixedDecimal(seq + 1), source: "feed-a", session: session, sequence: seq)
@@ -144,15 +144,10 @@ struct IngestEngineTests {
     }
 
     @Test func stopFlushesEveryAcceptedTickBeforeReturning() throws {
-        let url = try TestDatabase.makeMigrated()
-        let endpoint = Self.temporaryEndpoint()
-        let context = try ZMQContext()
         // A long flush interval and big batches: only the stop can make these ticks durable.
-        let engine = IngestEngine(config: try Self.config(databaseURL: url, feed: endpoint, extra: [
+        let (url, engine, publisher, _) = try Self.running(extra: [
             "ALGOTRADER_INGEST_FLUSH_INTERVAL_MS": "60000", "ALGOTRADER_INGEST_BATCH_SIZE": "100000",
-        ]), context: context, logger: Logger(label: "test"))
-        try engine.start()
-        let publisher = try Self.publisher(context, endpoint: endpoint)
+        ])
         var generator = SyntheticTickGenerator(seed: 3, session: "flush")
         for _ in 0..<5_000 {
             let tick = generator.next(at: Self.now())
