@@ -168,3 +168,22 @@ struct MigratorTests {
         for id in ids { #expect(id[id.index(id.startIndex, offsetBy: 14)] == "7") }
     }
 }
+
+@Suite("Partition maintenance under load")
+struct PartitionConcurrencyTests {
+    /// Regression: partitions were made with CREATE TABLE ... PARTITION OF, which takes an ACCESS
+    /// EXCLUSIVE lock on the parent and waited behind (and deadlocked with) any open reader of
+    /// market_data. CREATE + ATTACH PARTITION needs only SHARE UPDATE EXCLUSIVE.
+    @Test func makingPartitionsDoesNotWaitForAnOpenReader() throws {
+        let url = try TestDatabase.makeMigrated()
+        let reader = try TestDatabase.connect(url)
+        let maker = try TestDatabase.connect(url)
+        try maker.query("SELECT market_data_ensure_partitions(now() - interval '1 day', now())")
+        try reader.execute("BEGIN")
+        try reader.query("SELECT count(*) FROM market_data")  // holds ACCESS SHARE on every partition
+        try maker.execute("SET lock_timeout = '2s'")
+        let made = try maker.query("SELECT market_data_ensure_partitions(now() + interval '5 days', now() + interval '40 days')").scalar
+        #expect(Int(made ?? "0")! >= 30, "new tick and bar partitions attached while the reader's transaction is open")
+        try reader.execute("COMMIT")
+    }
+}
