@@ -116,42 +116,78 @@ public final class EventWriter: Sendable {
         socket.close()
     }
 
-    /// One transaction: the rows, then the events with consecutive `seq` from `firstSeq`.
+    /// One transaction for a whole round, in a handful of statements however many fills it holds:
+    /// the latest state of each order, position and strategy day (rows repeat within a round as
+    /// an order moves), then the append-only rows in bulk (`unnest`), then the events with
+    /// consecutive `seq` from `firstSeq`. Foreign keys are satisfied by that order.
     private func commit(_ records: [DeskRecord], db: PostgresConnection, firstSeq: Int64) throws -> [(Int64, BusEvent, String)] {
+        var orders: [String: DeskOrder] = [:], orderOrder: [String] = []
+        var positions: [String: PositionRecord] = [:], positionOrder: [String] = []
+        var days: [String: StrategyDay] = [:], dayOrder: [String] = []
+        var logs = Array(repeating: [String?](), count: 4)
+        var history = Array(repeating: [String?](), count: 6)
+        var marks: [(String, FixedDecimal)] = []
+        var halts: [(String, String)] = []
+        var events = Array(repeating: [String?](), count: 5)
         var published: [(Int64, BusEvent, String)] = []
+        var seq = firstSeq
+        for record in records {
+            switch record {
+            case .order(let order):
+                if orders.updateValue(order, forKey: order.tradeID) == nil { orderOrder.append(order.tradeID) }
+            case .position(let position):
+                if positions.updateValue(position, forKey: position.positionID) == nil { positionOrder.append(position.positionID) }
+            case .performance(let day):
+                let key = "\(day.strategyID)|\(day.day)"
+                if days.updateValue(day, forKey: key) == nil { dayOrder.append(key) }
+            case .tradeLog(let tradeID, let level, let message, let data):
+                for (i, v) in [tradeID, level, message, data].enumerated() { logs[i].append(v) }
+            case .positionHistory(let h):
+                for (i, v) in [h.positionID, h.price.description, String(h.quantity), OrderRecords.decimal(h.pnl), h.action.rawValue,
+                               h.time.description].enumerated() { history[i].append(v) }
+            case .mark(let positionID, let price):
+                marks.append((positionID, price))
+            case .halt(let userID, let reason):
+                halts.append((userID, reason))
+            case .event(let event):
+                let payload = event.json(seq: seq)
+                for (i, v) in [String(seq), event.topic, event.kind.rawValue, event.order.tradeID, payload].enumerated() { events[i].append(v) }
+                published.append((seq, event, payload))
+                seq += 1
+            }
+        }
         try db.transaction { conn in
-            var seq = firstSeq
-            for record in records {
-                switch record {
-                case .order(let order): try OrderRecords.upsert(order, conn)
-                case .tradeLog(let tradeID, let level, let message, let data):
-                    try conn.query("INSERT INTO trade_logs (trade_id, log_level, message, data) VALUES ($1::uuid, $2, $3, $4::jsonb)",
-                                   [tradeID, level, message, data])
-                case .position(let position): try OrderRecords.upsert(position, conn)
-                case .positionHistory(let history):
-                    try conn.query("""
-                        INSERT INTO position_history (position_id, price, quantity, pnl, action, "timestamp")
-                        VALUES ($1::uuid, $2::numeric, $3::int, $4::numeric, $5, $6::timestamptz)
-                        """, [history.positionID, history.price.description, String(history.quantity),
-                              OrderRecords.decimal(history.pnl), history.action.rawValue, history.time.description])
-                case .mark(let positionID, let price):
-                    try conn.query("UPDATE positions SET current_price = $2::numeric WHERE position_id = $1::uuid AND status <> 'CLOSED'",
-                                   [positionID, price.description])
-                case .performance(let day):
-                    try OrderRecords.upsert(day, conn)
-                case .halt(let userID, let reason):
-                    try conn.query("""
-                        INSERT INTO halts (user_id, reason, source, created_by)
-                        SELECT $1::uuid, $2, 'breach', 'risk' WHERE NOT EXISTS
-                            (SELECT 1 FROM halts WHERE user_id = $1::uuid AND resumed_at IS NULL)
-                        """, [userID, reason])
-                case .event(let event):
-                    let payload = event.json(seq: seq)
-                    try conn.query("INSERT INTO bus_events (seq, topic, event, trade_id, payload) VALUES ($1::bigint, $2, $3, $4::uuid, $5)",
-                                   [String(seq), event.topic, event.kind.rawValue, event.order.tradeID, payload])
-                    published.append((seq, event, payload))
-                    seq += 1
-                }
+            for (positionID, price) in marks {
+                try conn.query("UPDATE positions SET current_price = $2::numeric WHERE position_id = $1::uuid AND status <> 'CLOSED'",
+                               [positionID, price.description])
+            }
+            for id in orderOrder { try OrderRecords.upsert(orders[id]!, conn) }
+            for id in positionOrder { try OrderRecords.upsert(positions[id]!, conn) }
+            if !logs[0].isEmpty {
+                try conn.query("""
+                    INSERT INTO trade_logs (trade_id, log_level, message, data)
+                    SELECT t, l, m, d::jsonb FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) AS x(t, l, m, d)
+                    """, logs.map { PostgresArrayLiteral.text($0) })
+            }
+            if !history[0].isEmpty {
+                try conn.query("""
+                    INSERT INTO position_history (position_id, price, quantity, pnl, action, "timestamp")
+                    SELECT * FROM unnest($1::uuid[], $2::numeric[], $3::int[], $4::numeric[], $5::text[], $6::timestamptz[])
+                    """, history.map { PostgresArrayLiteral.text($0) })
+            }
+            for key in dayOrder { try OrderRecords.upsert(days[key]!, conn) }
+            for (userID, reason) in halts {
+                try conn.query("""
+                    INSERT INTO halts (user_id, reason, source, created_by)
+                    SELECT $1::uuid, $2, 'breach', 'risk' WHERE NOT EXISTS
+                        (SELECT 1 FROM halts WHERE user_id = $1::uuid AND resumed_at IS NULL)
+                    """, [userID, reason])
+            }
+            if !events[0].isEmpty {
+                try conn.query("""
+                    INSERT INTO bus_events (seq, topic, event, trade_id, payload)
+                    SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::uuid[], $5::text[])
+                    """, events.map { PostgresArrayLiteral.text($0) })
             }
         }
         return published

@@ -183,7 +183,11 @@ struct PartitionConcurrencyTests {
         try reader.query("SELECT count(*) FROM market_data")  // holds ACCESS SHARE on every partition
         try maker.execute("SET lock_timeout = '2s'")
         let made = try maker.query("SELECT market_data_ensure_partitions(now() + interval '5 days', now() + interval '40 days')").scalar
-        #expect(Int(made ?? "0")! >= 30, "new tick and bar partitions attached while the reader's transaction is open")
+        if try maker.query("SELECT layout FROM market_data_layout").scalar == "native" {
+            #expect(Int(made ?? "0")! >= 30, "new tick and bar partitions attached while the reader's transaction is open")
+        } else {
+            #expect(made == "0", "TimescaleDB makes its own chunks")
+        }
         try reader.execute("COMMIT")
     }
 }
