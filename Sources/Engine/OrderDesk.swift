@@ -1,5 +1,4 @@
 import Dispatch
-public import Logging
 public import TradingCore
 
 /// Runs the ``TradingDesk`` on one serial queue: intents from the strategies, ticks for working
@@ -8,7 +7,6 @@ public final class OrderDesk: Sendable {
     private let queue = DispatchQueue(label: "algotrader.order-desk")
     private let state: DeskBox
     private let writer: EventWriter
-    private let logger: Logger
 
     /// The desk's state, touched only on `queue`.
     // @unchecked Sendable is safe here: `desk` and `markTimer` are read and written only inside
@@ -22,9 +20,8 @@ public final class OrderDesk: Sendable {
         init(_ desk: TradingDesk) { self.desk = desk }
     }
 
-    public init(writer: EventWriter, logger: Logger, desk: TradingDesk = TradingDesk()) {
+    public init(writer: EventWriter, desk: TradingDesk = TradingDesk()) {
         self.writer = writer
-        self.logger = logger
         self.state = DeskBox(desk)
     }
 

@@ -56,7 +56,7 @@ public final class StrategyPipeline: Sendable {
         self.sink = sink
         self.logger = logger
         self.shards = (0..<max(1, shardCount)).map {
-            Shard(index: $0, aggregator: BarAggregator(calendar: calendar, graceNanoseconds: graceNanoseconds), calendar: calendar, sink: sink, logger: logger)
+            Shard(index: $0, aggregator: BarAggregator(calendar: calendar, graceNanoseconds: graceNanoseconds), sink: sink, logger: logger)
         }
     }
 
@@ -171,7 +171,6 @@ public final class StrategyPipeline: Sendable {
 final class Shard: @unchecked Sendable {
     let queue: DispatchQueue
     var aggregator: BarAggregator
-    let calendar: SessionCalendar
     let sink: any PipelineSink
     let logger: Logger
     /// Running strategies by instrument ("SYMBOL|EXCHANGE").
@@ -192,10 +191,9 @@ final class Shard: @unchecked Sendable {
         }
     }
 
-    init(index: Int, aggregator: BarAggregator, calendar: SessionCalendar, sink: any PipelineSink, logger: Logger) {
+    init(index: Int, aggregator: BarAggregator, sink: any PipelineSink, logger: Logger) {
         self.queue = DispatchQueue(label: "algotrader.pipeline.shard\(index)")
         self.aggregator = aggregator
-        self.calendar = calendar
         self.sink = sink
         self.logger = logger
     }

@@ -58,7 +58,7 @@ struct Serve: ParsableCommand {
             FileHandle.standardError.write(Data("algotrader serve: database: \(error)\n".utf8))
             throw ExitCode(ExitStatus.unavailable)
         }
-        let desk = OrderDesk(writer: writer, logger: logger)
+        let desk = OrderDesk(writer: writer)
         let replay = ReplayServer(endpoint: config.replayBind, context: context, connectionString: config.databaseURL, logger: logger)
         do {
             try replay.start()
