@@ -63,6 +63,14 @@ extension ConfigKey {
         ConfigKey("bars.session_open", .string, default: .string("NSE=09:15,BSE=09:15,NFO=09:15,BFO=09:15,MCX=09:00,CDS=09:00")),
         ConfigKey("bars.close_grace_ms", .integer(0...600_000), default: .integer(0)),
         ConfigKey("pipeline.shards", .integer(1...64), default: .integer(2)),
+        // broker gateways and the paper simulator's optional models
+        ConfigKey("gateway.bind", .string, default: .string("tcp://127.0.0.1:5558")),
+        ConfigKey("gateway.heartbeat_interval_ms", .integer(100...60_000), default: .integer(1_000)),
+        ConfigKey("gateway.heartbeat_timeout_ms", .integer(300...600_000), default: .integer(5_000)),
+        ConfigKey("gateway.resend_interval_ms", .integer(10...600_000), default: .integer(2_000)),
+        ConfigKey("execution.paper.slippage_bps", .integer(0...1_000), default: .integer(0)),
+        ConfigKey("execution.paper.latency_ms", .integer(0...60_000), default: .integer(0)),
+        ConfigKey("execution.paper.max_fill_quantity", .integer(0...100_000_000), default: .integer(0)),
         // logging
         ConfigKey("logging.level", .choice(["trace", "debug", "info", "notice", "warning", "error", "critical"]), default: .string("info")),
         ConfigKey("logging.bad_message_log_interval_seconds", .integer(1...86_400), default: .integer(10)),

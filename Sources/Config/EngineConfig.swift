@@ -1,5 +1,5 @@
 import Foundation
-import TradingCore
+public import TradingCore
 
 /// The daemon's validated configuration. Built only by ``ConfigLoader``.
 public struct EngineConfig: Sendable {
@@ -22,6 +22,11 @@ public struct EngineConfig: Sendable {
     public var sessionOpenMinutes: [String: Int64]
     public var barCloseGraceMilliseconds: Int
     public var pipelineShards: Int
+    public var gatewayBind: String
+    public var gatewayHeartbeatIntervalMilliseconds: Int
+    public var gatewayHeartbeatTimeoutMilliseconds: Int
+    public var gatewayResendIntervalMilliseconds: Int
+    public var paperModel: PaperModel
     public var logLevel: String
     public var badMessageLogIntervalSeconds: Int
 
@@ -91,6 +96,17 @@ public struct EngineConfig: Sendable {
         sessionOpenMinutes = parsed
         barCloseGraceMilliseconds = try integer("bars.close_grace_ms")
         pipelineShards = try integer("pipeline.shards")
+        gatewayBind = try string("gateway.bind")
+        guard Self.isEndpoint(gatewayBind) else { throw ConfigError(key: "gateway.bind", "'\(gatewayBind)' is not a ZeroMQ endpoint") }
+        gatewayHeartbeatIntervalMilliseconds = try integer("gateway.heartbeat_interval_ms")
+        gatewayHeartbeatTimeoutMilliseconds = try integer("gateway.heartbeat_timeout_ms")
+        guard gatewayHeartbeatTimeoutMilliseconds > gatewayHeartbeatIntervalMilliseconds else {
+            throw ConfigError(key: "gateway.heartbeat_timeout_ms", "must be above gateway.heartbeat_interval_ms (\(gatewayHeartbeatIntervalMilliseconds))")
+        }
+        gatewayResendIntervalMilliseconds = try integer("gateway.resend_interval_ms")
+        paperModel = PaperModel(slippageBasisPoints: Int64(try integer("execution.paper.slippage_bps")),
+                                latencyNanoseconds: Int64(try integer("execution.paper.latency_ms")) * 1_000_000,
+                                maxFillQuantityPerTick: Int64(try integer("execution.paper.max_fill_quantity")))
         logLevel = try string("logging.level")
         badMessageLogIntervalSeconds = try integer("logging.bad_message_log_interval_seconds")
     }

@@ -26,14 +26,18 @@ public final class EventWriter: Sendable {
     public let published = Atomic<Int>(0)
     /// Called after a batch's events were published: fills, so strategies learn their positions.
     private let onPublished: @Sendable ([BusEvent]) -> Void
+    /// Gateway requests and report acknowledgements, handed on once their rows are committed.
+    private let onGateway: @Sendable ([DeskRecord]) -> Void
 
     public init(connectionString: String, endpoint: String, context: ZMQContext, logger: Logger,
-                onPublished: @escaping @Sendable ([BusEvent]) -> Void = { _ in }) {
+                onPublished: @escaping @Sendable ([BusEvent]) -> Void = { _ in },
+                onGateway: @escaping @Sendable ([DeskRecord]) -> Void = { _ in }) {
         self.connectionString = connectionString
         self.endpoint = endpoint
         self.context = context
         self.logger = logger
         self.onPublished = onPublished
+        self.onGateway = onGateway
     }
 
     public func enqueue(_ records: [DeskRecord]) {
@@ -89,13 +93,14 @@ public final class EventWriter: Sendable {
             if !batches.isEmpty {
                 let records = batches.flatMap { $0 }
                 do {
-                    let events = try commit(records, db: try db.get(), firstSeq: nextSeq)
+                    let (events, gatewayRecords) = try commit(records, db: try db.get(), firstSeq: nextSeq)
                     for (seq, event, payload) in events {
                         _ = try? socket.send([Array(event.topic.utf8), Array(payload.utf8)])
                         nextSeq = seq + 1
                     }
                     published.add(events.count, ordering: .relaxed)
                     onPublished(events.map(\.1))
+                    if !gatewayRecords.isEmpty { onGateway(gatewayRecords) }
                     backoff = 0.05
                 } catch {
                     // Nothing was committed: keep the records, in order, and try again.
@@ -120,7 +125,7 @@ public final class EventWriter: Sendable {
     /// the latest state of each order, position and strategy day (rows repeat within a round as
     /// an order moves), then the append-only rows in bulk (`unnest`), then the events with
     /// consecutive `seq` from `firstSeq`. Foreign keys are satisfied by that order.
-    private func commit(_ records: [DeskRecord], db: PostgresConnection, firstSeq: Int64) throws -> [(Int64, BusEvent, String)] {
+    private func commit(_ records: [DeskRecord], db: PostgresConnection, firstSeq: Int64) throws -> ([(Int64, BusEvent, String)], [DeskRecord]) {
         var orders: [String: DeskOrder] = [:], orderOrder: [String] = []
         var positions: [String: PositionRecord] = [:], positionOrder: [String] = []
         var days: [String: StrategyDay] = [:], dayOrder: [String] = []
@@ -130,6 +135,7 @@ public final class EventWriter: Sendable {
         var halts: [(String, String)] = []
         var events = Array(repeating: [String?](), count: 5)
         var published: [(Int64, BusEvent, String)] = []
+        var gateway: [DeskRecord] = []
         var seq = firstSeq
         for record in records {
             switch record {
@@ -149,6 +155,8 @@ public final class EventWriter: Sendable {
                 marks.append((positionID, price))
             case .halt(let userID, let reason):
                 halts.append((userID, reason))
+            case .gatewayRequest, .gatewayAck:
+                gateway.append(record)
             case .event(let event):
                 let payload = event.json(seq: seq)
                 for (i, v) in [String(seq), event.topic, event.kind.rawValue, event.order.tradeID, payload].enumerated() { events[i].append(v) }
@@ -190,7 +198,7 @@ public final class EventWriter: Sendable {
                     """, events.map { PostgresArrayLiteral.text($0) })
             }
         }
-        return published
+        return (published, gateway)
     }
 }
 

@@ -1,4 +1,5 @@
 import Dispatch
+public import Logging
 public import TradingCore
 
 /// Runs the ``TradingDesk`` on one serial queue: intents from the strategies, ticks for working
@@ -28,6 +29,50 @@ public final class OrderDesk: Sendable {
     /// Replaces risk settings (at start and on SIGHUP).
     public func configure(risk: [String: RiskSettings]) {
         queue.async { [state] in state.desk.riskSettings = risk }
+    }
+
+    /// Live broker accounts and the paper models (at start and on SIGHUP).
+    public func configure(liveBrokers: Set<String>, paperModel: PaperModel) {
+        queue.async { [state] in
+            state.desk.liveBrokers = liveBrokers
+            state.desk.paperModel = paperModel
+        }
+    }
+
+    /// The live broker accounts whose gateway is connected now (from the ``GatewayServer``).
+    public func setConnectedBrokers(_ brokers: Set<String>) {
+        queue.async { [state] in state.desk.setConnectedBrokers(brokers) }
+    }
+
+    /// A gateway's execution report; acknowledged to `peer` once what it changed is durable.
+    public func onGatewayReport(_ report: GatewayReport, peer: [UInt8], logger: Logger) {
+        queue.async { [state, writer] in
+            let (outcome, records) = state.desk.onGatewayReport(report)
+            let status: String
+            switch outcome {
+            case .applied: status = "applied"
+            case .duplicate: status = "duplicate"
+            case .unknownOrder:
+                status = "unknown_order"
+                logger.warning("gateway report for an order that is not working", metadata: ["order_id": "\(report.orderID)", "type": "\(report.kind.rawValue)"])
+            case .refused(let why):
+                status = "refused"
+                logger.error("gateway report refused", metadata: ["order_id": "\(report.orderID)", "reason": "\(why)"])
+            }
+            writer.enqueue(records + [.gatewayAck(peer: peer, reportID: report.reportID, status: status)])
+        }
+    }
+
+    /// Cancels a working order (paper: at once; live: a request to its gateway).
+    public func cancel(orderID: String, reason: String, now: Timestamp) {
+        queue.async { [state, writer] in writer.enqueue(state.desk.cancel(orderID: orderID, reason: reason, time: now)) }
+    }
+
+    /// Modifies a working order's quantity and/or prices.
+    public func modify(orderID: String, quantity: Int64?, price: FixedDecimal?, triggerPrice: FixedDecimal?, now: Timestamp) {
+        queue.async { [state, writer] in
+            writer.enqueue(state.desk.modify(orderID: orderID, quantity: quantity, price: price, triggerPrice: triggerPrice, time: now))
+        }
     }
 
     /// Applies the active halts (read every 100 ms); cancels the newly halted users' working orders.

@@ -46,6 +46,7 @@ public final class DaemonProcess {
         environment["ALGOTRADER_MARKET_DATA_CONNECT"] = "ipc://\(directory)/feed.ipc"
         environment["ALGOTRADER_BUS_BIND"] = "ipc://\(directory)/bus.ipc"
         environment["ALGOTRADER_BUS_REPLAY_BIND"] = "ipc://\(directory)/replay.ipc"
+        environment["ALGOTRADER_GATEWAY_BIND"] = "ipc://\(directory)/gateway.ipc"
         environment["ALGOTRADER_LOGGING_LEVEL"] = "warning"
         environment.merge(extra) { $1 }
         process.environment = environment

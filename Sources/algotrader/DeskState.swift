@@ -41,4 +41,15 @@ enum DeskState {
         }
         return out
     }
+
+    /// Active broker accounts executed by a gateway: `broker_id` -> `api_type`.
+    static func liveBrokers(_ url: String) throws -> [String: String] {
+        let db = try PostgresConnection(connectionString: url)
+        defer { db.close() }
+        var out: [String: String] = [:]
+        for r in try db.query("SELECT broker_id::text, api_type FROM brokers WHERE execution_mode = 'live' AND coalesce(is_active, true)").rows {
+            if let id = r[0], let type = r[1] { out[id] = type }
+        }
+        return out
+    }
 }

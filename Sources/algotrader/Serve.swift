@@ -44,11 +44,16 @@ struct Serve: ParsableCommand {
         let context = try ZMQContext()
         // Orders: the desk (risk, paper venue, positions) and the event writer that stores its
         // records and only then publishes them on the bus (CONTRACT.md section 2).
-        let strategies = StrategyRuntime(config: config, logger: logger)
+        let gateway = GatewayServer(
+            settings: .init(endpoint: config.gatewayBind, heartbeatIntervalMilliseconds: config.gatewayHeartbeatIntervalMilliseconds,
+                            heartbeatTimeoutMilliseconds: config.gatewayHeartbeatTimeoutMilliseconds,
+                            resendIntervalMilliseconds: config.gatewayResendIntervalMilliseconds),
+            context: context, connectionString: config.databaseURL, logger: logger)
+        let strategies = StrategyRuntime(config: config, logger: logger, gateway: gateway)
         let pipeline = strategies.pipeline
-        let writer = EventWriter(connectionString: config.databaseURL, endpoint: config.busBind, context: context, logger: logger) { events in
-            pipeline.ordersUpdated(events)
-        }
+        let writer = EventWriter(connectionString: config.databaseURL, endpoint: config.busBind, context: context, logger: logger,
+                                 onPublished: { events in pipeline.ordersUpdated(events) },
+                                 onGateway: { records in gateway.send(records) })
         do {
             try writer.start()
         } catch let error as ZMQError {
@@ -59,6 +64,13 @@ struct Serve: ParsableCommand {
             throw ExitCode(ExitStatus.unavailable)
         }
         let desk = OrderDesk(writer: writer)
+        gateway.attach(desk)
+        do {
+            try gateway.start()
+        } catch {
+            FileHandle.standardError.write(Data("algotrader serve: configuration error: gateway.bind: cannot bind '\(config.gatewayBind)': \(error)\n".utf8))
+            throw ExitCode(ExitStatus.config)
+        }
         let replay = ReplayServer(endpoint: config.replayBind, context: context, connectionString: config.databaseURL, logger: logger)
         do {
             try replay.start()
@@ -121,6 +133,7 @@ struct Serve: ParsableCommand {
         halts.stop()
         desk.drain()
         writer.stop()
+        gateway.stop()
         replay.stop()
         watchdog?.cancel()
         sources.forEach { $0.cancel() }

@@ -18,13 +18,16 @@ final class StrategyRuntime: Sendable {
         let desk = Mutex<OrderDesk?>(nil)
     }
     private let slot = DeskSlot()
+    /// Told the live broker accounts at start and on SIGHUP.
+    private let gateway: GatewayServer?
     private let config: EngineConfig
     private let logger: Logger
     private let calendar: SessionCalendar
     private let reloads = DispatchQueue(label: "algotrader.strategy-reload")
 
-    init(config: EngineConfig, logger: Logger) {
+    init(config: EngineConfig, logger: Logger, gateway: GatewayServer? = nil) {
         self.config = config
+        self.gateway = gateway
         self.logger = logger
         self.calendar = SessionCalendar(sessionOpenMinutes: config.sessionOpenMinutes)
         let slot = self.slot
@@ -63,6 +66,9 @@ final class StrategyRuntime: Sendable {
         defer { catalog.close() }
         if let orderDesk = slot.desk.withLock({ $0 }) {
             orderDesk.configure(risk: try DeskState.riskSettings(config.databaseURL))
+            let live = try DeskState.liveBrokers(config.databaseURL)
+            orderDesk.configure(liveBrokers: Set(live.keys), paperModel: config.paperModel)
+            gateway?.setLiveBrokers(live)
         }
         let rows = try catalog.load()
         var specs: [StrategySpec] = []

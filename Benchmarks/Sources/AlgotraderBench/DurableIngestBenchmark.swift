@@ -94,6 +94,7 @@ struct DurableIngestBenchmark {
         environment["ALGOTRADER_MARKET_DATA_CONNECT"] = feed
         environment["ALGOTRADER_BUS_BIND"] = "ipc://\(dir)/bus.ipc"
         environment["ALGOTRADER_BUS_REPLAY_BIND"] = "ipc://\(dir)/replay.ipc"
+        environment["ALGOTRADER_GATEWAY_BIND"] = "ipc://\(dir)/gateway.ipc"
         environment["ALGOTRADER_LOGGING_LEVEL"] = "warning"
         daemon.environment = environment
         try daemon.run()

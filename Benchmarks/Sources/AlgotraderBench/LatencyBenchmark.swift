@@ -129,6 +129,7 @@ struct LatencyBenchmark {
         environment["ALGOTRADER_MARKET_DATA_CONNECT"] = "ipc://\(dir)/feed.ipc"
         environment["ALGOTRADER_BUS_BIND"] = "tcp://127.0.0.1:45561"
         environment["ALGOTRADER_BUS_REPLAY_BIND"] = "ipc://\(dir)/replay.ipc"
+        environment["ALGOTRADER_GATEWAY_BIND"] = "ipc://\(dir)/gateway.ipc"
         environment["ALGOTRADER_LOGGING_LEVEL"] = "error"
         daemon.environment = environment
         try daemon.run()

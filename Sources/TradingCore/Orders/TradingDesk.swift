@@ -24,48 +24,36 @@ public struct BusEvent: Sendable, Equatable {
 
     /// The payload of CONTRACT.md section 2, with `seq`.
     public func json(seq: Int64) -> String {
-        var out: [UInt8] = []
-        out.reserveCapacity(512)
-        func key(_ name: String) { out.append(UInt8(ascii: ",")); TickJSONEncoder.appendString(name, to: &out); out.append(UInt8(ascii: ":")) }
-        func string(_ name: String, _ value: String?) {
-            key(name)
-            if let value { TickJSONEncoder.appendString(value, to: &out) } else { out += Array("null".utf8) }
-        }
-        func number(_ name: String, _ value: FixedDecimal?) {
-            key(name)
-            if let value { value.append(to: &out) } else { out += Array("null".utf8) }
-        }
-        func integer(_ name: String, _ value: Int64) { key(name); appendDecimal(value, to: &out) }
-        out += Array("{\"seq\":".utf8); appendDecimal(seq, to: &out)
-        string("event", kind.rawValue)
-        string("trade_id", order.tradeID)
-        string("order_id", order.orderID)
-        string("parent_order_id", order.parentOrderID)
-        string("user_id", order.intent.userID)
-        string("strategy_id", order.intent.strategyID)
-        string("broker_id", order.intent.brokerID)
-        string("symbol", order.intent.symbol)
-        string("exchange", order.intent.exchange)
-        string("transaction_type", order.intent.side.rawValue)
-        string("order_type", order.intent.type.rawValue)
-        integer("quantity", order.state.quantity)
+        var w = JSONObjectWriter()
+        w.integer("seq", seq)
+        w.string("event", kind.rawValue)
+        w.string("trade_id", order.tradeID)
+        w.string("order_id", order.orderID)
+        w.string("parent_order_id", order.parentOrderID)
+        w.string("user_id", order.intent.userID)
+        w.string("strategy_id", order.intent.strategyID)
+        w.string("broker_id", order.intent.brokerID)
+        w.string("symbol", order.intent.symbol)
+        w.string("exchange", order.intent.exchange)
+        w.string("transaction_type", order.intent.side.rawValue)
+        w.string("order_type", order.intent.type.rawValue)
+        w.integer("quantity", order.state.quantity)
         if kind == .fill {
-            integer("fill_quantity", fillQuantity ?? 0)
-            number("fill_price", fillPrice)
+            w.integer("fill_quantity", fillQuantity ?? 0)
+            w.number("fill_price", fillPrice)
         }
-        integer("filled_quantity", order.state.filledQuantity)
-        number("average_price", order.state.averagePrice)
-        string("status", order.state.status.rawValue)
+        w.integer("filled_quantity", order.state.filledQuantity)
+        w.number("average_price", order.state.averagePrice)
+        w.string("status", order.state.status.rawValue)
         if kind == .order {
-            number("price", order.state.price)
-            number("trigger_price", order.state.triggerPrice)
-            number("stoploss", order.intent.stoploss)
-            number("target", order.intent.target)
-            string("reason", order.reason)
+            w.number("price", order.state.price)
+            w.number("trigger_price", order.state.triggerPrice)
+            w.number("stoploss", order.intent.stoploss)
+            w.number("target", order.intent.target)
+            w.string("reason", order.reason)
         }
-        key("ts"); out.append(UInt8(ascii: "\"")); time.appendRFC3339(to: &out); out.append(UInt8(ascii: "\""))
-        out.append(UInt8(ascii: "}"))
-        return String(decoding: out, as: UTF8.self)
+        w.time("ts", time)
+        return w.finish()
     }
 }
 
@@ -110,6 +98,11 @@ public enum DeskRecord: Sendable, Equatable {
     case mark(positionID: String, price: FixedDecimal)
     /// A strategy's figures for an Asia/Kolkata day (`strategy_performance`).
     case performance(StrategyDay)
+    /// A request for a broker gateway, sent once the order's row is durable.
+    case gatewayRequest(GatewayRequest)
+    /// A gateway's report is durable (or needed nothing stored): acknowledge it to the gateway
+    /// (`peer`, its routing id) so it stops resending; `status` says what became of it.
+    case gatewayAck(peer: [UInt8], reportID: String, status: String)
 }
 
 /// One strategy's trading in one Asia/Kolkata day, from its closing fills.
@@ -163,9 +156,10 @@ public struct StrategyDay: Sendable, Equatable {
     }
 }
 
-/// Intents in, orders, fills, positions and events out: risk check, the paper simulator, the
-/// order state machine and net positions, composed. Pure and single-threaded: the engine runs it
-/// on one serial queue and stores its records before publishing them.
+/// Intents in, orders, fills, positions and events out: risk check, execution (the paper
+/// simulator, or a broker gateway for a live broker account), the order state machine and net
+/// positions, composed. Pure and single-threaded: the engine runs it on one serial queue and
+/// stores its records before publishing them or sending them to a gateway.
 public struct TradingDesk: Sendable {
     public struct PositionKey: Hashable, Sendable {
         public var userID: String, symbol: String, exchange: String
@@ -181,12 +175,30 @@ public struct TradingDesk: Sendable {
         var realizedBase: Int128 = 0
     }
 
+    /// What became of a gateway report.
+    public enum ReportOutcome: Sendable, Equatable {
+        case applied
+        /// Seen before (same `exec_id`, or a state the order is already in): nothing changed.
+        case duplicate
+        /// No working order has that `order_id`.
+        case unknownOrder
+        /// The report contradicts the order's state (a fill above its quantity, say).
+        case refused(String)
+    }
+
     private var ids: UUIDv7Generator
     private var working: [String: DeskOrder] = [:]
     private var venues: [String: PaperSimulator] = [:]  // by "SYMBOL|EXCHANGE"
     private var positions: [PositionKey: OpenPosition] = [:]
     private var lastPrice: [String: FixedDecimal] = [:]
     public var riskSettings: [String: RiskSettings] = [:]
+    /// The paper simulator's optional models (off by default).
+    public var paperModel: PaperModel = .default
+    /// Broker accounts executed by a gateway (`brokers.execution_mode = 'live'`).
+    public var liveBrokers: Set<String> = []
+    /// Live broker accounts whose gateway is connected and heard from; orders for the others are
+    /// rejected (their strategies are halted until the gateway returns).
+    public private(set) var connectedBrokers: Set<String> = []
     public private(set) var haltedUsers: Set<String> = []
     /// The whole engine is halted (an operator's kill switch).
     public private(set) var engineHalted = false
@@ -214,6 +226,9 @@ public struct TradingDesk: Sendable {
         positions[PositionKey(userID: userID, symbol: symbol, exchange: exchange)]?.net.quantity ?? 0
     }
 
+    /// A working (not yet terminal) order by its `order_id`.
+    public func workingOrder(_ orderID: String) -> DeskOrder? { working[orderID] }
+
     /// Re-establishes an open position read from `positions` after a restart.
     public mutating func restore(positionID: String, openingTradeID: String, userID: String, symbol: String, exchange: String,
                                  quantity: Int64, averagePrice: FixedDecimal, openedAt: Timestamp) {
@@ -221,6 +236,15 @@ public struct TradingDesk: Sendable {
         net.apply(fill: quantity, price: averagePrice)
         positions[PositionKey(userID: userID, symbol: symbol, exchange: exchange)] =
             OpenPosition(positionID: positionID, openingTradeID: openingTradeID, openedAt: openedAt, net: net)
+    }
+
+    /// The live broker accounts whose gateway is connected now.
+    public mutating func setConnectedBrokers(_ brokers: Set<String>) {
+        connectedBrokers = brokers
+    }
+
+    private func isLive(_ order: DeskOrder) -> Bool {
+        order.intent.brokerID.map { liveBrokers.contains($0) } ?? false
     }
 
     /// The user's P&L for the risk check (docs/risk.md): day P&L is the realized P&L since the
@@ -245,8 +269,9 @@ public struct TradingDesk: Sendable {
                            dayPnL: dayPnL, equity: equity, equityPeak: peak, halted: engineHalted || haltedUsers.contains(user))
     }
 
-    /// Turns an intent into an order: rejected by risk, or accepted and placed (a MARKET order
-    /// fills at once at the intent's reference price).
+    /// Turns an intent into an order: rejected by risk, or accepted and placed — at the paper
+    /// venue (a MARKET order fills at once at the intent's reference price) or, for a live broker
+    /// account, sent to its gateway as PENDING.
     public mutating func submit(_ intent: OrderIntent, now: Timestamp) -> [DeskRecord] {
         lastPrice[Self.instrument(intent.symbol, intent.exchange)] = intent.referencePrice
         let tradeID = ids.next(now: now).description
@@ -259,6 +284,9 @@ public struct TradingDesk: Sendable {
         var decision = RiskCheck.evaluate(side: intent.side, quantity: intent.quantity, price: checkPrice, stoploss: intent.stoploss,
                                           settings: riskSettings[intent.userID], context: riskContext(for: intent))
         if intent.brokerID == nil { decision = .reject(reason: "no broker account for this strategy") }
+        if case .accept = decision, isLive(order), let broker = intent.brokerID, !connectedBrokers.contains(broker) {
+            decision = .reject(reason: "halted: no gateway connected for live broker \(broker)")
+        }
         switch decision {
         case .reject(let reason), .rejectAndHalt(let reason):
             try? order.state.apply(.rejected(reason: reason))
@@ -274,18 +302,38 @@ public struct TradingDesk: Sendable {
         case .accept:
             break
         }
+        return place(order, time: intent.time, why: intent.reason)
+    }
+
+    /// Places an order that passed risk (or needs none: a bracket child).
+    private mutating func place(_ order: DeskOrder, time: Timestamp, why: String) -> [DeskRecord] {
+        var order = order
+        var records: [DeskRecord] = []
+        if isLive(order) {
+            // PENDING until the gateway reports the broker took it; durable before it is sent.
+            working[order.orderID] = order
+            records.append(.order(order))
+            records.append(.tradeLog(tradeID: order.tradeID, level: "INFO", message: "sent to gateway: \(why)", data: nil))
+            records.append(.event(BusEvent(kind: .order, order: order, time: time)))
+            records.append(.gatewayRequest(GatewayRequest(kind: .new, requestID: ids.next(now: time).description, order: order, time: time)))
+            return records
+        }
         try? order.state.apply(.accepted)
         records.append(.order(order))
-        records.append(.tradeLog(tradeID: tradeID, level: "INFO", message: "accepted: \(intent.reason)", data: nil))
-        records.append(.event(BusEvent(kind: .order, order: order, time: intent.time)))
-        let key = Self.instrument(intent.symbol, intent.exchange)
-        var venue = venues[key] ?? PaperSimulator()
-        let fills = venue.place(PaperOrder(orderID: orderID, side: intent.side, type: intent.type, quantity: intent.quantity,
-                                           limitPrice: intent.limitPrice, triggerPrice: intent.triggerPrice),
-                                at: intent.referencePrice, time: intent.time)
+        records.append(.tradeLog(tradeID: order.tradeID, level: "INFO", message: "accepted: \(why)", data: nil))
+        records.append(.event(BusEvent(kind: .order, order: order, time: time)))
+        let i = order.intent
+        let key = Self.instrument(i.symbol, i.exchange)
+        var venue = venues[key] ?? PaperSimulator(model: paperModel)
+        let fills = venue.place(PaperOrder(orderID: order.orderID, side: i.side, type: i.type, quantity: order.state.quantity,
+                                           limitPrice: order.state.price, triggerPrice: order.state.triggerPrice),
+                                at: i.referencePrice, time: time)
         venues[key] = venue
-        working[orderID] = order
-        for fill in fills { records += apply(fill) }
+        working[order.orderID] = order
+        for fill in fills {
+            records += execute(orderID: fill.orderID, executionID: ids.next(now: fill.time).description, quantity: fill.quantity,
+                               price: fill.price, time: fill.time).records
+        }
         return records
     }
 
@@ -309,65 +357,122 @@ public struct TradingDesk: Sendable {
         engineHalted = engine
         guard !newlyHalted.isEmpty || engineNow else { return [] }
         var records: [DeskRecord] = []
-        for (orderID, var order) in working.sorted(by: { $0.key < $1.key }) where engineNow || newlyHalted.contains(order.intent.userID) {
-            let key = Self.instrument(order.intent.symbol, order.intent.exchange)
-            _ = venues[key]?.cancel(orderID)
-            guard (try? order.state.apply(.cancelled(reason: "halted"))) != nil else { continue }
-            order.reason = "cancelled: trading halted"
-            working[orderID] = nil
-            records.append(.order(order))
-            records.append(.tradeLog(tradeID: order.tradeID, level: "WARNING", message: "cancelled: trading halted", data: nil))
-            records.append(.event(BusEvent(kind: .order, order: order, time: time)))
+        for (orderID, order) in working.sorted(by: { $0.key < $1.key }) where engineNow || newlyHalted.contains(order.intent.userID) {
+            records += cancel(orderID: orderID, reason: "trading halted", time: time)
         }
         return records
     }
 
-    /// A trade on an instrument: fills working orders it reaches; marks positions.
+    /// A trade on an instrument: fills working paper orders it reaches; marks positions.
     public mutating func onTick(_ tick: Tick) -> [DeskRecord] {
         let key = Self.instrument(tick.symbol, tick.exchange)
         lastPrice[key] = tick.price
         guard var venue = venues[key], !venue.working.isEmpty else { return [] }
         let fills = venue.onTick(price: tick.price, time: tick.timestamp)
         venues[key] = venue
-        return fills.flatMap { apply($0) }
+        return fills.flatMap {
+            execute(orderID: $0.orderID, executionID: ids.next(now: $0.time).description, quantity: $0.quantity,
+                    price: $0.price, time: $0.time).records
+        }
     }
 
-    private mutating func apply(_ fill: PaperFill) -> [DeskRecord] {
-        guard var order = working[fill.orderID] else { return [] }
+    /// An execution report from a broker gateway. A report seen before changes nothing; a fill
+    /// or modify for an order still PENDING implies the broker accepted it first.
+    public mutating func onGatewayReport(_ report: GatewayReport) -> (outcome: ReportOutcome, records: [DeskRecord]) {
+        guard var order = working[report.orderID], isLive(order) else { return (.unknownOrder, []) }
+        var records: [DeskRecord] = []
+        if order.state.status == .pending && (report.kind == .fill || report.kind == .modified) {
+            records += transition(&order, .accepted, message: "accepted by the broker", time: report.time, data: brokerData(report))
+        }
+        switch report.kind {
+        case .accepted:
+            guard order.state.status == .pending else { return (.duplicate, []) }
+            records += transition(&order, .accepted, message: "accepted by the broker", time: report.time, data: brokerData(report))
+        case .rejected:
+            let reason = report.reason ?? "rejected by the broker"
+            guard order.state.status == .pending || order.state.status == .open else { return (.duplicate, records) }
+            order.reason = reason
+            records += transition(&order, .rejected(reason: reason), message: "rejected by the broker: \(reason)", time: report.time,
+                                  data: brokerData(report))
+        case .cancelled:
+            let reason = report.reason ?? "cancelled at the broker"
+            order.reason = reason
+            records += transition(&order, .cancelled(reason: reason), message: "cancelled: \(reason)", time: report.time, data: brokerData(report))
+            if let sibling = ocoSibling.removeValue(forKey: order.orderID) { ocoSibling[sibling] = nil }
+        case .modified:
+            records += transition(&order, .modified(quantity: report.quantity, price: report.price, triggerPrice: report.triggerPrice),
+                                  message: "modified at the broker", time: report.time, data: brokerData(report))
+        case .fill:
+            guard let execID = report.execID, let quantity = report.quantity, let price = report.price else {
+                return (.refused("a fill needs exec_id, fill_quantity and fill_price"), records)
+            }
+            working[order.orderID] = order
+            let result = execute(orderID: order.orderID, executionID: execID, quantity: quantity, price: price, time: report.time)
+            if case .duplicate = result.outcome, records.isEmpty { return (.duplicate, []) }
+            return (result.outcome, records + result.records)
+        }
+        if records.isEmpty { return (.duplicate, []) }
+        if order.state.status.isTerminal { working[order.orderID] = nil } else { working[order.orderID] = order }
+        return (.applied, records)
+    }
+
+    private func brokerData(_ report: GatewayReport) -> String? {
+        var w = JSONObjectWriter()
+        w.string("report_id", report.reportID)
+        w.string("broker_order_id", report.brokerOrderID)
+        return w.finish()
+    }
+
+    /// Applies a non-fill event to an order and records it; nothing if it does not apply.
+    private func transition(_ order: inout DeskOrder, _ event: OrderEvent, message: String, time: Timestamp,
+                            data: String? = nil) -> [DeskRecord] {
+        guard (try? order.state.apply(event)) != nil else { return [] }
+        return [.order(order), .tradeLog(tradeID: order.tradeID, level: "INFO", message: message, data: data),
+                .event(BusEvent(kind: .order, order: order, time: time))]
+    }
+
+    /// One execution of a working order: the order row, its trade log, the position, the fill
+    /// event, and the FILLED order event when it completes; a bracket or one-cancels-other after.
+    private mutating func execute(orderID: String, executionID: String, quantity: Int64, price: FixedDecimal,
+                                  time: Timestamp) -> (outcome: ReportOutcome, records: [DeskRecord]) {
+        guard var order = working[orderID] else { return (.unknownOrder, []) }
         var records: [DeskRecord] = []
         let before = order.state.status
-        let executionID = ids.next(now: fill.time).description
         do {
-            try order.state.apply(.filled(executionID: executionID, quantity: fill.quantity, price: fill.price))
+            if try order.state.apply(.filled(executionID: executionID, quantity: quantity, price: price)) == .duplicate {
+                return (.duplicate, [])
+            }
         } catch {
-            return [.tradeLog(tradeID: order.tradeID, level: "ERROR", message: "fill refused: \(error)", data: nil)]
+            return (.refused(error.description), [.tradeLog(tradeID: order.tradeID, level: "ERROR", message: "fill refused: \(error)", data: nil)])
         }
-        order.executionTime = fill.time
+        order.executionTime = time
         records.append(.order(order))
-        records.append(.tradeLog(tradeID: order.tradeID, level: "INFO",
-                                 message: "filled \(fill.quantity) at \(fill.price)",
-                                 data: "{\"exec_id\":\"\(executionID)\",\"fill_quantity\":\(fill.quantity),\"fill_price\":\(fill.price)}"))
-        records += applyToPosition(order: order, quantity: fill.quantity, price: fill.price, time: fill.time)
-        records.append(.event(BusEvent(kind: .fill, order: order, fillQuantity: fill.quantity, fillPrice: fill.price, time: fill.time)))
+        var data = JSONObjectWriter()
+        data.string("exec_id", executionID)
+        data.integer("fill_quantity", quantity)
+        data.number("fill_price", price)
+        records.append(.tradeLog(tradeID: order.tradeID, level: "INFO", message: "filled \(quantity) at \(price)", data: data.finish()))
+        records += applyToPosition(order: order, quantity: quantity, price: price, time: time)
+        records.append(.event(BusEvent(kind: .fill, order: order, fillQuantity: quantity, fillPrice: price, time: time)))
         if order.state.status != before {
-            records.append(.event(BusEvent(kind: .order, order: order, time: fill.time)))
+            records.append(.event(BusEvent(kind: .order, order: order, time: time)))
         }
-        if order.state.status.isTerminal { working[fill.orderID] = nil } else { working[fill.orderID] = order }
+        if order.state.status.isTerminal { working[orderID] = nil } else { working[orderID] = order }
         if order.state.status == .filled {
             if order.parentOrderID == nil {
-                records += placeBracket(for: order, time: fill.time)
+                records += placeBracket(for: order, time: time)
             } else if let sibling = ocoSibling.removeValue(forKey: order.orderID) {
                 ocoSibling[sibling] = nil
-                records += cancel(orderID: sibling, reason: "one-cancels-other: \(order.orderID) filled", time: fill.time)
+                records += cancel(orderID: sibling, reason: "one-cancels-other: \(order.orderID) filled", time: time)
             }
         }
-        return records
+        return (.applied, records)
     }
 
     /// After an entry with `stoploss` and/or `target` fills: child orders on the other side for
     /// the filled quantity — an SL-M at the stoploss and a LIMIT at the target — linked by
     /// `parent_order_id`; when one fills, the other is cancelled (one-cancels-other). They only
-    /// close the position, so they pass no risk check.
+    /// close the position, so they pass no risk check; they go where the parent went.
     private mutating func placeBracket(for parent: DeskOrder, time: Timestamp) -> [DeskRecord] {
         let p = parent.intent
         guard p.stoploss != nil || p.target != nil else { return [] }
@@ -376,44 +481,63 @@ public struct TradingDesk: Sendable {
         if let stop = p.stoploss { children.append((.stopLossMarket, nil, stop, "stoploss")) }
         if let target = p.target { children.append((.limit, target, nil, "target")) }
         var records: [DeskRecord] = []
-        var ids: [String] = []
+        var childIDs: [String] = []
         for (type, limit, trigger, role) in children {
             let intent = OrderIntent(strategyID: p.strategyID, userID: p.userID, brokerID: p.brokerID, symbol: p.symbol, exchange: p.exchange,
                                      side: side, type: type, quantity: parent.state.filledQuantity, limitPrice: limit, triggerPrice: trigger,
                                      referencePrice: p.referencePrice, time: time, reason: "\(role) of \(parent.orderID)")
-            var child = DeskOrder(tradeID: self.ids.next(now: time).description, orderID: self.ids.next(now: time).description,
+            let child = DeskOrder(tradeID: ids.next(now: time).description, orderID: ids.next(now: time).description,
                                   parentOrderID: parent.orderID, intent: intent,
                                   state: OrderState(quantity: intent.quantity, price: limit, triggerPrice: trigger),
                                   orderTime: time, executionTime: nil, reason: nil)
-            try? child.state.apply(.accepted)
-            records.append(.order(child))
-            records.append(.tradeLog(tradeID: child.tradeID, level: "INFO", message: "accepted: \(intent.reason)", data: nil))
-            records.append(.event(BusEvent(kind: .order, order: child, time: time)))
-            let key = Self.instrument(p.symbol, p.exchange)
-            var venue = venues[key] ?? PaperSimulator()
-            _ = venue.place(PaperOrder(orderID: child.orderID, side: side, type: type, quantity: intent.quantity,
-                                       limitPrice: limit, triggerPrice: trigger), at: p.referencePrice, time: time)
-            venues[key] = venue
-            working[child.orderID] = child
-            ids.append(child.orderID)
+            childIDs.append(child.orderID)
+            records += place(child, time: time, why: intent.reason)
         }
-        if ids.count == 2 {
-            ocoSibling[ids[0]] = ids[1]
-            ocoSibling[ids[1]] = ids[0]
+        if childIDs.count == 2 {
+            ocoSibling[childIDs[0]] = childIDs[1]
+            ocoSibling[childIDs[1]] = childIDs[0]
         }
         return records
     }
 
-    /// Cancels a working order (at the venue too).
+    /// Cancels a working order: at once at the paper venue; for a live order, a cancel request
+    /// to its gateway (the order is CANCELLED when the gateway reports it).
     public mutating func cancel(orderID: String, reason: String, time: Timestamp) -> [DeskRecord] {
         guard var order = working[orderID] else { return [] }
+        if isLive(order) {
+            return [.tradeLog(tradeID: order.tradeID, level: "INFO", message: "cancel requested: \(reason)", data: nil),
+                    .gatewayRequest(GatewayRequest(kind: .cancel, requestID: ids.next(now: time).description, order: order,
+                                                   reason: reason, time: time))]
+        }
         _ = venues[Self.instrument(order.intent.symbol, order.intent.exchange)]?.cancel(orderID)
-        guard (try? order.state.apply(.cancelled(reason: reason))) != nil else { return [] }
         order.reason = reason
+        let records = transition(&order, .cancelled(reason: reason), message: "cancelled: \(reason)", time: time)
+        guard !records.isEmpty else { return [] }
         working[orderID] = nil
         if let sibling = ocoSibling.removeValue(forKey: orderID) { ocoSibling[sibling] = nil }
-        return [.order(order), .tradeLog(tradeID: order.tradeID, level: "INFO", message: "cancelled: \(reason)", data: nil),
-                .event(BusEvent(kind: .order, order: order, time: time))]
+        return records
+    }
+
+    /// Modifies a working order's total quantity and/or prices: at once at the paper venue (an
+    /// order event with the new values, reason "modified"); for a live order, a modify request
+    /// (applied when the gateway reports `modified`). Nothing if the change is not allowed.
+    public mutating func modify(orderID: String, quantity: Int64?, price: FixedDecimal?, triggerPrice: FixedDecimal?,
+                                time: Timestamp) -> [DeskRecord] {
+        guard var order = working[orderID] else { return [] }
+        var probe = order.state
+        guard (try? probe.apply(.modified(quantity: quantity, price: price, triggerPrice: triggerPrice))) != nil else { return [] }
+        if isLive(order) {
+            return [.tradeLog(tradeID: order.tradeID, level: "INFO", message: "modify requested", data: nil),
+                    .gatewayRequest(GatewayRequest(kind: .modify, requestID: ids.next(now: time).description, order: order,
+                                                   quantity: quantity, price: price, triggerPrice: triggerPrice, time: time))]
+        }
+        let key = Self.instrument(order.intent.symbol, order.intent.exchange)
+        guard venues[key]?.modify(orderID, quantity: quantity, limitPrice: price, triggerPrice: triggerPrice) == true else { return [] }
+        order.reason = "modified"
+        let records = transition(&order, .modified(quantity: quantity, price: price, triggerPrice: triggerPrice),
+                                 message: "modified", time: time)
+        working[orderID] = order
+        return records
     }
 
     private mutating func applyToPosition(order: DeskOrder, quantity: Int64, price: FixedDecimal, time: Timestamp) -> [DeskRecord] {

@@ -1,0 +1,353 @@
+import Dispatch
+import Foundation
+public import Logging
+import Storage
+public import Synchronization
+public import TradingCore
+public import ZeroMQ
+
+/// The broker-gateway endpoint (`gateway.bind`, a ROUTER; CONTRACT.md section 3, schemas in
+/// docs/protocol.md). A gateway connects a DEALER and says `hello` with the `broker_id`s it
+/// serves; the engine sends it `order.new`, `order.modify` and `order.cancel` requests for those
+/// brokers' live orders and resends each, with the same `request_id` and `order_id`, until the
+/// gateway `ack`s it; the gateway sends `report`s (accepted, rejected, fill with a unique
+/// `exec_id`, cancelled, modified), which the engine applies once (a repeated report changes
+/// nothing) and acknowledges with `report.ack` after what it changed is durable. Both sides send
+/// `heartbeat`s; a gateway silent for `gateway.heartbeat_timeout_ms` loses its brokers, whose
+/// strategies' orders are then rejected ("halted") until a gateway says `hello` for them again.
+///
+/// One thread owns the socket. Requests reach it through a locked outbox that the thread drains
+/// between polls of at most 1 ms: a live order waits at most that long after it is durable.
+public final class GatewayServer: Sendable {
+    public struct Settings: Sendable {
+        public var endpoint: String
+        public var heartbeatIntervalMilliseconds: Int
+        public var heartbeatTimeoutMilliseconds: Int
+        public var resendIntervalMilliseconds: Int
+
+        public init(endpoint: String, heartbeatIntervalMilliseconds: Int = 1_000, heartbeatTimeoutMilliseconds: Int = 5_000,
+                    resendIntervalMilliseconds: Int = 2_000) {
+            self.endpoint = endpoint
+            self.heartbeatIntervalMilliseconds = heartbeatIntervalMilliseconds
+            self.heartbeatTimeoutMilliseconds = heartbeatTimeoutMilliseconds
+            self.resendIntervalMilliseconds = resendIntervalMilliseconds
+        }
+    }
+
+    /// Messages the thread has not handled yet.
+    private enum Outbound: Sendable {
+        case records([DeskRecord])
+        case liveBrokers([String: String])
+    }
+
+    private let settings: Settings
+    private let context: ZMQContext
+    private let connectionString: String
+    private let logger: Logger
+    private let outbox = Mutex<[Outbound]>([])
+    private let desk = Mutex<OrderDesk?>(nil)
+    private let stopping = Atomic<Bool>(false)
+    private let started = DispatchSemaphore(value: 0)
+    private let finished = DispatchSemaphore(value: 0)
+    private let startError = Mutex<ZMQError?>(nil)
+    /// Malformed messages from gateways (logged, never fatal).
+    public let badMessages = Atomic<Int>(0)
+    /// Requests resent because no `ack` came in time.
+    public let resends = Atomic<Int>(0)
+
+    public init(settings: Settings, context: ZMQContext, connectionString: String, logger: Logger) {
+        self.settings = settings
+        self.context = context
+        self.connectionString = connectionString
+        self.logger = logger
+    }
+
+    /// The desk that receives reports and broker availability.
+    public func attach(_ desk: OrderDesk) {
+        self.desk.withLock { $0 = desk }
+    }
+
+    /// The live broker accounts (`broker_id` -> `api_type`), at start and on SIGHUP.
+    public func setLiveBrokers(_ brokers: [String: String]) {
+        outbox.withLock { $0.append(.liveBrokers(brokers)) }
+    }
+
+    /// Gateway requests and report acknowledgements whose rows are committed.
+    public func send(_ records: [DeskRecord]) {
+        outbox.withLock { $0.append(.records(records)) }
+    }
+
+    public func start() throws(ZMQError) {
+        let thread = Thread { [self] in
+            run()
+            finished.signal()
+        }
+        thread.name = "gateway"
+        thread.start()
+        started.wait()
+        if let error = startError.withLock({ $0 }) { throw error }
+    }
+
+    public func stop() {
+        stopping.store(true, ordering: .releasing)
+        finished.wait()
+        finished.signal()
+    }
+
+    // MARK: - The thread
+
+    private struct Peer {
+        var identity: [UInt8]
+        var gatewayID: String
+        var brokers: Set<String>
+        var lastHeard: UInt64
+        var lastSent: UInt64
+    }
+
+    private struct Outstanding {
+        var request: GatewayRequest
+        var payload: String
+        var lastSent: UInt64?
+    }
+
+    private final class State {
+        var peers: [[UInt8]: Peer] = [:]
+        var routes: [String: [UInt8]] = [:]  // broker_id -> peer identity
+        var liveBrokers: [String: String] = [:]
+        var outstanding: [String: Outstanding] = [:]  // by request_id
+        var order: [String] = []  // request ids, oldest first
+    }
+
+    private static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds / 1_000_000 }
+
+    private func run() {
+        let socket: ZMQSocket
+        do {
+            socket = try ZMQSocket(context: context, type: .router, linger: 1_000)
+            try socket.setRouterMandatory(true)
+            try socket.bind(settings.endpoint)
+        } catch {
+            startError.withLock { $0 = error }
+            started.signal()
+            return
+        }
+        started.signal()
+        logger.info("gateway endpoint ready", metadata: ["endpoint": "\(settings.endpoint)"])
+        let state = State()
+        let logs = SystemLogStore(connectionString: connectionString)
+        var lastHousekeeping: UInt64 = 0
+        while !stopping.load(ordering: .acquiring) {
+            for item in outbox.withLock({ o -> [Outbound] in defer { o.removeAll() }; return o }) {
+                switch item {
+                case .liveBrokers(let brokers):
+                    state.liveBrokers = brokers
+                case .records(let records):
+                    for record in records { handleOutbound(record, state, socket) }
+                }
+            }
+            if let ready = try? socket.poll(.readable, timeoutMilliseconds: 1), ready.contains(.readable) {
+                while let frames = try? socket.receive(dontWait: true) {
+                    handleInbound(frames, state, socket, logs)
+                }
+            }
+            let now = Self.now()
+            if now &- lastHousekeeping >= 50 {
+                lastHousekeeping = now
+                housekeeping(state, socket, logs, now: now)
+            }
+        }
+        logs.close()
+        socket.close()
+    }
+
+    private func send(_ socket: ZMQSocket, to identity: [UInt8], _ topic: String, _ payload: String) -> Bool {
+        (try? socket.send([identity, Array(topic.utf8), Array(payload.utf8)], dontWait: true)) == true
+    }
+
+    private func handleOutbound(_ record: DeskRecord, _ state: State, _ socket: ZMQSocket) {
+        switch record {
+        case .gatewayRequest(let request):
+            let payload = request.json()
+            state.outstanding[request.requestID] = Outstanding(request: request, payload: payload, lastSent: nil)
+            state.order.append(request.requestID)
+            transmit(request.requestID, state, socket)
+        case .gatewayAck(let peer, let reportID, let status):
+            var w = "{\"report_id\":"
+            w += Self.quoted(reportID) + ",\"status\":" + Self.quoted(status) + "}"
+            _ = send(socket, to: peer, "report.ack", w)
+        default:
+            break
+        }
+    }
+
+    /// Sends (or resends) a request to the gateway serving its broker, if one is connected.
+    private func transmit(_ requestID: String, _ state: State, _ socket: ZMQSocket) {
+        guard var item = state.outstanding[requestID], let peer = state.routes[item.request.brokerID] else { return }
+        if item.lastSent != nil { resends.add(1, ordering: .relaxed) }
+        if send(socket, to: peer, item.request.kind.rawValue, item.payload) {
+            let now = Self.now()
+            item.lastSent = now
+            state.outstanding[requestID] = item
+            state.peers[peer]?.lastSent = now
+        }
+    }
+
+    private func handleInbound(_ frames: [[UInt8]], _ state: State, _ socket: ZMQSocket, _ logs: SystemLogStore) {
+        guard frames.count == 3 else {
+            bad("expected 2 frames (topic, JSON payload), got \(frames.count - 1)", frames.first ?? [], socket)
+            return
+        }
+        let identity = frames[0]
+        let topic = String(decoding: frames[1], as: UTF8.self)
+        guard let body = try? JSONSerialization.jsonObject(with: Data(frames[2])) as? [String: Any] else {
+            bad("payload of '\(topic)' is not a JSON object", identity, socket)
+            return
+        }
+        let now = Self.now()
+        if topic == "hello" {
+            hello(body, identity, state, socket, logs, now: now)
+            return
+        }
+        guard state.peers[identity] != nil else {
+            bad("say hello first (with broker_ids)", identity, socket)
+            return
+        }
+        state.peers[identity]?.lastHeard = now
+        switch topic {
+        case "heartbeat":
+            break
+        case "ack":
+            guard let requestID = body["request_id"] as? String else { bad("ack needs request_id", identity, socket); return }
+            if state.outstanding.removeValue(forKey: requestID) != nil {
+                state.order.removeAll { $0 == requestID }
+            }
+        case "report":
+            switch Self.report(body) {
+            case .success(let report):
+                desk.withLock { $0 }?.onGatewayReport(report, peer: identity, logger: logger)
+            case .failure(let problem):
+                bad("report: \(problem.message)", identity, socket)
+            }
+        default:
+            bad("unknown message type '\(topic)'", identity, socket)
+        }
+    }
+
+    private struct Problem: Error { let message: String }
+
+    /// A `report` payload as a ``GatewayReport``.
+    private static func report(_ body: [String: Any]) -> Result<GatewayReport, Problem> {
+        func decimal(_ key: String) -> FixedDecimal?? {
+            guard let value = body[key], !(value is NSNull) else { return .some(nil) }
+            guard let number = value as? NSNumber, let d = FixedDecimal(number.stringValue) ?? FixedDecimal(number.decimalValue.description) else {
+                return .none
+            }
+            return .some(d)
+        }
+        func integer(_ key: String) -> Int64?? {
+            guard let value = body[key], !(value is NSNull) else { return .some(nil) }
+            guard let number = value as? NSNumber, let n = Int64(exactly: number.doubleValue) else { return .none }
+            return .some(n)
+        }
+        guard let type = body["type"] as? String, let kind = GatewayReport.Kind(rawValue: type) else {
+            return .failure(Problem(message: "type must be one of \(GatewayReport.Kind.allCases.map(\.rawValue).joined(separator: ", "))"))
+        }
+        guard let reportID = body["report_id"] as? String, !reportID.isEmpty else { return .failure(Problem(message: "report_id is required")) }
+        guard let orderID = body["order_id"] as? String, !orderID.isEmpty else { return .failure(Problem(message: "order_id is required")) }
+        var time = SystemClock().now()
+        if let ts = body["ts"] as? String {
+            guard let parsed = Timestamp.parseRFC3339(ts) else { return .failure(Problem(message: "ts '\(ts)' is not RFC 3339")) }
+            time = parsed
+        }
+        guard let quantity = integer(kind == .fill ? "fill_quantity" : "quantity") else { return .failure(Problem(message: "quantity must be an integer")) }
+        guard let price = decimal(kind == .fill ? "fill_price" : "price") else { return .failure(Problem(message: "price must be a number")) }
+        guard let trigger = decimal("trigger_price") else { return .failure(Problem(message: "trigger_price must be a number")) }
+        let execID = body["exec_id"] as? String
+        if kind == .fill {
+            guard let execID, !execID.isEmpty else { return .failure(Problem(message: "a fill needs exec_id")) }
+            guard let q = quantity, q > 0 else { return .failure(Problem(message: "a fill needs fill_quantity > 0")) }
+            guard let p = price, p.units > 0 else { return .failure(Problem(message: "a fill needs fill_price > 0")) }
+        }
+        return .success(GatewayReport(kind: kind, reportID: reportID, orderID: orderID, execID: execID, quantity: quantity, price: price,
+                                      triggerPrice: trigger, reason: body["reason"] as? String,
+                                      brokerOrderID: body["broker_order_id"] as? String, time: time))
+    }
+
+    private func hello(_ body: [String: Any], _ identity: [UInt8], _ state: State, _ socket: ZMQSocket, _ logs: SystemLogStore, now: UInt64) {
+        guard let brokers = body["broker_ids"] as? [String] else {
+            bad("hello needs broker_ids (a list of broker_id)", identity, socket)
+            return
+        }
+        let gatewayID = body["gateway_id"] as? String ?? "gateway"
+        let apiType = body["api_type"] as? String
+        var accepted: [String] = [], refused: [String] = []
+        for broker in brokers {
+            if let type = state.liveBrokers[broker], apiType == nil || apiType == type { accepted.append(broker) } else { refused.append(broker) }
+        }
+        // A gateway that reconnects (a new DEALER) takes its brokers over from the old route.
+        for broker in accepted {
+            if let old = state.routes[broker], old != identity { state.peers[old]?.brokers.remove(broker) }
+            state.routes[broker] = identity
+        }
+        state.peers[identity] = Peer(identity: identity, gatewayID: gatewayID, brokers: Set(accepted), lastHeard: now, lastSent: now)
+        let welcome = "{\"broker_ids\":[\(accepted.map(Self.quoted).joined(separator: ","))],"
+            + "\"refused_broker_ids\":[\(refused.map(Self.quoted).joined(separator: ","))],"
+            + "\"heartbeat_interval_ms\":\(settings.heartbeatIntervalMilliseconds),"
+            + "\"heartbeat_timeout_ms\":\(settings.heartbeatTimeoutMilliseconds)}"
+        _ = send(socket, to: identity, "welcome", welcome)
+        logger.notice("gateway connected", metadata: ["gateway": "\(gatewayID)", "brokers": "\(accepted)", "refused": "\(refused)"])
+        try? logs.insert([SystemLogEntry(component: "gateway", level: .info,
+                                         message: "gateway \(gatewayID) connected for \(accepted.count) live broker(s)",
+                                         data: "{\"gateway_id\":\(Self.quoted(gatewayID)),\"broker_ids\":[\(accepted.map(Self.quoted).joined(separator: ","))]}")])
+        desk.withLock { $0 }?.setConnectedBrokers(Set(state.routes.keys))
+        // Whatever waited for these brokers goes now.
+        for requestID in state.order where accepted.contains(state.outstanding[requestID]?.request.brokerID ?? "") {
+            transmit(requestID, state, socket)
+        }
+    }
+
+    private func housekeeping(_ state: State, _ socket: ZMQSocket, _ logs: SystemLogStore, now: UInt64) {
+        let interval = UInt64(settings.heartbeatIntervalMilliseconds), timeout = UInt64(settings.heartbeatTimeoutMilliseconds)
+        var lost: [Peer] = []
+        for (identity, peer) in state.peers {
+            if now &- peer.lastHeard > timeout {
+                lost.append(peer)
+                state.peers[identity] = nil
+                for broker in peer.brokers where state.routes[broker] == identity { state.routes[broker] = nil }
+            } else if now &- peer.lastSent >= interval {
+                if send(socket, to: identity, "heartbeat", "{}") { state.peers[identity]?.lastSent = now }
+            }
+        }
+        if !lost.isEmpty {
+            desk.withLock { $0 }?.setConnectedBrokers(Set(state.routes.keys))
+            for peer in lost {
+                logger.error("gateway silent: its brokers' strategies are halted until it returns",
+                             metadata: ["gateway": "\(peer.gatewayID)", "brokers": "\(peer.brokers.sorted())", "silent_ms": "\(now &- peer.lastHeard)"])
+                try? logs.insert([SystemLogEntry(
+                    component: "gateway", level: .error,
+                    message: "gateway \(peer.gatewayID) silent for over \(timeout) ms: orders for its \(peer.brokers.count) broker(s) halted until it returns",
+                    data: "{\"gateway_id\":\(Self.quoted(peer.gatewayID)),\"broker_ids\":[\(peer.brokers.sorted().map(Self.quoted).joined(separator: ","))]}")])
+            }
+        }
+        let resendAfter = UInt64(settings.resendIntervalMilliseconds)
+        for requestID in state.order {
+            guard let item = state.outstanding[requestID] else { continue }
+            if let sent = item.lastSent, now &- sent < resendAfter { continue }
+            transmit(requestID, state, socket)
+        }
+    }
+
+    private func bad(_ problem: String, _ identity: [UInt8], _ socket: ZMQSocket) {
+        let count = badMessages.add(1, ordering: .relaxed).newValue
+        if count <= 10 || count % 1_000 == 0 {
+            logger.warning("bad gateway message", metadata: ["problem": "\(problem)", "count": "\(count)"])
+        }
+        if !identity.isEmpty { _ = send(socket, to: identity, "error", "{\"error\":\(Self.quoted(problem))}") }
+    }
+
+    static func quoted(_ text: String) -> String {
+        var out: [UInt8] = []
+        TickJSONEncoder.appendString(text, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+}
