@@ -35,13 +35,13 @@ public final class StrategyCatalog {
                    (SELECT count(*) FROM brokers b WHERE b.user_id = s.user_id AND b.is_active),
                    (SELECT min(b.broker_id::text) FROM brokers b WHERE b.user_id = s.user_id AND b.is_active)
             FROM strategies s JOIN users u ON u.user_id = s.user_id
-            WHERE s.is_active AND u.is_active
+            WHERE s.is_active AND u.is_active AND s.deleted_at IS NULL
             ORDER BY s.created_at, s.strategy_id
             """).rows
         let parameterRows = try db.query("""
             SELECT s.strategy_id::text, p.key, jsonb_typeof(p.value), p.value #>> '{}'
             FROM strategies s JOIN users u ON u.user_id = s.user_id, jsonb_each(CASE WHEN jsonb_typeof(s.parameters) = 'object' THEN s.parameters ELSE '{}' END) p
-            WHERE s.is_active AND u.is_active
+            WHERE s.is_active AND u.is_active AND s.deleted_at IS NULL
             """).rows
         var positions: [String: Int64] = [:]
         for row in try db.query("""
