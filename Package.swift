@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // C stays at the edge: these two are the only targets that see the C APIs, and each is
@@ -39,6 +40,15 @@ let package = Package(
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"], swiftSettings: strict),
         .target(name: "Postgres", dependencies: ["CLibPQ"], swiftSettings: strict),
         .target(name: "TradingCore", swiftSettings: strict),
+        // Password hashing and credential encryption (swift-crypto): pure, no I/O.
+        .target(
+            name: "Security",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
         .target(
             name: "Config",
             dependencies: ["TradingCore", .product(name: "Yams", package: "Yams")],
@@ -63,7 +73,7 @@ let package = Package(
         .executableTarget(
             name: "algotrader",
             dependencies: [
-                "Engine", "Config", "Storage", "Postgres", "ZeroMQ", "TradingCore",
+                "Engine", "Config", "Storage", "Postgres", "ZeroMQ", "TradingCore", "Security",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -79,6 +89,7 @@ let package = Package(
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "TradingCoreTests", dependencies: ["TradingCore", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ConfigTests", dependencies: ["Config"], swiftSettings: strict),
+        .testTarget(name: "SecurityTests", dependencies: ["Security"], swiftSettings: strict),
         .testTarget(
             name: "StorageTests",
             dependencies: ["Storage", "Postgres", "TradingCore", "TestSupport"],
