@@ -71,6 +71,17 @@ extension ConfigKey {
         ConfigKey("execution.paper.slippage_bps", .integer(0...1_000), default: .integer(0)),
         ConfigKey("execution.paper.latency_ms", .integer(0...60_000), default: .integer(0)),
         ConfigKey("execution.paper.max_fill_quantity", .integer(0...100_000_000), default: .integer(0)),
+        // security and the control socket (docs/security.md)
+        ConfigKey("security.password_scrypt_log_n", .integer(10...20), default: .integer(15)),
+        ConfigKey("security.credentials_key", .string, default: .string("")),
+        ConfigKey("security.credentials_key_file", .string, default: .string("")),
+        ConfigKey("security.curve_secret_key_file", .string, default: .string("")),
+        ConfigKey("security.curve_allowed_clients_file", .string, default: .string("")),
+        ConfigKey("security.curve_market_data_server_key", .string, default: .string("")),
+        ConfigKey("control.bind", .string, default: .string("tcp://127.0.0.1:5559")),
+        ConfigKey("control.session_ttl_minutes", .integer(1...43_200), default: .integer(480)),
+        ConfigKey("control.max_failed_logins", .integer(1...1_000), default: .integer(5)),
+        ConfigKey("control.failed_login_window_seconds", .integer(1...86_400), default: .integer(300)),
         // logging
         ConfigKey("logging.level", .choice(["trace", "debug", "info", "notice", "warning", "error", "critical"]), default: .string("info")),
         ConfigKey("logging.bad_message_log_interval_seconds", .integer(1...86_400), default: .integer(10)),

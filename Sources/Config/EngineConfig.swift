@@ -27,6 +27,16 @@ public struct EngineConfig: Sendable {
     public var gatewayHeartbeatTimeoutMilliseconds: Int
     public var gatewayResendIntervalMilliseconds: Int
     public var paperModel: PaperModel
+    public var passwordScryptLogN: Int
+    public var credentialsKey: String
+    public var credentialsKeyFile: String
+    public var curveSecretKeyFile: String
+    public var curveAllowedClientsFile: String
+    public var curveMarketDataServerKey: String
+    public var controlBind: String
+    public var sessionTTLMinutes: Int
+    public var maxFailedLogins: Int
+    public var failedLoginWindowSeconds: Int
     public var logLevel: String
     public var badMessageLogIntervalSeconds: Int
 
@@ -107,6 +117,23 @@ public struct EngineConfig: Sendable {
         paperModel = PaperModel(slippageBasisPoints: Int64(try integer("execution.paper.slippage_bps")),
                                 latencyNanoseconds: Int64(try integer("execution.paper.latency_ms")) * 1_000_000,
                                 maxFillQuantityPerTick: Int64(try integer("execution.paper.max_fill_quantity")))
+        passwordScryptLogN = try integer("security.password_scrypt_log_n")
+        credentialsKey = try string("security.credentials_key")
+        credentialsKeyFile = try string("security.credentials_key_file")
+        curveSecretKeyFile = try string("security.curve_secret_key_file")
+        curveAllowedClientsFile = try string("security.curve_allowed_clients_file")
+        curveMarketDataServerKey = try string("security.curve_market_data_server_key")
+        guard curveMarketDataServerKey.isEmpty || curveMarketDataServerKey.utf8.count == 40 else {
+            throw ConfigError(key: "security.curve_market_data_server_key", "must be a Z85 public key (40 characters)")
+        }
+        guard curveAllowedClientsFile.isEmpty || !curveSecretKeyFile.isEmpty else {
+            throw ConfigError(key: "security.curve_allowed_clients_file", "needs security.curve_secret_key_file (the server's key)")
+        }
+        controlBind = try string("control.bind")
+        guard Self.isEndpoint(controlBind) else { throw ConfigError(key: "control.bind", "'\(controlBind)' is not a ZeroMQ endpoint") }
+        sessionTTLMinutes = try integer("control.session_ttl_minutes")
+        maxFailedLogins = try integer("control.max_failed_logins")
+        failedLoginWindowSeconds = try integer("control.failed_login_window_seconds")
         logLevel = try string("logging.level")
         badMessageLogIntervalSeconds = try integer("logging.bad_message_log_interval_seconds")
     }

@@ -6,7 +6,8 @@ struct Algotrader: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "algotrader",
         abstract: "Event-driven trading engine: ZeroMQ ticks in, PostgreSQL out.",
-        subcommands: [Serve.self, Migrate.self, Feed.self, Halt.self, Resume.self]
+        subcommands: [Serve.self, Migrate.self, Feed.self, Halt.self, Resume.self, UserCommand.self, BrokerCommand.self,
+                      KeysCommand.self, StrategyCommand.self, RiskCommand.self]
     )
 }
 

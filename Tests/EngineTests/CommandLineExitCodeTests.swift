@@ -5,28 +5,8 @@ import Testing
 /// The exit codes of CONTRACT.md section 4, from the real binary.
 @Suite("algotrader exit codes")
 struct CommandLineExitCodeTests {
-    struct Outcome {
-        let status: Int32
-        let stderr: String
-        let stdout: String
-    }
-
-    static func run(_ arguments: [String], environment extra: [String: String]) throws -> Outcome {
-        let process = Process()
-        process.executableURL = try Repository.binary()
-        process.arguments = arguments
-        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("ALGOTRADER_") }
-        environment.merge(extra) { $1 }
-        process.environment = environment
-        let errorPipe = Pipe(), outputPipe = Pipe()
-        process.standardError = errorPipe
-        process.standardOutput = outputPipe
-        try process.run()
-        let errors = errorPipe.fileHandleForReading.readDataToEndOfFile()
-        let output = outputPipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Outcome(status: process.terminationStatus, stderr: String(decoding: errors, as: UTF8.self),
-                       stdout: String(decoding: output, as: UTF8.self))
+    static func run(_ arguments: [String], environment extra: [String: String]) throws -> CommandRunner.Outcome {
+        try CommandRunner.algotrader(arguments, environment: extra)
     }
 
     static let shippedConfig = Repository.shippedConfig

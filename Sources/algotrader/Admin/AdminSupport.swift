@@ -1,0 +1,99 @@
+import ArgumentParser
+import Config
+import Foundation
+import Postgres
+import Security
+import Storage
+
+/// What the admin subcommands share: the database, who is acting, reading secrets without
+/// echo or arguments, and the key ring.
+enum Admin {
+    static func config(_ options: ConfigOptions) throws -> EngineConfig {
+        try Startup.loadConfig(options, purpose: .migrate)
+    }
+
+    static func connect(_ config: EngineConfig) throws -> PostgresConnection {
+        let logger = Startup.bootstrapLogging(level: config.logLevel)
+        return try Startup.connect(config.databaseURL, retrySeconds: 0, logger: logger)
+    }
+
+    /// The audit actor of a command-line operator.
+    static var actor: String { "cli:" + (ProcessInfo.processInfo.environment["USER"] ?? "operator") }
+
+    static func fail(_ message: String, status: Int32 = ExitStatus.usage) -> ExitCode {
+        FileHandle.standardError.write(Data("algotrader: \(message)\n".utf8))
+        return ExitCode(status)
+    }
+
+    /// A user id from a username or id; exits 64 naming it when there is none.
+    static func userID(_ user: String, _ db: PostgresConnection) throws -> String {
+        let rows = try db.query("SELECT user_id::text FROM users WHERE username = $1 OR user_id::text = lower($1)", [user]).rows
+        guard let id = rows.first?[0] else { throw fail("no user '\(user)'") }
+        return id
+    }
+
+    /// A secret from the terminal (echo off, asked twice when `confirm`) or, when stdin is not a
+    /// terminal, its first line. Never from the command line, where `ps` and shell history see it.
+    static func readSecret(prompt: String, confirm: Bool) throws -> String {
+        guard isatty(STDIN_FILENO) == 1 else {
+            guard let line = readLine(strippingNewline: true), !line.isEmpty else { throw fail("expected the password on standard input") }
+            return line
+        }
+        func ask(_ text: String) -> String {
+            FileHandle.standardError.write(Data(text.utf8))
+            var saved = termios()
+            tcgetattr(STDIN_FILENO, &saved)
+            var silent = saved
+            silent.c_lflag &= ~tcflag_t(ECHO)
+            tcsetattr(STDIN_FILENO, TCSANOW, &silent)
+            defer {
+                tcsetattr(STDIN_FILENO, TCSANOW, &saved)
+                FileHandle.standardError.write(Data("\n".utf8))
+            }
+            return readLine(strippingNewline: true) ?? ""
+        }
+        let first = ask(prompt)
+        guard !first.isEmpty else { throw fail("the password is empty") }
+        if confirm && ask("again: ") != first { throw fail("the passwords differ") }
+        return first
+    }
+
+    /// The key ring for broker credentials: `security.credentials_key` (environment), then
+    /// `security.credentials_key_file`, then the systemd credential `credentials-key`.
+    static func keyRing(_ config: EngineConfig) throws -> CredentialKeyRing {
+        do {
+            if !config.credentialsKey.isEmpty {
+                return try CredentialKeyRing(fileContents: config.credentialsKey.replacingOccurrences(of: ",", with: "\n"))
+            }
+            var path = config.credentialsKeyFile
+            if path.isEmpty, let dir = ProcessInfo.processInfo.environment["CREDENTIALS_DIRECTORY"] {
+                path = dir + "/credentials-key"
+            }
+            guard !path.isEmpty, let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw fail("security.credentials_key_file: no credentials key (set ALGOTRADER_SECURITY_CREDENTIALS_KEY, the key file, or the systemd credential 'credentials-key'; make one with 'algotrader keys generate')",
+                           status: ExitStatus.config)
+            }
+            return try CredentialKeyRing(fileContents: text)
+        } catch let error as CredentialError {
+            throw fail("security.credentials_key: \(error)", status: ExitStatus.config)
+        }
+    }
+
+    /// Prints rows as aligned columns.
+    static func table(_ header: [String], _ rows: [[String?]]) {
+        let cells = [header] + rows.map { $0.map { $0 ?? "" } }
+        var widths = header.map(\.count)
+        for row in cells { for (i, c) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], c.count) } }
+        for row in cells {
+            print(row.enumerated().map { i, c in i == row.count - 1 ? c : c.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
+                .joined(separator: "  "))
+        }
+    }
+
+    /// A JSON object literal of string pairs (for audit details).
+    static func json(_ pairs: [String: String?]) -> String {
+        let object = pairs.compactMapValues { $0 }
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+}

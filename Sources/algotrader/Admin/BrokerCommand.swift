@@ -1,0 +1,188 @@
+import ArgumentParser
+import Foundation
+import Postgres
+import Security
+import Storage
+
+/// `algotrader broker add|list|disable|credentials`: broker accounts, their credentials sealed
+/// with AES-256-GCM under the key ring (docs/security.md).
+struct BrokerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "broker", abstract: "Manage broker accounts and their encrypted credentials.",
+        subcommands: [Add.self, List.self, Disable.self, Credentials.self])
+
+    struct Add: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Add a broker account. Credentials (a JSON object) come from --credentials-file or stdin (--credentials-stdin), never arguments; a paper account needs none.")
+        @OptionGroup var options: ConfigOptions
+        @Option(help: "Owner: username or user id.") var user: String
+        @Option(help: "A name for the account.") var name: String
+        @Option(help: "zerodha, angel or icici.") var apiType: String
+        @Option(help: "paper (simulated) or live (through a gateway).") var mode: String = "paper"
+        @Option(help: "A file holding the credentials JSON object.") var credentialsFile: String?
+        @Flag(help: "Read the credentials JSON object from standard input.") var credentialsStdin = false
+
+        func validate() throws {
+            guard ["zerodha", "angel", "icici"].contains(apiType) else { throw ValidationError("--api-type must be zerodha, angel or icici") }
+            guard ["paper", "live"].contains(mode) else { throw ValidationError("--mode must be paper or live") }
+            guard credentialsFile == nil || !credentialsStdin else { throw ValidationError("give --credentials-file or --credentials-stdin, not both") }
+        }
+
+        func run() throws {
+            let config = try Admin.config(options)
+            var secret: [UInt8]?
+            if let path = credentialsFile {
+                guard let data = FileManager.default.contents(atPath: path) else { throw Admin.fail("cannot read '\(path)'") }
+                secret = Array(data)
+            } else if credentialsStdin {
+                secret = Array(FileHandle.standardInput.readDataToEndOfFile())
+            }
+            if let bytes = secret {
+                guard (try? JSONSerialization.jsonObject(with: Data(bytes))) is [String: Any] else {
+                    throw Admin.fail("the credentials must be a JSON object")
+                }
+            }
+            guard mode == "paper" || secret != nil else { throw Admin.fail("a live account needs credentials (--credentials-file or --credentials-stdin)") }
+            // The key is needed only when there is something to encrypt.
+            let ring = try secret.map { _ in try Admin.keyRing(config) }
+            let db = try Admin.connect(config)
+            let userID = try Admin.userID(user, db)
+            let brokerID = try UserScope.run(db, userID: userID) { conn -> String in
+                let id = try conn.query("""
+                    INSERT INTO brokers (user_id, name, api_type, api_credentials_encrypted, execution_mode)
+                    VALUES ($1::uuid, $2, $3, '{}', $4) RETURNING broker_id::text
+                    """, [userID, name, apiType, mode]).scalar!
+                if let secret, let ring {
+                    let sealed = try CredentialCipher.seal(secret, key: ring.active, userID: userID, brokerID: id)
+                    try conn.query("UPDATE brokers SET api_credentials_encrypted = $2::jsonb, credentials_key_id = $3 WHERE broker_id = $1::uuid",
+                                   [id, sealed, ring.active.id])
+                }
+                try AuditLog.record(conn, actor: Admin.actor, action: .brokerAdded, targetUserID: userID, target: id,
+                                    details: Admin.json(["api_type": apiType, "mode": mode, "credentials": secret == nil ? "none" : "sealed",
+                                                         "key_id": secret == nil ? nil : ring?.active.id]))
+                return id
+            }
+            print("added \(mode) \(apiType) broker \(name) (\(brokerID)) for \(user)")
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List broker accounts (never their credentials).")
+        @OptionGroup var options: ConfigOptions
+        @Option(help: "Only this user's (username or id).") var user: String?
+
+        func run() throws {
+            let db = try Admin.connect(try Admin.config(options))
+            let userID = try user.map { try Admin.userID($0, db) }
+            let rows = try db.query("""
+                SELECT b.broker_id::text, u.username, b.name, b.api_type, b.execution_mode,
+                       CASE WHEN coalesce(b.is_active, true) THEN 'active' ELSE 'disabled' END,
+                       CASE WHEN b.api_credentials_encrypted = '{}'::jsonb THEN '-' ELSE coalesce(b.credentials_key_id, '?') END
+                FROM brokers b JOIN users u USING (user_id)
+                WHERE $1::uuid IS NULL OR b.user_id = $1::uuid ORDER BY u.username, b.name
+                """, [userID]).rows
+            Admin.table(["BROKER_ID", "USER", "NAME", "API", "MODE", "STATE", "KEY_ID"], rows)
+        }
+    }
+
+    struct Disable: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Disable a broker account (its strategies stop resolving to it at the next reload).")
+        @OptionGroup var options: ConfigOptions
+        @Argument(help: "The broker id.") var brokerID: String
+
+        func run() throws {
+            let db = try Admin.connect(try Admin.config(options))
+            guard let owner = try db.query("SELECT user_id::text FROM brokers WHERE broker_id::text = lower($1)", [brokerID]).scalar else {
+                throw Admin.fail("no broker '\(brokerID)'")
+            }
+            try UserScope.run(db, userID: owner) { conn in
+                try conn.query("UPDATE brokers SET is_active = false WHERE broker_id = $1::uuid", [brokerID])
+                try AuditLog.record(conn, actor: Admin.actor, action: .brokerDisabled, targetUserID: owner, target: brokerID.lowercased())
+            }
+            print("disabled broker \(brokerID)")
+        }
+    }
+
+    struct Credentials: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print a live account's decrypted credentials (for its gateway, e.g. piped into it); the read is audited.")
+        @OptionGroup var options: ConfigOptions
+        @Argument(help: "The broker id.") var brokerID: String
+
+        func run() throws {
+            let config = try Admin.config(options)
+            let db = try Admin.connect(config)
+            guard let row = try db.query("SELECT user_id::text, api_credentials_encrypted::text FROM brokers WHERE broker_id::text = lower($1)",
+                                         [brokerID]).rows.first, let userID = row[0], let stored = row[1] else {
+                throw Admin.fail("no broker '\(brokerID)'")
+            }
+            guard try CredentialCipher.keyID(of: stored) != nil else { throw Admin.fail("broker \(brokerID) has no credentials (a paper account)") }
+            let ring = try Admin.keyRing(config)
+            let plaintext: [UInt8]
+            do {
+                plaintext = try CredentialCipher.open(stored, ring: ring, userID: userID, brokerID: brokerID.lowercased()) ?? []
+            } catch {
+                throw Admin.fail("broker \(brokerID): \(error)", status: ExitStatus.dataError)
+            }
+            try AuditLog.record(db, actor: Admin.actor, action: .credentialsRead, targetUserID: userID, target: brokerID.lowercased())
+            FileHandle.standardOutput.write(Data(plaintext))
+        }
+    }
+}
+
+/// `algotrader keys generate|rotate`.
+struct KeysCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keys", abstract: "Key-encryption keys for broker credentials.", subcommands: [Generate.self, Rotate.self])
+
+    struct Generate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print a new random key as 'KEY_ID:BASE64' (put it first in the key file, then run 'keys rotate').")
+        @Option(help: "The key id (default: the UTC time and a random suffix).") var id: String?
+
+        func run() throws {
+            do {
+                print(try CredentialKey.generate(id: id).line)
+            } catch {
+                throw Admin.fail("\(error)")
+            }
+        }
+    }
+
+    struct Rotate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Re-encrypt every broker's credentials under the key ring's active (first) key, in one transaction.")
+        @OptionGroup var options: ConfigOptions
+
+        func run() throws {
+            let config = try Admin.config(options)
+            let ring = try Admin.keyRing(config)
+            let db = try Admin.connect(config)
+            let (rotated, current) = try db.transaction { conn -> (Int, Int) in
+                let rows = try conn.query("""
+                    SELECT broker_id::text, user_id::text, api_credentials_encrypted::text FROM brokers
+                    WHERE api_credentials_encrypted <> '{}'::jsonb FOR UPDATE
+                    """).rows
+                var rotated = 0, current = 0
+                for row in rows {
+                    guard let broker = row[0], let user = row[1], let stored = row[2] else { continue }
+                    if try CredentialCipher.keyID(of: stored) == ring.active.id { current += 1; continue }
+                    let plaintext: [UInt8]
+                    do {
+                        plaintext = try CredentialCipher.open(stored, ring: ring, userID: user, brokerID: broker) ?? []
+                    } catch {
+                        throw Admin.fail("broker \(broker): \(error); nothing was changed", status: ExitStatus.dataError)
+                    }
+                    let sealed = try CredentialCipher.seal(plaintext, key: ring.active, userID: user, brokerID: broker)
+                    try conn.query("UPDATE brokers SET api_credentials_encrypted = $2::jsonb, credentials_key_id = $3 WHERE broker_id = $1::uuid",
+                                   [broker, sealed, ring.active.id])
+                    rotated += 1
+                }
+                try AuditLog.record(conn, actor: Admin.actor, action: .keysRotated, target: ring.active.id,
+                                    details: "{\"rotated\":\(rotated),\"already_current\":\(current)}")
+                return (rotated, current)
+            }
+            print("re-encrypted \(rotated) broker(s) under key \(ring.active.id); \(current) already under it")
+        }
+    }
+}

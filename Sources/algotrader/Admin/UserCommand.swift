@@ -1,0 +1,103 @@
+import ArgumentParser
+import Foundation
+import Postgres
+import Security
+import Storage
+
+/// `algotrader user add|list|disable|enable|passwd`.
+struct UserCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "user", abstract: "Manage users (roles trader, investor, admin).",
+        subcommands: [Add.self, List.self, Disable.self, Enable.self, Passwd.self])
+
+    struct Add: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Add a user; the password is read from the terminal (or the first line of stdin).")
+        @OptionGroup var options: ConfigOptions
+        @Argument(help: "Username (1-50 characters).") var username: String
+        @Option(help: "E-mail address.") var email: String
+        @Option(help: "trader, investor or admin.") var role: String = "trader"
+
+        func validate() throws {
+            guard ["trader", "investor", "admin"].contains(role) else { throw ValidationError("--role must be trader, investor or admin") }
+            guard (1...50).contains(username.count) else { throw ValidationError("the username must be 1-50 characters") }
+        }
+
+        func run() throws {
+            let config = try Admin.config(options)
+            let db = try Admin.connect(config)
+            let password = try Admin.readSecret(prompt: "password for \(username): ", confirm: true)
+            let hash = try PasswordHasher(logN: config.passwordScryptLogN).hash(password)
+            let id = try db.transaction { conn -> String in
+                guard let id = try conn.query("""
+                    INSERT INTO users (username, email, password_hash, role) VALUES ($1, $2, $3, $4)
+                    ON CONFLICT DO NOTHING RETURNING user_id::text
+                    """, [username, email, hash, role]).scalar else {
+                    throw Admin.fail("a user named '\(username)' or with e-mail '\(email)' exists")
+                }
+                try AuditLog.record(conn, actor: Admin.actor, action: .userAdded, targetUserID: id, details: Admin.json(["role": role, "username": username]))
+                return id
+            }
+            print("added \(role) \(username) (\(id))")
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List users.")
+        @OptionGroup var options: ConfigOptions
+
+        func run() throws {
+            let db = try Admin.connect(try Admin.config(options))
+            let rows = try db.query("""
+                SELECT user_id::text, username, email, role, CASE WHEN coalesce(is_active, true) THEN 'active' ELSE 'disabled' END,
+                       coalesce(to_char(last_login AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), '-')
+                FROM users ORDER BY username
+                """).rows
+            Admin.table(["USER_ID", "USERNAME", "EMAIL", "ROLE", "STATE", "LAST_LOGIN"], rows)
+        }
+    }
+
+    static func setActive(_ options: ConfigOptions, _ user: String, _ active: Bool) throws {
+        let db = try Admin.connect(try Admin.config(options))
+        let id = try Admin.userID(user, db)
+        try db.transaction { conn in
+            try conn.query("UPDATE users SET is_active = $2::boolean WHERE user_id = $1::uuid", [id, active ? "true" : "false"])
+            if !active { try conn.query("DELETE FROM user_sessions WHERE user_id = $1::uuid", [id]) }  // its tokens die with it
+            try AuditLog.record(conn, actor: Admin.actor, action: active ? .userEnabled : .userDisabled, targetUserID: id)
+        }
+        print("\(active ? "enabled" : "disabled") \(user)")
+    }
+
+    struct Disable: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Disable a user: no login, its sessions end, its strategies stop at the next reload.")
+        @OptionGroup var options: ConfigOptions
+        @Argument(help: "Username or user id.") var user: String
+        func run() throws { try UserCommand.setActive(options, user, false) }
+    }
+
+    struct Enable: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Enable a disabled user.")
+        @OptionGroup var options: ConfigOptions
+        @Argument(help: "Username or user id.") var user: String
+        func run() throws { try UserCommand.setActive(options, user, true) }
+    }
+
+    struct Passwd: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Set a user's password (read from the terminal or stdin); ends its sessions.")
+        @OptionGroup var options: ConfigOptions
+        @Argument(help: "Username or user id.") var user: String
+
+        func run() throws {
+            let config = try Admin.config(options)
+            let db = try Admin.connect(config)
+            let id = try Admin.userID(user, db)
+            let password = try Admin.readSecret(prompt: "new password for \(user): ", confirm: true)
+            let hash = try PasswordHasher(logN: config.passwordScryptLogN).hash(password)
+            try db.transaction { conn in
+                try conn.query("UPDATE users SET password_hash = $2 WHERE user_id = $1::uuid", [id, hash])
+                try conn.query("DELETE FROM user_sessions WHERE user_id = $1::uuid", [id])
+                try AuditLog.record(conn, actor: Admin.actor, action: .passwordChanged, targetUserID: id)
+            }
+            print("password changed for \(user)")
+        }
+    }
+}
