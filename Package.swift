@@ -65,8 +65,9 @@ let package = Package(
         .target(
             name: "Engine",
             dependencies: [
-                "ZeroMQ", "Postgres", "TradingCore", "Storage", "Config",
+                "ZeroMQ", "Postgres", "TradingCore", "Storage", "Config", "Security",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strict
         ),
@@ -97,7 +98,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EngineTests",
-            dependencies: ["Engine", "Storage", "Postgres", "ZeroMQ", "TradingCore", "Config", "TestSupport"],
+            dependencies: ["Engine", "Storage", "Postgres", "ZeroMQ", "TradingCore", "Config", "Security", "TestSupport"],
             swiftSettings: strict
         ),
     ]

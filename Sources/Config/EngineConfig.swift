@@ -129,6 +129,10 @@ public struct EngineConfig: Sendable {
         guard curveAllowedClientsFile.isEmpty || !curveSecretKeyFile.isEmpty else {
             throw ConfigError(key: "security.curve_allowed_clients_file", "needs security.curve_secret_key_file (the server's key)")
         }
+        guard curveSecretKeyFile.isEmpty || !curveAllowedClientsFile.isEmpty else {
+            throw ConfigError(key: "security.curve_allowed_clients_file",
+                              "is required with security.curve_secret_key_file: the client keys to admit (a CURVE server without an allow-list admits anyone)")
+        }
         controlBind = try string("control.bind")
         guard Self.isEndpoint(controlBind) else { throw ConfigError(key: "control.bind", "'\(controlBind)' is not a ZeroMQ endpoint") }
         sessionTTLMinutes = try integer("control.session_ttl_minutes")

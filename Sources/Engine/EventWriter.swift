@@ -28,10 +28,12 @@ public final class EventWriter: Sendable {
     private let onPublished: @Sendable ([BusEvent]) -> Void
     /// Gateway requests and report acknowledgements, handed on once their rows are committed.
     private let onGateway: @Sendable ([DeskRecord]) -> Void
+    private let security: SocketSecurity?
 
     public init(connectionString: String, endpoint: String, context: ZMQContext, logger: Logger,
                 onPublished: @escaping @Sendable ([BusEvent]) -> Void = { _ in },
-                onGateway: @escaping @Sendable ([DeskRecord]) -> Void = { _ in }) {
+                onGateway: @escaping @Sendable ([DeskRecord]) -> Void = { _ in }, security: SocketSecurity? = nil) {
+        self.security = security
         self.connectionString = connectionString
         self.endpoint = endpoint
         self.context = context
@@ -73,6 +75,7 @@ public final class EventWriter: Sendable {
         do {
             socket = try ZMQSocket(context: context, type: .pub, linger: 2_000)
             try socket.setSendHighWaterMark(0)
+            try security?.applyServer(to: socket)
             try socket.bind(endpoint)
             db = LazyConnection(connectionString: connectionString)
             nextSeq = Int64(try db.get().query("SELECT coalesce(max(seq), 0) + 1 FROM bus_events").scalar ?? "1") ?? 1

@@ -36,12 +36,16 @@ public final class FeedReceiver: Sendable {
     /// Ticks handed to the queue per batch at most.
     static let batchLimit = 1024
 
+    /// CURVE: a bound socket is a server, a connected one a client of a CURVE publisher.
+    private let security: SocketSecurity?
+
     public init(
         endpoint: String, mode: Mode, context: ZMQContext, decoder: TickDecoder, receiveHighWaterMark: Int,
         queue: TickQueue, sequences: SequenceBook, counters: IngestCounters, reporter: IncidentReporter,
-        clock: any WallClock, logger: Logger, consumers: [@Sendable ([Tick]) -> Void] = []
+        clock: any WallClock, logger: Logger, consumers: [@Sendable ([Tick]) -> Void] = [], security: SocketSecurity? = nil
     ) {
         self.consumers = consumers
+        self.security = security
         self.endpoint = endpoint
         self.mode = mode
         self.context = context
@@ -91,8 +95,12 @@ public final class FeedReceiver: Sendable {
             try socket.setHeartbeat(interval: 5_000, timeout: 15_000, ttl: 15_000)
             try socket.subscribe("tick.")
             switch mode {
-            case .connect: try socket.connect(endpoint)
-            case .bind: try socket.bind(endpoint)
+            case .connect:
+                try security?.applyMarketDataClient(to: socket)
+                try socket.connect(endpoint)
+            case .bind:
+                try security?.applyServer(to: socket)
+                try socket.bind(endpoint)
             }
         } catch {
             startError.withLock { $0 = error }

@@ -55,7 +55,10 @@ public final class GatewayServer: Sendable {
     /// Requests resent because no `ack` came in time.
     public let resends = Atomic<Int>(0)
 
-    public init(settings: Settings, context: ZMQContext, connectionString: String, logger: Logger) {
+    private let security: SocketSecurity?
+
+    public init(settings: Settings, context: ZMQContext, connectionString: String, logger: Logger, security: SocketSecurity? = nil) {
+        self.security = security
         self.settings = settings
         self.context = context
         self.connectionString = connectionString
@@ -125,6 +128,7 @@ public final class GatewayServer: Sendable {
         do {
             socket = try ZMQSocket(context: context, type: .router, linger: 1_000)
             try socket.setRouterMandatory(true)
+            try security?.applyServer(to: socket)
             try socket.bind(settings.endpoint)
         } catch {
             startError.withLock { $0 = error }

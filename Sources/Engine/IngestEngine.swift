@@ -43,11 +43,13 @@ public final class IngestEngine: Sendable {
     private let housekeepingStop = Atomic<Bool>(false)
     private let housekeepingDone = DispatchSemaphore(value: 0)
     private let consumers: [@Sendable ([Tick]) -> Void]
+    private let security: SocketSecurity?
 
     /// - Parameter consumers: also given every batch of accepted ticks (strategies, order desk).
     public init(config: EngineConfig, context: ZMQContext, clock: any WallClock = SystemClock(), logger: Logger,
-                consumers: [@Sendable ([Tick]) -> Void] = []) {
+                consumers: [@Sendable ([Tick]) -> Void] = [], security: SocketSecurity? = nil) {
         self.config = config
+        self.security = security
         self.consumers = consumers
         self.context = context
         self.clock = clock
@@ -83,7 +85,8 @@ public final class IngestEngine: Sendable {
             let receiver = FeedReceiver(
                 endpoint: endpoint, mode: mode, context: context, decoder: decoder,
                 receiveHighWaterMark: config.receiveHighWaterMark, queue: queue, sequences: sequences,
-                counters: counters, reporter: reporter, clock: clock, logger: logger, consumers: consumers
+                counters: counters, reporter: reporter, clock: clock, logger: logger, consumers: consumers,
+                security: security
             )
             do {
                 try receiver.start()

@@ -68,6 +68,15 @@ public final class OrderDesk: Sendable {
         queue.async { [state, writer] in writer.enqueue(state.desk.cancel(orderID: orderID, reason: reason, time: now)) }
     }
 
+    /// Closes a user's book (cancels its working orders, sends closing orders); returns what it did.
+    public func flatten(userID: String, now: Timestamp) -> TradingDesk.FlattenResult {
+        queue.sync { [state, writer] in
+            let (result, records) = state.desk.flatten(userID: userID, time: now)
+            writer.enqueue(records)
+            return result
+        }
+    }
+
     /// Modifies a working order's quantity and/or prices.
     public func modify(orderID: String, quantity: Int64?, price: FixedDecimal?, triggerPrice: FixedDecimal?, now: Timestamp) {
         queue.async { [state, writer] in

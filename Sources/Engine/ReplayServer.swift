@@ -22,7 +22,10 @@ public final class ReplayServer: Sendable {
     private let finished = DispatchSemaphore(value: 0)
     private let startError = Mutex<ZMQError?>(nil)
 
-    public init(endpoint: String, context: ZMQContext, connectionString: String, logger: Logger) {
+    private let security: SocketSecurity?
+
+    public init(endpoint: String, context: ZMQContext, connectionString: String, logger: Logger, security: SocketSecurity? = nil) {
+        self.security = security
         self.endpoint = endpoint
         self.context = context
         self.connectionString = connectionString
@@ -50,6 +53,7 @@ public final class ReplayServer: Sendable {
         let socket: ZMQSocket
         do {
             socket = try ZMQSocket(context: context, type: .router, linger: 0)
+            try security?.applyServer(to: socket)
             try socket.bind(endpoint)
         } catch {
             startError.withLock { $0 = error }

@@ -45,6 +45,11 @@ public struct CurveKeyPair: Sendable, Equatable {
     public let publicKey: String
     public let secretKey: String
 
+    public init(publicKey: String, secretKey: String) {
+        self.publicKey = publicKey
+        self.secretKey = secretKey
+    }
+
     public static func generate() throws(ZMQError) -> CurveKeyPair {
         var pub = [CChar](repeating: 0, count: 41)
         var sec = [CChar](repeating: 0, count: 41)
@@ -53,5 +58,23 @@ public struct CurveKeyPair: Sendable, Equatable {
             publicKey: String(decoding: pub.prefix(40).map { UInt8(bitPattern: $0) }, as: UTF8.self),
             secretKey: String(decoding: sec.prefix(40).map { UInt8(bitPattern: $0) }, as: UTF8.self)
         )
+    }
+}
+
+extension CurveKeyPair {
+    /// The pair whose secret key is `secretKey` (Z85): its public key derived (`zmq_curve_public`).
+    public init(secretKey: String) throws(ZMQError) {
+        guard secretKey.utf8.count == 40 else { throw ZMQError(operation: "zmq_curve_public (a Z85 secret key is 40 characters)", code: EINVAL) }
+        var pub = [CChar](repeating: 0, count: 41)
+        _ = try zmqCall("zmq_curve_public") { zmq_curve_public(&pub, secretKey) }
+        self.init(publicKey: String(decoding: pub.prefix(40).map { UInt8(bitPattern: $0) }, as: UTF8.self), secretKey: secretKey)
+    }
+
+    /// 32 raw key bytes as Z85 text (how ZAP hands over a client's key).
+    public static func z85(_ key: [UInt8]) -> String? {
+        guard key.count == 32 else { return nil }
+        var out = [CChar](repeating: 0, count: 41)
+        guard zmq_z85_encode(&out, key, 32) != nil else { return nil }
+        return String(decoding: out.prefix(40).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

@@ -218,6 +218,11 @@ public final class ZMQSocket {
         try setOption(ZMQ_CURVE_SECRETKEY, bytes: Array(secretKey.utf8), name: "ZMQ_CURVE_SECRETKEY")
     }
 
+    /// `ZMQ_ZAP_DOMAIN`: the domain sent to the ZAP handler for this socket's connections.
+    public func setZapDomain(_ domain: String) throws(ZMQError) {
+        try setOption(ZMQ_ZAP_DOMAIN, bytes: Array(domain.utf8), name: "ZMQ_ZAP_DOMAIN")
+    }
+
     /// CURVE client keys (Z85): its own pair and the server's public key.
     public func setCurveClient(publicKey: String, secretKey: String, serverKey: String) throws(ZMQError) {
         try setOption(ZMQ_CURVE_PUBLICKEY, bytes: Array(publicKey.utf8), name: "ZMQ_CURVE_PUBLICKEY")
@@ -269,6 +274,38 @@ public final class ZMQSocket {
             frames.append(Array(bytes))
         }
         return got ? frames : nil
+    }
+
+    /// A received message with the metadata libzmq attached to it.
+    public struct ReceivedMessage: Sendable {
+        public let frames: [[UInt8]]
+        /// The peer's address (`Peer-Address`: its IP for TCP), or nil (ipc, inproc).
+        public let peerAddress: String?
+        /// What the ZAP handler said the peer is (`User-Id`), or nil without authentication.
+        public let userID: String?
+    }
+
+    /// Receives one whole multipart message with its `Peer-Address` and `User-Id` properties.
+    public func receiveMessage(dontWait: Bool = false) throws(ZMQError) -> ReceivedMessage? {
+        let h = try live("zmq_msg_recv")
+        let msg = message
+        var frames: [[UInt8]] = []
+        var peer: String?, user: String?
+        while true {
+            let flags: Int32 = frames.isEmpty && dontWait ? ZMQ_DONTWAIT : 0
+            do {
+                _ = try zmqCall("zmq_msg_recv") { zmq_msg_recv(msg, h, flags) }
+            } catch let error where error.isWouldBlock && frames.isEmpty {
+                return nil
+            }
+            if frames.isEmpty {
+                peer = zmq_msg_gets(msg, "Peer-Address").map { String(cString: $0) }
+                user = zmq_msg_gets(msg, "User-Id").map { String(cString: $0) }
+            }
+            frames.append(Array(UnsafeRawBufferPointer(start: zmq_msg_data(msg), count: zmq_msg_size(msg))))
+            if zmq_msg_more(msg) == 0 { break }
+        }
+        return ReceivedMessage(frames: frames, peerAddress: peer, userID: user)
     }
 
     /// Receives one whole multipart message and hands each frame's bytes to `body` without copying;

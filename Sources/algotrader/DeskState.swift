@@ -6,6 +6,7 @@ import TradingCore
 enum DeskState {
     struct OpenPosition {
         var positionID, tradeID, userID, symbol, exchange: String
+        var strategyID, brokerID: String?
         var quantity: Int64
         var averagePrice: FixedDecimal
         var openedAt: Timestamp
@@ -15,12 +16,12 @@ enum DeskState {
         let db = try PostgresConnection(connectionString: url)
         defer { db.close() }
         return try db.query("""
-            SELECT position_id::text, trade_id::text, user_id::text, symbol, exchange, quantity, average_price::text,
-                   (extract(epoch FROM opened_at) * 1000000)::bigint
-            FROM positions WHERE status <> 'CLOSED' AND quantity <> 0
+            SELECT p.position_id::text, p.trade_id::text, p.user_id::text, p.symbol, p.exchange, p.quantity, p.average_price::text,
+                   (extract(epoch FROM p.opened_at) * 1000000)::bigint, t.strategy_id::text, t.broker_id::text
+            FROM positions p LEFT JOIN trades t USING (trade_id) WHERE p.status <> 'CLOSED' AND p.quantity <> 0
             """).rows.compactMap { r in
             guard let q = r[5].flatMap({ Int64($0) }), let avg = r[6].flatMap(FixedDecimal.init), let at = r[7].flatMap({ Int64($0) }) else { return nil }
-            return OpenPosition(positionID: r[0]!, tradeID: r[1]!, userID: r[2]!, symbol: r[3]!, exchange: r[4]!, quantity: q,
+            return OpenPosition(positionID: r[0]!, tradeID: r[1]!, userID: r[2]!, symbol: r[3]!, exchange: r[4]!, strategyID: r[8], brokerID: r[9], quantity: q,
                                 averagePrice: avg, openedAt: Timestamp(nanosecondsSinceEpoch: at * 1000))
         }
     }

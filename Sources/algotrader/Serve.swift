@@ -42,18 +42,34 @@ struct Serve: ParsableCommand {
         connection.close()
 
         let context = try ZMQContext()
+        // CURVE on every bound socket when a key is configured; the ZAP handler admits only the
+        // listed client keys and must be up before any socket accepts a connection.
+        let security: SocketSecurity?
+        do {
+            security = try SocketSecurity.load(config)
+        } catch {
+            FileHandle.standardError.write(Data("algotrader serve: configuration error: \(error)\n".utf8))
+            throw ExitCode(ExitStatus.config)
+        }
+        var zap: ZAPHandler?
+        if let security {
+            let handler = ZAPHandler(context: context, allowedClientKeys: security.allowedClients)
+            try handler.start()
+            zap = handler
+            logger.notice("CURVE on every bound socket", metadata: ["server_key": "\(security.keys.publicKey)", "clients": "\(security.allowedClients.count)"])
+        }
         // Orders: the desk (risk, paper venue, positions) and the event writer that stores its
         // records and only then publishes them on the bus (CONTRACT.md section 2).
         let gateway = GatewayServer(
             settings: .init(endpoint: config.gatewayBind, heartbeatIntervalMilliseconds: config.gatewayHeartbeatIntervalMilliseconds,
                             heartbeatTimeoutMilliseconds: config.gatewayHeartbeatTimeoutMilliseconds,
                             resendIntervalMilliseconds: config.gatewayResendIntervalMilliseconds),
-            context: context, connectionString: config.databaseURL, logger: logger)
+            context: context, connectionString: config.databaseURL, logger: logger, security: security)
         let strategies = StrategyRuntime(config: config, logger: logger, gateway: gateway)
         let pipeline = strategies.pipeline
         let writer = EventWriter(connectionString: config.databaseURL, endpoint: config.busBind, context: context, logger: logger,
                                  onPublished: { events in pipeline.ordersUpdated(events) },
-                                 onGateway: { records in gateway.send(records) })
+                                 onGateway: { records in gateway.send(records) }, security: security)
         do {
             try writer.start()
         } catch let error as ZMQError {
@@ -71,7 +87,8 @@ struct Serve: ParsableCommand {
             FileHandle.standardError.write(Data("algotrader serve: configuration error: gateway.bind: cannot bind '\(config.gatewayBind)': \(error)\n".utf8))
             throw ExitCode(ExitStatus.config)
         }
-        let replay = ReplayServer(endpoint: config.replayBind, context: context, connectionString: config.databaseURL, logger: logger)
+        let replay = ReplayServer(endpoint: config.replayBind, context: context, connectionString: config.databaseURL, logger: logger,
+                                  security: security)
         do {
             try replay.start()
         } catch {
@@ -87,6 +104,17 @@ struct Serve: ParsableCommand {
             FileHandle.standardError.write(Data("algotrader serve: database: \(error)\n".utf8))
             throw ExitCode(ExitStatus.unavailable)
         }
+        let control = ControlServer(
+            settings: .init(endpoint: config.controlBind, sessionTTLMinutes: config.sessionTTLMinutes, maxFailedLogins: config.maxFailedLogins,
+                            failedLoginWindowSeconds: config.failedLoginWindowSeconds),
+            context: context, connectionString: config.databaseURL, logger: logger,
+            hooks: .init(reloadStrategies: { strategies.reload() }, desk: desk), security: security)
+        do {
+            try control.start()
+        } catch {
+            FileHandle.standardError.write(Data("algotrader serve: configuration error: control.bind: cannot bind '\(config.controlBind)': \(error)\n".utf8))
+            throw ExitCode(ExitStatus.config)
+        }
         let hangup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
         hangup.setEventHandler {
             logger.info("SIGHUP: reloading strategies and risk settings")
@@ -96,7 +124,7 @@ struct Serve: ParsableCommand {
         sources.append(hangup)
 
         let engine = IngestEngine(config: config, context: context, logger: logger,
-                                  consumers: [{ pipeline.submit($0) }, { desk.onTicks($0) }])
+                                  consumers: [{ pipeline.submit($0) }, { desk.onTicks($0) }], security: security)
         do {
             try engine.start()
         } catch {
@@ -134,7 +162,9 @@ struct Serve: ParsableCommand {
         desk.drain()
         writer.stop()
         gateway.stop()
+        control.stop()
         replay.stop()
+        zap?.stop()
         watchdog?.cancel()
         sources.forEach { $0.cancel() }
         logger.info("stopped cleanly", metadata: ["summary": "\(summary)"])

@@ -47,7 +47,8 @@ final class StrategyRuntime: Sendable {
         orderDesk.restore { desk in
             for p in positions {
                 desk.restore(positionID: p.positionID, openingTradeID: p.tradeID, userID: p.userID, symbol: p.symbol,
-                             exchange: p.exchange, quantity: p.quantity, averagePrice: p.averagePrice, openedAt: p.openedAt)
+                             exchange: p.exchange, quantity: p.quantity, averagePrice: p.averagePrice, openedAt: p.openedAt,
+                             strategyID: p.strategyID, brokerID: p.brokerID)
             }
         }
         orderDesk.configure(risk: try DeskState.riskSettings(config.databaseURL))

@@ -137,4 +137,23 @@ struct GatewayDeskTests {
         let refused = desk.modify(orderID: id, quantity: 0, price: nil, triggerPrice: nil, time: t0)
         #expect(refused.isEmpty, "a quantity not above the filled is refused")
     }
+
+    @Test func flattenCancelsWorkingOrdersAndClosesEveryPositionEvenWhenHalted() {
+        var desk = TradingDesk(ids: UUIDv7Generator(seed: 10))
+        func paper(_ side: OrderSide, _ q: Int64, _ symbol: String, _ price: Int64, type: OrderType = .market, limit: Int64? = nil) -> OrderIntent {
+            OrderIntent(strategyID: "s1", userID: "u1", brokerID: "p", symbol: symbol, exchange: "NSE", side: side, type: type, quantity: q,
+                        limitPrice: limit.map { FixedDecimal($0) }, referencePrice: FixedDecimal(price), time: t0, reason: "test")
+        }
+        _ = desk.submit(paper(.buy, 10, "A", 100), now: t0)
+        _ = desk.submit(paper(.sell, 4, "B", 50), now: t0)
+        _ = desk.submit(paper(.buy, 1, "A", 100, type: .limit, limit: 90), now: t0)
+        _ = desk.onTick(Tick(symbol: "A", exchange: "NSE", timestamp: t0, price: FixedDecimal(104)))
+        _ = desk.setHalts(users: ["u1"], engine: false, time: t0)
+        let (result, records) = desk.flatten(userID: "u1", time: t0)
+        #expect(result.closingOrders == 2 && result.skipped.isEmpty)
+        let fills = TradingDeskTests.events(records).filter { $0.kind == .fill }
+        #expect(fills.map { "\($0.order.intent.symbol):\($0.order.intent.side.rawValue):\($0.fillQuantity ?? 0):\($0.fillPrice!)" }
+                == ["A:SELL:10:104", "B:BUY:4:50"], "closed at the last traded prices although the user is halted")
+        #expect(desk.position(userID: "u1", symbol: "A", exchange: "NSE") == 0 && desk.position(userID: "u1", symbol: "B", exchange: "NSE") == 0)
+    }
 }

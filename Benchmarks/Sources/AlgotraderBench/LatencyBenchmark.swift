@@ -130,6 +130,7 @@ struct LatencyBenchmark {
         environment["ALGOTRADER_BUS_BIND"] = "tcp://127.0.0.1:45561"
         environment["ALGOTRADER_BUS_REPLAY_BIND"] = "ipc://\(dir)/replay.ipc"
         environment["ALGOTRADER_GATEWAY_BIND"] = "ipc://\(dir)/gateway.ipc"
+        environment["ALGOTRADER_CONTROL_BIND"] = "ipc://\(dir)/control.ipc"
         environment["ALGOTRADER_LOGGING_LEVEL"] = "error"
         daemon.environment = environment
         try daemon.run()

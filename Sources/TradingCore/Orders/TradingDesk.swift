@@ -214,6 +214,8 @@ public struct TradingDesk: Sendable {
     private var marked: [String: FixedDecimal] = [:]
     /// One-cancels-other: a bracket child's order id -> its sibling's.
     private var ocoSibling: [String: String] = [:]
+    /// The strategy and broker account of each open position's last fill (a flatten closes it there).
+    private var positionOrigin: [PositionKey: (strategyID: String, brokerID: String?)] = [:]
 
     public init(ids: UUIDv7Generator = UUIDv7Generator()) {
         self.ids = ids
@@ -231,11 +233,46 @@ public struct TradingDesk: Sendable {
 
     /// Re-establishes an open position read from `positions` after a restart.
     public mutating func restore(positionID: String, openingTradeID: String, userID: String, symbol: String, exchange: String,
-                                 quantity: Int64, averagePrice: FixedDecimal, openedAt: Timestamp) {
+                                 quantity: Int64, averagePrice: FixedDecimal, openedAt: Timestamp,
+                                 strategyID: String? = nil, brokerID: String? = nil) {
         var net = NetPosition()
         net.apply(fill: quantity, price: averagePrice)
-        positions[PositionKey(userID: userID, symbol: symbol, exchange: exchange)] =
-            OpenPosition(positionID: positionID, openingTradeID: openingTradeID, openedAt: openedAt, net: net)
+        let key = PositionKey(userID: userID, symbol: symbol, exchange: exchange)
+        positions[key] = OpenPosition(positionID: positionID, openingTradeID: openingTradeID, openedAt: openedAt, net: net)
+        if let strategyID { positionOrigin[key] = (strategyID, brokerID) }
+    }
+
+    /// What a flatten did.
+    public struct FlattenResult: Sendable, Equatable {
+        public var cancelRequests = 0
+        public var closingOrders = 0
+        /// Positions left open: no traded price seen yet to close them at, or no known strategy.
+        public var skipped: [String] = []
+    }
+
+    /// Closes a user's book: cancels its working orders and sends a MARKET order against each
+    /// open position at the instrument's last traded price. Closing orders only reduce, so they
+    /// pass the risk check even while the user is halted.
+    public mutating func flatten(userID: String, time: Timestamp) -> (FlattenResult, [DeskRecord]) {
+        var result = FlattenResult()
+        var records: [DeskRecord] = []
+        for (orderID, order) in working.sorted(by: { $0.key < $1.key }) where order.intent.userID == userID {
+            let done = cancel(orderID: orderID, reason: "flatten", time: time)
+            if !done.isEmpty { result.cancelRequests += 1 }
+            records += done
+        }
+        for (key, open) in positions.sorted(by: { $0.value.positionID < $1.value.positionID }) where key.userID == userID && open.net.quantity != 0 {
+            let name = "\(key.symbol)@\(key.exchange)"
+            guard let price = lastPrice[Self.instrument(key.symbol, key.exchange)] else { result.skipped.append("\(name): no traded price yet"); continue }
+            guard let origin = positionOrigin[key] else { result.skipped.append("\(name): no strategy known"); continue }
+            let quantity = open.net.quantity
+            let intent = OrderIntent(strategyID: origin.strategyID, userID: userID, brokerID: origin.brokerID, symbol: key.symbol,
+                                     exchange: key.exchange, side: quantity > 0 ? .sell : .buy, quantity: Int64(quantity.magnitude),
+                                     referencePrice: price, time: time, reason: "flatten")
+            records += submit(intent, now: time)
+            result.closingOrders += 1
+        }
+        return (result, records)
     }
 
     /// The live broker accounts whose gateway is connected now.
@@ -549,6 +586,7 @@ public struct TradingDesk: Sendable {
                                                   openedAt: time, net: NetPosition())
         let previousQuantity = open.net.quantity
         let entryAverage = open.net.averagePrice
+        positionOrigin[key] = (intent.strategyID, intent.brokerID)
         let actions = open.net.apply(fill: signed, price: price)
         let closingPart = min(quantity, Int64(previousQuantity.magnitude))
         for (action, pnl) in actions {

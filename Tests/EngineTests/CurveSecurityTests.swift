@@ -1,0 +1,80 @@
+import Foundation
+import Postgres
+import Security
+import TestSupport
+import Testing
+import ZeroMQ
+
+/// CURVE on the engine's bound sockets with the ZAP allow-list: a listed client gets the bus and
+/// the control socket; an unlisted one, though it knows the server's key, gets nothing through.
+@Suite("CURVE and the ZAP allow-list")
+struct CurveSecurityTests {
+    @Test func anUnlistedCurveClientGetsNoMessageThroughWhileAListedOneDoes() throws {
+        let url = try TestDatabase.makeMigrated()
+        let db = try TestDatabase.connect(url)
+        let ids = try DaemonOrdersTests.addUser(db, "curve", maxPositionSize: "100000000")
+        try db.query("UPDATE users SET password_hash = $2 WHERE user_id = $1::uuid", [ids.userID, try PasswordHasher(logN: 10).hash("pw")])
+        let server = try CurveKeyPair.generate(), listed = try CurveKeyPair.generate(), unlisted = try CurveKeyPair.generate()
+        let dir = NSTemporaryDirectory() + "curve-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try server.secretKey.write(toFile: "\(dir)/server.key", atomically: true, encoding: .utf8)
+        try "# admitted clients\n\(listed.publicKey)\n".write(toFile: "\(dir)/clients", atomically: true, encoding: .utf8)
+        try listed.secretKey.write(toFile: "\(dir)/listed.key", atomically: true, encoding: .utf8)
+        try unlisted.secretKey.write(toFile: "\(dir)/unlisted.key", atomically: true, encoding: .utf8)
+        let daemon = try DaemonProcess(databaseURL: url, environment: [
+            "ALGOTRADER_SECURITY_CURVE_SECRET_KEY_FILE": "\(dir)/server.key",
+            "ALGOTRADER_SECURITY_CURVE_ALLOWED_CLIENTS_FILE": "\(dir)/clients",
+        ])
+        defer { _ = daemon.stop() }
+
+        // Two bus subscribers, both knowing the server's public key.
+        var subscribers: [(Process, String)] = []
+        for (name, pair) in [("listed", listed), ("unlisted", unlisted)] {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            p.arguments = ["python3", Repository.root.appendingPathComponent("Tests/python/curve_subscriber.py").path,
+                           "ipc://\(daemon.directory)/bus.ipc", server.publicKey, pair.publicKey, pair.secretKey,
+                           "\(dir)/\(name).ready", "\(dir)/stop", "\(dir)/\(name).count"]
+            try p.run()
+            subscribers.append((p, name))
+        }
+        defer { for (p, _) in subscribers where p.isRunning { p.terminate() } }
+        let deadline = Date().addingTimeInterval(20)
+        while !["listed", "unlisted"].allSatisfy({ FileManager.default.fileExists(atPath: "\(dir)/\($0).ready") }) && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        #expect(try DaemonProcess.python("publish_price_path.py", [daemon.feed, "RELIANCE", "NSE", "3000", "7", "\(dir)/prices.json"]) == 0)
+        Thread.sleep(forTimeInterval: 2)
+        FileManager.default.createFile(atPath: "\(dir)/stop", contents: nil)
+        for (p, _) in subscribers { p.waitUntilExit() }
+        let counts = try ["listed", "unlisted"].map { Int(try String(contentsOfFile: "\(dir)/\($0).count", encoding: .utf8)) ?? -1 }
+        let published = Int(try db.query("SELECT count(*) FROM bus_events").scalar ?? "0")!
+        #expect(published > 0)
+        #expect(counts[0] == published, "the listed client got every event")
+        #expect(counts[1] == 0, "the unlisted client got nothing")
+
+        // The control socket: the listed key logs in; the unlisted one gets no answer at all.
+        func login(_ keyFile: String) throws -> CommandRunner.Outcome {
+            try CommandRunner.algotrader(["ctl", "login", "curve", "--endpoint", "ipc://\(daemon.directory)/control.ipc",
+                                          "--token-file", "\(dir)/token", "--timeout", "2", "--curve-server-key", server.publicKey,
+                                          "--curve-key-file", keyFile], environment: [:], stdin: "pw\n")
+        }
+        #expect(try login("\(dir)/listed.key").status == 0)
+        let refused = try login("\(dir)/unlisted.key")
+        #expect(refused.status == 69 && refused.stderr.contains("no answer"), "\(refused.stderr)")
+        let plain = try CommandRunner.algotrader(["ctl", "status", "--endpoint", "ipc://\(daemon.directory)/control.ipc",
+                                                  "--token-file", "\(dir)/token", "--timeout", "2"], environment: [:])
+        #expect(plain.status == 69, "a client without CURVE gets no answer either")
+    }
+
+    @Test func aCurveKeyWithoutAnAllowListIsABadConfigurationNamingTheKey() throws {
+        let dir = NSTemporaryDirectory() + "curve-cfg-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try CurveKeyPair.generate().secretKey.write(toFile: "\(dir)/server.key", atomically: true, encoding: .utf8)
+        let outcome = try CommandRunner.algotrader(["serve", "--config", Repository.shippedConfig], environment: [
+            "ALGOTRADER_DATABASE_URL": "postgresql:///nowhere", "ALGOTRADER_MARKET_DATA_CONNECT": "tcp://127.0.0.1:1",
+            "ALGOTRADER_BUS_BIND": "ipc://\(dir)/bus", "ALGOTRADER_SECURITY_CURVE_SECRET_KEY_FILE": "\(dir)/server.key",
+        ])
+        #expect(outcome.status == 78 && outcome.stderr.contains("security.curve_allowed_clients_file"), "\(outcome.stderr)")
+    }
+}
