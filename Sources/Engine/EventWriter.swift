@@ -188,10 +188,15 @@ public final class EventWriter: Sendable {
             }
             for key in dayOrder { try OrderRecords.upsert(days[key]!, conn) }
             for (userID, reason) in halts {
+                // The halt and its audit row together (docs/security.md).
                 try conn.query("""
-                    INSERT INTO halts (user_id, reason, source, created_by)
-                    SELECT $1::uuid, $2, 'breach', 'risk' WHERE NOT EXISTS
-                        (SELECT 1 FROM halts WHERE user_id = $1::uuid AND resumed_at IS NULL)
+                    WITH h AS (
+                        INSERT INTO halts (user_id, reason, source, created_by)
+                        SELECT $1::uuid, $2, 'breach', 'risk' WHERE NOT EXISTS
+                            (SELECT 1 FROM halts WHERE user_id = $1::uuid AND resumed_at IS NULL)
+                        RETURNING user_id)
+                    INSERT INTO audit_log (actor, action, target_user_id, target, details)
+                    SELECT 'engine:risk', 'halt', user_id, 'user', jsonb_build_object('reason', $2::text, 'source', 'breach') FROM h
                     """, [userID, reason])
             }
             if !events[0].isEmpty {
