@@ -23,6 +23,7 @@ psql "$admin_url" -qc "DROP DATABASE IF EXISTS algotrader" -c "CREATE DATABASE a
 export ALGOTRADER_DATABASE_URL=$url
 export ALGOTRADER_MARKET_DATA_CONNECT=tcp://127.0.0.1:$feed_port
 export ALGOTRADER_BUS_BIND=tcp://127.0.0.1:$bus_port
+export ALGOTRADER_JOURNAL_DIR=$dir/journal
 "$bin" migrate --config config/algotrader.yaml
 
 "$bin" serve --config config/algotrader.yaml 2>"$log" &

@@ -82,6 +82,10 @@ extension ConfigKey {
         ConfigKey("control.session_ttl_minutes", .integer(1...43_200), default: .integer(480)),
         ConfigKey("control.max_failed_logins", .integer(1...1_000), default: .integer(5)),
         ConfigKey("control.failed_login_window_seconds", .integer(1...86_400), default: .integer(300)),
+        // the local journal (database outages, crash recovery)
+        ConfigKey("journal.dir", .string, default: .string("journal")),
+        ConfigKey("journal.memory_ticks", .integer(1_000...100_000_000), default: .integer(200_000)),
+        ConfigKey("journal.segment_mb", .integer(1...4_096), default: .integer(64)),
         // logging
         ConfigKey("logging.level", .choice(["trace", "debug", "info", "notice", "warning", "error", "critical"]), default: .string("info")),
         ConfigKey("logging.bad_message_log_interval_seconds", .integer(1...86_400), default: .integer(10)),

@@ -37,6 +37,9 @@ public struct EngineConfig: Sendable {
     public var sessionTTLMinutes: Int
     public var maxFailedLogins: Int
     public var failedLoginWindowSeconds: Int
+    public var journalDirectory: String
+    public var journalMemoryTicks: Int
+    public var journalSegmentBytes: Int64
     public var logLevel: String
     public var badMessageLogIntervalSeconds: Int
 
@@ -138,6 +141,13 @@ public struct EngineConfig: Sendable {
         sessionTTLMinutes = try integer("control.session_ttl_minutes")
         maxFailedLogins = try integer("control.max_failed_logins")
         failedLoginWindowSeconds = try integer("control.failed_login_window_seconds")
+        journalDirectory = try string("journal.dir")
+        guard !journalDirectory.isEmpty else { throw ConfigError(key: "journal.dir", "must name a directory") }
+        journalMemoryTicks = try integer("journal.memory_ticks")
+        guard journalMemoryTicks < queueCapacity else {
+            throw ConfigError(key: "journal.memory_ticks", "must be below ingest.queue_capacity (\(queueCapacity)), or ticks would never spill")
+        }
+        journalSegmentBytes = Int64(try integer("journal.segment_mb")) << 20
         logLevel = try string("logging.level")
         badMessageLogIntervalSeconds = try integer("logging.bad_message_log_interval_seconds")
     }

@@ -29,11 +29,18 @@ public final class EventWriter: Sendable {
     /// Gateway requests and report acknowledgements, handed on once their rows are committed.
     private let onGateway: @Sendable ([DeskRecord]) -> Void
     private let security: SocketSecurity?
+    /// Where a round goes when PostgreSQL cannot take it: durable there, it is published at once
+    /// and applied to PostgreSQL, in order, when it answers again.
+    private let journal: SegmentJournal?
+    /// Rounds journaled during an outage (for tests and metrics).
+    public let journaledRounds = Atomic<Int>(0)
 
     public init(connectionString: String, endpoint: String, context: ZMQContext, logger: Logger,
                 onPublished: @escaping @Sendable ([BusEvent]) -> Void = { _ in },
-                onGateway: @escaping @Sendable ([DeskRecord]) -> Void = { _ in }, security: SocketSecurity? = nil) {
+                onGateway: @escaping @Sendable ([DeskRecord]) -> Void = { _ in }, security: SocketSecurity? = nil,
+                journal: SegmentJournal? = nil) {
         self.security = security
+        self.journal = journal
         self.connectionString = connectionString
         self.endpoint = endpoint
         self.context = context
@@ -68,17 +75,29 @@ public final class EventWriter: Sendable {
         finished.signal()
     }
 
+    /// A round as the journal keeps it: its id (so applying it twice is a no-op), the first `seq`
+    /// its events were published with, and its records.
+    struct JournalRound: Codable {
+        var roundID: String
+        var firstSeq: Int64
+        var records: [DeskRecord]
+    }
+
     private func run() {
         let socket: ZMQSocket
         let db: LazyConnection
         var nextSeq: Int64
+        var ids = UUIDv7Generator()
         do {
             socket = try ZMQSocket(context: context, type: .pub, linger: 2_000)
             try socket.setSendHighWaterMark(0)
             try security?.applyServer(to: socket)
             try socket.bind(endpoint)
             db = LazyConnection(connectionString: connectionString)
+            // Rounds journaled before a crash or during an outage first, so seq continues after them.
+            _ = replayJournal(db)
             nextSeq = Int64(try db.get().query("SELECT coalesce(max(seq), 0) + 1 FROM bus_events").scalar ?? "1") ?? 1
+            if let last = try journaledMaxSeq() { nextSeq = max(nextSeq, last + 1) }
         } catch {
             startError.withLock { $0 = error }
             started.signal()
@@ -87,35 +106,69 @@ public final class EventWriter: Sendable {
         started.signal()
         logger.info("event bus ready", metadata: ["endpoint": "\(endpoint)", "next_seq": "\(nextSeq)"])
         var backoff = 0.05
+        var lastReplayAttempt: UInt64 = 0
         while true {
             let finishing = stopping.load(ordering: .acquiring)
             let batches = pending.withLock { p -> [[DeskRecord]] in
                 defer { p.removeAll() }
                 return p
             }
+            if let journal, !journal.isEmpty, monotonicNanoseconds() - lastReplayAttempt > 500_000_000 {
+                lastReplayAttempt = monotonicNanoseconds()
+                _ = replayJournal(db)
+            }
             if !batches.isEmpty {
                 let records = batches.flatMap { $0 }
+                let prepared = prepare(records, firstSeq: nextSeq, roundID: ids.next(now: SystemClock().now()).description)
                 do {
-                    let (events, gatewayRecords) = try commit(records, db: try db.get(), firstSeq: nextSeq)
-                    for (seq, event, payload) in events {
-                        _ = try? socket.send([Array(event.topic.utf8), Array(payload.utf8)])
-                        nextSeq = seq + 1
-                    }
-                    published.add(events.count, ordering: .relaxed)
-                    onPublished(events.map(\.1))
-                    if !gatewayRecords.isEmpty { onGateway(gatewayRecords) }
-                    backoff = 0.05
+                    // While older rounds wait in the journal, newer ones queue behind them there.
+                    if let journal, !journal.isEmpty { throw JournalBacklog() }
+                    try apply(prepared, db: try db.get())
                 } catch {
-                    // Nothing was committed: keep the records, in order, and try again.
-                    logger.error("storing order records failed; retrying", metadata: ["error": "\(error)", "records": "\(records.count)"])
                     db.close()
-                    pending.withLock { $0.insert(contentsOf: batches, at: 0) }
-                    if finishing && backoff > 2 { break }
-                    Thread.sleep(forTimeInterval: backoff)
-                    backoff = min(backoff * 2, 5)
-                    continue
+                    if let journal {
+                        do {
+                            let round = JournalRound(roundID: prepared.roundID, firstSeq: prepared.firstSeq, records: records)
+                            try journal.append(Array(try JSONEncoder().encode(round)))
+                            journaledRounds.add(1, ordering: .relaxed)
+                            if !(error is JournalBacklog) {
+                                logger.error("PostgreSQL did not take order records; journaled them locally", metadata: ["error": "\(error)"])
+                            }
+                        } catch let journalError {
+                            logger.critical("order records reached neither PostgreSQL nor the journal; retrying",
+                                            metadata: ["error": "\(error)", "journal_error": "\(journalError)"])
+                            pending.withLock { $0.insert(contentsOf: batches, at: 0) }
+                            Thread.sleep(forTimeInterval: backoff)
+                            backoff = min(backoff * 2, 5)
+                            if finishing && backoff > 2 { break }
+                            continue
+                        }
+                    } else {
+                        // Nothing was committed: keep the records, in order, and try again.
+                        logger.error("storing order records failed; retrying", metadata: ["error": "\(error)", "records": "\(records.count)"])
+                        pending.withLock { $0.insert(contentsOf: batches, at: 0) }
+                        if finishing && backoff > 2 { break }
+                        Thread.sleep(forTimeInterval: backoff)
+                        backoff = min(backoff * 2, 5)
+                        continue
+                    }
                 }
+                // Durable (in PostgreSQL or the journal): publish in seq order.
+                for (seq, event, payload) in prepared.published {
+                    _ = try? socket.send([Array(event.topic.utf8), Array(payload.utf8)])
+                    nextSeq = seq + 1
+                }
+                published.add(prepared.published.count, ordering: .relaxed)
+                onPublished(prepared.published.map(\.1))
+                if !prepared.gateway.isEmpty { onGateway(prepared.gateway) }
+                backoff = 0.05
             } else if finishing {
+                if let journal, !journal.isEmpty, backoff < 2 {
+                    // A last chance for journaled rounds; they stay on disk for the next start otherwise.
+                    _ = replayJournal(db)
+                    backoff *= 4
+                    if !journal.isEmpty { Thread.sleep(forTimeInterval: 0.2); continue }
+                }
                 break
             }
             _ = wake.wait(timeout: .now() + .milliseconds(100))
@@ -124,14 +177,56 @@ public final class EventWriter: Sendable {
         socket.close()
     }
 
+    struct JournalBacklog: Error {}
+
+    /// Applies journaled rounds to PostgreSQL, oldest first; `false` if it stopped on a failure.
+    private func replayJournal(_ db: LazyConnection) -> Bool {
+        guard let journal, !journal.isEmpty else { return true }
+        var applied = 0
+        do {
+            while true {
+                let records = try journal.read(limit: 16)
+                if records.isEmpty { break }
+                for record in records {
+                    let round = try JSONDecoder().decode(JournalRound.self, from: Data(record.payload))
+                    try apply(prepare(round.records, firstSeq: round.firstSeq, roundID: round.roundID), db: try db.get())
+                    try journal.consume(through: record.next)
+                    applied += 1
+                }
+            }
+            if applied > 0 { logger.notice("applied journaled order records to PostgreSQL", metadata: ["rounds": "\(applied)"]) }
+            return true
+        } catch {
+            db.close()
+            if case SegmentJournal.Failure.corrupt = error {
+                logger.critical("order journal is corrupt; replay stopped", metadata: ["error": "\(error)"])
+            }
+            return false
+        }
+    }
+
+    /// The highest seq in the journal (rounds not yet in PostgreSQL).
+    private func journaledMaxSeq() throws -> Int64? {
+        guard let journal, !journal.isEmpty else { return nil }
+        var last: Int64?
+        for record in try journal.read(limit: .max) {
+            let round = try JSONDecoder().decode(JournalRound.self, from: Data(record.payload))
+            let events = round.records.reduce(0) { if case .event = $1 { $0 + 1 } else { $0 } }
+            if events > 0 { last = round.firstSeq + Int64(events) - 1 }
+        }
+        return last
+    }
+
     /// One transaction for a whole round, in a handful of statements however many fills it holds:
     /// the latest state of each order, position and strategy day (rows repeat within a round as
     /// an order moves), then the append-only rows in bulk (`unnest`), then the events with
     /// consecutive `seq` from `firstSeq`. Foreign keys are satisfied by that order.
-    private func commit(_ records: [DeskRecord], db: PostgresConnection, firstSeq: Int64) throws -> ([(Int64, BusEvent, String)], [DeskRecord]) {
-        var orders: [String: DeskOrder] = [:], orderOrder: [String] = []
-        var positions: [String: PositionRecord] = [:], positionOrder: [String] = []
-        var days: [String: StrategyDay] = [:], dayOrder: [String] = []
+    struct PreparedRound {
+        var roundID: String
+        var firstSeq: Int64
+        var orders: [DeskOrder] = []
+        var positions: [PositionRecord] = []
+        var days: [StrategyDay] = []
         var logs = Array(repeating: [String?](), count: 4)
         var history = Array(repeating: [String?](), count: 6)
         var marks: [(String, FixedDecimal)] = []
@@ -139,6 +234,15 @@ public final class EventWriter: Sendable {
         var events = Array(repeating: [String?](), count: 5)
         var published: [(Int64, BusEvent, String)] = []
         var gateway: [DeskRecord] = []
+    }
+
+    /// Everything a round writes, with its events' seq and payloads, computed once: the same for
+    /// a direct commit and for a replay from the journal.
+    private func prepare(_ records: [DeskRecord], firstSeq: Int64, roundID: String) -> PreparedRound {
+        var round = PreparedRound(roundID: roundID, firstSeq: firstSeq)
+        var orders: [String: DeskOrder] = [:], orderOrder: [String] = []
+        var positions: [String: PositionRecord] = [:], positionOrder: [String] = []
+        var days: [String: StrategyDay] = [:], dayOrder: [String] = []
         var seq = firstSeq
         for record in records {
             switch record {
@@ -150,30 +254,44 @@ public final class EventWriter: Sendable {
                 let key = "\(day.strategyID)|\(day.day)"
                 if days.updateValue(day, forKey: key) == nil { dayOrder.append(key) }
             case .tradeLog(let tradeID, let level, let message, let data):
-                for (i, v) in [tradeID, level, message, data].enumerated() { logs[i].append(v) }
+                for (i, v) in [tradeID, level, message, data].enumerated() { round.logs[i].append(v) }
             case .positionHistory(let h):
                 for (i, v) in [h.positionID, h.price.description, String(h.quantity), OrderRecords.decimal(h.pnl), h.action.rawValue,
-                               h.time.description].enumerated() { history[i].append(v) }
+                               h.time.description].enumerated() { round.history[i].append(v) }
             case .mark(let positionID, let price):
-                marks.append((positionID, price))
+                round.marks.append((positionID, price))
             case .halt(let userID, let reason):
-                halts.append((userID, reason))
+                round.halts.append((userID, reason))
             case .gatewayRequest, .gatewayAck:
-                gateway.append(record)
+                round.gateway.append(record)
             case .event(let event):
                 let payload = event.json(seq: seq)
-                for (i, v) in [String(seq), event.topic, event.kind.rawValue, event.order.tradeID, payload].enumerated() { events[i].append(v) }
-                published.append((seq, event, payload))
+                for (i, v) in [String(seq), event.topic, event.kind.rawValue, event.order.tradeID, payload].enumerated() { round.events[i].append(v) }
+                round.published.append((seq, event, payload))
                 seq += 1
             }
         }
+        round.orders = orderOrder.map { orders[$0]! }
+        round.positions = positionOrder.map { positions[$0]! }
+        round.days = dayOrder.map { days[$0]! }
+        return round
+    }
+
+    /// One transaction for a prepared round; a round already applied (by id) is skipped whole.
+    private func apply(_ round: PreparedRound, db: PostgresConnection) throws {
+        let logs = round.logs, history = round.history, events = round.events
         try db.transaction { conn in
-            for (positionID, price) in marks {
+            if journal != nil {
+                let fresh = try conn.query("INSERT INTO event_journal_rounds (round_id) VALUES ($1::uuid) ON CONFLICT DO NOTHING",
+                                           [round.roundID]).affectedRows
+                if fresh == 0 { return }
+            }
+            for (positionID, price) in round.marks {
                 try conn.query("UPDATE positions SET current_price = $2::numeric WHERE position_id = $1::uuid AND status <> 'CLOSED'",
                                [positionID, price.description])
             }
-            for id in orderOrder { try OrderRecords.upsert(orders[id]!, conn) }
-            for id in positionOrder { try OrderRecords.upsert(positions[id]!, conn) }
+            for order in round.orders { try OrderRecords.upsert(order, conn) }
+            for position in round.positions { try OrderRecords.upsert(position, conn) }
             if !logs[0].isEmpty {
                 try conn.query("""
                     INSERT INTO trade_logs (trade_id, log_level, message, data)
@@ -186,8 +304,8 @@ public final class EventWriter: Sendable {
                     SELECT * FROM unnest($1::uuid[], $2::numeric[], $3::int[], $4::numeric[], $5::text[], $6::timestamptz[])
                     """, history.map { PostgresArrayLiteral.text($0) })
             }
-            for key in dayOrder { try OrderRecords.upsert(days[key]!, conn) }
-            for (userID, reason) in halts {
+            for day in round.days { try OrderRecords.upsert(day, conn) }
+            for (userID, reason) in round.halts {
                 // The halt and its audit row together (docs/security.md).
                 try conn.query("""
                     WITH h AS (
@@ -206,7 +324,6 @@ public final class EventWriter: Sendable {
                     """, events.map { PostgresArrayLiteral.text($0) })
             }
         }
-        return (published, gateway)
     }
 }
 

@@ -166,8 +166,11 @@ public final class FeedReceiver: Sendable {
         case .failure(let error):
             counters.countBad(error.reason)
             reporter.recordBad(error, endpoint: endpoint, payloadPrefix: message.samplePrefix, now: monotonicNanoseconds())
-        case .success(let tick):
+        case .success(var tick):
             if let sequence = tick.sequence {
+                // A sequenced stream without `src` is the endpoint's (CONTRACT.md section 1); stored
+                // so, a restart can find the stream's last seq among the stored ticks.
+                if tick.source == nil { tick.source = endpoint }
                 let source = tick.source ?? endpoint
                 let session = tick.session ?? ""
                 let verdict = sequences.observe(source: source, session: session, sequence: sequence)

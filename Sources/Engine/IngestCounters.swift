@@ -10,6 +10,9 @@ public final class IngestCounters: Sendable {
     public let gaps = Atomic<Int>(0)
     public let missingSequenceNumbers = Atomic<Int>(0)
     public let writeFailures = Atomic<Int>(0)
+    /// Ticks spilled to the local journal during a database outage, and replayed from it since.
+    public let journaled = Atomic<Int>(0)
+    public let replayed = Atomic<Int>(0)
     /// Bad messages are the exception, so a lock (rather than one atomic per reason) is cheap here.
     private let badByReason = Mutex<[TickRejection: Int]>([:])
 

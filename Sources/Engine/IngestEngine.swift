@@ -44,11 +44,14 @@ public final class IngestEngine: Sendable {
     private let housekeepingDone = DispatchSemaphore(value: 0)
     private let consumers: [@Sendable ([Tick]) -> Void]
     private let security: SocketSecurity?
+    /// Ticks beyond `journal.memory_ticks` during a database outage.
+    public let journal: TickJournal?
 
     /// - Parameter consumers: also given every batch of accepted ticks (strategies, order desk).
     public init(config: EngineConfig, context: ZMQContext, clock: any WallClock = SystemClock(), logger: Logger,
-                consumers: [@Sendable ([Tick]) -> Void] = [], security: SocketSecurity? = nil) {
+                consumers: [@Sendable ([Tick]) -> Void] = [], security: SocketSecurity? = nil, journal: TickJournal? = nil) {
         self.config = config
+        self.journal = journal
         self.security = security
         self.consumers = consumers
         self.context = context
@@ -60,7 +63,7 @@ public final class IngestEngine: Sendable {
             connectionString: config.databaseURL, queue: queue, counters: counters, clock: clock, logger: logger,
             batchSize: config.batchSize, flushIntervalMilliseconds: config.flushIntervalMilliseconds,
             tickRetentionDays: config.tickRetentionDays, maxLeadSeconds: config.maxLeadSeconds,
-            writers: config.writers
+            writers: config.writers, journal: journal, memoryTicks: config.journalMemoryTicks, sequences: sequences
         )
     }
 
@@ -71,6 +74,21 @@ public final class IngestEngine: Sendable {
             try writer.start()
         } catch {
             queue.close()
+            throw .database(error)
+        }
+        // Crash recovery before intake: journaled ticks into PostgreSQL, then each stream's last
+        // durable seq, so resends of what is stored are dropped and nothing stored is lost.
+        do {
+            let replayed = try writer.replayJournalAtStart()
+            if replayed > 0 { logger.notice("replayed journaled ticks at start", metadata: ["ticks": "\(replayed)"]) }
+            let store = FeedSequenceStore(connectionString: config.databaseURL)
+            defer { store.close() }
+            let streams = try store.load()
+            for s in streams { sequences.restoreDurable(source: s.source, session: s.session, lastSequence: s.last) }
+            if !streams.isEmpty { logger.info("restored publisher sequence numbers", metadata: ["streams": "\(streams.count)"]) }
+        } catch {
+            queue.close()
+            writer.join(timeoutSeconds: 0)
             throw .database(error)
         }
         startHousekeeping()
@@ -127,6 +145,8 @@ public final class IngestEngine: Sendable {
     private func startHousekeeping() {
         let thread = Thread { [self] in
             let store = SystemLogStore(connectionString: config.databaseURL)
+            let sequenceStore = FeedSequenceStore(connectionString: config.databaseURL)
+            var round = 0
             var pendingEntries: [SystemLogEntry] = [
                 SystemLogEntry(component: "ingest", level: .info, message: "ingest started",
                                data: "{\"endpoints\":\(config.marketDataConnect.count + config.marketDataBind.count)}"),
@@ -148,9 +168,20 @@ public final class IngestEngine: Sendable {
                         if pendingEntries.count > 10_000 { pendingEntries.removeFirst(pendingEntries.count - 10_000) }
                     }
                 }
+                round += 1
+                if round % 4 == 0 || finishing {
+                    let streams = sequences.takeDirty()
+                    do {
+                        try sequenceStore.save(streams.map { FeedSequenceStore.Stream(source: $0.source, session: $0.session, last: $0.last) })
+                    } catch {
+                        sequenceStore.close()
+                        sequences.markDirty(streams)
+                    }
+                }
                 if finishing { break }
                 Thread.sleep(forTimeInterval: 0.25)
             }
+            sequenceStore.close()
             store.close()
             housekeepingDone.signal()
         }

@@ -25,11 +25,22 @@ public final class TickWriterLoop: Sendable {
     /// After stop, how long the writer keeps retrying an unreachable database before giving up.
     private let shutdownDeadline = Mutex<UInt64?>(nil)
     private let partitionWindow: (back: Int64, ahead: Int64)
+    /// Where ticks go when PostgreSQL is unreachable and memory holds `memoryTicks` already.
+    private let journal: TickJournal?
+    private let memoryTicks: Int
+    /// Told which sequenced ticks became durable (saved to `feed_sequences` for restarts).
+    private let sequences: SequenceBook?
+    /// One writer replays the journal at a time (batches in order).
+    private let replaying = Mutex<Bool>(false)
 
     public init(
         connectionString: String, queue: TickQueue, counters: IngestCounters, clock: any WallClock, logger: Logger,
-        batchSize: Int, flushIntervalMilliseconds: Int, tickRetentionDays: Int, maxLeadSeconds: Int, writers: Int = 1
+        batchSize: Int, flushIntervalMilliseconds: Int, tickRetentionDays: Int, maxLeadSeconds: Int, writers: Int = 1,
+        journal: TickJournal? = nil, memoryTicks: Int = 200_000, sequences: SequenceBook? = nil
     ) {
+        self.journal = journal
+        self.sequences = sequences
+        self.memoryTicks = memoryTicks
         self.writers = max(1, writers)
         self.connectionString = connectionString
         self.queue = queue
@@ -84,6 +95,7 @@ public final class TickWriterLoop: Sendable {
         var pending: [Tick] = []
         pending.reserveCapacity(batchSize)
         var firstPendingAt: UInt64 = 0
+        var nextReplayAttempt: UInt64 = 0
         while true {
             let now = monotonicNanoseconds()
             let wait = pending.isEmpty ? flushIntervalNanoseconds : (firstPendingAt + flushIntervalNanoseconds > now ? firstPendingAt + flushIntervalNanoseconds - now : 0)
@@ -102,11 +114,58 @@ public final class TickWriterLoop: Sendable {
                 pending.removeAll(keepingCapacity: true)
             }
             if drained && pending.isEmpty { break }
+            // Journaled ticks go back as soon as PostgreSQL answers, even with no new ticks.
+            if pending.isEmpty, let journal, !journal.isEmpty, monotonicNanoseconds() >= nextReplayAttempt {
+                if !replayJournal(writer) { nextReplayAttempt = monotonicNanoseconds() + 1_000_000_000 }
+            }
         }
         writer.close()
     }
 
-    /// Stores one batch, retrying until it is stored; `false` if shutdown's deadline passed first.
+    /// At start, before intake: replays the whole journal, seeding `sequences` with the streams
+    /// it held. Throws if PostgreSQL fails meanwhile (the rest stays journaled).
+    public func replayJournalAtStart() throws -> Int {
+        guard let journal, !journal.isEmpty else { return 0 }
+        let writer = MarketDataWriter(connectionString: connectionString)
+        defer { writer.close() }
+        let count = try journal.replay(with: writer) { [sequences] streams in
+            for s in streams { sequences?.restoreDurable(source: s.source, session: s.session, lastSequence: s.last) }
+        }
+        counters.replayed.add(count, ordering: .relaxed)
+        return count
+    }
+
+    /// Replays the journal if no other writer is; `false` if PostgreSQL failed meanwhile.
+    @discardableResult
+    private func replayJournal(_ writer: MarketDataWriter) -> Bool {
+        guard let journal else { return true }
+        let mine = replaying.withLock { busy -> Bool in
+            if busy { return false }
+            busy = true
+            return true
+        }
+        guard mine else { return true }
+        defer { replaying.withLock { $0 = false } }
+        do {
+            let count = try journal.replay(with: writer)
+            if count > 0 {
+                counters.replayed.add(count, ordering: .relaxed)
+                counters.stored.add(count, ordering: .relaxed)
+                logger.notice("replayed journaled ticks into PostgreSQL", metadata: ["ticks": "\(count)", "journal_bytes": "\(journal.journal.sizeBytes)"])
+            }
+            return true
+        } catch {
+            writer.close()
+            if case SegmentJournal.Failure.corrupt = error {
+                logger.critical("tick journal is corrupt; replay stopped (move the bad segment aside)", metadata: ["error": "\(error)"])
+            }
+            return false
+        }
+    }
+
+    /// Stores one batch: in PostgreSQL, retrying with backoff while memory has room; in the local
+    /// journal when it has not (or the journal already holds older ticks, or the engine is stopping
+    /// with PostgreSQL away). `false` only if neither took it before shutdown's deadline.
     private func store(_ ticks: ArraySlice<Tick>, writer: MarketDataWriter) -> Bool {
         guard let batch = writer.prepare(ticks, now: clock.now()) else { return true }
         var unknownOutcome = false
@@ -115,10 +174,24 @@ public final class TickWriterLoop: Sendable {
             do {
                 _ = try writer.write(batch, afterUnknownOutcome: unknownOutcome)
                 counters.stored.add(batch.count, ordering: .relaxed)
+                sequences?.markDurable(ticks)
+                if let journal, !journal.isEmpty { replayJournal(writer) }
                 return true
             } catch {
                 counters.writeFailures.add(1, ordering: .relaxed)
                 if let pg = error as? PostgresError, pg.code == .connectionLost || pg.code == .connectionFailed { unknownOutcome = true }
+                let stopping = shutdownDeadline.withLock({ $0 }) != nil
+                if let journal, stopping || queue.count >= memoryTicks || !journal.isEmpty {
+                    do {
+                        // Its ids go with it: a replay finds the batch if this failed write did store it.
+                        try journal.append(batch, streams: TickJournal.streams(ticks))
+                        counters.journaled.add(batch.count, ordering: .relaxed)
+                        sequences?.markDurable(ticks)
+                        return true
+                    } catch {
+                        logger.critical("tick journal append failed", metadata: ["error": "\(error)"])
+                    }
+                }
                 if let deadline = shutdownDeadline.withLock({ $0 }), monotonicNanoseconds() > deadline {
                     logger.critical("giving up on ticks at shutdown: database unreachable", metadata: [
                         "ticks": "\(batch.count)", "error": "\(error)",

@@ -63,6 +63,16 @@ public final class MarketDataWriter {
         let rows: [UInt8]
         /// The encoded COPY rows (for benchmarks comparing other tables with the same bytes).
         public var rowBytes: [UInt8] { rows }
+
+        /// A batch read back from the local journal, ids as first assigned.
+        public init(firstID: UUIDBytes, firstTimestamp: Timestamp, count: Int, earliest: Timestamp, latest: Timestamp, rows: [UInt8]) {
+            self.firstID = firstID
+            self.firstTimestamp = firstTimestamp
+            self.count = count
+            self.earliest = earliest
+            self.latest = latest
+            self.rows = rows
+        }
     }
 
     /// Assigns ids and encodes the rows once.

@@ -3,7 +3,7 @@
 /// Money, prices and open interest are never `Double` in this engine. Four digits hold every
 /// Indian instrument's tick (CDS trades in 0.0025 steps); the range, |value| < 10^14, is what the
 /// database's `NUMERIC(18,4)` columns hold, so anything that parses also stores exactly.
-public struct FixedDecimal: Hashable, Comparable, Sendable, CustomStringConvertible {
+public struct FixedDecimal: Hashable, Comparable, Sendable, Codable, CustomStringConvertible {
     /// Units of 10^-4.
     public var units: Int64
 

@@ -1,6 +1,6 @@
 /// A point in time as nanoseconds since the Unix epoch, UTC. Pure value: reading the clock is
 /// the job of a `Clock` at the edge, not of this type.
-public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible {
+public struct Timestamp: Hashable, Comparable, Sendable, Codable, CustomStringConvertible {
     public var nanosecondsSinceEpoch: Int64
 
     public init(nanosecondsSinceEpoch: Int64) { self.nanosecondsSinceEpoch = nanosecondsSinceEpoch }

@@ -39,7 +39,29 @@ struct Serve: ParsableCommand {
             FileHandle.standardError.write(Data("algotrader serve: \(error)\n".utf8))
             throw ExitCode(ExitStatus.dataError)
         }
+        // The local journal belongs to this database only (CONTRACT.md section 4): its directory
+        // is named by the database's identity, so it is never replayed into another database.
+        let journalRoot: String
+        do {
+            let id = try connection.query("SELECT database_id::text FROM engine_identity").scalar ?? "unknown"
+            journalRoot = config.journalDirectory + "/" + id
+        } catch {
+            FileHandle.standardError.write(Data("algotrader serve: database: \(error)\n".utf8))
+            throw ExitCode(ExitStatus.unavailable)
+        }
         connection.close()
+        let tickJournal: TickJournal, eventJournal: SegmentJournal
+        do {
+            tickJournal = TickJournal(journal: try SegmentJournal(directory: journalRoot + "/ticks", segmentBytes: config.journalSegmentBytes))
+            eventJournal = try SegmentJournal(directory: journalRoot + "/events", segmentBytes: config.journalSegmentBytes)
+        } catch {
+            FileHandle.standardError.write(Data("algotrader serve: configuration error: journal.dir: \(error)\n".utf8))
+            throw ExitCode(ExitStatus.config)
+        }
+        if !tickJournal.isEmpty || !eventJournal.isEmpty {
+            logger.notice("the local journal holds records from before: replaying them", metadata: [
+                "dir": "\(journalRoot)", "tick_bytes": "\(tickJournal.journal.sizeBytes)", "event_bytes": "\(eventJournal.sizeBytes)"])
+        }
 
         let context = try ZMQContext()
         // CURVE on every bound socket when a key is configured; the ZAP handler admits only the
@@ -69,7 +91,7 @@ struct Serve: ParsableCommand {
         let pipeline = strategies.pipeline
         let writer = EventWriter(connectionString: config.databaseURL, endpoint: config.busBind, context: context, logger: logger,
                                  onPublished: { events in pipeline.ordersUpdated(events) },
-                                 onGateway: { records in gateway.send(records) }, security: security)
+                                 onGateway: { records in gateway.send(records) }, security: security, journal: eventJournal)
         do {
             try writer.start()
         } catch let error as ZMQError {
@@ -124,7 +146,8 @@ struct Serve: ParsableCommand {
         sources.append(hangup)
 
         let engine = IngestEngine(config: config, context: context, logger: logger,
-                                  consumers: [{ pipeline.submit($0) }, { desk.onTicks($0) }], security: security)
+                                  consumers: [{ pipeline.submit($0) }, { desk.onTicks($0) }], security: security,
+                                  journal: tickJournal)
         do {
             try engine.start()
         } catch {

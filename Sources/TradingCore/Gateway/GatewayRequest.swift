@@ -2,8 +2,8 @@
 /// docs/protocol.md): place, modify or cancel the order `order_id`. A request is resent with the
 /// same `request_id` and `order_id` until the gateway acknowledges it, so a gateway treats a
 /// repeated `order_id` (for `order.new`) or `request_id` as the same request.
-public struct GatewayRequest: Sendable, Equatable {
-    public enum Kind: String, Sendable, Equatable {
+public struct GatewayRequest: Sendable, Equatable, Codable {
+    public enum Kind: String, Sendable, Equatable, Codable {
         case new = "order.new", modify = "order.modify", cancel = "order.cancel"
     }
 

@@ -30,7 +30,7 @@ public struct OrderTransitionError: Error, Sendable, Equatable, CustomStringConv
 ///        └──rejected──> REJECTED                 │ └──cancelled──> CANCELLED
 ///        └──cancelled──> CANCELLED <─cancelled───┘
 ///                            OPEN ──fill (all)──> FILLED
-public struct OrderState: Sendable, Equatable {
+public struct OrderState: Sendable, Equatable, Codable {
     public private(set) var status: OrderStatus = .pending
     public private(set) var quantity: Int64
     public private(set) var price: FixedDecimal?

@@ -1,5 +1,5 @@
 /// `trades.status`: an order's place in its lifecycle.
-public enum OrderStatus: String, Sendable, CaseIterable, Hashable {
+public enum OrderStatus: String, Sendable, CaseIterable, Hashable, Codable {
     case pending = "PENDING"
     case open = "OPEN"
     case partiallyFilled = "PARTIALLY_FILLED"

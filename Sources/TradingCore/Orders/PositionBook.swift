@@ -1,11 +1,11 @@
 /// One net position of a user in an instrument (`positions`): signed quantity (short is
 /// negative), average entry price, realized P&L. Pure.
 public struct NetPosition: Sendable, Equatable {
-    public enum Action: String, Sendable {
+    public enum Action: String, Sendable, Codable {
         case open = "OPEN", increase = "INCREASE", decrease = "DECREASE", close = "CLOSE"
     }
 
-    public enum Status: String, Sendable {
+    public enum Status: String, Sendable, Codable {
         case open = "OPEN", partiallyClosed = "PARTIALLY_CLOSED", closed = "CLOSED"
     }
 

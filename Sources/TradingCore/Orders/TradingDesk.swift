@@ -1,5 +1,5 @@
 /// One order as the desk tracks it: the `trades` row it is.
-public struct DeskOrder: Sendable, Equatable {
+public struct DeskOrder: Sendable, Equatable, Codable {
     public var tradeID: String
     public var orderID: String
     public var parentOrderID: String?
@@ -11,8 +11,8 @@ public struct DeskOrder: Sendable, Equatable {
 }
 
 /// A fill or order event for the bus; `seq` is given when it is committed.
-public struct BusEvent: Sendable, Equatable {
-    public enum Kind: String, Sendable { case fill, order }
+public struct BusEvent: Sendable, Equatable, Codable {
+    public enum Kind: String, Sendable, Codable { case fill, order }
     public var kind: Kind
     public var order: DeskOrder
     public var fillQuantity: Int64?
@@ -58,7 +58,7 @@ public struct BusEvent: Sendable, Equatable {
 }
 
 /// A `positions` row as it is after a fill.
-public struct PositionRecord: Sendable, Equatable {
+public struct PositionRecord: Sendable, Equatable, Codable {
     public var positionID: String
     public var openingTradeID: String
     public var userID: String
@@ -74,7 +74,7 @@ public struct PositionRecord: Sendable, Equatable {
 }
 
 /// A `position_history` row.
-public struct PositionHistoryRecord: Sendable, Equatable {
+public struct PositionHistoryRecord: Sendable, Equatable, Codable {
     public var positionID: String
     public var price: FixedDecimal
     public var quantity: Int64
@@ -85,7 +85,7 @@ public struct PositionHistoryRecord: Sendable, Equatable {
 
 /// What the desk wants stored and published, in order. The writer commits a batch of these in
 /// one transaction, then publishes its events.
-public enum DeskRecord: Sendable, Equatable {
+public enum DeskRecord: Sendable, Equatable, Codable {
     case order(DeskOrder)
     case tradeLog(tradeID: String, level: String, message: String, data: String?)
     case position(PositionRecord)
@@ -106,7 +106,7 @@ public enum DeskRecord: Sendable, Equatable {
 }
 
 /// One strategy's trading in one Asia/Kolkata day, from its closing fills.
-public struct StrategyDay: Sendable, Equatable {
+public struct StrategyDay: Sendable, Equatable, Codable {
     public var strategyID: String
     /// Days since 1970-01-01 (IST).
     public var day: Int64

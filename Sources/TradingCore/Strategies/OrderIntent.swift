@@ -1,15 +1,15 @@
 /// BUY or SELL (`trades.transaction_type`).
-public enum OrderSide: String, Sendable, Equatable {
+public enum OrderSide: String, Sendable, Equatable, Codable {
     case buy = "BUY", sell = "SELL"
 }
 
 /// `trades.order_type`.
-public enum OrderType: String, Sendable, Equatable {
+public enum OrderType: String, Sendable, Equatable, Codable {
     case market = "MARKET", limit = "LIMIT", stopLoss = "SL", stopLossMarket = "SL-M"
 }
 
 /// What a strategy wants done; risk checks and execution turn it into an order.
-public struct OrderIntent: Sendable, Equatable {
+public struct OrderIntent: Sendable, Equatable, Codable {
     public var strategyID: String
     public var userID: String
     public var brokerID: String?

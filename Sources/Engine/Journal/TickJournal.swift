@@ -1,0 +1,108 @@
+public import Storage
+public import TradingCore
+
+/// Tick batches that could not reach PostgreSQL, in the ``SegmentJournal``, with the ids they
+/// were given: replaying one checks whether its first row is stored, so a batch is never stored
+/// twice however often a replay is interrupted.
+public final class TickJournal: Sendable {
+    public let journal: SegmentJournal
+
+    public init(journal: SegmentJournal) {
+        self.journal = journal
+    }
+
+    /// The highest seq of each stream in a batch, kept with it so a restart that replays the
+    /// journal also knows which resends to drop.
+    public struct StreamSequence: Sendable, Equatable {
+        public var source: String
+        public var session: String
+        public var last: Int64
+    }
+
+    static func streams(_ ticks: some Sequence<Tick>) -> [StreamSequence] {
+        var best: [String: StreamSequence] = [:]
+        for tick in ticks {
+            guard let seq = tick.sequence, let source = tick.source else { continue }
+            let key = source + "\u{0}" + (tick.session ?? "")
+            if seq > best[key]?.last ?? Int64.min { best[key] = StreamSequence(source: source, session: tick.session ?? "", last: seq) }
+        }
+        return Array(best.values)
+    }
+
+    public func append(_ batch: MarketDataWriter.PreparedBatch, streams: [StreamSequence] = []) throws(SegmentJournal.Failure) {
+        var out: [UInt8] = []
+        out.reserveCapacity(batch.rowBytes.count + 64)
+        func put(_ v: UInt64) { for i in 0..<8 { out.append(UInt8(truncatingIfNeeded: v >> (8 * UInt64(i)))) } }
+        func putString(_ s: String) {
+            let bytes = Array(s.utf8)
+            put(UInt64(bytes.count))
+            out += bytes
+        }
+        put(batch.firstID.high)
+        put(batch.firstID.low)
+        put(UInt64(bitPattern: batch.firstTimestamp.nanosecondsSinceEpoch))
+        put(UInt64(bitPattern: batch.earliest.nanosecondsSinceEpoch))
+        put(UInt64(bitPattern: batch.latest.nanosecondsSinceEpoch))
+        put(UInt64(batch.count))
+        put(UInt64(streams.count))
+        for stream in streams {
+            putString(stream.source)
+            putString(stream.session)
+            put(UInt64(bitPattern: stream.last))
+        }
+        out += batch.rowBytes
+        try journal.append(out)
+    }
+
+    static func decode(_ payload: [UInt8]) -> (MarketDataWriter.PreparedBatch, [StreamSequence])? {
+        var at = 0
+        func get() -> UInt64? {
+            guard at + 8 <= payload.count else { return nil }
+            defer { at += 8 }
+            return payload[at..<at + 8].reversed().reduce(0) { $0 << 8 | UInt64($1) }
+        }
+        func getString() -> String? {
+            guard let n = get(), n <= UInt64(payload.count - at) else { return nil }
+            defer { at += Int(n) }
+            return String(decoding: payload[at..<at + Int(n)], as: UTF8.self)
+        }
+        guard let high = get(), let low = get(), let first = get(), let earliest = get(), let latest = get(), let count = get(),
+              let streamCount = get(), streamCount < 1_000_000 else { return nil }
+        var streams: [StreamSequence] = []
+        for _ in 0..<streamCount {
+            guard let source = getString(), let session = getString(), let last = get() else { return nil }
+            streams.append(StreamSequence(source: source, session: session, last: Int64(bitPattern: last)))
+        }
+        let batch = MarketDataWriter.PreparedBatch(
+            firstID: UUIDBytes(high: high, low: low),
+            firstTimestamp: Timestamp(nanosecondsSinceEpoch: Int64(bitPattern: first)),
+            count: Int(count),
+            earliest: Timestamp(nanosecondsSinceEpoch: Int64(bitPattern: earliest)),
+            latest: Timestamp(nanosecondsSinceEpoch: Int64(bitPattern: latest)),
+            rows: Array(payload[at...]))
+        return (batch, streams)
+    }
+
+    public var isEmpty: Bool { journal.isEmpty }
+
+    /// Writes journaled batches to PostgreSQL, oldest first, moving the checkpoint after each;
+    /// stops at the first failure (the database went away again). Returns ticks replayed.
+    public func replay(with writer: MarketDataWriter, limit: Int = .max,
+                       onStreams: (([StreamSequence]) -> Void)? = nil) throws -> Int {
+        var replayed = 0
+        while replayed < limit {
+            let records = try journal.read(limit: 4)
+            guard !records.isEmpty else { break }
+            for record in records {
+                guard let (batch, streams) = Self.decode(record.payload) else {
+                    throw SegmentJournal.Failure.corrupt("a tick record of \(record.payload.count) bytes does not decode")
+                }
+                _ = try writer.write(batch, afterUnknownOutcome: true)
+                try journal.consume(through: record.next)
+                onStreams?(streams)
+                replayed += batch.count
+            }
+        }
+        return replayed
+    }
+}
