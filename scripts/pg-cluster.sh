@@ -6,6 +6,7 @@
 #   scripts/pg-cluster.sh start DIR PORT timescaledb -> the same, with TimescaleDB preloaded
 #   scripts/pg-cluster.sh has-timescaledb  -> exit 0 if the TimescaleDB extension is installed
 #   scripts/pg-cluster.sh reset DIR        -> stop and delete the cluster (and its /var/tmp data)
+#   scripts/pg-cluster.sh crash DIR        -> stop it the way a crash does (pg_ctl -m immediate), for fault tests
 # PostgreSQL refuses to run as root, so as root the cluster runs as the system user
 # "algotrader" (created if absent).
 set -euo pipefail
@@ -82,6 +83,10 @@ case "$cmd" in
     if [ -f "$dir/data/PG_VERSION" ]; then
       as_owner "$bindir/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
     fi
+    ;;
+  crash)
+    dir=$(realpath -m "${2:?data dir}")
+    as_owner "$bindir/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null
     ;;
   has-timescaledb)
     [ -n "$bindir" ] && ls "$("$bindir/pg_config" --pkglibdir 2>/dev/null || echo /nonexistent)"/timescaledb.so >/dev/null 2>&1 \

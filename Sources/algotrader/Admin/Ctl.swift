@@ -60,7 +60,10 @@ struct Ctl: ParsableCommand {
             try socket.send([Array(command.utf8), Array(try JSONSerialization.data(withJSONObject: request))])
             guard try socket.poll(.readable, timeoutMilliseconds: timeout * 1_000).contains(.readable),
                   let frames = try socket.receive(dontWait: true), frames.count == 2 else {
-                throw Admin.fail("no answer from the control socket within \(timeout) s", status: ExitStatus.unavailable)
+                // Exit at once: tearing the context down can wait forever on a connection whose
+                // CURVE handshake the server never finishes (an unlisted key).
+                FileHandle.standardError.write(Data("algotrader: no answer from the control socket within \(timeout) s\n".utf8))
+                Foundation.exit(ExitStatus.unavailable)
             }
             let reply = (try? JSONSerialization.jsonObject(with: Data(frames[1])) as? [String: Any]) ?? [:]
             guard String(decoding: frames[0], as: UTF8.self) == "ok" else {
