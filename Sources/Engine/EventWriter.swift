@@ -32,6 +32,8 @@ public final class EventWriter: Sendable {
     /// Where a round goes when PostgreSQL cannot take it: durable there, it is published at once
     /// and applied to PostgreSQL, in order, when it answers again.
     private let journal: SegmentJournal?
+    /// Monotonic milliseconds of the writer loop's last turn (the watchdog's check).
+    public let lastTurn = Atomic<UInt64>(0)
     /// Rounds journaled during an outage (for tests and metrics).
     public let journaledRounds = Atomic<Int>(0)
 
@@ -108,6 +110,7 @@ public final class EventWriter: Sendable {
         var backoff = 0.05
         var lastReplayAttempt: UInt64 = 0
         while true {
+            lastTurn.store(monotonicNanoseconds() / 1_000_000, ordering: .relaxed)
             let finishing = stopping.load(ordering: .acquiring)
             let batches = pending.withLock { p -> [[DeskRecord]] in
                 defer { p.removeAll() }

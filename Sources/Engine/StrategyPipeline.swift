@@ -62,6 +62,14 @@ public final class StrategyPipeline: Sendable {
 
     public var shardCount: Int { shards.count }
 
+    /// The watchdog's check: every shard runs a no-op within `timeoutMilliseconds` (a shard stuck
+    /// in a strategy, or a backlog that long, makes the engine unhealthy).
+    public func isResponsive(timeoutMilliseconds: Int) -> Bool {
+        let group = DispatchGroup()
+        for shard in shards { shard.queue.async(group: group) {} }
+        return group.wait(timeout: .now() + .milliseconds(timeoutMilliseconds)) == .success
+    }
+
     func shardIndex(symbol: String, exchange: String) -> Int {
         var hasher = FNV1a()
         hasher.add(symbol)

@@ -32,6 +32,14 @@ struct Serve: ParsableCommand {
         }
 
         let connection = try Startup.connect(config.databaseURL, retrySeconds: config.connectRetrySeconds, logger: logger)
+        // One engine per database: a session-level advisory lock, held by this connection for the
+        // process's life (released by PostgreSQL when the process dies, however it dies).
+        let instanceLock = try Startup.connect(config.databaseURL, retrySeconds: 0, logger: logger)
+        guard (try? instanceLock.query("SELECT pg_try_advisory_lock(7420610871245367)").scalar) == "t" else {
+            FileHandle.standardError.write(Data("algotrader serve: another algotrader serve is running on this database; refusing to start a second\n".utf8))
+            throw ExitCode(ExitStatus.unavailable)
+        }
+        defer { instanceLock.close() }
         do {
             let status = try Migrator().check(connection)
             logger.info("schema checked", metadata: ["version": "\(status.databaseVersion)"])
@@ -171,7 +179,17 @@ struct Serve: ParsableCommand {
         if let usec = ProcessInfo.processInfo.environment["WATCHDOG_USEC"].flatMap({ Int($0) }), usec > 0 {
             let timer = DispatchSource.makeTimerSource(queue: .global())
             timer.schedule(deadline: .now(), repeating: .microseconds(usec / 2))
-            timer.setEventHandler { notifier.notify("WATCHDOG=1") }
+            // WATCHDOG=1 only while the pipeline's own check passes: every strategy shard answers
+            // within a second and the event writer turned within five (it turns every 100 ms).
+            // A wedged engine then gets no ping, and systemd restarts it.
+            timer.setEventHandler {
+                let writerAge = monotonicNanoseconds() / 1_000_000 - writer.lastTurn.load(ordering: .relaxed)
+                if pipeline.isResponsive(timeoutMilliseconds: 1_000) && writerAge < 5_000 {
+                    notifier.notify("WATCHDOG=1")
+                } else {
+                    logger.error("health check failed: no watchdog ping", metadata: ["event_writer_ms": "\(writerAge)"])
+                }
+            }
             timer.resume()
             watchdog = timer
         }
