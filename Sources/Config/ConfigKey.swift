@@ -86,6 +86,11 @@ extension ConfigKey {
         ConfigKey("journal.dir", .string, default: .string("journal")),
         ConfigKey("journal.memory_ticks", .integer(1_000...100_000_000), default: .integer(200_000)),
         ConfigKey("journal.segment_mb", .integer(1...4_096), default: .integer(64)),
+        // maintenance jobs
+        ConfigKey("maintenance.interval_seconds", .integer(60...86_400), default: .integer(3_600)),
+        ConfigKey("maintenance.system_logs_retention_days", .integer(1...3_650), default: .integer(90)),
+        ConfigKey("maintenance.trade_logs_retention_days", .integer(1...3_650), default: .integer(365)),
+        ConfigKey("maintenance.bar_1min_retention_days", .integer(1...3_650), default: .integer(90)),
         // logging
         ConfigKey("logging.level", .choice(["trace", "debug", "info", "notice", "warning", "error", "critical"]), default: .string("info")),
         ConfigKey("logging.bad_message_log_interval_seconds", .integer(1...86_400), default: .integer(10)),

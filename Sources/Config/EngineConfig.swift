@@ -40,6 +40,10 @@ public struct EngineConfig: Sendable {
     public var journalDirectory: String
     public var journalMemoryTicks: Int
     public var journalSegmentBytes: Int64
+    public var maintenanceIntervalSeconds: Int
+    public var systemLogRetentionDays: Int
+    public var tradeLogRetentionDays: Int
+    public var oneMinuteBarRetentionDays: Int
     public var logLevel: String
     public var badMessageLogIntervalSeconds: Int
 
@@ -148,6 +152,10 @@ public struct EngineConfig: Sendable {
             throw ConfigError(key: "journal.memory_ticks", "must be below ingest.queue_capacity (\(queueCapacity)), or ticks would never spill")
         }
         journalSegmentBytes = Int64(try integer("journal.segment_mb")) << 20
+        maintenanceIntervalSeconds = try integer("maintenance.interval_seconds")
+        systemLogRetentionDays = try integer("maintenance.system_logs_retention_days")
+        tradeLogRetentionDays = try integer("maintenance.trade_logs_retention_days")
+        oneMinuteBarRetentionDays = try integer("maintenance.bar_1min_retention_days")
         logLevel = try string("logging.level")
         badMessageLogIntervalSeconds = try integer("logging.bad_message_log_interval_seconds")
     }

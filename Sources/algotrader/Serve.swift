@@ -168,6 +168,11 @@ struct Serve: ParsableCommand {
                 throw ExitCode(ExitStatus.unavailable)
             }
         }
+        let maintenance = MaintenanceTimer(
+            jobs: Maintenance(tickRetentionDays: config.tickRetentionDays, systemLogRetentionDays: config.systemLogRetentionDays,
+                              tradeLogRetentionDays: config.tradeLogRetentionDays, oneMinuteBarRetentionDays: config.oneMinuteBarRetentionDays),
+            connectionString: config.databaseURL, intervalSeconds: config.maintenanceIntervalSeconds, logger: logger)
+        maintenance.start()
         notifier.notify("READY=1\nSTATUS=ingesting ticks")
         logger.info("serving", metadata: [
             "connect": "\(config.marketDataConnect)", "bind": "\(config.marketDataBind)", "bus": "\(config.busBind)",
@@ -206,6 +211,7 @@ struct Serve: ParsableCommand {
         control.stop()
         replay.stop()
         zap?.stop()
+        maintenance.stop()
         watchdog?.cancel()
         sources.forEach { $0.cancel() }
         logger.info("stopped cleanly", metadata: ["summary": "\(summary)"])

@@ -1,0 +1,60 @@
+public import Postgres
+
+/// The maintenance jobs (docs/operations.md), run on a timer by the daemon and tested directly:
+/// retention, the 1min-bar rollup, partitions made ahead, and housekeeping of small tables.
+public struct Maintenance: Sendable {
+    public var tickRetentionDays: Int
+    public var systemLogRetentionDays: Int
+    public var tradeLogRetentionDays: Int
+    public var oneMinuteBarRetentionDays: Int
+
+    public init(tickRetentionDays: Int = 30, systemLogRetentionDays: Int = 90, tradeLogRetentionDays: Int = 365,
+                oneMinuteBarRetentionDays: Int = 90) {
+        self.tickRetentionDays = tickRetentionDays
+        self.systemLogRetentionDays = systemLogRetentionDays
+        self.tradeLogRetentionDays = tradeLogRetentionDays
+        self.oneMinuteBarRetentionDays = oneMinuteBarRetentionDays
+    }
+
+    /// What one run did.
+    public struct Report: Sendable, Equatable, CustomStringConvertible {
+        public var tickPartitionsOrRowsDropped = 0
+        public var systemLogsDeleted = 0
+        public var tradeLogsDeleted = 0
+        public var oneMinuteBarsDeleted = 0
+        public var sessionsDeleted = 0
+        public var journalRoundsDeleted = 0
+
+        public init() {}
+
+        public var description: String {
+            "ticks=\(tickPartitionsOrRowsDropped) system_logs=\(systemLogsDeleted) trade_logs=\(tradeLogsDeleted) "
+                + "1min_bars=\(oneMinuteBarsDeleted) sessions=\(sessionsDeleted) journal_rounds=\(journalRoundsDeleted)"
+        }
+    }
+
+    /// Runs every job once, each in its own statement (a failure stops the run; the next retries).
+    public func run(_ db: PostgresConnection) throws -> Report {
+        var report = Report()
+        // Partitions for the coming week exist before any tick needs them.
+        try db.query("SELECT market_data_ensure_partitions(now() - interval '1 day', now() + interval '7 days')")
+        report.tickPartitionsOrRowsDropped = Int(try db.query("SELECT market_data_apply_retention(make_interval(days => $1::int))",
+                                                              [String(tickRetentionDays)]).scalar ?? "0") ?? 0
+        report.systemLogsDeleted = try db.query("DELETE FROM system_logs WHERE created_at < now() - make_interval(days => $1::int)",
+                                                [String(systemLogRetentionDays)]).affectedRows
+        report.tradeLogsDeleted = try db.query("DELETE FROM trade_logs WHERE created_at < now() - make_interval(days => $1::int)",
+                                               [String(tradeLogRetentionDays)]).affectedRows
+        // 1min bars past their retention go only where the 5min bar covering them is stored, so
+        // no price history disappears (the seed's rollup rule).
+        report.oneMinuteBarsDeleted = try db.query(#"""
+            DELETE FROM market_data m
+            WHERE m."interval" = '1min' AND m."timestamp" < now() - make_interval(days => $1::int)
+              AND EXISTS (SELECT 1 FROM market_data b
+                          WHERE b."interval" = '5min' AND b.symbol = m.symbol AND b.exchange = m.exchange
+                            AND b."timestamp" <= m."timestamp" AND b."timestamp" > m."timestamp" - interval '5 minutes')
+            """#, [String(oneMinuteBarRetentionDays)]).affectedRows
+        report.sessionsDeleted = try db.query("DELETE FROM user_sessions WHERE expires_at < now() - interval '1 day'").affectedRows
+        report.journalRoundsDeleted = try db.query("DELETE FROM event_journal_rounds WHERE applied_at < now() - interval '30 days'").affectedRows
+        return report
+    }
+}
