@@ -86,6 +86,10 @@ extension ConfigKey {
         ConfigKey("journal.dir", .string, default: .string("journal")),
         ConfigKey("journal.memory_ticks", .integer(1_000...100_000_000), default: .integer(200_000)),
         ConfigKey("journal.segment_mb", .integer(1...4_096), default: .integer(64)),
+        // feed health
+        ConfigKey("feed_health.sessions", .string, default: .string("NSE=09:15-15:30,BSE=09:15-15:30,NFO=09:15-15:30,BFO=09:15-15:30,MCX=09:00-23:30,CDS=09:00-17:00")),
+        ConfigKey("feed_health.silence_seconds", .integer(0...86_400), default: .integer(60)),
+        ConfigKey("feed_health.halt_strategies", .boolean, default: .boolean(false)),
         // maintenance jobs
         ConfigKey("maintenance.interval_seconds", .integer(60...86_400), default: .integer(3_600)),
         ConfigKey("maintenance.system_logs_retention_days", .integer(1...3_650), default: .integer(90)),

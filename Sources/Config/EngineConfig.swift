@@ -40,6 +40,9 @@ public struct EngineConfig: Sendable {
     public var journalDirectory: String
     public var journalMemoryTicks: Int
     public var journalSegmentBytes: Int64
+    public var feedSessions: [String: (open: Int64, close: Int64)]
+    public var feedSilenceSeconds: Int
+    public var feedHaltStrategies: Bool
     public var maintenanceIntervalSeconds: Int
     public var systemLogRetentionDays: Int
     public var tradeLogRetentionDays: Int
@@ -152,6 +155,14 @@ public struct EngineConfig: Sendable {
             throw ConfigError(key: "journal.memory_ticks", "must be below ingest.queue_capacity (\(queueCapacity)), or ticks would never spill")
         }
         journalSegmentBytes = Int64(try integer("journal.segment_mb")) << 20
+        let sessions = try string("feed_health.sessions")
+        guard let parsedSessions = FeedSilenceMonitor.parseSessions(sessions) else {
+            throw ConfigError(key: "feed_health.sessions", "expected EXCHANGE=HH:MM-HH:MM pairs separated by commas, got '\(sessions)'")
+        }
+        feedSessions = parsedSessions
+        feedSilenceSeconds = try integer("feed_health.silence_seconds")
+        guard case .boolean(let halt)? = values["feed_health.halt_strategies"] else { throw ConfigError(key: "feed_health.halt_strategies", "is required") }
+        feedHaltStrategies = halt
         maintenanceIntervalSeconds = try integer("maintenance.interval_seconds")
         systemLogRetentionDays = try integer("maintenance.system_logs_retention_days")
         tradeLogRetentionDays = try integer("maintenance.trade_logs_retention_days")

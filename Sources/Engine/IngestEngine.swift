@@ -3,7 +3,7 @@ import Foundation
 public import Config
 public import Logging
 import Storage
-import Synchronization
+public import Synchronization
 public import TradingCore
 public import ZeroMQ
 
@@ -44,16 +44,31 @@ public final class IngestEngine: Sendable {
     private let housekeepingDone = DispatchSemaphore(value: 0)
     private let consumers: [@Sendable ([Tick]) -> Void]
     private let security: SocketSecurity?
+    /// Feed health: silence per exchange in session.
+    private let feedHealth: FeedHealth
+    private let onFeedHealth: @Sendable (Set<String>) -> Void
+    /// Feeds found silent (alarms raised) since start.
+    public let feedSilences = Atomic<Int>(0)
     /// Ticks beyond `journal.memory_ticks` during a database outage.
     public let journal: TickJournal?
 
     /// - Parameter consumers: also given every batch of accepted ticks (strategies, order desk).
     public init(config: EngineConfig, context: ZMQContext, clock: any WallClock = SystemClock(), logger: Logger,
-                consumers: [@Sendable ([Tick]) -> Void] = [], security: SocketSecurity? = nil, journal: TickJournal? = nil) {
+                consumers: [@Sendable ([Tick]) -> Void] = [], security: SocketSecurity? = nil, journal: TickJournal? = nil,
+                onFeedHealth: @escaping @Sendable (_ silentExchanges: Set<String>) -> Void = { _ in }) {
         self.config = config
+        let health = FeedHealth(FeedSilenceMonitor(sessions: config.feedSessions, silenceSeconds: Int64(config.feedSilenceSeconds)))
+        self.feedHealth = health
+        self.onFeedHealth = onFeedHealth
         self.journal = journal
         self.security = security
-        self.consumers = consumers
+        // Every accepted batch tells feed health which exchanges are alive (a set per batch).
+        self.consumers = consumers + [{ [clock] ticks in
+            let now = clock.now()
+            var seen = Set<String>()
+            for tick in ticks where seen.insert(tick.exchange).inserted {}
+            health.state.withLock { m in for exchange in seen { m.saw(exchange, at: now) } }
+        }]
         self.context = context
         self.clock = clock
         self.logger = logger
@@ -169,6 +184,25 @@ public final class IngestEngine: Sendable {
                     }
                 }
                 round += 1
+                if round % 4 == 0 {
+                    let changes = feedHealth.state.withLock { $0.evaluate(now: clock.now()) }
+                    for change in changes {
+                        switch change {
+                        case .silent(let exchange, let seconds):
+                            feedSilences.add(1, ordering: .relaxed)
+                            logger.error("feed silent in session", metadata: ["exchange": "\(exchange)", "silent_s": "\(seconds)"])
+                            pendingEntries.append(SystemLogEntry(component: "feed", level: .error,
+                                                                 message: "the \(exchange) feed has been silent for \(seconds) s during its session",
+                                                                 data: "{\"exchange\":\"\(exchange)\",\"silent_seconds\":\(seconds)}"))
+                        case .resumed(let exchange):
+                            logger.notice("feed no longer silent", metadata: ["exchange": "\(exchange)"])
+                            pendingEntries.append(SystemLogEntry(component: "feed", level: .info,
+                                                                 message: "the \(exchange) feed is no longer silent (ticks resumed or its session closed)",
+                                                                 data: "{\"exchange\":\"\(exchange)\"}"))
+                        }
+                    }
+                    if !changes.isEmpty { onFeedHealth(feedHealth.state.withLock { $0.silent }) }
+                }
                 if round % 4 == 0 || finishing {
                     let streams = sequences.takeDirty()
                     do {
@@ -188,4 +222,10 @@ public final class IngestEngine: Sendable {
         thread.name = "housekeeping"
         thread.start()
     }
+}
+
+/// The feed-health monitor behind a lock, shared by the receive threads and housekeeping.
+final class FeedHealth: Sendable {
+    let state: Mutex<FeedSilenceMonitor>
+    init(_ monitor: FeedSilenceMonitor) { state = Mutex(monitor) }
 }

@@ -39,6 +39,11 @@ public final class OrderDesk: Sendable {
         }
     }
 
+    /// Exchanges whose feed is silent (feed health with `halt_strategies`): new orders there are rejected.
+    public func setHaltedExchanges(_ exchanges: Set<String>) {
+        queue.async { [state] in state.desk.haltedExchanges = exchanges }
+    }
+
     /// The live broker accounts whose gateway is connected now (from the ``GatewayServer``).
     public func setConnectedBrokers(_ brokers: Set<String>) {
         queue.async { [state] in state.desk.setConnectedBrokers(brokers) }

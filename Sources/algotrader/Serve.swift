@@ -155,7 +155,8 @@ struct Serve: ParsableCommand {
 
         let engine = IngestEngine(config: config, context: context, logger: logger,
                                   consumers: [{ pipeline.submit($0) }, { desk.onTicks($0) }], security: security,
-                                  journal: tickJournal)
+                                  journal: tickJournal,
+                                  onFeedHealth: { silent in if config.feedHaltStrategies { desk.setHaltedExchanges(silent) } })
         do {
             try engine.start()
         } catch {

@@ -157,3 +157,19 @@ struct GatewayDeskTests {
         #expect(desk.position(userID: "u1", symbol: "A", exchange: "NSE") == 0 && desk.position(userID: "u1", symbol: "B", exchange: "NSE") == 0)
     }
 }
+
+@Suite("Trading desk halts a silent exchange")
+struct SilentExchangeDeskTests {
+    @Test func ordersOnASilentExchangeAreRejectedOthersPass() {
+        var desk = TradingDesk(ids: UUIDv7Generator(seed: 11))
+        desk.haltedExchanges = ["NSE"]
+        let t = Timestamp(nanosecondsSinceEpoch: 1_000)
+        func intent(_ exchange: String) -> OrderIntent {
+            OrderIntent(strategyID: "s", userID: "u", brokerID: "b", symbol: "X", exchange: exchange, side: .buy, quantity: 1,
+                        referencePrice: FixedDecimal(10), time: t, reason: "test")
+        }
+        let nse = TradingDeskTests.events(desk.submit(intent("NSE"), now: t))
+        #expect(nse.first?.order.reason == "halted: the NSE feed is silent")
+        #expect(TradingDeskTests.events(desk.submit(intent("BSE"), now: t)).last?.order.state.status == .filled)
+    }
+}

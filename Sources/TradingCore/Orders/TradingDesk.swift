@@ -200,6 +200,8 @@ public struct TradingDesk: Sendable {
     /// rejected (their strategies are halted until the gateway returns).
     public private(set) var connectedBrokers: Set<String> = []
     public private(set) var haltedUsers: Set<String> = []
+    /// Exchanges whose feed is silent in session (feed health, when it halts strategies).
+    public var haltedExchanges: Set<String> = []
     /// The whole engine is halted (an operator's kill switch).
     public private(set) var engineHalted = false
     /// Realized P&L per user since the desk started (positions restored at start carry none).
@@ -321,6 +323,9 @@ public struct TradingDesk: Sendable {
         var decision = RiskCheck.evaluate(side: intent.side, quantity: intent.quantity, price: checkPrice, stoploss: intent.stoploss,
                                           settings: riskSettings[intent.userID], context: riskContext(for: intent))
         if intent.brokerID == nil { decision = .reject(reason: "no broker account for this strategy") }
+        if case .accept = decision, haltedExchanges.contains(intent.exchange) {
+            decision = .reject(reason: "halted: the \(intent.exchange) feed is silent")
+        }
         if case .accept = decision, isLive(order), let broker = intent.brokerID, !connectedBrokers.contains(broker) {
             decision = .reject(reason: "halted: no gateway connected for live broker \(broker)")
         }

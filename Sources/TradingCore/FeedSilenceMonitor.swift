@@ -1,0 +1,72 @@
+/// Feed health (pure): which exchanges' feeds fell silent during their trading session, and which
+/// came back. An exchange is watched once a tick of it was seen; it is silent when no tick came
+/// for `silenceNanoseconds` while its session (Asia/Kolkata, Monday to Friday) is open.
+public struct FeedSilenceMonitor: Sendable {
+    /// Session hours per exchange: minutes after IST midnight, open and close.
+    public let sessions: [String: (open: Int64, close: Int64)]
+    public let silenceNanoseconds: Int64
+    private var lastSeen: [String: Timestamp] = [:]
+    public private(set) var silent: Set<String> = []
+
+    public enum Change: Sendable, Equatable {
+        case silent(exchange: String, sinceSeconds: Int64)
+        case resumed(exchange: String)
+    }
+
+    public init(sessions: [String: (open: Int64, close: Int64)], silenceSeconds: Int64) {
+        self.sessions = sessions
+        self.silenceNanoseconds = silenceSeconds * 1_000_000_000
+    }
+
+    /// `"NSE=09:15-15:30,MCX=09:00-23:30"`; nil if malformed.
+    public static func parseSessions(_ text: String) -> [String: (open: Int64, close: Int64)]? {
+        var out: [String: (open: Int64, close: Int64)] = [:]
+        for part in text.split(separator: ",") {
+            let kv = part.split(separator: "=")
+            guard kv.count == 2 else { return nil }
+            let times = kv[1].split(separator: "-")
+            guard times.count == 2, let open = minutes(times[0]), let close = minutes(times[1]), open < close else { return nil }
+            out[String(kv[0].trimmingCharactersInWhitespace()).uppercased()] = (open, close)
+        }
+        return out
+    }
+
+    static func minutes(_ text: Substring) -> Int64? {
+        let hm = text.trimmingCharactersInWhitespace().split(separator: ":")
+        guard hm.count == 2, let h = Int64(hm[0]), let m = Int64(hm[1]), (0...23).contains(h), (0...59).contains(m) else { return nil }
+        return h * 60 + m
+    }
+
+    /// Ticks of `exchange` were received at `time` (wall clock).
+    public mutating func saw(_ exchange: String, at time: Timestamp) {
+        lastSeen[exchange] = time
+    }
+
+    /// Whether `exchange`'s session is open at `time`.
+    public func inSession(_ exchange: String, at time: Timestamp) -> Bool {
+        guard let session = sessions[exchange] else { return false }
+        let ist = time.nanosecondsSinceEpoch + SessionCalendar.istOffsetSeconds * 1_000_000_000
+        let days = floorDiv(ist, Timestamp.nanosecondsPerDay)
+        let weekday = ((days % 7) + 7 + 3) % 7  // 0 = Monday (1970-01-01 was a Thursday)
+        guard weekday < 5 else { return false }
+        let minute = (ist - days * Timestamp.nanosecondsPerDay) / 60_000_000_000
+        return minute >= session.open && minute < session.close
+    }
+
+    /// The changes since the last call: feeds newly silent, and silent feeds that resumed.
+    public mutating func evaluate(now: Timestamp) -> [Change] {
+        var changes: [Change] = []
+        for (exchange, seen) in lastSeen.sorted(by: { $0.key < $1.key }) {
+            let quiet = now.nanosecondsSinceEpoch - seen.nanosecondsSinceEpoch
+            let isSilent = silenceNanoseconds > 0 && quiet > silenceNanoseconds && inSession(exchange, at: now)
+            if isSilent && !silent.contains(exchange) {
+                silent.insert(exchange)
+                changes.append(.silent(exchange: exchange, sinceSeconds: quiet / 1_000_000_000))
+            } else if !isSilent && silent.contains(exchange) {
+                silent.remove(exchange)
+                changes.append(.resumed(exchange: exchange))
+            }
+        }
+        return changes
+    }
+}
