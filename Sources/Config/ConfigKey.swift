@@ -95,6 +95,8 @@ extension ConfigKey {
         ConfigKey("maintenance.system_logs_retention_days", .integer(1...3_650), default: .integer(90)),
         ConfigKey("maintenance.trade_logs_retention_days", .integer(1...3_650), default: .integer(365)),
         ConfigKey("maintenance.bar_1min_retention_days", .integer(1...3_650), default: .integer(90)),
+        // metrics
+        ConfigKey("metrics.bind", .string, default: .string("127.0.0.1:9464")),
         // logging
         ConfigKey("logging.level", .choice(["trace", "debug", "info", "notice", "warning", "error", "critical"]), default: .string("info")),
         ConfigKey("logging.bad_message_log_interval_seconds", .integer(1...86_400), default: .integer(10)),

@@ -47,6 +47,8 @@ public struct EngineConfig: Sendable {
     public var systemLogRetentionDays: Int
     public var tradeLogRetentionDays: Int
     public var oneMinuteBarRetentionDays: Int
+    /// `HOST:PORT` of the Prometheus endpoint, or empty for none.
+    public var metricsBind: String
     public var logLevel: String
     public var badMessageLogIntervalSeconds: Int
 
@@ -167,6 +169,13 @@ public struct EngineConfig: Sendable {
         systemLogRetentionDays = try integer("maintenance.system_logs_retention_days")
         tradeLogRetentionDays = try integer("maintenance.trade_logs_retention_days")
         oneMinuteBarRetentionDays = try integer("maintenance.bar_1min_retention_days")
+        metricsBind = try string("metrics.bind")
+        if !metricsBind.isEmpty {
+            let parts = metricsBind.split(separator: ":")
+            guard parts.count == 2, UInt16(parts[1]) != nil, parts[0].split(separator: ".").count == 4 else {
+                throw ConfigError(key: "metrics.bind", "expected IPV4:PORT (e.g. 127.0.0.1:9464) or empty, got '\(metricsBind)'")
+            }
+        }
         logLevel = try string("logging.level")
         badMessageLogIntervalSeconds = try integer("logging.bad_message_log_interval_seconds")
     }

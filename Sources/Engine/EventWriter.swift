@@ -34,6 +34,10 @@ public final class EventWriter: Sendable {
     private let journal: SegmentJournal?
     /// Monotonic milliseconds of the writer loop's last turn (the watchdog's check).
     public let lastTurn = Atomic<UInt64>(0)
+    /// Events published, by kind, and REJECTED order events (metrics).
+    public let orderEvents = Atomic<Int>(0)
+    public let fillEvents = Atomic<Int>(0)
+    public let rejectedEvents = Atomic<Int>(0)
     /// Rounds journaled during an outage (for tests and metrics).
     public let journaledRounds = Atomic<Int>(0)
 
@@ -162,6 +166,10 @@ public final class EventWriter: Sendable {
                     nextSeq = seq + 1
                 }
                 published.add(prepared.published.count, ordering: .relaxed)
+                for (_, event, _) in prepared.published {
+                    if event.kind == .fill { fillEvents.add(1, ordering: .relaxed) } else { orderEvents.add(1, ordering: .relaxed) }
+                    if event.kind == .order && event.order.state.status == .rejected { rejectedEvents.add(1, ordering: .relaxed) }
+                }
                 onPublished(prepared.published.map(\.1))
                 if !prepared.gateway.isEmpty { onGateway(prepared.gateway) }
                 backoff = 0.05

@@ -3,7 +3,7 @@ import Foundation
 public import Logging
 import Postgres
 import Storage
-import Synchronization
+public import Synchronization
 
 /// Reads the active halts every 100 ms and hands changes to the order desk, so an operator's
 /// `algotrader halt` (or a breach recorded by another engine) takes effect within that, and a
@@ -14,6 +14,8 @@ public final class HaltWatcher: Sendable {
     private let logger: Logger
     private let stopping = Atomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
+    /// Active halts (users, plus 1 for an engine-wide one), for metrics.
+    public let activeHalts = Atomic<Int>(0)
 
     public init(connectionString: String, desk: OrderDesk, logger: Logger) {
         self.connectionString = connectionString
@@ -27,6 +29,7 @@ public final class HaltWatcher: Sendable {
         let first = try Self.read(initial)
         initial.close()
         desk.setHalts(users: first.users, engine: first.engine, now: SystemClock().now())
+        activeHalts.store(first.users.count + (first.engine ? 1 : 0), ordering: .relaxed)
         let thread = Thread { [self] in
             // The thread's own connection (a PGconn belongs to one thread).
             let db = LazyConnection(connectionString: connectionString)
@@ -37,6 +40,7 @@ public final class HaltWatcher: Sendable {
                 if next.users != current.users || next.engine != current.engine {
                     logger.warning("halts changed", metadata: ["users": "\(next.users.count)", "engine": "\(next.engine)"])
                     desk.setHalts(users: next.users, engine: next.engine, now: SystemClock().now())
+                    activeHalts.store(next.users.count + (next.engine ? 1 : 0), ordering: .relaxed)
                     current = next
                 }
             }

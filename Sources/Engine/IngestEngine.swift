@@ -157,6 +157,9 @@ public final class IngestEngine: Sendable {
     /// Ticks accepted but not yet stored.
     public var queued: Int { queue.count }
 
+    /// Whether the last tick write reached PostgreSQL.
+    public var databaseUp: Bool { writer.databaseUp.load(ordering: .relaxed) }
+
     private func startHousekeeping() {
         let thread = Thread { [self] in
             let store = SystemLogStore(connectionString: config.databaseURL)

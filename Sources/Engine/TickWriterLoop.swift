@@ -1,9 +1,10 @@
 import Dispatch
 import Foundation
 public import Logging
+import Metrics
 import Postgres
 import Storage
-import Synchronization
+public import Synchronization
 import TradingCore
 
 /// The writer threads: each takes ticks from the shared queue and stores them with one COPY per
@@ -30,6 +31,11 @@ public final class TickWriterLoop: Sendable {
     private let memoryTicks: Int
     /// Told which sequenced ticks became durable (saved to `feed_sequences` for restarts).
     private let sequences: SequenceBook?
+    /// Whether the last write reached PostgreSQL (metrics: database connection state).
+    public let databaseUp = Atomic<Bool>(true)
+    /// Per-batch metrics (swift-metrics; no-ops unless a backend is bootstrapped).
+    private let flushTimer = Metrics.Timer(label: "algotrader_tick_flush_seconds")
+    private let batchSizes = Recorder(label: "algotrader_tick_batch_size")
     /// One writer replays the journal at a time (batches in order).
     private let replaying = Mutex<Bool>(false)
 
@@ -172,13 +178,18 @@ public final class TickWriterLoop: Sendable {
         var backoff = 0.05
         while true {
             do {
+                let started = monotonicNanoseconds()
                 _ = try writer.write(batch, afterUnknownOutcome: unknownOutcome)
+                flushTimer.recordNanoseconds(Int64(monotonicNanoseconds() - started))
+                batchSizes.record(batch.count)
+                databaseUp.store(true, ordering: .relaxed)
                 counters.stored.add(batch.count, ordering: .relaxed)
                 sequences?.markDurable(ticks)
                 if let journal, !journal.isEmpty { replayJournal(writer) }
                 return true
             } catch {
                 counters.writeFailures.add(1, ordering: .relaxed)
+                databaseUp.store(false, ordering: .relaxed)
                 if let pg = error as? PostgresError, pg.code == .connectionLost || pg.code == .connectionFailed { unknownOutcome = true }
                 let stopping = shutdownDeadline.withLock({ $0 }) != nil
                 if let journal, stopping || queue.count >= memoryTicks || !journal.isEmpty {

@@ -49,6 +49,7 @@ public final class DaemonProcess {
         environment["ALGOTRADER_GATEWAY_BIND"] = "ipc://\(directory)/gateway.ipc"
         environment["ALGOTRADER_CONTROL_BIND"] = "ipc://\(directory)/control.ipc"
         environment["ALGOTRADER_JOURNAL_DIR"] = "\(directory)/journal"
+        environment["ALGOTRADER_METRICS_BIND"] = ""
         environment["ALGOTRADER_LOGGING_LEVEL"] = "warning"
         environment.merge(extra) { $1 }
         process.environment = environment

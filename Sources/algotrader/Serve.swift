@@ -71,6 +71,8 @@ struct Serve: ParsableCommand {
                 "dir": "\(journalRoot)", "tick_bytes": "\(tickJournal.journal.sizeBytes)", "event_bytes": "\(eventJournal.sizeBytes)"])
         }
 
+        // swift-metrics' backend before anything makes a metric (they bind to it when made).
+        let metricsRegistry = config.metricsBind.isEmpty ? nil : MetricsExporter.bootstrap()
         let context = try ZMQContext()
         // CURVE on every bound socket when a key is configured; the ZAP handler admits only the
         // listed client keys and must be up before any socket accepts a connection.
@@ -169,6 +171,25 @@ struct Serve: ParsableCommand {
                 throw ExitCode(ExitStatus.unavailable)
             }
         }
+        var metrics: MetricsExporter?
+        if !config.metricsBind.isEmpty {
+            let sources = MetricsExporter.Sources(
+                ingest: engine.counters, queueDepth: { engine.queued }, journalBytes: { tickJournal.journal.sizeBytes + eventJournal.sizeBytes },
+                events: writer, databaseUp: { engine.databaseUp }, activeHalts: { halts.activeHalts.load(ordering: .relaxed) },
+                feedSilences: { engine.feedSilences.load(ordering: .relaxed) })
+            guard let registry = metricsRegistry,
+                  let exporter = MetricsExporter(bind: config.metricsBind, registry: registry, sources: sources, logger: logger) else {
+                FileHandle.standardError.write(Data("algotrader serve: configuration error: metrics.bind: '\(config.metricsBind)'\n".utf8))
+                throw ExitCode(ExitStatus.config)
+            }
+            do {
+                try exporter.start()
+            } catch {
+                FileHandle.standardError.write(Data("algotrader serve: configuration error: metrics.bind: cannot listen on '\(config.metricsBind)': \(error)\n".utf8))
+                throw ExitCode(ExitStatus.config)
+            }
+            metrics = exporter
+        }
         let maintenance = MaintenanceTimer(
             jobs: Maintenance(tickRetentionDays: config.tickRetentionDays, systemLogRetentionDays: config.systemLogRetentionDays,
                               tradeLogRetentionDays: config.tradeLogRetentionDays, oneMinuteBarRetentionDays: config.oneMinuteBarRetentionDays),
@@ -213,6 +234,7 @@ struct Serve: ParsableCommand {
         replay.stop()
         zap?.stop()
         maintenance.stop()
+        metrics?.stop()
         watchdog?.cancel()
         sources.forEach { $0.cancel() }
         logger.info("stopped cleanly", metadata: ["summary": "\(summary)"])

@@ -97,6 +97,7 @@ struct DurableIngestBenchmark {
         environment["ALGOTRADER_GATEWAY_BIND"] = "ipc://\(dir)/gateway.ipc"
         environment["ALGOTRADER_CONTROL_BIND"] = "ipc://\(dir)/control.ipc"
         environment["ALGOTRADER_JOURNAL_DIR"] = "\(dir)/journal"
+        environment["ALGOTRADER_METRICS_BIND"] = ""
         environment["ALGOTRADER_LOGGING_LEVEL"] = "warning"
         daemon.environment = environment
         try daemon.run()

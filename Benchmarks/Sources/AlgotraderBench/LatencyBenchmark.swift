@@ -132,6 +132,7 @@ struct LatencyBenchmark {
         environment["ALGOTRADER_GATEWAY_BIND"] = "ipc://\(dir)/gateway.ipc"
         environment["ALGOTRADER_CONTROL_BIND"] = "ipc://\(dir)/control.ipc"
         environment["ALGOTRADER_JOURNAL_DIR"] = "\(dir)/journal"
+        environment["ALGOTRADER_METRICS_BIND"] = ""
         environment["ALGOTRADER_LOGGING_LEVEL"] = "error"
         daemon.environment = environment
         try daemon.run()

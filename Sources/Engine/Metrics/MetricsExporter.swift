@@ -1,0 +1,165 @@
+import Dispatch
+import Foundation
+public import Logging
+import Metrics
+public import Prometheus
+import Synchronization
+import TradingCore
+
+/// The Prometheus text endpoint (`metrics.bind`, loopback by default): `GET /metrics`. The hot
+/// paths keep their own atomic counters (no per-tick metric calls); at each scrape the exporter
+/// brings swift-metrics counters and gauges up to date from them, and the Prometheus registry
+/// writes the text. The tick writer records batch sizes and flush latency through swift-metrics
+/// itself, per batch. One thread serves the socket, one request per connection.
+public final class MetricsExporter: Sendable {
+    /// What the exporter reads at each scrape.
+    public struct Sources: Sendable {
+        public var ingest: IngestCounters
+        public var queueDepth: @Sendable () -> Int
+        public var journalBytes: @Sendable () -> Int64
+        public var events: EventWriter
+        public var databaseUp: @Sendable () -> Bool
+        public var activeHalts: @Sendable () -> Int
+        public var feedSilences: @Sendable () -> Int
+
+        public init(ingest: IngestCounters, queueDepth: @escaping @Sendable () -> Int, journalBytes: @escaping @Sendable () -> Int64,
+                    events: EventWriter, databaseUp: @escaping @Sendable () -> Bool, activeHalts: @escaping @Sendable () -> Int,
+                    feedSilences: @escaping @Sendable () -> Int) {
+            self.ingest = ingest
+            self.queueDepth = queueDepth
+            self.journalBytes = journalBytes
+            self.events = events
+            self.databaseUp = databaseUp
+            self.activeHalts = activeHalts
+            self.feedSilences = feedSilences
+        }
+    }
+
+    private let registry: PrometheusCollectorRegistry
+    private let host: String
+    private let port: UInt16
+    private let logger: Logger
+    private let stopping = Atomic<Bool>(false)
+    private let finished = DispatchSemaphore(value: 0)
+    private let sources: Sources
+    /// Last values handed to the counters (they only move by deltas).
+    private let reported = Mutex<[String: Int]>([:])
+
+    /// Installs the Prometheus factory as swift-metrics' backend (once per process).
+    public static func bootstrap() -> PrometheusCollectorRegistry {
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        return registry
+    }
+
+    /// `bind` is `HOST:PORT`.
+    public init?(bind: String, registry: PrometheusCollectorRegistry, sources: Sources, logger: Logger) {
+        guard let colon = bind.lastIndex(of: ":"), let port = UInt16(bind[bind.index(after: colon)...]) else { return nil }
+        self.host = String(bind[..<colon])
+        self.port = port
+        self.registry = registry
+        self.sources = sources
+        self.logger = logger
+    }
+
+    /// The metrics text as a scrape sees it.
+    public func render() -> String {
+        let s = sources
+        let snapshot = s.ingest.snapshot()
+        func counter(_ name: String, _ value: Int, _ dimensions: [(String, String)] = []) {
+            let key = name + dimensions.map { "|\($0.0)=\($0.1)" }.joined()
+            let delta = reported.withLock { r -> Int in
+                defer { r[key] = value }
+                return value - (r[key] ?? 0)
+            }
+            if delta > 0 { Counter(label: name, dimensions: dimensions).increment(by: delta) }
+        }
+        counter("algotrader_ticks_received_total", snapshot.received)
+        counter("algotrader_ticks_accepted_total", snapshot.accepted)
+        counter("algotrader_ticks_stored_total", snapshot.stored)
+        counter("algotrader_ticks_duplicate_total", snapshot.duplicates)
+        counter("algotrader_ticks_gaps_total", snapshot.gaps)
+        counter("algotrader_ticks_journaled_total", s.ingest.journaled.load(ordering: .relaxed))
+        counter("algotrader_ticks_replayed_total", s.ingest.replayed.load(ordering: .relaxed))
+        counter("algotrader_tick_write_failures_total", snapshot.writeFailures)
+        for reason in TickRejection.allCases {
+            counter("algotrader_ticks_bad_total", snapshot.bad[reason] ?? 0, [("reason", reason.rawValue)])
+        }
+        counter("algotrader_order_events_total", s.events.orderEvents.load(ordering: .relaxed))
+        counter("algotrader_fills_total", s.events.fillEvents.load(ordering: .relaxed))
+        counter("algotrader_orders_rejected_total", s.events.rejectedEvents.load(ordering: .relaxed))
+        counter("algotrader_order_rounds_journaled_total", s.events.journaledRounds.load(ordering: .relaxed))
+        counter("algotrader_feed_silences_total", s.feedSilences())
+        Gauge(label: "algotrader_tick_queue_depth").record(s.queueDepth())
+        Gauge(label: "algotrader_journal_bytes").record(s.journalBytes())
+        Gauge(label: "algotrader_database_up").record(s.databaseUp() ? 1 : 0)
+        Gauge(label: "algotrader_halts_active").record(s.activeHalts())
+        return registry.emitToString()
+    }
+
+    public func start() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw POSIXError(.init(rawValue: errno) ?? .EIO) }
+        var yes: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else {
+            close(fd)
+            throw POSIXError(.EINVAL)
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0, listen(fd, 16) == 0 else {
+            let code = errno
+            close(fd)
+            throw POSIXError(.init(rawValue: code) ?? .EIO)
+        }
+        let thread = Thread { [self] in
+            serve(fd)
+            close(fd)
+            finished.signal()
+        }
+        thread.name = "metrics"
+        thread.start()
+        logger.info("metrics endpoint ready", metadata: ["url": "http://\(host):\(port)/metrics"])
+    }
+
+    public func stop() {
+        stopping.store(true, ordering: .releasing)
+        finished.wait()
+        finished.signal()
+    }
+
+    private func serve(_ listener: Int32) {
+        while !stopping.load(ordering: .acquiring) {
+            var item = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
+            guard poll(&item, 1, 200) > 0 else { continue }
+            let client = accept(listener, nil, nil)
+            guard client >= 0 else { continue }
+            var timeout = timeval(tv_sec: 2, tv_usec: 0)
+            setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            let n = read(client, &buffer, buffer.count)
+            let request = n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self) : ""
+            let line = request.split(separator: "\r\n", maxSplits: 1).first ?? ""
+            let response: String
+            if line.hasPrefix("GET /metrics ") || line == "GET /metrics" {
+                let body = render()
+                response = "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body
+            } else {
+                response = "HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            }
+            let bytes = Array(response.utf8)
+            var sent = 0
+            while sent < bytes.count {
+                let w = bytes[sent...].withUnsafeBytes { write(client, $0.baseAddress, $0.count) }
+                if w <= 0 { break }
+                sent += w
+            }
+            close(client)
+        }
+    }
+}

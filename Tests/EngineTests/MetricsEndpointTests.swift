@@ -1,0 +1,46 @@
+import Foundation
+import Postgres
+import TestSupport
+import Testing
+
+/// The Prometheus endpoint of a running daemon, scraped over HTTP by Python's urllib.
+@Suite("Metrics endpoint")
+struct MetricsEndpointTests {
+    static func scrape(_ url: String) throws -> CommandRunner.Outcome {
+        try CommandRunner.run(URL(fileURLWithPath: "/usr/bin/env"),
+                              ["python3", "-c", "import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())", url],
+                              environment: [:])
+    }
+
+    @Test func aScrapeShowsTicksBadMessagesByReasonQueueDepthDatabaseStateAndJournalSize() throws {
+        let url = try TestDatabase.makeMigrated()
+        let port = 40_000 + Int.random(in: 0..<10_000)
+        let daemon = try DaemonProcess(databaseURL: url, environment: ["ALGOTRADER_METRICS_BIND": "127.0.0.1:\(port)"])
+        defer { _ = daemon.stop() }
+        #expect(try DaemonProcess.python("publish_ticks.py", [daemon.feed, "2000", "\(daemon.directory)/expected.json", "100"]) == 0)
+        let db = try TestDatabase.connect(url)
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline, (Int(try db.query(#"SELECT count(*) FROM market_data WHERE "interval" = 'tick'"#).scalar ?? "0") ?? 0) < 2000 {
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        let scraped = try Self.scrape("http://127.0.0.1:\(port)/metrics")
+        #expect(scraped.status == 0, "\(scraped.stderr)")
+        let text = scraped.stdout
+        func value(_ line: String) -> Double? {
+            text.split(separator: "\n").first { $0.hasPrefix(line + " ") }.flatMap { Double($0.split(separator: " ").last!) }
+        }
+        #expect(value("algotrader_ticks_stored_total") == 2000, "\(text.prefix(2000))")
+        #expect((value("algotrader_ticks_received_total") ?? 0) >= 2100)
+        let bad = text.split(separator: "\n").filter { $0.hasPrefix("algotrader_ticks_bad_total{") }
+            .compactMap { Double($0.split(separator: " ").last!) }.reduce(0, +)
+        #expect(bad == 100, "bad messages counted by reason")
+        #expect(value("algotrader_database_up") == 1)
+        #expect(value("algotrader_tick_queue_depth") == 0)
+        #expect(value("algotrader_journal_bytes") == 0)
+        #expect(value("algotrader_halts_active") == 0)
+        #expect(text.contains("algotrader_tick_flush_seconds"), "flush latency per batch")
+        #expect(text.contains("algotrader_tick_batch_size"))
+        let missing = try Self.scrape("http://127.0.0.1:\(port)/nothing")
+        #expect(missing.status != 0, "anything but /metrics is a 404")
+    }
+}
