@@ -47,6 +47,8 @@ test: test-db
 	  ALGOTRADER_TEST_DATABASE_URL=$$(scripts/pg-cluster.sh url $(TSDB_PORT)) $(SWIFT) test --skip-build; \
 	  status=$$?; scripts/pg-cluster.sh stop $(TSDB_DIR); exit $$status; \
 	else echo "TimescaleDB not installed: hypertable layout not exercised (native partitioning was)"; fi
+	scripts/check-unit.sh .build/debug/algotrader
+	$(MAKE) fuzz FUZZ_SECONDS=20
 
 demo: release
 	@scripts/demo.sh $(DEMO_DIR) $(DEMO_PORT) $(DEMO_TICKS) $(DEMO_RATE)
@@ -63,7 +65,7 @@ FUZZ_SECONDS ?= 60
 fuzz: deps
 	mkdir -p .build-fuzz .data/fuzz-corpus
 	swiftc -parse-as-library -module-name TickDecoderFuzz -sanitize=fuzzer,address -O -g \
-	  Sources/TradingCore/*.swift Fuzz/TickDecoderFuzz.swift -o .build-fuzz/tick-decoder-fuzz
+	  $$(find Sources/TradingCore -name '*.swift') Fuzz/TickDecoderFuzz.swift -o .build-fuzz/tick-decoder-fuzz
 	cp -n Fuzz/corpus/* .data/fuzz-corpus/ 2>/dev/null || true
 	.build-fuzz/tick-decoder-fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=5 .data/fuzz-corpus
 

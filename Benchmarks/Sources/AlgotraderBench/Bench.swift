@@ -37,6 +37,12 @@ struct Bench: ParsableCommand {
     @Option(help: "Where to write the Markdown report.")
     var output: String = "docs/performance.md"
 
+    @Option(help: "Seconds of load for the memory row.")
+    var memorySeconds: Int = 300
+
+    @Option(help: "Ticks per second for the memory row.")
+    var memoryRate: Int = 50_000
+
     @Flag(help: "A quick run with small sizes, to keep the harness working in CI.")
     var smoke = false
 
@@ -51,8 +57,15 @@ struct Bench: ParsableCommand {
             latencySeconds = min(latencySeconds, 1)
             decodeRounds = 1
             ingestRounds = 1
+            memorySeconds = min(memorySeconds, 5)
+            memoryRate = min(memoryRate, 5_000)
         }
         var report = Report(smoke: smoke)
+        if ProcessInfo.processInfo.environment["BENCH_MEMORY_ONLY"] != nil {  // row 5 alone (it takes minutes)
+            report.add(try MemoryBenchmark(adminURL: databaseURL, binary: binary, seconds: memorySeconds, rate: memoryRate).run())
+            print(report.table())
+            return
+        }
         if ProcessInfo.processInfo.environment["BENCH_PIPELINE_ONLY"] != nil {  // for profiling
             report.add(try PipelineBenchmark(messages: pipelineMessages).run())
             print(report.table())
@@ -69,6 +82,8 @@ struct Bench: ParsableCommand {
         let ingest = try DurableIngestBenchmark(adminURL: databaseURL, binary: binary, ticks: ticks, rounds: ingestRounds).run()
         report.add(ingest.rows)
         report.notes += ingest.notes
+        print(report.table())
+        report.add(try MemoryBenchmark(adminURL: databaseURL, binary: binary, seconds: memorySeconds, rate: memoryRate).run())
         print(report.table())
         try report.markdown().write(toFile: output, atomically: true, encoding: .utf8)
         print("written to \(output)")

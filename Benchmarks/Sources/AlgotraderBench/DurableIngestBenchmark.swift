@@ -24,6 +24,21 @@ struct DurableIngestBenchmark {
         return url
     }
 
+    /// The daemon's environment for a benchmark: everything on ipc endpoints in `dir`.
+    static func daemonEnvironment(url: String, dir: String, feed: String) -> [String: String] {
+        var environment = ProcessInfo.processInfo.environment
+        environment["ALGOTRADER_DATABASE_URL"] = url
+        environment["ALGOTRADER_MARKET_DATA_CONNECT"] = feed
+        environment["ALGOTRADER_BUS_BIND"] = "ipc://\(dir)/bus.ipc"
+        environment["ALGOTRADER_BUS_REPLAY_BIND"] = "ipc://\(dir)/replay.ipc"
+        environment["ALGOTRADER_GATEWAY_BIND"] = "ipc://\(dir)/gateway.ipc"
+        environment["ALGOTRADER_CONTROL_BIND"] = "ipc://\(dir)/control.ipc"
+        environment["ALGOTRADER_JOURNAL_DIR"] = "\(dir)/journal"
+        environment["ALGOTRADER_METRICS_BIND"] = ""
+        environment["ALGOTRADER_LOGGING_LEVEL"] = "warning"
+        return environment
+    }
+
     struct BenchError: Error, CustomStringConvertible {
         let description: String
         init(_ text: String) { description = text }
@@ -89,16 +104,7 @@ struct DurableIngestBenchmark {
         let daemon = Process()
         daemon.executableURL = URL(fileURLWithPath: binary)
         daemon.arguments = ["serve"]
-        var environment = ProcessInfo.processInfo.environment
-        environment["ALGOTRADER_DATABASE_URL"] = url
-        environment["ALGOTRADER_MARKET_DATA_CONNECT"] = feed
-        environment["ALGOTRADER_BUS_BIND"] = "ipc://\(dir)/bus.ipc"
-        environment["ALGOTRADER_BUS_REPLAY_BIND"] = "ipc://\(dir)/replay.ipc"
-        environment["ALGOTRADER_GATEWAY_BIND"] = "ipc://\(dir)/gateway.ipc"
-        environment["ALGOTRADER_CONTROL_BIND"] = "ipc://\(dir)/control.ipc"
-        environment["ALGOTRADER_JOURNAL_DIR"] = "\(dir)/journal"
-        environment["ALGOTRADER_METRICS_BIND"] = ""
-        environment["ALGOTRADER_LOGGING_LEVEL"] = "warning"
+        let environment = Self.daemonEnvironment(url: url, dir: dir, feed: feed)
         daemon.environment = environment
         try daemon.run()
         defer { if daemon.isRunning { daemon.terminate(); daemon.waitUntilExit() } }
