@@ -57,8 +57,11 @@ struct Ctl: ParsableCommand {
                 try socket.setCurveClient(publicKey: pair.publicKey, secretKey: pair.secretKey, serverKey: curveServerKey)
             }
             try socket.connect(try resolvedEndpoint())
-            try socket.send([Array(command.utf8), Array(try JSONSerialization.data(withJSONObject: request))])
-            guard try socket.poll(.readable, timeoutMilliseconds: timeout * 1_000).contains(.readable),
+            // A DEALER's send waits for a connected peer; one whose CURVE handshake fails never
+            // connects, so the send, like the answer, waits at most `timeout`.
+            try socket.setSendTimeout(milliseconds: Int32(timeout * 1_000))
+            let sent = (try? socket.send([Array(command.utf8), Array(try JSONSerialization.data(withJSONObject: request))])) ?? false
+            guard sent, try socket.poll(.readable, timeoutMilliseconds: timeout * 1_000).contains(.readable),
                   let frames = try socket.receive(dontWait: true), frames.count == 2 else {
                 // Exit at once: tearing the context down can wait forever on a connection whose
                 // CURVE handshake the server never finishes (an unlisted key).
