@@ -102,6 +102,10 @@ public final class GatewayServer: Sendable {
     private struct Peer {
         var identity: [UInt8]
         var gatewayID: String
+        /// What it asked for in `hello`, and its api_type: a broker refused because it was not
+        /// (yet) known as live is admitted when the live set is loaded or reloaded.
+        var requested: [String] = []
+        var apiType: String?
         var brokers: Set<String>
         var lastHeard: UInt64
         var lastSent: UInt64
@@ -145,6 +149,9 @@ public final class GatewayServer: Sendable {
                 switch item {
                 case .liveBrokers(let brokers):
                     state.liveBrokers = brokers
+                    // Gateways that said hello before the live set was loaded (or before a
+                    // broker turned live) get their brokers now.
+                    for identity in Array(state.peers.keys) { admit(identity, state, socket) }
                 case .records(let records):
                     for record in records { handleOutbound(record, state, socket) }
                 }
@@ -283,31 +290,43 @@ public final class GatewayServer: Sendable {
             return
         }
         let gatewayID = body["gateway_id"] as? String ?? "gateway"
-        let apiType = body["api_type"] as? String
+        state.peers[identity] = Peer(identity: identity, gatewayID: gatewayID, requested: brokers, apiType: body["api_type"] as? String,
+                                     brokers: [], lastHeard: now, lastSent: now)
+        let (accepted, refused) = admit(identity, state, socket)
+        logger.notice("gateway connected", metadata: ["gateway": "\(gatewayID)", "brokers": "\(accepted)", "refused": "\(refused)"])
+        try? logs.insert([SystemLogEntry(component: "gateway", level: .info,
+                                         message: "gateway \(gatewayID) connected for \(accepted.count) live broker(s)",
+                                         data: "{\"gateway_id\":\(Self.quoted(gatewayID)),\"broker_ids\":[\(accepted.map(Self.quoted).joined(separator: ","))]}")])
+    }
+
+    /// Routes a peer's requested brokers that are live to it, answers `welcome`, tells the desk,
+    /// and sends what waited for those brokers. Returns the accepted and refused broker ids.
+    @discardableResult
+    private func admit(_ identity: [UInt8], _ state: State, _ socket: ZMQSocket) -> (accepted: [String], refused: [String]) {
+        guard let peer = state.peers[identity] else { return ([], []) }
         var accepted: [String] = [], refused: [String] = []
-        for broker in brokers {
-            if let type = state.liveBrokers[broker], apiType == nil || apiType == type { accepted.append(broker) } else { refused.append(broker) }
+        for broker in peer.requested {
+            if let type = state.liveBrokers[broker], peer.apiType == nil || peer.apiType == type { accepted.append(broker) } else { refused.append(broker) }
         }
+        let newlyAccepted = accepted.filter { !peer.brokers.contains($0) }
         // A gateway that reconnects (a new DEALER) takes its brokers over from the old route.
         for broker in accepted {
             if let old = state.routes[broker], old != identity { state.peers[old]?.brokers.remove(broker) }
             state.routes[broker] = identity
         }
-        state.peers[identity] = Peer(identity: identity, gatewayID: gatewayID, brokers: Set(accepted), lastHeard: now, lastSent: now)
-        let welcome = "{\"broker_ids\":[\(accepted.map(Self.quoted).joined(separator: ","))],"
-            + "\"refused_broker_ids\":[\(refused.map(Self.quoted).joined(separator: ","))],"
-            + "\"heartbeat_interval_ms\":\(settings.heartbeatIntervalMilliseconds),"
-            + "\"heartbeat_timeout_ms\":\(settings.heartbeatTimeoutMilliseconds)}"
-        _ = send(socket, to: identity, "welcome", welcome)
-        logger.notice("gateway connected", metadata: ["gateway": "\(gatewayID)", "brokers": "\(accepted)", "refused": "\(refused)"])
-        try? logs.insert([SystemLogEntry(component: "gateway", level: .info,
-                                         message: "gateway \(gatewayID) connected for \(accepted.count) live broker(s)",
-                                         data: "{\"gateway_id\":\(Self.quoted(gatewayID)),\"broker_ids\":[\(accepted.map(Self.quoted).joined(separator: ","))]}")])
+        state.peers[identity]?.brokers = Set(accepted)
+        if peer.brokers.isEmpty || !newlyAccepted.isEmpty {
+            let welcome = "{\"broker_ids\":[\(accepted.map(Self.quoted).joined(separator: ","))],"
+                + "\"refused_broker_ids\":[\(refused.map(Self.quoted).joined(separator: ","))],"
+                + "\"heartbeat_interval_ms\":\(settings.heartbeatIntervalMilliseconds),"
+                + "\"heartbeat_timeout_ms\":\(settings.heartbeatTimeoutMilliseconds)}"
+            _ = send(socket, to: identity, "welcome", welcome)
+        }
         desk.withLock { $0 }?.setConnectedBrokers(Set(state.routes.keys))
-        // Whatever waited for these brokers goes now.
-        for requestID in state.order where accepted.contains(state.outstanding[requestID]?.request.brokerID ?? "") {
+        for requestID in state.order where newlyAccepted.contains(state.outstanding[requestID]?.request.brokerID ?? "") {
             transmit(requestID, state, socket)
         }
+        return (accepted, refused)
     }
 
     private func housekeeping(_ state: State, _ socket: ZMQSocket, _ logs: SystemLogStore, now: UInt64) {
