@@ -48,10 +48,7 @@ public final class ControlServer: Sendable {
     private let logger: Logger
     private let hooks: Hooks
     private let security: SocketSecurity?
-    private let stopping = Atomic<Bool>(false)
-    private let started = DispatchSemaphore(value: 0)
-    private let finished = DispatchSemaphore(value: 0)
-    private let startError = Mutex<ZMQError?>(nil)
+    private let service = ServiceThread()
 
     public init(settings: Settings, context: ZMQContext, connectionString: String, logger: Logger, hooks: Hooks,
                 security: SocketSecurity? = nil) {
@@ -64,20 +61,11 @@ public final class ControlServer: Sendable {
     }
 
     public func start() throws(ZMQError) {
-        let thread = Thread { [self] in
-            run()
-            finished.signal()
-        }
-        thread.name = "control"
-        thread.start()
-        started.wait()
-        if let error = startError.withLock({ $0 }) { throw error }
+        try service.start(name: "control") { [self] ready in run(ready) }
     }
 
     public func stop() {
-        stopping.store(true, ordering: .releasing)
-        finished.wait()
-        finished.signal()
+        service.stop()
     }
 
     struct Refusal: Error {
@@ -94,22 +82,21 @@ public final class ControlServer: Sendable {
         var canAct: Bool { role != "investor" }
     }
 
-    private func run() {
+    private func run(_ ready: (ZMQError?) -> Void) {
         let socket: ZMQSocket
         do {
             socket = try ZMQSocket(context: context, type: .router, linger: 500)
             try security?.applyServer(to: socket)
             try socket.bind(settings.endpoint)
         } catch {
-            startError.withLock { $0 = error }
-            started.signal()
+            ready(error)
             return
         }
-        started.signal()
+        ready(nil)
         logger.info("control socket ready", metadata: ["endpoint": "\(settings.endpoint)"])
         let db = LazyConnection(connectionString: connectionString)
         var limiter = LoginLimiter(max: settings.maxFailedLogins, window: Double(settings.failedLoginWindowSeconds))
-        while !stopping.load(ordering: .acquiring) {
+        while !service.isStopping {
             guard let ready = try? socket.poll(.readable, timeoutMilliseconds: 100), ready.contains(.readable),
                   let message = try? socket.receiveMessage(dontWait: true) else { continue }
             var frames = message.frames

@@ -46,16 +46,13 @@ public final class GatewayServer: Sendable {
     private let logger: Logger
     private let outbox = Mutex<[Outbound]>([])
     private let desk = Mutex<OrderDesk?>(nil)
-    private let stopping = Atomic<Bool>(false)
-    private let started = DispatchSemaphore(value: 0)
-    private let finished = DispatchSemaphore(value: 0)
-    private let startError = Mutex<ZMQError?>(nil)
     /// Malformed messages from gateways (logged, never fatal).
     public let badMessages = Atomic<Int>(0)
     /// Requests resent because no `ack` came in time.
     public let resends = Atomic<Int>(0)
 
     private let security: SocketSecurity?
+    private let service = ServiceThread()
 
     public init(settings: Settings, context: ZMQContext, connectionString: String, logger: Logger, security: SocketSecurity? = nil) {
         self.security = security
@@ -81,20 +78,11 @@ public final class GatewayServer: Sendable {
     }
 
     public func start() throws(ZMQError) {
-        let thread = Thread { [self] in
-            run()
-            finished.signal()
-        }
-        thread.name = "gateway"
-        thread.start()
-        started.wait()
-        if let error = startError.withLock({ $0 }) { throw error }
+        try service.start(name: "gateway") { [self] ready in run(ready) }
     }
 
     public func stop() {
-        stopping.store(true, ordering: .releasing)
-        finished.wait()
-        finished.signal()
+        service.stop()
     }
 
     // MARK: - The thread
@@ -127,7 +115,7 @@ public final class GatewayServer: Sendable {
 
     private static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds / 1_000_000 }
 
-    private func run() {
+    private func run(_ ready: (ZMQError?) -> Void) {
         let socket: ZMQSocket
         do {
             socket = try ZMQSocket(context: context, type: .router, linger: 1_000)
@@ -135,16 +123,15 @@ public final class GatewayServer: Sendable {
             try security?.applyServer(to: socket)
             try socket.bind(settings.endpoint)
         } catch {
-            startError.withLock { $0 = error }
-            started.signal()
+            ready(error)
             return
         }
-        started.signal()
+        ready(nil)
         logger.info("gateway endpoint ready", metadata: ["endpoint": "\(settings.endpoint)"])
         let state = State()
         let logs = SystemLogStore(connectionString: connectionString)
         var lastHousekeeping: UInt64 = 0
-        while !stopping.load(ordering: .acquiring) {
+        while !service.isStopping {
             for item in outbox.withLock({ o -> [Outbound] in defer { o.removeAll() }; return o }) {
                 switch item {
                 case .liveBrokers(let brokers):

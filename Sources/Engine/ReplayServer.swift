@@ -17,12 +17,9 @@ public final class ReplayServer: Sendable {
     private let context: ZMQContext
     private let connectionString: String
     private let logger: Logger
-    private let stopping = Atomic<Bool>(false)
-    private let started = DispatchSemaphore(value: 0)
-    private let finished = DispatchSemaphore(value: 0)
-    private let startError = Mutex<ZMQError?>(nil)
 
     private let security: SocketSecurity?
+    private let service = ServiceThread()
 
     public init(endpoint: String, context: ZMQContext, connectionString: String, logger: Logger, security: SocketSecurity? = nil) {
         self.security = security
@@ -33,36 +30,26 @@ public final class ReplayServer: Sendable {
     }
 
     public func start() throws(ZMQError) {
-        let thread = Thread { [self] in
-            run()
-            finished.signal()
-        }
-        thread.name = "replay"
-        thread.start()
-        started.wait()
-        if let error = startError.withLock({ $0 }) { throw error }
+        try service.start(name: "replay") { [self] ready in run(ready) }
     }
 
     public func stop() {
-        stopping.store(true, ordering: .releasing)
-        finished.wait()
-        finished.signal()
+        service.stop()
     }
 
-    private func run() {
+    private func run(_ ready: (ZMQError?) -> Void) {
         let socket: ZMQSocket
         do {
             socket = try ZMQSocket(context: context, type: .router, linger: 0)
             try security?.applyServer(to: socket)
             try socket.bind(endpoint)
         } catch {
-            startError.withLock { $0 = error }
-            started.signal()
+            ready(error)
             return
         }
-        started.signal()
+        ready(nil)
         let db = LazyConnection(connectionString: connectionString)
-        while !stopping.load(ordering: .acquiring) {
+        while !service.isStopping {
             guard let ready = try? socket.poll(.readable, timeoutMilliseconds: 100), ready.contains(.readable),
                   let frames = try? socket.receive(dontWait: true), frames.count >= 2 else { continue }
             // A REQ client adds an empty delimiter; answer in the same envelope.

@@ -1,5 +1,5 @@
 import Crypto
-public import Foundation
+import Foundation
 
 /// One key-encryption key: an id (stored with every ciphertext) and 32 bytes for AES-256-GCM.
 public struct CredentialKey: Sendable {

@@ -1,4 +1,4 @@
-public import Postgres
+import Postgres
 
 /// `feed_sequences` (migration 5): the last durable seq per publisher stream, so a restarted
 /// engine still drops resends. Not thread-safe; one owner thread.

@@ -331,7 +331,7 @@ public struct TradingDesk: Sendable {
         }
         switch decision {
         case .reject(let reason), .rejectAndHalt(let reason):
-            try? order.state.apply(.rejected(reason: reason))
+            _ = try? order.state.apply(.rejected(reason: reason))  // a new PENDING order: always legal
             order.reason = reason
             records.append(.order(order))
             records.append(.tradeLog(tradeID: tradeID, level: "WARNING", message: "rejected: \(reason)", data: nil))
@@ -360,7 +360,7 @@ public struct TradingDesk: Sendable {
             records.append(.gatewayRequest(GatewayRequest(kind: .new, requestID: ids.next(now: time).description, order: order, time: time)))
             return records
         }
-        try? order.state.apply(.accepted)
+        _ = try? order.state.apply(.accepted)  // a new PENDING order: always legal
         records.append(.order(order))
         records.append(.tradeLog(tradeID: order.tradeID, level: "INFO", message: "accepted: \(why)", data: nil))
         records.append(.event(BusEvent(kind: .order, order: order, time: time)))

@@ -1,0 +1,39 @@
+import Dispatch
+import Foundation
+import Synchronization
+public import ZeroMQ
+
+/// The thread of a socket service (replay, gateway, control): `start` returns once the service's
+/// setup (creating and binding its socket) succeeded, or throws its error; the loop runs until
+/// `stop`, which waits for it to end.
+final class ServiceThread: Sendable {
+    private let stopFlag = Atomic<Bool>(false)
+    private let started = DispatchSemaphore(value: 0)
+    private let finished = DispatchSemaphore(value: 0)
+    private let startError = Mutex<ZMQError?>(nil)
+
+    /// Whether `stop` was called; the loop checks it between polls.
+    var isStopping: Bool { stopFlag.load(ordering: .acquiring) }
+
+    /// Runs `body` on a thread named `name`. `body` calls `ready(nil)` once set up, or
+    /// `ready(error)` and returns, exactly once.
+    func start(name: String, _ body: @escaping @Sendable (_ ready: (ZMQError?) -> Void) -> Void) throws(ZMQError) {
+        let thread = Thread { [self] in
+            body { error in
+                startError.withLock { $0 = error }
+                started.signal()
+            }
+            finished.signal()
+        }
+        thread.name = name
+        thread.start()
+        started.wait()
+        if let error = startError.withLock({ $0 }) { throw error }
+    }
+
+    func stop() {
+        stopFlag.store(true, ordering: .releasing)
+        finished.wait()
+        finished.signal()  // later stops return at once
+    }
+}
