@@ -1,5 +1,5 @@
 public import Storage
-public import TradingCore
+import TradingCore
 
 /// Tick batches that could not reach PostgreSQL, in the ``SegmentJournal``, with the ids they
 /// were given: replaying one checks whether its first row is stored, so a batch is never stored
