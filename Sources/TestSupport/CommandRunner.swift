@@ -30,7 +30,9 @@ public enum CommandRunner {
         try inputPipe.fileHandleForWriting.close()
         // Read both pipes at once so a chatty child never blocks on a full pipe.
         let group = DispatchGroup()
-        nonisolated(unsafe) var errors = Data()  // written by the one block below, read after group.wait()
+        // nonisolated(unsafe) is safe here: `errors` is written only by the one block below and read
+        // only after group.wait() returns, which orders that write before the read.
+        nonisolated(unsafe) var errors = Data()
         group.enter()
         DispatchQueue.global().async {
             errors = errorPipe.fileHandleForReading.readDataToEndOfFile()

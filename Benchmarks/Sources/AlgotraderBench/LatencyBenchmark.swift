@@ -124,15 +124,9 @@ struct LatencyBenchmark {
         let daemon = Process()
         daemon.executableURL = URL(fileURLWithPath: binary)
         daemon.arguments = ["serve"]
-        var environment = ProcessInfo.processInfo.environment
-        environment["ALGOTRADER_DATABASE_URL"] = url
-        environment["ALGOTRADER_MARKET_DATA_CONNECT"] = "ipc://\(dir)/feed.ipc"
+        // The benchmarks' daemon environment, with the bus on loopback TCP (row 4b measures it).
+        var environment = DurableIngestBenchmark.daemonEnvironment(url: url, dir: dir, feed: "ipc://\(dir)/feed.ipc")
         environment["ALGOTRADER_BUS_BIND"] = "tcp://127.0.0.1:45561"
-        environment["ALGOTRADER_BUS_REPLAY_BIND"] = "ipc://\(dir)/replay.ipc"
-        environment["ALGOTRADER_GATEWAY_BIND"] = "ipc://\(dir)/gateway.ipc"
-        environment["ALGOTRADER_CONTROL_BIND"] = "ipc://\(dir)/control.ipc"
-        environment["ALGOTRADER_JOURNAL_DIR"] = "\(dir)/journal"
-        environment["ALGOTRADER_METRICS_BIND"] = ""
         environment["ALGOTRADER_LOGGING_LEVEL"] = "error"
         daemon.environment = environment
         try daemon.run()
