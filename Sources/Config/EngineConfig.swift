@@ -48,6 +48,12 @@ public struct EngineConfig: Sendable {
     public var tradeLogRetentionDays: Int
     public var oneMinuteBarRetentionDays: Int
     /// `HOST:PORT` of the Prometheus endpoint, or empty for none.
+    public var tradingCalendar: TradingCalendar
+    public var sessionActions: Bool
+    public var defaultProduct: Product
+    public var orderControls: OrderControls
+    /// nil when `charges.enabled` is false.
+    public var chargeSchedule: ChargeSchedule?
     public var metricsBind: String
     public var logLevel: String
     public var badMessageLogIntervalSeconds: Int
@@ -169,6 +175,47 @@ public struct EngineConfig: Sendable {
         systemLogRetentionDays = try integer("maintenance.system_logs_retention_days")
         tradeLogRetentionDays = try integer("maintenance.trade_logs_retention_days")
         oneMinuteBarRetentionDays = try integer("maintenance.bar_1min_retention_days")
+        func boolean(_ path: String) throws(ConfigError) -> Bool {
+            guard case .boolean(let b)? = values[path] else { throw ConfigError(key: path, "is required") }
+            return b
+        }
+        func decimal(_ path: String) throws(ConfigError) -> FixedDecimal {
+            let text = try string(path)
+            guard let value = FixedDecimal(text), value.units >= 0 else {
+                throw ConfigError(key: path, "expected a non-negative number with at most 4 decimals, got '\(text)'")
+            }
+            return value
+        }
+        let marketSessions = try string("market.sessions")
+        guard let tradingSessions = TradingCalendar.parseSessions(marketSessions), !tradingSessions.isEmpty else {
+            throw ConfigError(key: "market.sessions", "expected EXCHANGE=HH:MM-HH:MM pairs separated by commas, got '\(marketSessions)'")
+        }
+        let squareOffText = try string("market.mis_square_off")
+        guard let squareOff = SessionCalendar.parse(squareOffText) else {
+            throw ConfigError(key: "market.mis_square_off", "expected EXCHANGE=HH:MM pairs separated by commas, got '\(squareOffText)'")
+        }
+        tradingCalendar = TradingCalendar(sessions: tradingSessions, squareOff: squareOff)
+        sessionActions = try boolean("market.session_actions")
+        defaultProduct = Product(rawValue: try string("orders.default_product")) ?? .mis
+        var controls = OrderControls()
+        controls.maxOrdersPerSecondPerUser = try integer("controls.max_orders_per_second_per_user")
+        controls.maxOrdersPerMinutePerUser = try integer("controls.max_orders_per_minute_per_user")
+        controls.maxOrdersPerSecondPerStrategy = try integer("controls.max_orders_per_second_per_strategy")
+        controls.maxOrdersPerMinutePerStrategy = try integer("controls.max_orders_per_minute_per_strategy")
+        controls.maxOrderValue = try decimal("controls.max_order_value")
+        controls.maxOrderQuantity = Int64(try integer("controls.max_order_quantity"))
+        controls.priceBandPercent = try decimal("controls.price_band_percent")
+        controls.breakerOrdersPerIntent = try integer("controls.breaker_orders_per_intent")
+        controls.breakerMinimumOrders = try integer("controls.breaker_min_orders")
+        let algoID = try string("orders.algo_id")
+        controls.algoID = algoID.isEmpty ? nil : algoID
+        orderControls = controls
+        if try boolean("charges.enabled") {
+            let file = try string("charges.schedule_file")
+            chargeSchedule = file.isEmpty ? .zerodha : try ChargeScheduleFile.load(path: file)
+        } else {
+            chargeSchedule = nil
+        }
         metricsBind = try string("metrics.bind")
         if !metricsBind.isEmpty {
             let parts = metricsBind.split(separator: ":")

@@ -242,6 +242,8 @@ public final class EventWriter: Sendable {
         var history = Array(repeating: [String?](), count: 6)
         var marks: [(String, FixedDecimal)] = []
         var halts: [(String, String)] = []
+        var strategyHalts: [(strategyID: String, userID: String, reason: String, breach: String)] = []
+        var dayStarts: [Timestamp] = []
         var events = Array(repeating: [String?](), count: 5)
         var published: [(Int64, BusEvent, String)] = []
         var gateway: [DeskRecord] = []
@@ -273,6 +275,10 @@ public final class EventWriter: Sendable {
                 round.marks.append((positionID, price))
             case .halt(let userID, let reason):
                 round.halts.append((userID, reason))
+            case .strategyHalt(let strategyID, let userID, let reason, let breach):
+                round.strategyHalts.append((strategyID, userID, reason, breach))
+            case .dayStart(_, let time):
+                round.dayStarts.append(time)
             case .gatewayRequest, .gatewayAck:
                 round.gateway.append(record)
             case .event(let event):
@@ -316,13 +322,38 @@ public final class EventWriter: Sendable {
                     """, history.map { PostgresArrayLiteral.text($0) })
             }
             for day in round.days { try OrderRecords.upsert(day, conn) }
+            for time in round.dayStarts {
+                // A new IST day: the daily loss halts raised before it are lifted (with audit rows).
+                try conn.query("""
+                    WITH r AS (
+                        UPDATE halts SET resumed_at = now(), resumed_by = 'engine:day-start'
+                        WHERE resumed_at IS NULL AND breach IN ('daily_loss', 'strategy_loss') AND created_at < $1::timestamptz
+                        RETURNING user_id, strategy_id, reason)
+                    INSERT INTO audit_log (actor, action, target_user_id, target, details)
+                    SELECT 'engine:day-start', 'resume', user_id, CASE WHEN strategy_id IS NULL THEN 'user' ELSE 'strategy' END,
+                           jsonb_build_object('reason', reason, 'strategy_id', strategy_id) FROM r
+                    """, [time.description])
+            }
+            for h in round.strategyHalts {
+                try conn.query("""
+                    WITH h AS (
+                        INSERT INTO halts (user_id, strategy_id, reason, source, created_by, breach)
+                        SELECT $1::uuid, $2::uuid, $3, 'breach', 'breaker', $4 WHERE NOT EXISTS
+                            (SELECT 1 FROM halts WHERE strategy_id = $2::uuid AND resumed_at IS NULL)
+                        RETURNING user_id)
+                    INSERT INTO audit_log (actor, action, target_user_id, target, details)
+                    SELECT 'engine:breaker', 'halt', user_id, 'strategy',
+                           jsonb_build_object('reason', $3::text, 'strategy_id', $2::text, 'breach', $4::text) FROM h
+                    """, [h.userID, h.strategyID, h.reason, h.breach])
+            }
             for (userID, reason) in round.halts {
                 // The halt and its audit row together (docs/security.md).
                 try conn.query("""
                     WITH h AS (
-                        INSERT INTO halts (user_id, reason, source, created_by)
-                        SELECT $1::uuid, $2, 'breach', 'risk' WHERE NOT EXISTS
-                            (SELECT 1 FROM halts WHERE user_id = $1::uuid AND resumed_at IS NULL)
+                        INSERT INTO halts (user_id, reason, source, created_by, breach)
+                        SELECT $1::uuid, $2, 'breach', 'risk', CASE WHEN $2 LIKE 'daily loss%' THEN 'daily_loss' ELSE 'drawdown' END
+                        WHERE NOT EXISTS
+                            (SELECT 1 FROM halts WHERE user_id = $1::uuid AND strategy_id IS NULL AND resumed_at IS NULL)
                         RETURNING user_id)
                     INSERT INTO audit_log (actor, action, target_user_id, target, details)
                     SELECT 'engine:risk', 'halt', user_id, 'user', jsonb_build_object('reason', $2::text, 'source', 'breach') FROM h
@@ -352,30 +383,35 @@ enum OrderRecords {
         try conn.query("""
             INSERT INTO trades (trade_id, strategy_id, broker_id, symbol, exchange, instrument_type, order_type, transaction_type,
                                 quantity, price, trigger_price, stoploss, target, status, order_id, parent_order_id,
-                                order_timestamp, execution_timestamp, average_price, filled_quantity, metadata)
-            VALUES ($1::uuid, $2::uuid, $3::uuid, $4, $5, 'EQ', $6, $7, $8::int, $9::numeric, $10::numeric, $11::numeric, $12::numeric,
-                    $13, $14, $15, $16::timestamptz, $17::timestamptz, $18::numeric, $19::int, $20::jsonb)
+                                order_timestamp, execution_timestamp, average_price, filled_quantity, metadata,
+                                product, validity, algo_id, charges)
+            VALUES ($1::uuid, $2::uuid, $3::uuid, $4, $5, $21, $6, $7, $8::int, $9::numeric, $10::numeric, $11::numeric, $12::numeric,
+                    $13, $14, $15, $16::timestamptz, $17::timestamptz, $18::numeric, $19::int, $20::jsonb, $22, $23, $24, $25::numeric)
             ON CONFLICT (trade_id) DO UPDATE SET status = EXCLUDED.status, quantity = EXCLUDED.quantity, price = EXCLUDED.price,
                 trigger_price = EXCLUDED.trigger_price, execution_timestamp = EXCLUDED.execution_timestamp,
-                average_price = EXCLUDED.average_price, filled_quantity = EXCLUDED.filled_quantity, metadata = EXCLUDED.metadata
+                average_price = EXCLUDED.average_price, filled_quantity = EXCLUDED.filled_quantity, metadata = EXCLUDED.metadata,
+                charges = EXCLUDED.charges
             """, [order.tradeID, i.strategyID, i.brokerID, i.symbol, i.exchange, i.type.rawValue, i.side.rawValue,
                   String(order.state.quantity), order.state.price?.description, order.state.triggerPrice?.description,
                   i.stoploss?.description, i.target?.description, order.state.status.rawValue, order.orderID, order.parentOrderID,
                   order.orderTime.description, order.executionTime?.description, order.state.averagePrice?.description,
-                  String(order.state.filledQuantity), metadata])
+                  String(order.state.filledQuantity), metadata, order.instrumentType ?? "EQ", (order.product ?? .mis).rawValue,
+                  (order.validity ?? .day).rawValue, order.algoID, FixedDecimal(units: order.charges ?? 0).description])
     }
 
     static func upsert(_ p: PositionRecord, _ conn: PostgresConnection) throws {
         try conn.query("""
             INSERT INTO positions (position_id, trade_id, user_id, symbol, exchange, instrument_type, quantity, average_price,
-                                   current_price, realized_pnl, status, opened_at, closed_at)
-            VALUES ($1::uuid, $2::uuid, $3::uuid, $4, $5, 'EQ', $6::int, $7::numeric, $8::numeric, $9::numeric, $10,
-                    $11::timestamptz, $12::timestamptz)
+                                   current_price, realized_pnl, status, opened_at, closed_at, product, charges, gross_realized_pnl)
+            VALUES ($1::uuid, $2::uuid, $3::uuid, $4, $5, $13, $6::int, $7::numeric, $8::numeric, $9::numeric, $10,
+                    $11::timestamptz, $12::timestamptz, $14, $15::numeric, $16::numeric)
             ON CONFLICT (position_id) DO UPDATE SET quantity = EXCLUDED.quantity, average_price = EXCLUDED.average_price,
                 current_price = EXCLUDED.current_price, realized_pnl = EXCLUDED.realized_pnl, status = EXCLUDED.status,
-                closed_at = EXCLUDED.closed_at
+                closed_at = EXCLUDED.closed_at, product = EXCLUDED.product, charges = EXCLUDED.charges,
+                gross_realized_pnl = EXCLUDED.gross_realized_pnl
             """, [p.positionID, p.openingTradeID, p.userID, p.symbol, p.exchange, String(p.quantity), p.averagePrice.description,
-                  p.currentPrice.description, decimal(p.realizedPnL), p.status.rawValue, p.openedAt.description, p.closedAt?.description])
+                  p.currentPrice.description, decimal(p.realizedPnL), p.status.rawValue, p.openedAt.description, p.closedAt?.description,
+                  p.instrumentType ?? "EQ", p.product?.rawValue, decimal(p.charges ?? 0), decimal(p.grossRealizedPnL ?? p.realizedPnL)])
     }
 
     static func upsert(_ d: StrategyDay, _ conn: PostgresConnection) throws {
@@ -384,16 +420,17 @@ enum OrderRecords {
         let pnls = d.closedPnLs.map { decimal($0) }.joined(separator: ",")
         try conn.query("""
             INSERT INTO strategy_performance (strategy_id, date, total_trades, winning_trades, losing_trades, total_pnl,
-                                              max_drawdown, sharpe_ratio, win_rate, metrics)
+                                              max_drawdown, sharpe_ratio, win_rate, metrics, gross_pnl, charges)
             VALUES ($1::uuid, $2::date, $3::int, $4::int, $5::int, round($6::numeric, 2), round($7::numeric, 2),
-                    $8::numeric, $9::numeric, $10::jsonb)
+                    $8::numeric, $9::numeric, $10::jsonb, round($11::numeric, 2), round($12::numeric, 2))
             ON CONFLICT (strategy_id, date) DO UPDATE SET total_trades = EXCLUDED.total_trades,
                 winning_trades = EXCLUDED.winning_trades, losing_trades = EXCLUDED.losing_trades, total_pnl = EXCLUDED.total_pnl,
                 max_drawdown = EXCLUDED.max_drawdown, sharpe_ratio = EXCLUDED.sharpe_ratio, win_rate = EXCLUDED.win_rate,
-                metrics = EXCLUDED.metrics
+                metrics = EXCLUDED.metrics, gross_pnl = EXCLUDED.gross_pnl, charges = EXCLUDED.charges
             """, [d.strategyID, date, String(d.trades), String(d.winning), String(d.losing), decimal(d.totalPnL),
                   decimal(d.maxDrawdown), d.sharpeRatio.map { String(format: "%.4f", $0) }, d.winRate.map { String(format: "%.2f", $0) },
-                  "{\"closed_trades\":\(d.closedPnLs.count),\"total_pnl_exact\":\(decimal(d.totalPnL)),\"closed_pnl\":[\(pnls)]}"])
+                  "{\"closed_trades\":\(d.closedPnLs.count),\"total_pnl_exact\":\(decimal(d.totalPnL)),\"gross_pnl_exact\":\(decimal(d.grossPnL)),\"charges_exact\":\(decimal(d.charges)),\"closed_pnl\":[\(pnls)]}",
+                  decimal(d.grossPnL), decimal(d.charges)])
     }
 
     /// 1/10,000 units as decimal text.

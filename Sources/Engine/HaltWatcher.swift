@@ -28,8 +28,8 @@ public final class HaltWatcher: Sendable {
         let initial = LazyConnection(connectionString: connectionString)
         let first = try Self.read(initial)
         initial.close()
-        desk.setHalts(users: first.users, engine: first.engine, now: SystemClock().now())
-        activeHalts.store(first.users.count + (first.engine ? 1 : 0), ordering: .relaxed)
+        desk.setHalts(users: first.users, strategies: first.strategies, engine: first.engine, now: SystemClock().now())
+        activeHalts.store(first.users.count + first.strategies.count + (first.engine ? 1 : 0), ordering: .relaxed)
         let thread = Thread { [self] in
             // The thread's own connection (a PGconn belongs to one thread).
             let db = LazyConnection(connectionString: connectionString)
@@ -37,10 +37,10 @@ public final class HaltWatcher: Sendable {
             while !stopping.load(ordering: .acquiring) {
                 Thread.sleep(forTimeInterval: 0.1)
                 guard let next = try? Self.read(db) else { db.close(); continue }
-                if next.users != current.users || next.engine != current.engine {
-                    logger.warning("halts changed", metadata: ["users": "\(next.users.count)", "engine": "\(next.engine)"])
-                    desk.setHalts(users: next.users, engine: next.engine, now: SystemClock().now())
-                    activeHalts.store(next.users.count + (next.engine ? 1 : 0), ordering: .relaxed)
+                if next.users != current.users || next.strategies != current.strategies || next.engine != current.engine {
+                    logger.warning("halts changed", metadata: ["users": "\(next.users.count)", "strategies": "\(next.strategies.count)", "engine": "\(next.engine)"])
+                    desk.setHalts(users: next.users, strategies: next.strategies, engine: next.engine, now: SystemClock().now())
+                    activeHalts.store(next.users.count + next.strategies.count + (next.engine ? 1 : 0), ordering: .relaxed)
                     current = next
                 }
             }
@@ -57,8 +57,9 @@ public final class HaltWatcher: Sendable {
         finished.signal()
     }
 
-    static func read(_ db: LazyConnection) throws -> (users: Set<String>, engine: Bool) {
-        let rows = try db.get().query("SELECT user_id::text FROM halts WHERE resumed_at IS NULL").rows
-        return (Set(rows.compactMap { $0[0] }), rows.contains { $0[0] == nil })
+    /// Active halts: users (no strategy named), strategies (a breaker's), and the engine (neither).
+    static func read(_ db: LazyConnection) throws -> (users: Set<String>, strategies: Set<String>, engine: Bool) {
+        let rows = try db.get().query("SELECT user_id::text, strategy_id::text FROM halts WHERE resumed_at IS NULL").rows
+        return (Set(rows.compactMap { $0[1] == nil ? $0[0] : nil }), Set(rows.compactMap { $0[1] }), rows.contains { $0[0] == nil && $0[1] == nil })
     }
 }

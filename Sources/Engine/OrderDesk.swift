@@ -39,6 +39,22 @@ public final class OrderDesk: Sendable {
         }
     }
 
+    /// The Indian market rules (at start and on SIGHUP): instruments, calendar, controls,
+    /// charges, per-strategy policies.
+    public func configure(market: @escaping @Sendable (inout TradingDesk) -> Void) {
+        queue.async { [state] in market(&state.desk) }
+    }
+
+    /// Strategies stopped by a reload: their working orders are cancelled; their open positions
+    /// are returned (kept, to be reported).
+    public func strategiesStopped(_ strategyIDs: Set<String>, now: Timestamp) -> [(strategyID: String, symbol: String, exchange: String, quantity: Int64)] {
+        queue.sync { [state, writer] in
+            let (records, open) = state.desk.strategiesStopped(strategyIDs, time: now)
+            writer.enqueue(records)
+            return open
+        }
+    }
+
     /// Exchanges whose feed is silent (feed health with `halt_strategies`): new orders there are rejected.
     public func setHaltedExchanges(_ exchanges: Set<String>) {
         queue.async { [state] in state.desk.haltedExchanges = exchanges }
@@ -90,9 +106,10 @@ public final class OrderDesk: Sendable {
     }
 
     /// Applies the active halts (read every 100 ms); cancels the newly halted users' working orders.
-    public func setHalts(users: Set<String>, engine: Bool, now: Timestamp) {
+    public func setHalts(users: Set<String>, strategies: Set<String> = [], engine: Bool, now: Timestamp) {
         queue.async { [state, writer] in
-            writer.enqueue(state.desk.setHalts(users: users, engine: engine, time: now))
+            writer.enqueue(state.desk.setHalts(users: users, engine: engine, time: now)
+                + state.desk.setHaltedStrategies(strategies, time: now))
         }
     }
 
@@ -117,13 +134,14 @@ public final class OrderDesk: Sendable {
         }
     }
 
-    /// Marks open positions at their last traded prices every `interval` (their `current_price`,
-    /// and through the seed's trigger `unrealized_pnl`), and refreshes nothing else.
-    public func startMarking(everyMilliseconds: Int = 1_000) {
+    /// Every `interval`: marks open positions at their last traded prices (their `current_price`,
+    /// and through the seed's trigger `unrealized_pnl`), and moves the desk's clock to `clock`'s
+    /// time (day start, MIS square-off, DAY order expiry).
+    public func startMarking(everyMilliseconds: Int = 1_000, clock: any WallClock = SystemClock()) {
         let interval = DispatchTimeInterval.milliseconds(everyMilliseconds)
         let timer = DispatchSource.makeTimerSource(queue: queue)
         timer.schedule(deadline: .now() + interval, repeating: interval)
-        timer.setEventHandler { [state, writer] in writer.enqueue(state.desk.marks()) }
+        timer.setEventHandler { [state, writer] in writer.enqueue(state.desk.advance(to: clock.now()) + state.desk.marks()) }
         queue.sync { [state] in state.markTimer = timer }
         timer.resume()
     }

@@ -13,6 +13,7 @@ public enum AuditLog {
         case strategyRemoved = "strategy_removed"
         case halt, resume, flatten, orderCancelled = "order_cancelled"
         case riskChanged = "risk_changed"
+        case instrumentsImported = "instruments_imported", calendarImported = "calendar_imported"
     }
 
     /// `actor`: `cli:<os user>`, `ctl:<username>` or `engine`. `details` is a JSON object.

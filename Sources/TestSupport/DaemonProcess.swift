@@ -51,6 +51,10 @@ public final class DaemonProcess {
         environment["ALGOTRADER_JOURNAL_DIR"] = "\(directory)/journal"
         environment["ALGOTRADER_METRICS_BIND"] = ""
         environment["ALGOTRADER_LOGGING_LEVEL"] = "warning"
+        // The tests of earlier behaviour pin the market rules that would change their numbers or
+        // fire at the wall clock's 15:20/15:30 IST: no charges, no session actions, no rate limits
+        // or breakers. The tests of those rules turn them back on through `extra`.
+        environment.merge(Self.plainMarketRules) { $1 }
         environment.merge(extra) { $1 }
         process.environment = environment
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")
@@ -60,6 +64,18 @@ public final class DaemonProcess {
     deinit {
         if process.isRunning { process.terminate() }
     }
+
+    /// Market rules off (see init); a test merges its own settings over these.
+    public static let plainMarketRules: [String: String] = [
+        "ALGOTRADER_CHARGES_ENABLED": "false",
+        "ALGOTRADER_MARKET_SESSION_ACTIONS": "false",
+        "ALGOTRADER_CONTROLS_MAX_ORDERS_PER_SECOND_PER_USER": "0",
+        "ALGOTRADER_CONTROLS_MAX_ORDERS_PER_MINUTE_PER_USER": "0",
+        "ALGOTRADER_CONTROLS_MAX_ORDERS_PER_SECOND_PER_STRATEGY": "0",
+        "ALGOTRADER_CONTROLS_MAX_ORDERS_PER_MINUTE_PER_STRATEGY": "0",
+        "ALGOTRADER_CONTROLS_BREAKER_ORDERS_PER_INTENT": "0",
+        "ALGOTRADER_ORDERS_ALGO_ID": "TEST-ALGO-1",
+    ]
 
     /// SIGTERM and wait; returns the exit status (`nil` if it died of a signal).
     public func stop() -> Int32? {

@@ -7,6 +7,7 @@ enum DeskState {
     struct OpenPosition {
         var positionID, tradeID, userID, symbol, exchange: String
         var strategyID, brokerID: String?
+        var product: Product?
         var quantity: Int64
         var averagePrice: FixedDecimal
         var openedAt: Timestamp
@@ -17,11 +18,12 @@ enum DeskState {
         defer { db.close() }
         return try db.query("""
             SELECT p.position_id::text, p.trade_id::text, p.user_id::text, p.symbol, p.exchange, p.quantity, p.average_price::text,
-                   (extract(epoch FROM p.opened_at) * 1000000)::bigint, t.strategy_id::text, t.broker_id::text
+                   (extract(epoch FROM p.opened_at) * 1000000)::bigint, t.strategy_id::text, t.broker_id::text,
+                   coalesce(p.product, t.product)
             FROM positions p LEFT JOIN trades t USING (trade_id) WHERE p.status <> 'CLOSED' AND p.quantity <> 0
             """).rows.compactMap { r in
             guard let q = r[5].flatMap({ Int64($0) }), let avg = r[6].flatMap(FixedDecimal.init), let at = r[7].flatMap({ Int64($0) }) else { return nil }
-            return OpenPosition(positionID: r[0]!, tradeID: r[1]!, userID: r[2]!, symbol: r[3]!, exchange: r[4]!, strategyID: r[8], brokerID: r[9], quantity: q,
+            return OpenPosition(positionID: r[0]!, tradeID: r[1]!, userID: r[2]!, symbol: r[3]!, exchange: r[4]!, strategyID: r[8], brokerID: r[9], product: r[10].flatMap(Product.init(rawValue:)), quantity: q,
                                 averagePrice: avg, openedAt: Timestamp(nanosecondsSinceEpoch: at * 1000))
         }
     }
@@ -50,6 +52,35 @@ enum DeskState {
         var out: [String: String] = [:]
         for r in try db.query("SELECT broker_id::text, api_type FROM brokers WHERE execution_mode = 'live' AND coalesce(is_active, true)").rows {
             if let id = r[0], let type = r[1] { out[id] = type }
+        }
+        return out
+    }
+
+    /// The instrument master (docs/execution.md); an empty table leaves every instrument at the
+    /// contract's default (EQ, lot 1, tick 0.01).
+    static func instruments(_ url: String) throws -> InstrumentMaster {
+        let db = try PostgresConnection(connectionString: url)
+        defer { db.close() }
+        var out: [Instrument] = []
+        for r in try db.query("""
+            SELECT exchange, tradingsymbol, instrument_token, segment, instrument_type, lot_size, tick_size::text, freeze_quantity
+            FROM instruments
+            """).rows {
+            guard let exchange = r[0], let symbol = r[1], let token = r[2].flatMap({ Int64($0) }), let lot = r[5].flatMap({ Int64($0) }),
+                  let tick = r[6].flatMap(FixedDecimal.init) else { continue }
+            out.append(Instrument(instrumentToken: token, tradingSymbol: symbol, exchange: exchange, segment: r[3] ?? exchange,
+                                  instrumentType: r[4] ?? "EQ", lotSize: lot, tickSize: tick, freezeQuantity: r[7].flatMap { Int64($0) }))
+        }
+        return InstrumentMaster(out)
+    }
+
+    /// Exchange holidays, as IST days per exchange.
+    static func holidays(_ url: String) throws -> [String: Set<Int64>] {
+        let db = try PostgresConnection(connectionString: url)
+        defer { db.close() }
+        var out: [String: Set<Int64>] = [:]
+        for r in try db.query("SELECT exchange, (holiday_date - DATE '1970-01-01')::int FROM exchange_holidays").rows {
+            if let exchange = r[0], let day = r[1].flatMap({ Int64($0) }) { out[exchange, default: []].insert(day) }
         }
         return out
     }

@@ -48,7 +48,7 @@ final class StrategyRuntime: Sendable {
             for p in positions {
                 desk.restore(positionID: p.positionID, openingTradeID: p.tradeID, userID: p.userID, symbol: p.symbol,
                              exchange: p.exchange, quantity: p.quantity, averagePrice: p.averagePrice, openedAt: p.openedAt,
-                             strategyID: p.strategyID, brokerID: p.brokerID)
+                             strategyID: p.strategyID, brokerID: p.brokerID, product: p.product)
             }
         }
         orderDesk.configure(risk: try DeskState.riskSettings(config.databaseURL))
@@ -65,13 +65,28 @@ final class StrategyRuntime: Sendable {
     func load() throws {
         let catalog = StrategyCatalog(connectionString: config.databaseURL)
         defer { catalog.close() }
+        let rows = try catalog.load()
         if let orderDesk = slot.desk.withLock({ $0 }) {
             orderDesk.configure(risk: try DeskState.riskSettings(config.databaseURL))
             let live = try DeskState.liveBrokers(config.databaseURL)
             orderDesk.configure(liveBrokers: Set(live.keys), paperModel: config.paperModel)
             gateway?.setLiveBrokers(live)
+            let instruments = try DeskState.instruments(config.databaseURL)
+            var calendar = config.tradingCalendar
+            calendar.holidays = try DeskState.holidays(config.databaseURL)
+            var policies: [String: StrategyOrderPolicy] = [:]
+            for row in rows { policies[row.identity.strategyID] = try? StrategyOrderPolicy(parameters: row.parameters) }
+            let config = self.config
+            orderDesk.configure { [policies, calendar] desk in
+                desk.instruments = instruments
+                desk.calendar = calendar
+                desk.sessionActions = config.sessionActions
+                desk.controls = config.orderControls
+                desk.chargeSchedule = config.chargeSchedule
+                desk.defaultProduct = config.defaultProduct
+                desk.strategyPolicies = policies
+            }
         }
-        let rows = try catalog.load()
         var specs: [StrategySpec] = []
         var problems: [SystemLogEntry] = []
         let calendar = self.calendar
@@ -94,6 +109,7 @@ final class StrategyRuntime: Sendable {
             }
             specs.append(StrategySpec(identity: row.identity, type: row.type, parameters: row.parameters, initialPosition: row.position))
         }
+        let before = Set(pipeline.runningStrategyIDs)
         pipeline.apply(specs) { spec in
             try StrategyFactory.make(type: spec.type, identity: spec.identity, parameters: spec.parameters, calendar: calendar)
         }
@@ -101,9 +117,33 @@ final class StrategyRuntime: Sendable {
         // The reasons first: whoever sees the new is_running flags also finds why a row is missing.
         if !problems.isEmpty { try SystemLogStore(connectionString: config.databaseURL).insert(problems) }
         let running = pipeline.runningStrategyIDs
+        reportStopped(before.subtracting(running))
         try catalog.markRunning(running)
         recorder.setRunning(running)
         logger.info("strategies loaded", metadata: ["running": "\(running.count)", "refused": "\(problems.count)"])
+    }
+
+    /// Strategies that ran before a reload and do not now (deactivated, removed, their user
+    /// disabled, or their parameters now refused): their working orders are cancelled; their
+    /// open positions are kept and reported (docs/strategies.md).
+    private func reportStopped(_ stopped: Set<String>) {
+        guard !stopped.isEmpty, let orderDesk = slot.desk.withLock({ $0 }) else { return }
+        let open = orderDesk.strategiesStopped(stopped, now: SystemClock().now())
+        var entries: [SystemLogEntry] = []
+        for id in stopped.sorted() {
+            let positions = open.filter { $0.strategyID == id }
+            let text = positions.map { "\($0.symbol)@\($0.exchange) \($0.quantity)" }.joined(separator: ", ")
+            logger.notice("strategy stopped; its working orders are cancelled, its positions kept",
+                          metadata: ["strategy": "\(id)", "open_positions": "\(text.isEmpty ? "none" : text)"])
+            entries.append(SystemLogEntry(
+                component: "strategy", level: positions.isEmpty ? .info : .warning,
+                message: positions.isEmpty ? "strategy \(id) stopped with no open position"
+                    : "strategy \(id) stopped with open positions kept: \(text)",
+                data: "{\"strategy_id\":\"\(id)\",\"open_positions\":\(positions.count)}"))
+        }
+        do { try SystemLogStore(connectionString: config.databaseURL).insert(entries) } catch {
+            logger.error("could not store the stopped strategies' report", metadata: ["error": "\(error)"])
+        }
     }
 
     /// SIGHUP: reload off the signal handler's queue.

@@ -16,6 +16,7 @@ struct GatewayDeskTests {
     func liveDesk(seed: UInt64) -> TradingDesk {
         var desk = TradingDesk(ids: UUIDv7Generator(seed: seed))
         desk.liveBrokers = ["live1"]
+        desk.controls.algoID = "TEST-ALGO-1"
         desk.setConnectedBrokers(["live1"])
         return desk
     }

@@ -34,7 +34,7 @@ public struct GatewayRequest: Sendable, Equatable, Codable {
     public var brokerID: String { order.intent.brokerID ?? "" }
 
     /// The JSON payload (frame 1; frame 0 is `kind.rawValue`).
-    public func json(algoID: String? = nil) -> String {
+    public func json() -> String {
         var w = JSONObjectWriter()
         w.string("request_id", requestID)
         w.string("order_id", order.orderID)
@@ -56,7 +56,9 @@ public struct GatewayRequest: Sendable, Equatable, Codable {
             // The price of the tick that triggered it: a gateway may need it for a MARKET
             // order's market protection (and the test gateway fills at it).
             w.number("reference_price", i.referencePrice)
-            w.string("algo_id", algoID)
+            w.string("product", (order.product ?? .mis).rawValue)
+            w.string("validity", (order.validity ?? .day).rawValue)
+            w.string("algo_id", order.algoID)
         case .modify:
             w.integer("quantity", quantity ?? order.state.quantity)
             w.number("price", price ?? order.state.price)

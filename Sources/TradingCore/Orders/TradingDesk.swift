@@ -8,6 +8,16 @@ public struct DeskOrder: Sendable, Equatable, Codable {
     public var orderTime: Timestamp
     public var executionTime: Timestamp?
     public var reason: String?
+    /// Resolved at submit (optional only so that journal rounds written before them still decode).
+    public var product: Product?
+    public var validity: Validity?
+    /// From the instrument master (`EQ` for an instrument missing from it).
+    public var instrumentType: String?
+    /// The exchange-approved algo id the order was placed under (`orders.algo_id`).
+    public var algoID: String?
+    /// Charges of its executions so far, and the brokerage part (capped per order), 1/10,000 units.
+    public var charges: Int64?
+    public var brokerage: Int64?
 }
 
 /// A fill or order event for the bus; `seq` is given when it is committed.
@@ -71,6 +81,11 @@ public struct PositionRecord: Sendable, Equatable, Codable {
     public var status: NetPosition.Status
     public var openedAt: Timestamp
     public var closedAt: Timestamp?
+    /// Realized P&L before charges, and the charges of the row's executions (`realizedPnL` is net).
+    public var grossRealizedPnL: Int128?
+    public var charges: Int128?
+    public var product: Product?
+    public var instrumentType: String?
 }
 
 /// A `position_history` row.
@@ -93,6 +108,10 @@ public enum DeskRecord: Sendable, Equatable, Codable {
     case event(BusEvent)
     /// A risk breach halted the user (stored so the halt survives a restart).
     case halt(userID: String, reason: String)
+    /// A breaker halted one strategy (`breach`: `strategy_loss` or `order_ratio`).
+    case strategyHalt(strategyID: String, userID: String, reason: String, breach: String)
+    /// A new Asia/Kolkata trading day began: daily loss halts (user and strategy) are lifted.
+    case dayStart(day: Int64, time: Timestamp)
     /// Marks an open position at a new last traded price (`current_price`; the seed's trigger
     /// recomputes `unrealized_pnl`).
     case mark(positionID: String, price: FixedDecimal)
@@ -105,27 +124,52 @@ public enum DeskRecord: Sendable, Equatable, Codable {
     case gatewayAck(peer: [UInt8], reportID: String, status: String)
 }
 
-/// One strategy's trading in one Asia/Kolkata day, from its closing fills.
+/// One strategy's trading in one Asia/Kolkata day, from its fills: P&L net of charges, with the
+/// gross and the charges kept beside it.
 public struct StrategyDay: Sendable, Equatable, Codable {
     public var strategyID: String
     /// Days since 1970-01-01 (IST).
     public var day: Int64
     /// Executions (fills) of the strategy's orders.
     public var trades: Int = 0
-    /// Closing or reducing executions with a gain / a loss.
+    /// Closing or reducing executions with a gain / a loss (net of their own charges).
     public var winning: Int = 0
     public var losing: Int = 0
-    /// Realized P&L, 1/10,000 units.
+    /// Realized P&L net of every execution's charges, 1/10,000 units.
     public var totalPnL: Int128 = 0
-    /// The largest fall of cumulative realized P&L from its running peak within the day.
+    /// Realized P&L before charges, and the charges of the day's executions.
+    public var grossPnL: Int128 = 0
+    public var charges: Int128 = 0
+    /// The largest fall of cumulative net P&L from its running peak within the day.
     public var maxDrawdown: Int128 = 0
     var peak: Int128 = 0
-    /// Realized P&L of each closing execution, for the Sharpe ratio.
+    /// Net P&L of each closing execution (its realized P&L less its own charges), for the
+    /// win rate and the Sharpe ratio.
     public var closedPnLs: [Int128] = []
 
     public init(strategyID: String, day: Int64) {
         self.strategyID = strategyID
         self.day = day
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case strategyID, day, trades, winning, losing, totalPnL, grossPnL, charges, maxDrawdown, peak, closedPnLs
+    }
+
+    /// Rounds journaled before gross and charges existed still decode (with zero charges).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        strategyID = try c.decode(String.self, forKey: .strategyID)
+        day = try c.decode(Int64.self, forKey: .day)
+        trades = try c.decode(Int.self, forKey: .trades)
+        winning = try c.decode(Int.self, forKey: .winning)
+        losing = try c.decode(Int.self, forKey: .losing)
+        totalPnL = try c.decode(Int128.self, forKey: .totalPnL)
+        charges = try c.decodeIfPresent(Int128.self, forKey: .charges) ?? 0
+        grossPnL = try c.decodeIfPresent(Int128.self, forKey: .grossPnL) ?? totalPnL + charges
+        maxDrawdown = try c.decode(Int128.self, forKey: .maxDrawdown)
+        peak = try c.decode(Int128.self, forKey: .peak)
+        closedPnLs = try c.decode([Int128].self, forKey: .closedPnLs)
     }
 
     /// Winning closed executions over all closed executions, in percent.
@@ -145,12 +189,16 @@ public struct StrategyDay: Sendable, Equatable, Codable {
         return mean / variance.squareRoot()
     }
 
-    mutating func add(fill realized: Int128, closing: Bool) {
+    mutating func add(fill realized: Int128, closing: Bool, charges fillCharges: Int128 = 0) {
         trades += 1
-        guard closing else { return }
-        totalPnL += realized
-        closedPnLs.append(realized)
-        if realized > 0 { winning += 1 } else if realized < 0 { losing += 1 }
+        charges += fillCharges
+        if closing { grossPnL += realized }
+        totalPnL = grossPnL - charges
+        if closing {
+            let net = realized - fillCharges
+            closedPnLs.append(net)
+            if net > 0 { winning += 1 } else if net < 0 { losing += 1 }
+        }
         if totalPnL > peak { peak = totalPnL }
         maxDrawdown = max(maxDrawdown, peak - totalPnL)
     }
@@ -173,6 +221,10 @@ public struct TradingDesk: Sendable {
         /// `net.realized` when this row opened: a row's realized P&L is its own, not that of the
         /// position it replaced when a fill went through zero.
         var realizedBase: Int128 = 0
+        /// Charges of this row's executions.
+        var charges: Int128 = 0
+        var product: Product = .mis
+        var instrumentType = "EQ"
     }
 
     /// What became of a gateway report.
@@ -219,6 +271,35 @@ public struct TradingDesk: Sendable {
     /// The strategy and broker account of each open position's last fill (a flatten closes it there).
     private var positionOrigin: [PositionKey: (strategyID: String, brokerID: String?)] = [:]
 
+    // Indian market rules (docs/risk.md, docs/execution.md).
+    /// Lot size, tick size, freeze quantity and type per instrument.
+    public var instruments = InstrumentMaster()
+    /// Sessions, holidays and MIS square-off times.
+    public var calendar = TradingCalendar.standard
+    /// Whether the clock expires DAY orders at the close and squares off MIS positions.
+    public var sessionActions = true
+    /// Order rates, fat-finger caps, price band, breakers, algo id (all off by default).
+    public var controls = OrderControls.none
+    /// Charges per execution; nil charges nothing.
+    public var chargeSchedule: ChargeSchedule?
+    /// The product of an order whose intent and strategy name none.
+    public var defaultProduct: Product = .mis
+    /// Per strategy: product, validity and its own loss limit.
+    public var strategyPolicies: [String: StrategyOrderPolicy] = [:]
+    /// Strategies halted by a breaker or an operator.
+    public private(set) var haltedStrategies: Set<String> = []
+    /// Halts this desk raised for a daily loss (lifted at the next day's start).
+    private var dailyLossHalts: Set<String> = []
+    private var strategyLossHalts: Set<String> = []
+    private var orderRates = RateWindow()
+    /// Per strategy, this day: intents submitted and order messages (new, modify, cancel) sent.
+    private var intentCount: [String: Int] = [:]
+    private var orderMessages: [String: Int] = [:]
+    /// The latest time the clock advanced to (session actions fire when it crosses their time).
+    public private(set) var clock: Timestamp?
+    /// The product of each open position's fills.
+    private var positionProduct: [PositionKey: Product] = [:]
+
     public init(ids: UUIDv7Generator = UUIDv7Generator()) {
         self.ids = ids
     }
@@ -236,11 +317,14 @@ public struct TradingDesk: Sendable {
     /// Re-establishes an open position read from `positions` after a restart.
     public mutating func restore(positionID: String, openingTradeID: String, userID: String, symbol: String, exchange: String,
                                  quantity: Int64, averagePrice: FixedDecimal, openedAt: Timestamp,
-                                 strategyID: String? = nil, brokerID: String? = nil) {
+                                 strategyID: String? = nil, brokerID: String? = nil, product: Product? = nil) {
         var net = NetPosition()
         net.apply(fill: quantity, price: averagePrice)
         let key = PositionKey(userID: userID, symbol: symbol, exchange: exchange)
-        positions[key] = OpenPosition(positionID: positionID, openingTradeID: openingTradeID, openedAt: openedAt, net: net)
+        let resolved = product ?? defaultProduct
+        positions[key] = OpenPosition(positionID: positionID, openingTradeID: openingTradeID, openedAt: openedAt, net: net,
+                                      product: resolved, instrumentType: instruments.lookup(symbol: symbol, exchange: exchange).instrumentType)
+        positionProduct[key] = resolved
         if let strategyID { positionOrigin[key] = (strategyID, brokerID) }
     }
 
@@ -270,8 +354,8 @@ public struct TradingDesk: Sendable {
             let quantity = open.net.quantity
             let intent = OrderIntent(strategyID: origin.strategyID, userID: userID, brokerID: origin.brokerID, symbol: key.symbol,
                                      exchange: key.exchange, side: quantity > 0 ? .sell : .buy, quantity: Int64(quantity.magnitude),
-                                     referencePrice: price, time: time, reason: "flatten")
-            records += submit(intent, now: time)
+                                     referencePrice: price, time: time, reason: "flatten", product: positionProduct[key])
+            records += submit(intent, now: time, closing: true)
             result.closingOrders += 1
         }
         return (result, records)
@@ -308,26 +392,47 @@ public struct TradingDesk: Sendable {
                            dayPnL: dayPnL, equity: equity, equityPeak: peak, halted: engineHalted || haltedUsers.contains(user))
     }
 
-    /// Turns an intent into an order: rejected by risk, or accepted and placed — at the paper
-    /// venue (a MARKET order fills at once at the intent's reference price) or, for a live broker
-    /// account, sent to its gateway as PENDING.
-    public mutating func submit(_ intent: OrderIntent, now: Timestamp) -> [DeskRecord] {
+    /// Turns an intent into an order: refused by the order controls or the risk check, or
+    /// accepted and placed — at the paper venue (a MARKET order fills at once at the intent's
+    /// reference price) or, for a live broker account, sent to its gateway as PENDING.
+    /// `closing` marks the engine's own closing orders (flatten, MIS square-off): they skip the
+    /// rate limits and breakers and do not count as the strategy's intents.
+    public mutating func submit(_ intent: OrderIntent, now: Timestamp, closing: Bool = false) -> [DeskRecord] {
         lastPrice[Self.instrument(intent.symbol, intent.exchange)] = intent.referencePrice
         let tradeID = ids.next(now: now).description
         let orderID = ids.next(now: now).description
+        let policy = strategyPolicies[intent.strategyID]
+        let instrument = instruments.lookup(symbol: intent.symbol, exchange: intent.exchange)
         var order = DeskOrder(tradeID: tradeID, orderID: orderID, parentOrderID: nil, intent: intent,
                               state: OrderState(quantity: intent.quantity, price: intent.limitPrice, triggerPrice: intent.triggerPrice),
-                              orderTime: intent.time, executionTime: nil, reason: nil)
+                              orderTime: intent.time, executionTime: nil, reason: nil,
+                              product: intent.product ?? policy?.product ?? defaultProduct,
+                              validity: intent.validity ?? policy?.validity ?? .day,
+                              instrumentType: instrument.instrumentType, algoID: controls.algoID)
+        if !closing { intentCount[intent.strategyID, default: 0] += 1 }
         var records: [DeskRecord] = []
         let checkPrice = intent.type == .limit ? (intent.limitPrice ?? intent.referencePrice) : intent.referencePrice
-        var decision = RiskCheck.evaluate(side: intent.side, quantity: intent.quantity, price: checkPrice, stoploss: intent.stoploss,
-                                          settings: riskSettings[intent.userID], context: riskContext(for: intent))
+        let context = riskContext(for: intent)
+        var decision: RiskDecision = .accept
         if intent.brokerID == nil { decision = .reject(reason: "no broker account for this strategy") }
+        if case .accept = decision, let refusal = orderRuleRefusal(intent, instrument: instrument, checkPrice: checkPrice, closing: closing) {
+            decision = .reject(reason: refusal)
+        }
+        if case .accept = decision, haltedStrategies.contains(intent.strategyID), !Self.reducesOnly(intent, position: context.position) {
+            decision = .reject(reason: "the strategy is halted; only orders that reduce a position are accepted")
+        }
+        if case .accept = decision {
+            decision = RiskCheck.evaluate(side: intent.side, quantity: intent.quantity, price: checkPrice, stoploss: intent.stoploss,
+                                          settings: riskSettings[intent.userID], context: context)
+        }
         if case .accept = decision, haltedExchanges.contains(intent.exchange) {
             decision = .reject(reason: "halted: the \(intent.exchange) feed is silent")
         }
         if case .accept = decision, isLive(order), let broker = intent.brokerID, !connectedBrokers.contains(broker) {
             decision = .reject(reason: "halted: no gateway connected for live broker \(broker)")
+        }
+        if case .accept = decision, isLive(order), (controls.algoID ?? "").isEmpty {
+            decision = .reject(reason: "orders.algo_id is not configured: live orders must carry the exchange-approved algo id")
         }
         switch decision {
         case .reject(let reason), .rejectAndHalt(let reason):
@@ -337,6 +442,7 @@ public struct TradingDesk: Sendable {
             records.append(.tradeLog(tradeID: tradeID, level: "WARNING", message: "rejected: \(reason)", data: nil))
             records.append(.event(BusEvent(kind: .order, order: order, time: intent.time)))
             if case .rejectAndHalt = decision {
+                if reason.hasPrefix("daily loss") { dailyLossHalts.insert(intent.userID) }
                 records.append(.halt(userID: intent.userID, reason: reason))
                 records += setHalts(users: haltedUsers.union([intent.userID]), engine: engineHalted, time: intent.time)
             }
@@ -344,13 +450,205 @@ public struct TradingDesk: Sendable {
         case .accept:
             break
         }
+        if !closing {
+            orderRates.record("u|" + intent.userID, now: now)
+            orderRates.record("s|" + intent.strategyID, now: now)
+        }
         return place(order, time: intent.time, why: intent.reason)
+    }
+
+    /// Whether an order only takes risk off the position.
+    static func reducesOnly(_ intent: OrderIntent, position: Int64) -> Bool {
+        let signed = intent.side == .buy ? intent.quantity : -intent.quantity
+        return position != 0 && (position > 0) != (signed > 0) && (position + signed).magnitude <= position.magnitude
+    }
+
+    /// The instrument's rules (lot, tick, freeze) and the order controls (rates, fat finger,
+    /// price band); the reason for the first one broken, nil if none.
+    mutating func orderRuleRefusal(_ intent: OrderIntent, instrument: Instrument, checkPrice: FixedDecimal, closing: Bool) -> String? {
+        let name = "\(intent.symbol)@\(intent.exchange)"
+        if intent.quantity % instrument.lotSize != 0 {
+            return "quantity \(intent.quantity) is not a multiple of the lot size \(instrument.lotSize) of \(name)"
+        }
+        if let freeze = instrument.freezeQuantity, intent.quantity > freeze {
+            return "quantity \(intent.quantity) is above the freeze quantity \(freeze) of \(name)"
+        }
+        let tick = instrument.tickSize.units
+        for (label, price) in [("price", intent.limitPrice), ("trigger price", intent.triggerPrice), ("stoploss", intent.stoploss),
+                               ("target", intent.target)] {
+            if let price, price.units % tick != 0 {
+                return "\(label) \(price) is not a multiple of the tick size \(instrument.tickSize) of \(name)"
+            }
+        }
+        if closing { return nil }
+        let c = controls
+        if c.maxOrderQuantity > 0, intent.quantity > c.maxOrderQuantity {
+            return "fat finger: quantity \(intent.quantity) is above the cap \(c.maxOrderQuantity) (controls.max_order_quantity)"
+        }
+        let value = Int128(intent.quantity) * Int128(checkPrice.units)
+        if c.maxOrderValue.units > 0, value > Int128(c.maxOrderValue.units) {
+            return "fat finger: order value \(RiskCheck.text(value)) is above the cap \(c.maxOrderValue) (controls.max_order_value)"
+        }
+        if c.priceBandPercent.units > 0, let ltp = lastPrice[Self.instrument(intent.symbol, intent.exchange)], ltp.units > 0 {
+            for (label, price) in [("price", intent.limitPrice), ("trigger price", intent.triggerPrice)] {
+                guard let price else { continue }
+                // |price - ltp| / ltp * 100 > band  <=>  |price - ltp| * 100 * 10_000 > band_units * ltp
+                let distance = Int128((price.units - ltp.units).magnitude)
+                if distance * 1_000_000 > Int128(c.priceBandPercent.units) * Int128(ltp.units) {
+                    return "\(label) \(price) is outside the \(c.priceBandPercent)% band around the last traded price \(ltp)"
+                }
+            }
+        }
+        let limits: [(String, String, Int64, Int, String)] = [
+            ("u|" + intent.userID, "the user", 1_000_000_000, c.maxOrdersPerSecondPerUser, "second"),
+            ("u|" + intent.userID, "the user", 60_000_000_000, c.maxOrdersPerMinutePerUser, "minute"),
+            ("s|" + intent.strategyID, "the strategy", 1_000_000_000, c.maxOrdersPerSecondPerStrategy, "second"),
+            ("s|" + intent.strategyID, "the strategy", 60_000_000_000, c.maxOrdersPerMinutePerStrategy, "minute"),
+        ]
+        for (key, who, window, limit, unit) in limits where limit > 0 {
+            if orderRates.count(key, now: intent.time, windowNanoseconds: window) >= limit {
+                return "order rate limit: \(limit) orders per \(unit) for \(who)"
+            }
+        }
+        return nil
+    }
+
+    /// Counts an order message (new, modify, cancel) of a strategy; halts the strategy when its
+    /// messages exceed the configured multiple of its intents (controls.breaker_*).
+    private mutating func countOrderMessage(_ order: DeskOrder, time: Timestamp) -> [DeskRecord] {
+        let strategy = order.intent.strategyID
+        let sent = orderMessages[strategy, default: 0] + 1
+        orderMessages[strategy] = sent
+        let multiple = controls.breakerOrdersPerIntent
+        guard multiple > 0, sent >= max(controls.breakerMinimumOrders, 1), !haltedStrategies.contains(strategy) else { return [] }
+        let intents = intentCount[strategy, default: 0]
+        guard sent > multiple * max(intents, 1) else { return [] }
+        return haltStrategy(strategy, userID: order.intent.userID, breach: "order_ratio",
+                            reason: "breaker: \(sent) order messages for \(intents) intents exceed \(multiple) per intent", time: time)
+    }
+
+    /// Halts a strategy (a breaker): its working orders are cancelled, its new orders refused
+    /// unless they reduce a position.
+    private mutating func haltStrategy(_ strategyID: String, userID: String, breach: String, reason: String, time: Timestamp) -> [DeskRecord] {
+        haltedStrategies.insert(strategyID)
+        if breach == "strategy_loss" { strategyLossHalts.insert(strategyID) }
+        var records: [DeskRecord] = [.strategyHalt(strategyID: strategyID, userID: userID, reason: reason, breach: breach)]
+        for (orderID, order) in working.sorted(by: { $0.key < $1.key }) where order.intent.strategyID == strategyID {
+            records += cancel(orderID: orderID, reason: "strategy halted: \(reason)", time: time)
+        }
+        return records
+    }
+
+    /// The strategies halted now (from `halts`, read by the engine); replaces the set.
+    public mutating func setHaltedStrategies(_ strategies: Set<String>, time: Timestamp) -> [DeskRecord] {
+        let newly = strategies.subtracting(haltedStrategies)
+        haltedStrategies = strategies
+        strategyLossHalts.formIntersection(strategies)
+        var records: [DeskRecord] = []
+        for (orderID, order) in working.sorted(by: { $0.key < $1.key }) where newly.contains(order.intent.strategyID) {
+            records += cancel(orderID: orderID, reason: "strategy halted", time: time)
+        }
+        return records
+    }
+
+    /// Strategies stopped (deactivated, removed, or their user disabled) on a reload: their
+    /// working orders are cancelled; their positions stay open and are returned, to be reported.
+    public mutating func strategiesStopped(_ strategyIDs: Set<String>, time: Timestamp)
+        -> (records: [DeskRecord], openPositions: [(strategyID: String, symbol: String, exchange: String, quantity: Int64)]) {
+        var records: [DeskRecord] = []
+        for (orderID, order) in working.sorted(by: { $0.key < $1.key }) where strategyIDs.contains(order.intent.strategyID) {
+            records += cancel(orderID: orderID, reason: "strategy stopped", time: time)
+        }
+        var open: [(String, String, String, Int64)] = []
+        for (key, position) in positions.sorted(by: { $0.value.positionID < $1.value.positionID }) where position.net.quantity != 0 {
+            if let origin = positionOrigin[key], strategyIDs.contains(origin.strategyID) {
+                open.append((origin.strategyID, key.symbol, key.exchange, position.net.quantity))
+            }
+        }
+        return (records, open)
+    }
+
+    /// Moves the desk's clock to `now` (the wall clock live, tick time in a replay) and does
+    /// what the calendar says happened since: a new IST day lifts daily loss halts and resets
+    /// the breaker counts; at each exchange's MIS square-off time its MIS positions are closed
+    /// with MARKET orders and its MIS orders cancelled; at its session close its paper DAY
+    /// orders expire (a broker expires live ones and reports them cancelled). Only times the
+    /// clock crosses count: a desk started after 15:20 does not square off at once.
+    public mutating func advance(to now: Timestamp) -> [DeskRecord] {
+        guard let previous = clock else { clock = now; return [] }
+        guard now > previous else { return [] }
+        clock = now
+        var records: [DeskRecord] = []
+        let firstDay = SessionCalendar.istDay(previous), lastDay = SessionCalendar.istDay(now)
+        if lastDay > firstDay {
+            intentCount = [:]
+            orderMessages = [:]
+            haltedUsers.subtract(dailyLossHalts)
+            haltedStrategies.subtract(strategyLossHalts)
+            dailyLossHalts = []
+            strategyLossHalts = []
+            records.append(.dayStart(day: lastDay, time: TradingCalendar.instant(day: lastDay, minutes: 0)))
+        }
+        guard sessionActions else { return records }
+        var events: [(Timestamp, Int, String)] = []  // time, 0 = square-off / 1 = close, exchange
+        for day in max(firstDay, lastDay - 7)...lastDay {
+            for exchange in calendar.squareOff.keys {
+                if let t = calendar.squareOffTime(exchange, day: day), t > previous, t <= now { events.append((t, 0, exchange)) }
+            }
+            for exchange in calendar.sessions.keys {
+                if let t = calendar.sessionClose(exchange, day: day), t > previous, t <= now { events.append((t, 1, exchange)) }
+            }
+        }
+        for (time, kind, exchange) in events.sorted(by: { ($0.0, $0.1, $0.2) < ($1.0, $1.1, $1.2) }) {
+            records += kind == 0 ? squareOff(exchange: exchange, time: time) : expireDayOrders(exchange: exchange, time: time)
+        }
+        return records
+    }
+
+    /// MIS square-off on one exchange: its working MIS orders cancelled, its MIS positions
+    /// closed at the last traded price.
+    mutating func squareOff(exchange: String, time: Timestamp) -> [DeskRecord] {
+        let at = TradingCalendar.clock(calendar.squareOff[exchange] ?? 0)
+        var records: [DeskRecord] = []
+        for (orderID, order) in working.sorted(by: { $0.key < $1.key })
+        where order.intent.exchange == exchange && (order.product ?? .mis) == .mis && !isLive(order) {
+            records += cancel(orderID: orderID, reason: "MIS square-off at \(at) IST", time: time)
+        }
+        for (key, open) in positions.sorted(by: { $0.value.positionID < $1.value.positionID })
+        where key.exchange == exchange && open.net.quantity != 0 && positionProduct[key, default: defaultProduct] == .mis {
+            guard let price = lastPrice[Self.instrument(key.symbol, key.exchange)], let origin = positionOrigin[key] else { continue }
+            let quantity = open.net.quantity
+            let intent = OrderIntent(strategyID: origin.strategyID, userID: key.userID, brokerID: origin.brokerID, symbol: key.symbol,
+                                     exchange: key.exchange, side: quantity > 0 ? .sell : .buy, quantity: Int64(quantity.magnitude),
+                                     referencePrice: price, time: time, reason: "MIS auto square-off at \(at) IST", product: .mis)
+            records += submit(intent, now: time, closing: true)
+        }
+        return records
+    }
+
+    /// The end of an exchange's session: its working paper DAY orders expire.
+    mutating func expireDayOrders(exchange: String, time: Timestamp) -> [DeskRecord] {
+        let at = TradingCalendar.clock(calendar.sessions[exchange]?.close ?? 0)
+        var records: [DeskRecord] = []
+        for (orderID, order) in working.sorted(by: { $0.key < $1.key })
+        where order.intent.exchange == exchange && (order.validity ?? .day) == .day && !isLive(order) {
+            records += cancel(orderID: orderID, reason: "expired: end of the \(exchange) session at \(at) IST", time: time)
+        }
+        return records
     }
 
     /// Places an order that passed risk (or needs none: a bracket child).
     private mutating func place(_ order: DeskOrder, time: Timestamp, why: String) -> [DeskRecord] {
         var order = order
-        var records: [DeskRecord] = []
+        var records = countOrderMessage(order, time: time)
+        if !records.isEmpty && haltedStrategies.contains(order.intent.strategyID) {
+            // This very order tripped the breaker: it is refused with the halt.
+            let reason = "the strategy is halted by the order-to-intent breaker"
+            _ = try? order.state.apply(.rejected(reason: reason))
+            order.reason = reason
+            return records + [.order(order), .tradeLog(tradeID: order.tradeID, level: "WARNING", message: "rejected: \(reason)", data: nil),
+                              .event(BusEvent(kind: .order, order: order, time: time))]
+        }
         if isLive(order) {
             // PENDING until the gateway reports the broker took it; durable before it is sent.
             working[order.orderID] = order
@@ -367,14 +665,22 @@ public struct TradingDesk: Sendable {
         let i = order.intent
         let key = Self.instrument(i.symbol, i.exchange)
         var venue = venues[key] ?? PaperSimulator(model: paperModel)
-        let fills = venue.place(PaperOrder(orderID: order.orderID, side: i.side, type: i.type, quantity: order.state.quantity,
+        var fills = venue.place(PaperOrder(orderID: order.orderID, side: i.side, type: i.type, quantity: order.state.quantity,
                                            limitPrice: order.state.price, triggerPrice: order.state.triggerPrice),
                                 at: i.referencePrice, time: time)
+        if order.validity == .ioc && i.type != .market {
+            // Immediate: the order meets the last traded price now, or not at all.
+            fills += venue.onTick(price: i.referencePrice, time: time)
+        }
         venues[key] = venue
         working[order.orderID] = order
         for fill in fills {
             records += execute(orderID: fill.orderID, executionID: ids.next(now: fill.time).description, quantity: fill.quantity,
                                price: fill.price, time: fill.time).records
+        }
+        if order.validity == .ioc, working[order.orderID] != nil {
+            // Immediate or cancel: what did not fill on placement is cancelled.
+            records += cancel(orderID: order.orderID, reason: "IOC: the unfilled quantity is cancelled", time: time)
         }
         return records
     }
@@ -488,13 +794,28 @@ public struct TradingDesk: Sendable {
             return (.refused(error.description), [.tradeLog(tradeID: order.tradeID, level: "ERROR", message: "fill refused: \(error)", data: nil)])
         }
         order.executionTime = time
+        let instrument = instruments.lookup(symbol: order.intent.symbol, exchange: order.intent.exchange)
+        let charges = chargeSchedule?.charges(instrument: instrument, product: order.product ?? defaultProduct, side: order.intent.side,
+                                              quantity: quantity, price: price, brokerageSoFar: order.brokerage ?? 0) ?? Charges()
+        order.charges = (order.charges ?? 0) + charges.total
+        order.brokerage = (order.brokerage ?? 0) + charges.brokerage
         records.append(.order(order))
         var data = JSONObjectWriter()
         data.string("exec_id", executionID)
         data.integer("fill_quantity", quantity)
         data.number("fill_price", price)
+        if chargeSchedule != nil {
+            // Stored with the execution (trade_logs.data), each part in rupees.
+            data.number("charges", FixedDecimal(units: charges.total))
+            data.number("brokerage", FixedDecimal(units: charges.brokerage))
+            data.number("stt_ctt", FixedDecimal(units: charges.transactionTax))
+            data.number("exchange_charges", FixedDecimal(units: charges.exchangeCharges))
+            data.number("sebi_fees", FixedDecimal(units: charges.sebiFees))
+            data.number("stamp_duty", FixedDecimal(units: charges.stampDuty))
+            data.number("gst", FixedDecimal(units: charges.gst))
+        }
         records.append(.tradeLog(tradeID: order.tradeID, level: "INFO", message: "filled \(quantity) at \(price)", data: data.finish()))
-        records += applyToPosition(order: order, quantity: quantity, price: price, time: time)
+        records += applyToPosition(order: order, quantity: quantity, price: price, charges: Int128(charges.total), time: time)
         records.append(.event(BusEvent(kind: .fill, order: order, fillQuantity: quantity, fillPrice: price, time: time)))
         if order.state.status != before {
             records.append(.event(BusEvent(kind: .order, order: order, time: time)))
@@ -531,7 +852,8 @@ public struct TradingDesk: Sendable {
             let child = DeskOrder(tradeID: ids.next(now: time).description, orderID: ids.next(now: time).description,
                                   parentOrderID: parent.orderID, intent: intent,
                                   state: OrderState(quantity: intent.quantity, price: limit, triggerPrice: trigger),
-                                  orderTime: time, executionTime: nil, reason: nil)
+                                  orderTime: time, executionTime: nil, reason: nil, product: parent.product, validity: .day,
+                                  instrumentType: parent.instrumentType, algoID: parent.algoID)
             childIDs.append(child.orderID)
             records += place(child, time: time, why: intent.reason)
         }
@@ -547,15 +869,17 @@ public struct TradingDesk: Sendable {
     public mutating func cancel(orderID: String, reason: String, time: Timestamp) -> [DeskRecord] {
         guard var order = working[orderID] else { return [] }
         if isLive(order) {
-            return [.tradeLog(tradeID: order.tradeID, level: "INFO", message: "cancel requested: \(reason)", data: nil),
+            return countOrderMessage(order, time: time) + [
+                    .tradeLog(tradeID: order.tradeID, level: "INFO", message: "cancel requested: \(reason)", data: nil),
                     .gatewayRequest(GatewayRequest(kind: .cancel, requestID: ids.next(now: time).description, order: order,
                                                    reason: reason, time: time))]
         }
         _ = venues[Self.instrument(order.intent.symbol, order.intent.exchange)]?.cancel(orderID)
         order.reason = reason
-        let records = transition(&order, .cancelled(reason: reason), message: "cancelled: \(reason)", time: time)
+        var records = transition(&order, .cancelled(reason: reason), message: "cancelled: \(reason)", time: time)
         guard !records.isEmpty else { return [] }
         working[orderID] = nil
+        if !reason.hasPrefix("strategy halted") && !reason.hasPrefix("expired") { records = countOrderMessage(order, time: time) + records }
         if let sibling = ocoSibling.removeValue(forKey: orderID) { ocoSibling[sibling] = nil }
         return records
     }
@@ -569,20 +893,24 @@ public struct TradingDesk: Sendable {
         var probe = order.state
         guard (try? probe.apply(.modified(quantity: quantity, price: price, triggerPrice: triggerPrice))) != nil else { return [] }
         if isLive(order) {
-            return [.tradeLog(tradeID: order.tradeID, level: "INFO", message: "modify requested", data: nil),
+            return countOrderMessage(order, time: time) + [
+                    .tradeLog(tradeID: order.tradeID, level: "INFO", message: "modify requested", data: nil),
                     .gatewayRequest(GatewayRequest(kind: .modify, requestID: ids.next(now: time).description, order: order,
                                                    quantity: quantity, price: price, triggerPrice: triggerPrice, time: time))]
         }
         let key = Self.instrument(order.intent.symbol, order.intent.exchange)
         guard venues[key]?.modify(orderID, quantity: quantity, limitPrice: price, triggerPrice: triggerPrice) == true else { return [] }
+        let counted = countOrderMessage(order, time: time)
+        if working[orderID] == nil { return counted }  // the breaker halted the strategy and cancelled it
         order.reason = "modified"
-        let records = transition(&order, .modified(quantity: quantity, price: price, triggerPrice: triggerPrice),
+        let records = counted + transition(&order, .modified(quantity: quantity, price: price, triggerPrice: triggerPrice),
                                  message: "modified", time: time)
         working[orderID] = order
         return records
     }
 
-    private mutating func applyToPosition(order: DeskOrder, quantity: Int64, price: FixedDecimal, time: Timestamp) -> [DeskRecord] {
+    private mutating func applyToPosition(order: DeskOrder, quantity: Int64, price: FixedDecimal, charges: Int128,
+                                          time: Timestamp) -> [DeskRecord] {
         let intent = order.intent
         let key = PositionKey(userID: intent.userID, symbol: intent.symbol, exchange: intent.exchange)
         let signed = intent.side == .buy ? quantity : -quantity
@@ -592,9 +920,14 @@ public struct TradingDesk: Sendable {
         let previousQuantity = open.net.quantity
         let entryAverage = open.net.averagePrice
         positionOrigin[key] = (intent.strategyID, intent.brokerID)
+        let product = order.product ?? defaultProduct
+        positionProduct[key] = product
+        open.product = product
+        open.instrumentType = order.instrumentType ?? "EQ"
+        realizedByUser[intent.userID, default: 0] -= charges
         let actions = open.net.apply(fill: signed, price: price)
         let closingPart = min(quantity, Int64(previousQuantity.magnitude))
-        for (action, pnl) in actions {
+        for (index, (action, pnl)) in actions.enumerated() {
             realizedByUser[intent.userID, default: 0] += pnl
             let reducing = action == .close || action == .decrease
             if action == .open {
@@ -605,14 +938,19 @@ public struct TradingDesk: Sendable {
                 open.openingTradeID = order.tradeID
                 open.openedAt = time
                 open.realizedBase = open.net.realized
+                open.charges = 0
             }
+            // The execution's charges belong to the row it ends on (the new one, through zero).
+            if index == actions.count - 1 { open.charges += charges }
             let closed = action == .close
+            let gross = open.net.realized - open.realizedBase
             records.append(.position(PositionRecord(
                 positionID: open.positionID, openingTradeID: open.openingTradeID, userID: intent.userID, symbol: intent.symbol,
                 exchange: intent.exchange, quantity: closed ? 0 : open.net.quantity,
                 averagePrice: closed ? (entryAverage ?? price) : (open.net.averagePrice ?? price), currentPrice: price,
-                realizedPnL: open.net.realized - open.realizedBase, status: closed ? .closed : open.net.status,
-                openedAt: open.openedAt, closedAt: closed ? time : nil)))
+                realizedPnL: gross - open.charges, status: closed ? .closed : open.net.status,
+                openedAt: open.openedAt, closedAt: closed ? time : nil, grossRealizedPnL: gross, charges: open.charges,
+                product: open.product, instrumentType: open.instrumentType)))
             records.append(.positionHistory(PositionHistoryRecord(positionID: open.positionID, price: price,
                                                                   quantity: reducing ? closingPart : quantity - (previousQuantity == 0 || (previousQuantity > 0) == (signed > 0) ? 0 : closingPart),
                                                                   pnl: pnl, action: action, time: time)))
@@ -621,13 +959,20 @@ public struct TradingDesk: Sendable {
         let closing = actions.contains { $0.action == .close || $0.action == .decrease }
         let day = SessionCalendar.istDay(time)
         var stats = strategyDays[intent.strategyID].flatMap { $0.day == day ? $0 : nil } ?? StrategyDay(strategyID: intent.strategyID, day: day)
-        stats.add(fill: realizedNow, closing: closing)
+        stats.add(fill: realizedNow, closing: closing, charges: charges)
         strategyDays[intent.strategyID] = stats
         records.append(.performance(stats))
         if open.net.quantity == 0 {
             positions[key] = nil
+            positionProduct[key] = nil
         } else {
             positions[key] = open
+        }
+        // The strategy's own loss limit (its max_loss parameter), net of charges.
+        if let limit = strategyPolicies[intent.strategyID]?.maxLoss, !haltedStrategies.contains(intent.strategyID),
+           -stats.totalPnL >= Int128(limit.units) {
+            records += haltStrategy(intent.strategyID, userID: intent.userID, breach: "strategy_loss",
+                                    reason: "strategy loss \(RiskCheck.text(-stats.totalPnL)) reached its max_loss \(limit)", time: time)
         }
         return records
     }

@@ -28,10 +28,15 @@ public struct OrderIntent: Sendable, Equatable, Codable {
     public var time: Timestamp
     /// Why, in a few words ("fast SMA crossed above slow").
     public var reason: String
+    /// MIS, CNC or NRML; nil takes the strategy's (its `product` parameter) or the engine's default.
+    public var product: Product?
+    /// DAY or IOC; nil takes the strategy's (its `validity` parameter) or DAY.
+    public var validity: Validity?
 
     public init(strategyID: String, userID: String, brokerID: String?, symbol: String, exchange: String, side: OrderSide,
                 type: OrderType = .market, quantity: Int64, limitPrice: FixedDecimal? = nil, triggerPrice: FixedDecimal? = nil,
-                stoploss: FixedDecimal? = nil, target: FixedDecimal? = nil, referencePrice: FixedDecimal, time: Timestamp, reason: String) {
+                stoploss: FixedDecimal? = nil, target: FixedDecimal? = nil, referencePrice: FixedDecimal, time: Timestamp, reason: String,
+                product: Product? = nil, validity: Validity? = nil) {
         self.strategyID = strategyID
         self.userID = userID
         self.brokerID = brokerID
@@ -47,5 +52,7 @@ public struct OrderIntent: Sendable, Equatable, Codable {
         self.referencePrice = referencePrice
         self.time = time
         self.reason = reason
+        self.product = product
+        self.validity = validity
     }
 }

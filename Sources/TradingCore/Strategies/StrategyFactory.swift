@@ -4,6 +4,7 @@ public enum StrategyFactory {
 
     public static func make(type: String, identity: StrategyIdentity, parameters: StrategyParameters,
                             calendar: SessionCalendar = .standard) throws(StrategyConfigurationError) -> any TradingStrategy {
+        _ = try StrategyOrderPolicy(parameters: parameters)  // product, validity, max_loss: refused here, not at the first order
         switch type {
         case "sma_crossover": return try SMACrossoverStrategy(identity: identity, parameters: parameters)
         case "rsi_mean_reversion": return try RSIMeanReversionStrategy(identity: identity, parameters: parameters)

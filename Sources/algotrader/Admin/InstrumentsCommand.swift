@@ -1,0 +1,144 @@
+import ArgumentParser
+import Config
+import Foundation
+import Postgres
+import Storage
+import TradingCore
+
+/// `algotrader instruments import|show`: the instrument master (docs/execution.md).
+struct InstrumentsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "instruments", abstract: "Load and look up the instrument master.",
+        subcommands: [Import.self, Show.self])
+
+    struct Import: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Load a brokers' instruments CSV (Zerodha's layout); idempotent, all or nothing.")
+        @OptionGroup var options: ConfigOptions
+        @Argument(help: "The CSV file (e.g. https://api.kite.trade/instruments saved to disk).") var file: String
+        @Option(help: "Progress bar: auto (on a terminal), always, never.") var progress: ProgressMode = .auto
+
+        func run() throws {
+            guard let data = FileManager.default.contents(atPath: file) else { throw Admin.fail("cannot read '\(file)'") }
+            let text = String(decoding: data, as: UTF8.self)
+            var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+            if lines.last?.isEmpty == true { lines.removeLast() }
+            guard let header = lines.first else { throw Admin.fail("\(file): the file is empty") }
+            // Parsing and sending each take part of the bar: parse = first half, COPY = second.
+            var bar = ProgressBar(total: 2 * max(lines.count - 1, 1), unit: "rows", mode: progress)
+            var instruments: [Instrument] = []
+            instruments.reserveCapacity(lines.count)
+            var skipped = 0
+            do {
+                let reader = try InstrumentCSVReader(header: header)
+                for index in 1..<lines.count {
+                    if lines[index].isEmpty || lines[index] == "\r" { continue }
+                    switch try reader.parse(lines[index], line: index + 1) {
+                    case .instrument(let instrument): instruments.append(instrument)
+                    case .skipped: skipped += 1
+                    }
+                    if index % 5_000 == 0 { bar.update(index) }
+                }
+            } catch {
+                if bar.enabled { FileHandle.standardError.write(Data("\n".utf8)) }
+                throw Admin.fail("\(file): \(error); nothing was imported", status: ExitStatus.dataError)
+            }
+            let config = try Admin.config(options)
+            let db = try Admin.connect(config)
+            defer { db.close() }
+            let parsed = lines.count - 1
+            let outcome = try InstrumentStore(db).importInstruments(instruments) { sent in bar.update(parsed + sent * parsed / max(instruments.count, 1)) }
+            bar.finish(2 * parsed)
+            try AuditLog.record(db, actor: Admin.actor, action: .instrumentsImported, target: "instruments",
+                                details: "{\"rows\":\(instruments.count),\"inserted\":\(outcome.inserted),\"updated\":\(outcome.updated)}")
+            print("imported \(instruments.count) instruments from \(file): \(outcome.inserted) new, \(outcome.updated) changed, "
+                  + "\(instruments.count - outcome.inserted - outcome.updated) unchanged; \(skipped) index rows skipped")
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show what the engine knows of a symbol.")
+        @OptionGroup var options: ConfigOptions
+        @Argument(help: "The trading symbol.") var symbol: String
+        @Option(help: "Only this exchange.") var exchange: String?
+
+        func run() throws {
+            let config = try Admin.config(options)
+            let db = try Admin.connect(config)
+            defer { db.close() }
+            let rows = try db.query("""
+                SELECT exchange, tradingsymbol, instrument_token, instrument_type, segment, lot_size, tick_size::text,
+                       coalesce(freeze_quantity::text, '-'), coalesce(expiry::text, '-'), coalesce(strike::text, '-')
+                FROM instruments WHERE tradingsymbol = $1 AND ($2::text IS NULL OR exchange = $2) ORDER BY exchange
+                """, [symbol, exchange]).rows
+            guard !rows.isEmpty else {
+                print("\(symbol): not in the instrument master; it trades as an equity with lot size 1 and tick size 0.01")
+                return
+            }
+            print("exchange  symbol                token       type  segment   lot    tick    freeze  expiry      strike")
+            for r in rows {
+                print([r[0]!.padding(toLength: 8, withPad: " ", startingAt: 0), r[1]!.padding(toLength: 20, withPad: " ", startingAt: 0),
+                       r[2]!.padding(toLength: 10, withPad: " ", startingAt: 0), r[3]!.padding(toLength: 4, withPad: " ", startingAt: 0),
+                       r[4]!.padding(toLength: 8, withPad: " ", startingAt: 0), r[5]!.padding(toLength: 5, withPad: " ", startingAt: 0),
+                       r[6]!.padding(toLength: 6, withPad: " ", startingAt: 0), r[7]!.padding(toLength: 6, withPad: " ", startingAt: 0),
+                       r[8]!.padding(toLength: 10, withPad: " ", startingAt: 0), r[9]!].joined(separator: "  "))
+            }
+        }
+    }
+}
+
+/// `algotrader calendar import|list`: exchange holidays (docs/operations.md).
+struct CalendarCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "calendar", abstract: "Load and list exchange holidays.",
+        subcommands: [Import.self, List.self])
+
+    struct Import: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Load a holiday CSV (columns date, exchange, description; date as YYYY-MM-DD or DD-Mon-YYYY).")
+        @OptionGroup var options: ConfigOptions
+        @Argument(help: "The CSV file.") var file: String
+        @Option(help: "Exchanges for rows without an exchange column, comma-separated (NSE's list applies to NSE,NFO).")
+        var exchange: String?
+
+        func run() throws {
+            guard let data = FileManager.default.contents(atPath: file) else { throw Admin.fail("cannot read '\(file)'") }
+            let lines = String(decoding: data, as: UTF8.self).split(separator: "\n").filter { !$0.allSatisfy(\.isWhitespace) }
+            guard let header = lines.first else { throw Admin.fail("\(file): the file is empty") }
+            var holidays: [Holiday] = []
+            do {
+                let reader = try HolidayCSVReader(header: header, defaultExchanges: (exchange ?? "").split(separator: ",").map { $0.uppercased() })
+                for index in 1..<lines.count { holidays += try reader.parse(lines[index], line: index + 1) }
+            } catch {
+                throw Admin.fail("\(file): \(error); nothing was imported", status: ExitStatus.dataError)
+            }
+            let config = try Admin.config(options)
+            let db = try Admin.connect(config)
+            defer { db.close() }
+            let added = try InstrumentStore(db).importHolidays(holidays)
+            try AuditLog.record(db, actor: Admin.actor, action: .calendarImported, target: "exchange_holidays",
+                                details: "{\"rows\":\(holidays.count),\"new\":\(added)}")
+            print("imported \(holidays.count) holidays from \(file): \(added) new; a running engine applies them on SIGHUP")
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List holidays.")
+        @OptionGroup var options: ConfigOptions
+        @Option(help: "Only this exchange.") var exchange: String?
+        @Option(help: "Only this year.") var year: Int?
+
+        func run() throws {
+            let config = try Admin.config(options)
+            let db = try Admin.connect(config)
+            defer { db.close() }
+            for r in try db.query("""
+                SELECT holiday_date::text, exchange, coalesce(description, '') FROM exchange_holidays
+                WHERE ($1::text IS NULL OR exchange = $1) AND ($2::int IS NULL OR extract(year FROM holiday_date) = $2)
+                ORDER BY holiday_date, exchange
+                """, [exchange, year.map(String.init)]).rows {
+                print("\(r[0]!)  \(r[1]!.padding(toLength: 6, withPad: " ", startingAt: 0))  \(r[2]!)")
+            }
+        }
+    }
+}
