@@ -25,4 +25,33 @@ struct EventWriterHaltTests {
         #expect(audit.count == 1)
         #expect(audit.first == ["engine:risk", "halt", "daily_loss_limit breached"])
     }
+
+    @Test func aBreakersStrategyHaltIsStoredAndTheNextDaysStartLiftsOnlyTheDailyLossHalts() throws {
+        let url = try TestDatabase.makeMigrated()
+        let db = try TestDatabase.connect(url)
+        let ids = try SampleRows.userStrategyBrokerTrade(db, username: "breaker")
+        let other = try SampleRows.userStrategyBrokerTrade(db, username: "drawdown")
+        let context = try ZMQContext()
+        let writer = EventWriter(connectionString: url, endpoint: "inproc://breaker-bus", context: context, logger: Logger(label: "test"))
+        try writer.start()
+        writer.enqueue([.halt(userID: ids.userID, reason: "daily loss 120 reached the limit 100"),
+                        .halt(userID: other.userID, reason: "drawdown from the equity peak reached 10%"),
+                        .strategyHalt(strategyID: ids.strategyID, userID: ids.userID, reason: "strategy loss 50 reached its max_loss 50",
+                                      breach: "strategy_loss")])
+        writer.enqueue([.strategyHalt(strategyID: other.strategyID, userID: other.userID, reason: "breaker: 60 order messages for 2 intents",
+                                      breach: "order_ratio")])
+        writer.stop()
+        let halts = try db.query("SELECT breach, strategy_id IS NOT NULL FROM halts WHERE resumed_at IS NULL ORDER BY breach").rows
+        #expect(halts == [["daily_loss", "f"], ["drawdown", "f"], ["order_ratio", "t"], ["strategy_loss", "t"]])
+
+        let next = try ZMQContext()
+        let dayWriter = EventWriter(connectionString: url, endpoint: "inproc://day-bus", context: next, logger: Logger(label: "test"))
+        try dayWriter.start()
+        let tomorrow = Timestamp(nanosecondsSinceEpoch: SystemClock().now().nanosecondsSinceEpoch + 86_400_000_000_000)
+        dayWriter.enqueue([.dayStart(day: SessionCalendar.istDay(tomorrow), time: tomorrow)])
+        dayWriter.stop()
+        #expect(try db.query("SELECT breach FROM halts WHERE resumed_at IS NULL ORDER BY breach").rows == [["drawdown"], ["order_ratio"]],
+                "a new day lifts daily loss halts, not drawdown or order-ratio ones")
+        #expect(try db.query("SELECT count(*) FROM audit_log WHERE actor = 'engine:day-start' AND action = 'resume'").scalar == "2")
+    }
 }

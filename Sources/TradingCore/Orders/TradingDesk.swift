@@ -451,8 +451,9 @@ public struct TradingDesk: Sendable {
             break
         }
         if !closing {
-            orderRates.record("u|" + intent.userID, now: now)
-            orderRates.record("s|" + intent.strategyID, now: now)
+            // Exchange time of the intent, as the check reads it: the same in a replay as live.
+            orderRates.record("u|" + intent.userID, now: intent.time)
+            orderRates.record("s|" + intent.strategyID, now: intent.time)
         }
         return place(order, time: intent.time, why: intent.reason)
     }

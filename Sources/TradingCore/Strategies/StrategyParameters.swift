@@ -92,8 +92,13 @@ public struct StrategyParameters: Sendable {
         return h * 60 + m
     }
 
+    /// `product`, `validity`, `max_loss`: how any strategy's orders are placed.
+    public static let orderParameters: Set<String> = ["product", "validity", "max_loss"]
+
     /// Rejects parameters the strategy does not know (a typo must not silently use a default).
+    /// The order parameters every type takes (``StrategyOrderPolicy``) count as known.
     public func onlyKnown(_ known: Set<String>) throws(StrategyConfigurationError) {
+        let known = known.union(Self.orderParameters)
         if let unknown = values.keys.sorted().first(where: { !known.contains($0) }) {
             throw StrategyConfigurationError(parameter: unknown, "is not a parameter of this strategy type (known: \(known.sorted().joined(separator: ", ")))")
         }
