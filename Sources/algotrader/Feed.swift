@@ -34,10 +34,14 @@ struct Feed: ParsableCommand {
     @Option(help: "Seconds to wait for a subscriber before giving up.")
     var waitSeconds: Double = 30
 
+    @Option(help: "Stamp the ticks across this day's NSE session, 09:15 to 15:30 IST (YYYY-MM-DD), instead of the wall clock: a trading day sent in seconds.")
+    var sessionDay: String?
+
     func validate() throws {
         guard count >= 0 else { throw ValidationError("--count must be >= 0") }
         guard rate >= 0 else { throw ValidationError("--rate must be >= 0") }
         guard badEvery >= 0 else { throw ValidationError("--bad-every must be >= 0") }
+        if let sessionDay, InstrumentCSVReader.date(sessionDay) == nil { throw ValidationError("--session-day must be YYYY-MM-DD, got \(sessionDay)") }
     }
 
     func run() throws {
@@ -75,7 +79,7 @@ struct Feed: ParsableCommand {
                     if due - now > 200_000 { Thread.sleep(forTimeInterval: Double(due - now) / 2e9) }
                 }
             }
-            let tick = generator.next(at: clock.now())
+            let tick = generator.next(at: sessionTime(i) ?? clock.now())
             payload.removeAll(keepingCapacity: true)
             TickJSONEncoder.append(tick, to: &payload)
             try socket.send([Array(TickJSONEncoder.topic(for: tick).utf8), payload])
@@ -87,6 +91,14 @@ struct Feed: ParsableCommand {
         let seconds = Double(monotonicNanoseconds() - start) / 1e9
         print("sent=\(count) bad=\(bad) session=\(session) seconds=\(String(format: "%.3f", seconds)) rate=\(Int(Double(count) / max(seconds, 1e-9)))")
         socket.close()  // lingers until the queued ticks are delivered
+    }
+
+    /// Tick `i`'s exchange time spread evenly over the session day, if one was given.
+    func sessionTime(_ i: Int) -> Timestamp? {
+        guard let day = sessionDay.flatMap(InstrumentCSVReader.date) else { return nil }
+        let open = TradingCalendar.instant(day: day, minutes: 9 * 60 + 15).nanosecondsSinceEpoch
+        let length: Int64 = (6 * 60 + 15) * 60 * 1_000_000_000
+        return Timestamp(nanosecondsSinceEpoch: open + length / Int64(max(count, 1)) * Int64(i))
     }
 }
 
