@@ -28,21 +28,29 @@ public final class StrategyCatalog {
     /// Every `is_active` strategy of an active user, its parameters typed by PostgreSQL
     /// (`jsonb_each`: numbers keep their exact text), and its broker resolved: `broker_id` from
     /// the parameters, or the user's only active broker.
-    public func load() throws -> [StrategyRow] {
+    ///
+    /// With `only` (an id or a name), that strategy whether active or not (a replay), with
+    /// `parameterOverrides` (a JSON object) laid over its stored parameters.
+    public func load(only: String? = nil, parameterOverrides: String = "{}") throws -> [StrategyRow] {
         let db = try connected()
+        let which = """
+            s.deleted_at IS NULL AND CASE WHEN $1::text IS NULL THEN s.is_active AND u.is_active
+                                          ELSE s.strategy_id::text = lower($1) OR s.name = $1 END
+            """
         let strategies = try db.query("""
             SELECT s.strategy_id::text, s.user_id::text, s.name, s.strategy_type, jsonb_typeof(s.parameters),
                    (SELECT count(*) FROM brokers b WHERE b.user_id = s.user_id AND b.is_active),
                    (SELECT min(b.broker_id::text) FROM brokers b WHERE b.user_id = s.user_id AND b.is_active)
             FROM strategies s JOIN users u ON u.user_id = s.user_id
-            WHERE s.is_active AND u.is_active AND s.deleted_at IS NULL
+            WHERE \(which)
             ORDER BY s.created_at, s.strategy_id
-            """).rows
+            """, [only]).rows
         let parameterRows = try db.query("""
             SELECT s.strategy_id::text, p.key, jsonb_typeof(p.value), p.value #>> '{}'
-            FROM strategies s JOIN users u ON u.user_id = s.user_id, jsonb_each(CASE WHEN jsonb_typeof(s.parameters) = 'object' THEN s.parameters ELSE '{}' END) p
-            WHERE s.is_active AND u.is_active AND s.deleted_at IS NULL
-            """).rows
+            FROM strategies s JOIN users u ON u.user_id = s.user_id,
+                 jsonb_each(CASE WHEN jsonb_typeof(s.parameters) = 'object' THEN s.parameters || $2::jsonb ELSE '{}' END) p
+            WHERE \(which)
+            """, [only, parameterOverrides]).rows
         var positions: [String: Int64] = [:]
         for row in try db.query("""
             SELECT strategy_id::text, sum(CASE WHEN transaction_type = 'BUY' THEN filled_quantity ELSE -filled_quantity END)

@@ -1,0 +1,116 @@
+import Foundation
+import Postgres
+import Storage
+import TradingCore
+
+/// A backtest run's results: stored in `backtest_runs` / `backtest_trades`, and printed.
+enum BacktestRecord {
+    static func store(_ db: PostgresConnection, runID: String, figures f: BacktestFigures, orders: [DeskOrder]) throws {
+        try db.transaction { conn in
+            _ = try conn.query("""
+                UPDATE backtest_runs SET status = 'completed', finished_at = now(), ticks = $2::bigint, orders = $3::int,
+                    rejected = $4::int, fills = $5::int, winning_trades = $6::int, losing_trades = $7::int,
+                    gross_pnl = $8::numeric, charges = $9::numeric, net_pnl = $10::numeric, unrealized_pnl = $11::numeric,
+                    end_position = $12::int, win_rate = $13::numeric, sharpe_ratio = $14::numeric, max_drawdown = $15::numeric,
+                    exposure_percent = $16::numeric
+                WHERE run_id = $1::uuid
+                """, [runID, String(f.ticks), String(f.orders), String(f.rejected), String(f.fills), String(f.winning), String(f.losing),
+                      money(f.grossPnL), money(f.charges), money(f.netPnL), money(f.unrealized), String(f.endPosition),
+                      f.winRate.map { String(format: "%.2f", $0) }, f.sharpeRatio.map { String(format: "%.4f", $0) },
+                      money(f.maxDrawdown), String(format: "%.2f", f.exposurePercent)])
+            guard !orders.isEmpty else { return }
+            var columns = Array(repeating: [String?](), count: 18)
+            for (seq, o) in orders.enumerated() {
+                let values: [String?] = [
+                    String(seq + 1), o.orderID, o.parentOrderID, o.intent.symbol, o.intent.exchange, o.intent.side.rawValue,
+                    o.intent.type.rawValue, (o.product ?? .mis).rawValue, String(o.state.quantity), o.state.price?.description,
+                    o.state.triggerPrice?.description, o.state.status.rawValue, String(o.state.filledQuantity),
+                    o.state.averagePrice?.description, FixedDecimal(units: o.charges ?? 0).description, o.reason ?? o.intent.reason,
+                    o.orderTime.description, o.executionTime?.description,
+                ]
+                for (i, v) in values.enumerated() { columns[i].append(v) }
+            }
+            _ = try conn.query("""
+                INSERT INTO backtest_trades (run_id, seq, order_id, parent_order_id, symbol, exchange, transaction_type, order_type,
+                    product, quantity, price, trigger_price, status, filled_quantity, average_price, charges, reason,
+                    order_timestamp, execution_timestamp)
+                SELECT $1::uuid, * FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+                    $9::text[], $10::int[], $11::numeric[], $12::numeric[], $13::text[], $14::int[], $15::numeric[], $16::numeric[],
+                    $17::text[], $18::timestamptz[], $19::timestamptz[])
+                """, [runID] + columns.map { PostgresArrayLiteral.text($0) })
+        }
+    }
+
+    static func money(_ units: Int128) -> String { FixedDecimal(units: Int64(clamping: units)).description }
+
+    static func rupees(_ units: Int128) -> String {
+        let value = Double(units) / 10_000
+        return String(format: "%.2f", value)
+    }
+
+    static func report(runID: String, name: String, symbol: String, exchange: String, from: Timestamp, to: Timestamp,
+                       figures f: BacktestFigures, seconds: Double) -> String {
+        let closed = f.winning + f.losing
+        return """
+            backtest \(runID)
+              strategy        \(name) on \(symbol)@\(exchange), \(from) to \(to)
+              ticks           \(f.ticks) in \(String(format: "%.2f", seconds)) s (\(ProgressBar.grouped(Int(Double(f.ticks) / max(seconds, 1e-9)))) ticks/s)
+              orders          \(f.orders) (\(f.rejected) rejected), \(f.fills) fills, \(closed) closing trades
+              gross P&L       \(rupees(f.grossPnL))
+              charges         \(rupees(f.charges))
+              net P&L         \(rupees(f.netPnL)) realized after charges; unrealized \(rupees(f.unrealized)) on \(f.endPosition) open
+              win rate        \(f.winRate.map { String(format: "%.2f%%", $0) } ?? "-") (\(f.winning) won, \(f.losing) lost)
+              Sharpe ratio    \(f.sharpeRatio.map { String(format: "%.4f", $0) } ?? "-") (per trade)
+              max drawdown    \(rupees(f.maxDrawdown))
+              exposure        \(String(format: "%.2f%%", f.exposurePercent)) of the time in a position
+            """
+    }
+}
+
+/// The equity curve as CSV and, drawn by gnuplot, as PNG.
+enum EquityCurve {
+    static func writeCSV(_ curve: [EquityPoint], to path: String) throws {
+        var text = "time,time_ist,equity,realized,unrealized,position\n"
+        for p in curve {
+            let ist = Timestamp(nanosecondsSinceEpoch: p.time.nanosecondsSinceEpoch + SessionCalendar.istOffsetSeconds * 1_000_000_000)
+            let local = String(ist.description.prefix(19)).replacingOccurrences(of: "T", with: " ")
+            text += "\(p.time),\(local),\(BacktestRecord.rupees(p.equity)),\(BacktestRecord.rupees(p.realized)),"
+                + "\(BacktestRecord.rupees(p.unrealized)),\(p.position)\n"
+        }
+        do { try text.write(toFile: path, atomically: true, encoding: .utf8) } catch {
+            throw Admin.fail("--equity-csv: cannot write '\(path)': \(error.localizedDescription)")
+        }
+    }
+
+    static func plot(csv: String, png: String, title: String) throws {
+        guard let gnuplot = Replay.gnuplot() else { throw Admin.fail("--equity-png needs gnuplot", status: ExitStatus.unavailable) }
+        func quoted(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "''") + "'" }
+        let script = """
+            set terminal pngcairo size 1200,600 noenhanced
+            set output \(quoted(png))
+            set datafile separator ','
+            set key autotitle columnhead
+            set xdata time
+            set timefmt '%Y-%m-%d %H:%M:%S'
+            set format x '%d %b\\n%H:%M'
+            set xlabel 'Asia/Kolkata'
+            set ylabel 'P&L net of charges (Rs)'
+            set title \(quoted(title))
+            set grid
+            plot \(quoted(csv)) using 2:3 with lines linewidth 2 title 'equity', '' using 2:4 with lines title 'realized'
+            """
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: gnuplot)
+        let input = Pipe(), errors = Pipe()
+        process.standardInput = input
+        process.standardError = errors
+        try process.run()
+        input.fileHandleForWriting.write(Data(script.utf8))
+        try input.fileHandleForWriting.close()
+        let message = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw Admin.fail("gnuplot could not draw '\(png)': \(String(decoding: message, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))")
+        }
+    }
+}

@@ -1,0 +1,40 @@
+import Testing
+import TradingCore
+
+@Suite("Backtest ledger figures")
+struct BacktestLedgerTests {
+    let t0 = Timestamp.parseRFC3339("2026-11-24T10:00:00+05:30")!
+
+    func tick(_ price: String, _ seconds: Int64) -> Tick {
+        Tick(symbol: "RELIANCE", exchange: "NSE", timestamp: t0.adding(nanoseconds: seconds * 1_000_000_000), price: FixedDecimal(price)!)
+    }
+
+    func intent(_ side: OrderSide, _ price: String, _ seconds: Int64) -> OrderIntent {
+        OrderIntent(strategyID: "s1", userID: "u1", brokerID: "b1", symbol: "RELIANCE", exchange: "NSE", side: side, quantity: 10,
+                    referencePrice: FixedDecimal(price)!, time: t0.adding(nanoseconds: seconds * 1_000_000_000), reason: "test")
+    }
+
+    @Test func figuresFollowTheFillsExactlyWithDrawdownExposureAndAWinAndALoss() {
+        var desk = TradingDesk(ids: UUIDv7Generator(seed: 1))
+        var ledger = BacktestLedger()
+        // t=0 buy 100; t=60 price 90; t=120 sell 110 (+100); t=180 buy 110; t=240 sell 105 (-50); t=300 flat tick.
+        let script: [(String, Int64, OrderSide?)] = [("100", 0, .buy), ("90", 60, nil), ("110", 120, .sell), ("110", 180, .buy),
+                                                     ("105", 240, .sell), ("105", 300, nil)]
+        for (price, at, side) in script {
+            let t = tick(price, at)
+            ledger.record(desk.onTick(t))
+            if let side { ledger.record(desk.submit(intent(side, price, at), now: t.timestamp)) }
+            ledger.tick(t)
+        }
+        let f = ledger.finish()
+        #expect(f.ticks == 6 && f.orders == 4 && f.fills == 4 && f.rejected == 0)
+        #expect(f.grossPnL == Int128(FixedDecimal(50).units) && f.netPnL == f.grossPnL && f.charges == 0)
+        #expect(f.winning == 1 && f.losing == 1 && f.winRate == 50)
+        // Equity fell from 0 to -100 at t=60 (10 x -10): the largest drawdown.
+        #expect(f.maxDrawdown == Int128(FixedDecimal(100).units))
+        // In a position 0-120 and 180-240 of 300 s.
+        #expect(abs(f.exposurePercent - 60) < 1e-9)
+        #expect(f.endPosition == 0 && ledger.curve.last?.equity == Int128(FixedDecimal(50).units))
+        #expect(f.sharpeRatio.map { abs($0 - (25.0 / 75.0)) < 1e-9 } == true, "mean 25 over sd 75 of +100 and -50")
+    }
+}
