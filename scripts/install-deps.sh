@@ -7,6 +7,7 @@ need=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v psql >/dev/null 2>&1 || need+=(postgresql-client)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
+command -v gnuplot >/dev/null 2>&1 || need+=(gnuplot-nox)  # replay --equity-png
 python3 -c 'import zmq' >/dev/null 2>&1 || pip_need=1
 if ((${#need[@]})); then
   if [ "$(id -u)" = 0 ]; then

@@ -21,7 +21,11 @@ struct RowLevelSecurityTests {
         ("strategy_performance", "(SELECT s.user_id FROM strategies s WHERE s.strategy_id = x.strategy_id)"),
         ("trade_logs", "(SELECT s.user_id FROM trades t JOIN strategies s USING (strategy_id) WHERE t.trade_id = x.trade_id)"),
         ("position_history", "(SELECT p.user_id FROM positions p WHERE p.position_id = x.position_id)"),
+        ("backtest_runs", "user_id"),
+        ("backtest_trades", "(SELECT r.user_id FROM backtest_runs r WHERE r.run_id = x.run_id)"),
     ]
+    /// Written only by the replay command (the engine's role): the application role reads them.
+    static let readOnly: Set<String> = ["halts", "backtest_runs", "backtest_trades"]
 
     static func seed(_ db: PostgresConnection, _ name: String) throws -> String {
         let ids = try SampleRows.userStrategyBrokerTrade(db, username: name)
@@ -38,6 +42,15 @@ struct RowLevelSecurityTests {
         try db.query("INSERT INTO trade_logs (trade_id, log_level, message) VALUES ($1::uuid, 'INFO', 'placed')", [ids.tradeID])
         try db.query("INSERT INTO strategy_performance (strategy_id, date, total_trades) VALUES ($1::uuid, current_date, 1)", [ids.strategyID])
         try db.query("INSERT INTO halts (user_id, reason, source) VALUES ($1::uuid, 'test', 'operator')", [ids.userID])
+        let run = try db.query("""
+            INSERT INTO backtest_runs (user_id, strategy_id, strategy_type, parameters, symbol, exchange, from_time, to_time, speed)
+            VALUES ($1::uuid, $2::uuid, 'sma_crossover', '{}', 'INFY', 'NSE', now() - interval '1 day', now(), 'max') RETURNING run_id
+            """, [ids.userID, ids.strategyID]).scalar!
+        try db.query("""
+            INSERT INTO backtest_trades (run_id, seq, order_id, symbol, exchange, transaction_type, order_type, product, quantity, status,
+                                         filled_quantity, order_timestamp)
+            VALUES ($1::uuid, 1, 'o1', 'INFY', 'NSE', 'BUY', 'MARKET', 'MIS', 10, 'FILLED', 10, now())
+            """, [run])
         return ids.userID
     }
 
@@ -61,10 +74,11 @@ struct RowLevelSecurityTests {
                         #expect(try conn.query("SELECT count(*) FROM \(table) x WHERE \(owner) = $1::uuid", [other]).scalar == "0")
                     }
                 }
-                if table == "halts" {
-                    // Not granted at all: a halt is lifted by an admin (`algotrader resume`), never by its user.
+                if Self.readOnly.contains(table) {
+                    // Not granted at all: a halt is lifted by an admin (`algotrader resume`), never by its
+                    // user; a backtest is written by the replay alone.
                     #expect(throws: PostgresError.self) {
-                        try UserScope.run(db, userID: user) { conn in try conn.query("UPDATE halts SET reason = reason") }
+                        try UserScope.run(db, userID: user) { conn in try conn.query("UPDATE \(table) SET \(Self.touch(table))") }
                     }
                 } else {
                     let updated = try UserScope.run(db, userID: user) { conn in
@@ -72,7 +86,7 @@ struct RowLevelSecurityTests {
                     }
                     #expect(updated == 0, "\(table): no other user's row updated")
                 }
-                if table == "users" || table == "halts" {
+                if table == "users" || Self.readOnly.contains(table) {
                     #expect(throws: PostgresError.self, "\(table): DELETE is not granted to the application role at all") {
                         try UserScope.run(db, userID: user) { conn in try conn.query("DELETE FROM \(table)") }
                     }
@@ -132,6 +146,7 @@ struct RowLevelSecurityTests {
         case "halts": "reason = reason"
         case "trade_logs": "message = message"
         case "position_history": "pnl = pnl"
+        case "backtest_runs", "backtest_trades": "symbol = symbol"
         case "user_sessions": "user_agent = 'x'"
         default: "updated_at = now()"
         }
