@@ -85,6 +85,8 @@ printf "charges              %s (brokerage, STT, exchange, SEBI, stamp duty, GST
 printf "net P&L after charges %s\n" "$(q "SELECT coalesce(sum(total_pnl), 0) FROM strategy_performance")"
 printf "open positions       %s (unrealized %s)\n" "$(q "SELECT count(*) FROM positions WHERE status <> 'CLOSED' AND quantity <> 0")" \
   "$(q "SELECT coalesce(sum(unrealized_pnl), 0) FROM positions WHERE status <> 'CLOSED' AND quantity <> 0")"
+echo "----- the same day replayed for sma-RELIANCE (algotrader replay, a backtest) -----"
+"$bin" replay --strategy sma-RELIANCE --from "$day" --to "$(date -d "$day + 1 day" +%F)" "${cfg[@]}" --progress never
 echo "=========================================================="
 echo "daemon log: $log"
 [ "$stored" = "$ticks" ] && [ "$serve_status" = 0 ]

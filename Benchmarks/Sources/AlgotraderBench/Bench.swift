@@ -43,6 +43,12 @@ struct Bench: ParsableCommand {
     @Option(help: "Ticks per second for the memory row.")
     var memoryRate: Int = 50_000
 
+    @Option(help: "Stored ticks for the replay row.")
+    var replayTicks: Int = 1_000_000
+
+    @Option(help: "Rows of the generated instruments file.")
+    var instrumentRows: Int = 100_000
+
     @Flag(help: "A quick run with small sizes, to keep the harness working in CI.")
     var smoke = false
 
@@ -59,10 +65,17 @@ struct Bench: ParsableCommand {
             ingestRounds = 1
             memorySeconds = min(memorySeconds, 5)
             memoryRate = min(memoryRate, 5_000)
+            replayTicks = min(replayTicks, 20_000)
+            instrumentRows = min(instrumentRows, 10_000)
         }
         var report = Report(smoke: smoke)
         if ProcessInfo.processInfo.environment["BENCH_MEMORY_ONLY"] != nil {  // row 5 alone (it takes minutes)
             report.add(try MemoryBenchmark(adminURL: databaseURL, binary: binary, seconds: memorySeconds, rate: memoryRate).run())
+            print(report.table())
+            return
+        }
+        if ProcessInfo.processInfo.environment["BENCH_REPLAY_ONLY"] != nil {  // rows 6 and 7 alone
+            report.add(try ReplayBenchmark(adminURL: databaseURL, binary: binary, ticks: replayTicks, instruments: instrumentRows).run())
             print(report.table())
             return
         }
@@ -84,6 +97,8 @@ struct Bench: ParsableCommand {
         report.notes += ingest.notes
         print(report.table())
         report.add(try MemoryBenchmark(adminURL: databaseURL, binary: binary, seconds: memorySeconds, rate: memoryRate).run())
+        print(report.table())
+        report.add(try ReplayBenchmark(adminURL: databaseURL, binary: binary, ticks: replayTicks, instruments: instrumentRows).run())
         print(report.table())
         try report.markdown().write(toFile: output, atomically: true, encoding: .utf8)
         print("written to \(output)")
