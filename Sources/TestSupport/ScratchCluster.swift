@@ -12,9 +12,11 @@ public final class ScratchCluster {
 
     public init() throws {
         directory = NSTemporaryDirectory() + "algotrader-pg-fault-\(UUID().uuidString.prefix(8))"
-        // A port of its own in the dynamic range, away from the project's fixed ones (5543x).
-        port = 56_000 + Int.random(in: 0..<4_000)
-        try run("start", directory, String(port))
+        // A port of its own above Linux's ephemeral range (32768-60999 by default): a port in it
+        // can be taken by any outgoing connection (the tests make thousands), and the cluster's
+        // restart after a crash then fails to bind. Away from the project's fixed ones (5543x).
+        port = 61_000 + Int.random(in: 0..<4_000)
+        try start()
     }
 
     deinit {
@@ -26,7 +28,16 @@ public final class ScratchCluster {
     /// `pg_ctl -m immediate stop`: what a crash or a pulled plug does.
     public func crash() throws { try run("crash", directory) }
 
-    public func start() throws { try run("start", directory, String(port)) }
+    /// Starts (or restarts) the cluster; a second try after a second, for a start slowed past
+    /// pg_ctl's wait by a loaded machine.
+    public func start() throws {
+        do {
+            try run("start", directory, String(port))
+        } catch {
+            Thread.sleep(forTimeInterval: 1)
+            try run("start", directory, String(port))
+        }
+    }
 
     /// Runs the script with posix_spawn and waitpid: Foundation's `Process.waitUntilExit` was
     /// seen to miss the exit of this short-lived script (left a zombie, waited forever).
