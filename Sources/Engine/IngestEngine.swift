@@ -227,6 +227,13 @@ public final class IngestEngine: Sendable {
     }
 }
 
+extension IngestEngine {
+    /// Exchange holidays for the feed-health check (at start and on SIGHUP, from `exchange_holidays`).
+    public func setHolidays(_ holidays: [String: Set<Int64>]) {
+        feedHealth.state.withLock { $0.holidays = holidays }
+    }
+}
+
 /// The feed-health monitor behind a lock, shared by the receive threads and housekeeping.
 final class FeedHealth: Sendable {
     let state: Mutex<FeedSilenceMonitor>

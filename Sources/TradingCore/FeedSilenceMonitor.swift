@@ -1,10 +1,13 @@
 /// Feed health (pure): which exchanges' feeds fell silent during their trading session, and which
 /// came back. An exchange is watched once a tick of it was seen; it is silent when no tick came
-/// for `silenceNanoseconds` while its session (Asia/Kolkata, Monday to Friday) is open.
+/// for `silenceNanoseconds` while its session (Asia/Kolkata, Monday to Friday, not an exchange
+/// holiday) is open.
 public struct FeedSilenceMonitor: Sendable {
     /// Session hours per exchange: minutes after IST midnight, open and close.
     public let sessions: [String: (open: Int64, close: Int64)]
     public let silenceNanoseconds: Int64
+    /// Exchange holidays (IST days since 1970-01-01): no session, so no silence alarm.
+    public var holidays: [String: Set<Int64>] = [:]
     private var lastSeen: [String: Timestamp] = [:]
     public private(set) var silent: Set<String> = []
 
@@ -48,7 +51,7 @@ public struct FeedSilenceMonitor: Sendable {
         let ist = time.nanosecondsSinceEpoch + SessionCalendar.istOffsetSeconds * 1_000_000_000
         let days = floorDiv(ist, Timestamp.nanosecondsPerDay)
         let weekday = ((days % 7) + 7 + 3) % 7  // 0 = Monday (1970-01-01 was a Thursday)
-        guard weekday < 5 else { return false }
+        guard weekday < 5, !(holidays[exchange]?.contains(days) ?? false) else { return false }
         let minute = (ist - days * Timestamp.nanosecondsPerDay) / 60_000_000_000
         return minute >= session.open && minute < session.close
     }

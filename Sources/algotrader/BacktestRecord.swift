@@ -48,12 +48,18 @@ enum BacktestRecord {
         return String(format: "%.2f", value)
     }
 
+    /// `2026-11-24 09:15:00` in Asia/Kolkata time.
+    static func ist(_ time: Timestamp) -> String {
+        let shifted = Timestamp(nanosecondsSinceEpoch: time.nanosecondsSinceEpoch + SessionCalendar.istOffsetSeconds * 1_000_000_000)
+        return String(shifted.description.prefix(19)).replacingOccurrences(of: "T", with: " ")
+    }
+
     static func report(runID: String, name: String, symbol: String, exchange: String, from: Timestamp, to: Timestamp,
                        figures f: BacktestFigures, seconds: Double) -> String {
         let closed = f.winning + f.losing
         return """
             backtest \(runID)
-              strategy        \(name) on \(symbol)@\(exchange), \(from) to \(to)
+              strategy        \(name) on \(symbol)@\(exchange), \(ist(from)) to \(ist(to)) IST
               ticks           \(f.ticks) in \(String(format: "%.2f", seconds)) s (\(ProgressBar.grouped(Int(Double(f.ticks) / max(seconds, 1e-9)))) ticks/s)
               orders          \(f.orders) (\(f.rejected) rejected), \(f.fills) fills, \(closed) closing trades
               gross P&L       \(rupees(f.grossPnL))
@@ -72,9 +78,7 @@ enum EquityCurve {
     static func writeCSV(_ curve: [EquityPoint], to path: String) throws {
         var text = "time,time_ist,equity,realized,unrealized,position\n"
         for p in curve {
-            let ist = Timestamp(nanosecondsSinceEpoch: p.time.nanosecondsSinceEpoch + SessionCalendar.istOffsetSeconds * 1_000_000_000)
-            let local = String(ist.description.prefix(19)).replacingOccurrences(of: "T", with: " ")
-            text += "\(p.time),\(local),\(BacktestRecord.rupees(p.equity)),\(BacktestRecord.rupees(p.realized)),"
+            text += "\(p.time),\(BacktestRecord.ist(p.time)),\(BacktestRecord.rupees(p.equity)),\(BacktestRecord.rupees(p.realized)),"
                 + "\(BacktestRecord.rupees(p.unrealized)),\(p.position)\n"
         }
         do { try text.write(toFile: path, atomically: true, encoding: .utf8) } catch {

@@ -147,18 +147,21 @@ struct Serve: ParsableCommand {
             FileHandle.standardError.write(Data("algotrader serve: configuration error: control.bind: cannot bind '\(config.controlBind)': \(error)\n".utf8))
             throw ExitCode(ExitStatus.config)
         }
-        let hangup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
-        hangup.setEventHandler {
-            logger.info("SIGHUP: reloading strategies and risk settings")
-            strategies.reload()
-        }
-        hangup.resume()
-        sources.append(hangup)
-
         let engine = IngestEngine(config: config, context: context, logger: logger,
                                   consumers: [{ pipeline.submit($0) }, { desk.onTicks($0) }], security: security,
                                   journal: tickJournal,
                                   onFeedHealth: { silent in if config.feedHaltStrategies { desk.setHaltedExchanges(silent) } })
+        engine.setHolidays(try DeskState.holidays(config.databaseURL))
+        let hangup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        hangup.setEventHandler {
+            logger.info("SIGHUP: reloading strategies, risk settings, instruments and holidays")
+            strategies.reload()
+            do { engine.setHolidays(try DeskState.holidays(config.databaseURL)) } catch {
+                logger.error("could not reload exchange holidays", metadata: ["error": "\(error)"])
+            }
+        }
+        hangup.resume()
+        sources.append(hangup)
         do {
             try engine.start()
         } catch {

@@ -125,6 +125,31 @@ struct ReplayTests {
         try? FileManager.default.removeItem(atPath: dir)
     }
 
+    @Test func aPacedReplayTakesAtLeastTheTapesTimeOverItsFactor() throws {
+        let url = try TestDatabase.makeMigrated()
+        let db = try TestDatabase.connect(url)
+        _ = try Self.trader(db)
+        // 21 ticks 100 ms apart: 2 s of exchange time, today (a partition the schema made).
+        let start = Timestamp(nanosecondsSinceEpoch: SystemClock().now().nanosecondsSinceEpoch - 60_000_000_000)
+        if try db.query("SELECT layout FROM market_data_layout").scalar == "native" {
+            try db.query("SELECT market_data_ensure_partitions($1::timestamptz - interval '1 day', $1::timestamptz + interval '1 day')", [start.description])
+        }
+        try db.query("""
+            INSERT INTO market_data (symbol, exchange, "timestamp", open, high, low, close, volume, "interval")
+            SELECT 'RELIANCE', 'NSE', $1::timestamptz + i * interval '100 milliseconds', 2450 + i, 2450 + i, 2450 + i, 2450 + i, 1, 'tick'
+            FROM generate_series(0, 20) i
+            """, [start.description])
+        let from = Timestamp(nanosecondsSinceEpoch: start.nanosecondsSinceEpoch - 1_000_000_000).description
+        let to = SystemClock().now().description
+        let began = Date()
+        let paced = try Self.replay(url, ["--strategy", "cross", "--from", from, "--to", to, "--speed", "2"])
+        let seconds = Date().timeIntervalSince(began)
+        #expect(paced.status == 0 && paced.stdout.contains("ticks           21"), "\(paced.stderr)")
+        #expect(seconds >= 1.0, "2 s of ticks at twice real time take at least 1 s, took \(seconds)")
+        let stored = try db.query("SELECT speed FROM backtest_runs").scalar
+        #expect(stored == "2")
+    }
+
     @Test func badArgumentsAreOneLineAndANonZeroExit() throws {
         let url = try TestDatabase.makeMigrated()
         let db = try TestDatabase.connect(url)

@@ -20,6 +20,15 @@ struct FeedSilenceMonitorTests {
         #expect(m.evaluate(now: tuesday10.adding(nanoseconds: 122_000_000_000)) == [.resumed(exchange: "NSE")])
     }
 
+    @Test func anExchangeHolidayHasNoSessionSoASilentFeedRaisesNoAlarm() {
+        var m = monitor()
+        m.holidays = ["NSE": [SessionCalendar.istDay(tuesday10)]]
+        m.saw("NSE", at: tuesday10)
+        m.saw("MCX", at: tuesday10)
+        #expect(m.evaluate(now: tuesday10.adding(nanoseconds: 600_000_000_000)) == [.silent(exchange: "MCX", sinceSeconds: 600)],
+                "NSE is closed for its holiday; MCX trades")
+    }
+
     @Test func outsideSessionsWeekendsAndUnseenExchangesNoAlarm() {
         var m = monitor()
         let evening = Timestamp.parseRFC3339("2026-11-24T16:00:00+05:30")!
