@@ -62,7 +62,8 @@ struct ReplayBenchmark {
         let replaySeconds = monotonic() - replayStart
         guard replay.status == 0 else { throw DurableIngestBenchmark.BenchError("replay failed: \(replay.output)") }
         let replayRate = Double(ticks) / replaySeconds
-        let fills = replay.output.split(separator: "\n").first { $0.contains("orders ") }.map { String($0).trimmingCharacters(in: .whitespaces) } ?? ""
+        let fills = replay.output.split(separator: "\n").first { $0.contains("orders ") }
+            .map { $0.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ") } ?? ""
 
         // Row 7: a generated instruments file.
         let dir = NSTemporaryDirectory() + "algotrader-bench-instruments"

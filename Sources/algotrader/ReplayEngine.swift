@@ -1,0 +1,156 @@
+import Config
+import Dispatch
+import Engine
+import Foundation
+import Logging
+import Postgres
+import Storage
+import Synchronization
+import TradingCore
+
+/// The pipeline's results during a replay: intents and fills are handed back synchronously
+/// between batches, so the run is a pure function of the ticks.
+final class ReplaySink: PipelineSink {
+    let pending = Mutex<[OrderIntent]>([])
+    let failure = Mutex<String?>(nil)
+    func closedBars(_ bars: [ClosedBar]) {}
+    func intents(_ intents: [OrderIntent]) { pending.withLock { $0 += intents } }
+    func strategyFailed(_ identity: StrategyIdentity, error: String) { failure.withLock { $0 = error } }
+    func processed(ticks: Int) {}
+    func take() -> [OrderIntent] { pending.withLock { let out = $0; $0 = []; return out } }
+}
+
+/// The live components wired for one strategy: a one-shard ``StrategyPipeline`` and a paper
+/// ``TradingDesk`` configured as `serve` configures it (risk, instruments, calendar, controls,
+/// charges), with no database writes and no bus.
+final class ReplayEngine {
+    let pipeline: StrategyPipeline
+    let sink = ReplaySink()
+    var desk: TradingDesk
+    var ledger = BacktestLedger()
+    let strategyID: String
+
+    init(config: EngineConfig, row: StrategyRow, db: PostgresConnection) throws {
+        strategyID = row.identity.strategyID
+        let calendar = SessionCalendar(sessionOpenMinutes: config.sessionOpenMinutes)
+        var logger = Logger(label: "algotrader.replay")
+        logger.logLevel = .error
+        pipeline = StrategyPipeline(shardCount: 1, calendar: calendar, graceNanoseconds: Int64(config.barCloseGraceMilliseconds) * 1_000_000,
+                                    sink: sink, logger: logger)
+        pipeline.apply([StrategySpec(identity: row.identity, type: row.type, parameters: row.parameters)]) { spec in
+            try StrategyFactory.make(type: spec.type, identity: spec.identity, parameters: spec.parameters, calendar: calendar)
+        }
+        pipeline.drain()
+        desk = TradingDesk(ids: UUIDv7Generator(seed: 1))
+        desk.riskSettings = try DeskState.riskSettings(config.databaseURL).filter { $0.key == row.identity.userID }
+        desk.instruments = try DeskState.instruments(config.databaseURL)
+        var trading = config.tradingCalendar
+        trading.holidays = try DeskState.holidays(config.databaseURL)
+        desk.calendar = trading
+        desk.sessionActions = config.sessionActions
+        desk.controls = config.orderControls
+        desk.chargeSchedule = config.chargeSchedule
+        desk.defaultProduct = config.defaultProduct
+        desk.strategyPolicies[row.identity.strategyID] = try? StrategyOrderPolicy(parameters: row.parameters)
+        desk.paperModel = config.paperModel
+    }
+
+    /// Streams the range in batches (a server-side cursor), each through the pipeline and then
+    /// the desk, as the engine does: the desk sees the batch's ticks, then the intents they
+    /// produced; fills go back to the strategy before the next batch.
+    func run(db: PostgresConnection, range: [String], factor: Double?, progress: (Int) -> Void) throws {
+        let batchSize = factor == nil ? 2_000 : 1
+        var firstTickTime: Int64?
+        let wallStart = monotonicNanoseconds()
+        try db.transaction { conn in
+            _ = try conn.query("""
+                DECLARE replay_ticks NO SCROLL CURSOR FOR
+                SELECT symbol, exchange, (extract(epoch FROM "timestamp") * 1000000)::bigint, close::text, volume, oi::text
+                FROM market_data WHERE "interval" = 'tick' AND symbol = $1 AND exchange = $2
+                  AND "timestamp" >= $3::timestamptz AND "timestamp" < $4::timestamptz
+                ORDER BY "timestamp", data_id
+                """, range)
+            while true {
+                let rows = try conn.query("FETCH FORWARD \(factor == nil ? 20_000 : 1_000) FROM replay_ticks").rows
+                if rows.isEmpty { break }
+                var ticks: [Tick] = []
+                ticks.reserveCapacity(rows.count)
+                for r in rows {
+                    guard let micros = r[2].flatMap({ Int64($0) }), let price = r[3].flatMap(FixedDecimal.init) else { continue }
+                    ticks.append(Tick(symbol: r[0]!, exchange: r[1]!, timestamp: Timestamp(nanosecondsSinceEpoch: micros * 1_000), price: price,
+                                      quantity: r[4].flatMap { Int64($0) } ?? 0, openInterest: r[5].flatMap(FixedDecimal.init)))
+                }
+                var index = 0
+                while index < ticks.count {
+                    // A batch spans at most 50 ms of exchange time (live, fills reach the strategy
+                    // within milliseconds; a sparse feed so replays tick by tick) and batchSize ticks.
+                    var stop = index + 1
+                    let horizon = ticks[index].timestamp.nanosecondsSinceEpoch + 50_000_000
+                    while stop < ticks.count && stop - index < batchSize && ticks[stop].timestamp.nanosecondsSinceEpoch <= horizon { stop += 1 }
+                    let batch = Array(ticks[index..<stop])
+                    index = stop
+                    if let factor {
+                        // Paced: wait until this tick's exchange time, scaled, has passed on the wall clock.
+                        let first = firstTickTime ?? batch[0].timestamp.nanosecondsSinceEpoch
+                        firstTickTime = first
+                        let due = wallStart + UInt64(Double(batch[0].timestamp.nanosecondsSinceEpoch - first) / factor)
+                        let now = monotonicNanoseconds()
+                        if due > now { Thread.sleep(forTimeInterval: Double(due - now) / 1e9) }
+                    }
+                    try step(batch)
+                    progress(ledger.figures.ticks)
+                }
+            }
+            _ = try conn.execute("CLOSE replay_ticks")
+        }
+        pipeline.stop()
+    }
+
+    private func step(_ batch: [Tick]) throws {
+        pipeline.submit(batch)
+        pipeline.drain()
+        if let failure = sink.failure.withLock({ $0 }) { throw ReplayFailure(message: "the strategy failed: \(failure)") }
+        // The desk sees each tick, then the intents that tick produced (their time is its time).
+        let intents = sink.take().enumerated().sorted { ($0.element.time, $0.offset) < ($1.element.time, $1.offset) }.map(\.element)
+        var next = 0
+        var records: [DeskRecord] = []
+        for tick in batch {
+            records += desk.advance(to: tick.timestamp)
+            records += desk.onTick(tick)
+            while next < intents.count && intents[next].time <= tick.timestamp {
+                records += desk.submit(intents[next], now: intents[next].time)
+                next += 1
+            }
+            absorb(&records)
+            ledger.tick(tick)
+        }
+        for intent in intents[next...] { records += desk.submit(intent, now: intent.time) }
+        absorb(&records)
+    }
+
+    /// Records go to the ledger; fill and order events go back to the strategies, as the bus
+    /// does live.
+    private func absorb(_ records: inout [DeskRecord]) {
+        guard !records.isEmpty else { return }
+        let mine = records.filter {
+            switch $0 {
+            case .order(let o): o.intent.strategyID == strategyID
+            case .event(let e): e.order.intent.strategyID == strategyID
+            case .performance(let d): d.strategyID == strategyID
+            default: false
+            }
+        }
+        ledger.record(mine)
+        let events = records.compactMap { if case .event(let e) = $0 { e } else { nil } }
+        if !events.isEmpty {
+            pipeline.ordersUpdated(events)
+            pipeline.drain()
+        }
+        records = []
+    }
+}
+
+struct ReplayFailure: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
+}
