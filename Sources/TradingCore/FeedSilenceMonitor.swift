@@ -21,23 +21,9 @@ public struct FeedSilenceMonitor: Sendable {
         self.silenceNanoseconds = silenceSeconds * 1_000_000_000
     }
 
-    /// `"NSE=09:15-15:30,MCX=09:00-23:30"`; nil if malformed.
+    /// `"NSE=09:15-15:30,MCX=09:00-23:30"`; nil if malformed (``TradingCalendar/parseSessions(_:)``).
     public static func parseSessions(_ text: String) -> [String: (open: Int64, close: Int64)]? {
-        var out: [String: (open: Int64, close: Int64)] = [:]
-        for part in text.split(separator: ",") {
-            let kv = part.split(separator: "=")
-            guard kv.count == 2 else { return nil }
-            let times = kv[1].split(separator: "-")
-            guard times.count == 2, let open = minutes(times[0]), let close = minutes(times[1]), open < close else { return nil }
-            out[String(kv[0].trimmingCharactersInWhitespace()).uppercased()] = (open, close)
-        }
-        return out
-    }
-
-    static func minutes(_ text: Substring) -> Int64? {
-        let hm = text.trimmingCharactersInWhitespace().split(separator: ":")
-        guard hm.count == 2, let h = Int64(hm[0]), let m = Int64(hm[1]), (0...23).contains(h), (0...59).contains(m) else { return nil }
-        return h * 60 + m
+        TradingCalendar.parseSessions(text)?.mapValues { ($0.open, $0.close) }
     }
 
     /// Ticks of `exchange` were received at `time` (wall clock).

@@ -28,9 +28,8 @@ public struct SessionCalendar: Sendable, Equatable {
         for item in text.split(separator: ",") {
             let parts = item.split(separator: "=")
             guard parts.count == 2 else { return nil }
-            let hm = parts[1].trimmingCharactersInWhitespace().split(separator: ":")
-            guard hm.count == 2, let h = Int64(hm[0]), let m = Int64(hm[1]), (0..<24).contains(h), (0..<60).contains(m) else { return nil }
-            out[String(parts[0].trimmingCharactersInWhitespace())] = h * 60 + m
+            guard let minutes = TradingCalendar.minutes(parts[1]) else { return nil }
+            out[String(parts[0].trimmingCharactersInWhitespace())] = minutes
         }
         return out
     }

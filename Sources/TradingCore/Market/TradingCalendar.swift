@@ -40,11 +40,12 @@ public struct TradingCalendar: Sendable, Equatable {
             guard parts.count == 2 else { return nil }
             let range = parts[1].split(separator: "-")
             guard range.count == 2, let open = minutes(range[0]), let close = minutes(range[1]), close > open else { return nil }
-            out[String(parts[0].trimmingCharactersInWhitespace())] = Session(open: open, close: close)
+            out[String(parts[0].trimmingCharactersInWhitespace()).uppercased()] = Session(open: open, close: close)
         }
         return out
     }
 
+    /// `"09:15"` as minutes after midnight; nil if malformed.
     static func minutes(_ text: Substring) -> Int64? {
         let hm = text.trimmingCharactersInWhitespace().split(separator: ":")
         guard hm.count == 2, let h = Int64(hm[0]), let m = Int64(hm[1]), (0..<24).contains(h), (0..<60).contains(m) else { return nil }

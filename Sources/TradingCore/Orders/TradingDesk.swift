@@ -351,14 +351,20 @@ public struct TradingDesk: Sendable {
             let name = "\(key.symbol)@\(key.exchange)"
             guard let price = lastPrice[Self.instrument(key.symbol, key.exchange)] else { result.skipped.append("\(name): no traded price yet"); continue }
             guard let origin = positionOrigin[key] else { result.skipped.append("\(name): no strategy known"); continue }
-            let quantity = open.net.quantity
-            let intent = OrderIntent(strategyID: origin.strategyID, userID: userID, brokerID: origin.brokerID, symbol: key.symbol,
-                                     exchange: key.exchange, side: quantity > 0 ? .sell : .buy, quantity: Int64(quantity.magnitude),
-                                     referencePrice: price, time: time, reason: "flatten", product: positionProduct[key])
-            records += submit(intent, now: time, closing: true)
+            records += close(key, quantity: open.net.quantity, at: price, origin: origin, reason: "flatten", time: time)
             result.closingOrders += 1
         }
         return (result, records)
+    }
+
+    /// A MARKET order closing a position where its last fill came from (flatten, MIS square-off),
+    /// in the position's product; it only reduces, so risk passes it even while halted.
+    private mutating func close(_ key: PositionKey, quantity: Int64, at price: FixedDecimal,
+                                origin: (strategyID: String, brokerID: String?), reason: String, time: Timestamp) -> [DeskRecord] {
+        let intent = OrderIntent(strategyID: origin.strategyID, userID: key.userID, brokerID: origin.brokerID, symbol: key.symbol,
+                                 exchange: key.exchange, side: quantity > 0 ? .sell : .buy, quantity: Int64(quantity.magnitude),
+                                 referencePrice: price, time: time, reason: reason, product: positionProduct[key])
+        return submit(intent, now: time, closing: true)
     }
 
     /// The live broker accounts whose gateway is connected now.
@@ -618,11 +624,7 @@ public struct TradingDesk: Sendable {
         for (key, open) in positions.sorted(by: { $0.value.positionID < $1.value.positionID })
         where key.exchange == exchange && open.net.quantity != 0 && positionProduct[key, default: defaultProduct] == .mis {
             guard let price = lastPrice[Self.instrument(key.symbol, key.exchange)], let origin = positionOrigin[key] else { continue }
-            let quantity = open.net.quantity
-            let intent = OrderIntent(strategyID: origin.strategyID, userID: key.userID, brokerID: origin.brokerID, symbol: key.symbol,
-                                     exchange: key.exchange, side: quantity > 0 ? .sell : .buy, quantity: Int64(quantity.magnitude),
-                                     referencePrice: price, time: time, reason: "MIS auto square-off at \(at) IST", product: .mis)
-            records += submit(intent, now: time, closing: true)
+            records += close(key, quantity: open.net.quantity, at: price, origin: origin, reason: "MIS auto square-off at \(at) IST", time: time)
         }
         return records
     }
