@@ -11,9 +11,10 @@ public final class OrderDesk: Sendable {
 
     /// The desk's state, touched only on `queue`.
     // @unchecked Sendable is safe here: `desk` and `markTimer` are read and written only inside
-    // blocks run on the desk's serial queue (submit, onTicks, configure, setHalts, the timer's
-    // handler, and the queue.sync blocks of restore/startMarking/drain), which libdispatch runs
-    // one at a time with happens-before between consecutive blocks.
+    // blocks run on the desk's serial queue (submit, onTicks, the configure methods, setHalts,
+    // cancel, modify, onGatewayReport, the timer's handler, and the queue.sync blocks of
+    // restore/flatten/strategiesStopped/startMarking/drain), which libdispatch runs one at a
+    // time with happens-before between consecutive blocks.
     final class DeskBox: @unchecked Sendable {
         var desk: TradingDesk
         /// The marking timer, also touched only on the queue.

@@ -128,6 +128,14 @@ struct LatencyBenchmark {
         var environment = DurableIngestBenchmark.daemonEnvironment(url: url, dir: dir, feed: "ipc://\(dir)/feed.ipc")
         environment["ALGOTRADER_BUS_BIND"] = "tcp://127.0.0.1:45561"
         environment["ALGOTRADER_LOGGING_LEVEL"] = "error"
+        // The row times the fill path, so every intent must become a fill: the exchange order-rate
+        // limits and the order-ratio breaker (docs/risk.md) would refuse this load's bursts of
+        // crossovers (an earlier run counted 81 fills for 133 intents with them on).
+        for key in ["ALGOTRADER_CONTROLS_MAX_ORDERS_PER_SECOND_PER_USER", "ALGOTRADER_CONTROLS_MAX_ORDERS_PER_MINUTE_PER_USER",
+                    "ALGOTRADER_CONTROLS_MAX_ORDERS_PER_SECOND_PER_STRATEGY", "ALGOTRADER_CONTROLS_MAX_ORDERS_PER_MINUTE_PER_STRATEGY",
+                    "ALGOTRADER_CONTROLS_BREAKER_ORDERS_PER_INTENT"] {
+            environment[key] = "0"
+        }
         daemon.environment = environment
         try daemon.run()
         defer { if daemon.isRunning { daemon.terminate(); daemon.waitUntilExit() } }
