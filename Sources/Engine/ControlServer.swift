@@ -5,7 +5,7 @@ public import Logging
 import Postgres
 import Security
 import Storage
-public import Synchronization
+import Synchronization
 import TradingCore
 public import ZeroMQ
 
@@ -156,20 +156,30 @@ public final class ControlServer: Sendable {
         func requireActor() throws {
             guard caller.canAct else { throw Refusal("refused: an investor account is read-only ('\(command)' changes trading)") }
         }
+        /// The `strategy_id` a command names and its owner, if the caller may act for them: an
+        /// admin any, a trader only their own.
+        func namedStrategy() throws -> (id: String, owner: String) {
+            guard let strategyID = (request["strategy_id"] as? String)?.lowercased() else { throw Refusal("needs strategy_id") }
+            guard let owner = try db.query("SELECT user_id::text FROM strategies WHERE strategy_id::text = $1 AND deleted_at IS NULL",
+                                           [strategyID]).scalar, owner == caller.userID || caller.isAdmin else {
+                throw Refusal("no strategy '\(strategyID)' of yours")
+            }
+            return (strategyID, owner)
+        }
         switch command {
         case "logout":
             try db.query("DELETE FROM user_sessions WHERE token_hash = $1", [Self.hash(token)])
             try AuditLog.record(db, actor: actor, actorUserID: caller.userID, action: .logout, targetUserID: caller.userID, peer: peer)
             return ["logged_out": true]
         case "status":
-            let halts = try db.query("SELECT user_id::text, reason, source FROM halts WHERE resumed_at IS NULL").rows
+            let halts = try db.query("SELECT user_id::text, reason, source, strategy_id::text FROM halts WHERE resumed_at IS NULL").rows
             let visible = halts.filter { $0[0] == nil || caller.isAdmin || $0[0] == caller.userID }
             let running = try UserScope.run(db, userID: caller.isAdmin ? nil : caller.userID) { conn in
                 try conn.query("SELECT count(*) FILTER (WHERE is_running), count(*) FROM strategies WHERE deleted_at IS NULL").rows[0]
             }
             var body: [String: Any] = ["user": caller.username, "user_id": caller.userID, "role": caller.role,
                                        "engine_halted": halts.contains { $0[0] == nil },
-                                       "halts": visible.map { ["user_id": $0[0] as Any, "reason": $0[1] ?? "", "source": $0[2] ?? ""] }]
+                                       "halts": visible.map { ["user_id": $0[0] as Any, "strategy_id": $0[3] as Any, "reason": $0[1] ?? "", "source": $0[2] ?? ""] }]
             if !caller.isAdmin {
                 body["strategies_running"] = Int(running[0] ?? "0") ?? 0
                 body["strategies"] = Int(running[1] ?? "0") ?? 0
@@ -191,13 +201,8 @@ public final class ControlServer: Sendable {
                                               "is_running": $0[4] == "t", "parameters": $0[5] ?? "{}"] as [String: Any] }]
         case "strategy.start", "strategy.stop":
             try requireActor()
-            guard let strategyID = (request["strategy_id"] as? String)?.lowercased() else { throw Refusal("needs strategy_id") }
+            let (strategyID, owner) = try namedStrategy()
             let start = command == "strategy.start"
-            // As the owner, if the caller may act for them: an admin any, a trader only their own.
-            guard let owner = try db.query("SELECT user_id::text FROM strategies WHERE strategy_id::text = $1 AND deleted_at IS NULL",
-                                           [strategyID]).scalar, owner == caller.userID || caller.isAdmin else {
-                throw Refusal("no strategy '\(strategyID)' of yours")
-            }
             try UserScope.run(db, userID: owner) { conn in
                 try conn.query("UPDATE strategies SET is_active = $2::boolean WHERE strategy_id = $1::uuid", [strategyID, start ? "true" : "false"])
                 try AuditLog.record(conn, actor: actor, actorUserID: caller.userID, action: start ? .strategyStarted : .strategyStopped,
@@ -244,6 +249,29 @@ public final class ControlServer: Sendable {
             hooks.desk?.cancel(orderID: orderID, reason: "cancelled by \(caller.username)", now: SystemClock().now())
             try AuditLog.record(db, actor: actor, actorUserID: caller.userID, action: .orderCancelled, targetUserID: owner, target: orderID, peer: peer)
             return ["order_id": orderID, "cancel": "requested"]
+        case "halt" where request["strategy_id"] != nil:
+            // One strategy: the row a breaker writes, less the breach (the desk reads both alike).
+            try requireActor()
+            let (strategyID, owner) = try namedStrategy()
+            let reason = request["reason"] as? String ?? "halted by \(caller.username)"
+            try db.transaction { conn in
+                try conn.query("INSERT INTO halts (user_id, strategy_id, reason, source, created_by) VALUES ($1::uuid, $2::uuid, $3, 'operator', $4)",
+                               [owner, strategyID, reason, actor])
+                try AuditLog.record(conn, actor: actor, actorUserID: caller.userID, action: .halt, targetUserID: owner,
+                                    target: "strategy", details: Self.json(["reason": reason, "strategy_id": strategyID]), peer: peer)
+            }
+            return ["halted": "strategy", "strategy_id": strategyID]
+        case "resume" where request["strategy_id"] != nil:
+            guard caller.isAdmin else { throw Refusal("only an admin resumes trading after a halt") }
+            let (strategyID, owner) = try namedStrategy()
+            let lifted = try db.transaction { conn -> Int in
+                let n = try conn.query("UPDATE halts SET resumed_at = now(), resumed_by = $2 WHERE resumed_at IS NULL AND strategy_id = $1::uuid",
+                                       [strategyID, actor]).affectedRows
+                try AuditLog.record(conn, actor: actor, actorUserID: caller.userID, action: .resume, targetUserID: owner,
+                                    target: "strategy", details: "{\"lifted\":\(n),\"strategy_id\":\"\(strategyID)\"}", peer: peer)
+                return n
+            }
+            return ["lifted": lifted, "strategy_id": strategyID]
         case "halt":
             try requireActor()
             let engine = request["engine"] as? Bool ?? false

@@ -1,7 +1,7 @@
 import Dispatch
 import Foundation
 import Synchronization
-public import ZeroMQ
+import ZeroMQ
 
 /// The thread of a socket service (replay, gateway, control): `start` returns once the service's
 /// setup (creating and binding its socket) succeeded, or throws its error; the loop runs until

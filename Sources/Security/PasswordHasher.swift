@@ -1,6 +1,6 @@
 import Crypto
 import _CryptoExtras
-public import Foundation
+import Foundation
 
 /// Password hashes for `users.password_hash`: scrypt (memory-hard) with a random 16-byte salt per
 /// hash, its parameters stored with it so the cost can rise without breaking old hashes:

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// A PostgreSQL cluster of one test's own (scripts/pg-cluster.sh), for fault tests that stop it
 /// the way a crash does: the shared test cluster must stay up for the other tests.

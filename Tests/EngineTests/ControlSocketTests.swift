@@ -76,6 +76,17 @@ struct ControlSocketTests {
         #expect(status.stdout.contains("review"), "the halted user sees their halt: \(status.stdout)")
         #expect(try ctl(daemon, "root", ["resume", "--user", "tara"]).stdout.contains("\"lifted\" : 1"))
 
+        // One strategy: a trader halts their own (not another's); lifting it is an admin's.
+        #expect(try ctl(daemon, "tara", ["halt", "--strategy", other.strategyID, "--reason", "x"]).status == 1)
+        #expect(try ctl(daemon, "tara", ["halt", "--strategy", trader.strategyID, "--user", "tara", "--reason", "x"]).status == 64)
+        #expect(try ctl(daemon, "tara", ["halt", "--strategy", trader.strategyID, "--reason", "odd fills"]).status == 0)
+        #expect(try db.query("SELECT user_id::text FROM halts WHERE strategy_id = $1::uuid AND resumed_at IS NULL",
+                             [trader.strategyID]).scalar == trader.userID)
+        #expect(try ctl(daemon, "tara", ["status"]).stdout.contains(trader.strategyID), "the halt names its strategy")
+        #expect(try ctl(daemon, "tara", ["resume", "--strategy", trader.strategyID]).status == 1, "only an admin resumes")
+        #expect(try ctl(daemon, "root", ["resume", "--strategy", trader.strategyID]).stdout.contains("\"lifted\" : 1"))
+        #expect(try db.query("SELECT count(*) FROM halts WHERE resumed_at IS NULL").scalar == "0")
+
         // Failed logins: refused, then rate-limited even with the right password.
         for _ in 0..<3 { #expect(try ctl(daemon, "omar", ["login", "omar"], stdin: "wrong\n").stderr.contains("login failed")) }
         let limited = try ctl(daemon, "omar", ["login", "omar"], stdin: "omar-pw\n")
@@ -89,7 +100,7 @@ struct ControlSocketTests {
         let actions = try db.query("SELECT action, count(*) FROM audit_log GROUP BY action").rows
             .reduce(into: [String: Int]()) { $0[$1[0]!] = Int($1[1]!)! }
         #expect(actions["login"] == 3 && actions["login_failed"] == 4 && actions["strategy_stopped"] == 1)
-        #expect(actions["halt"] == 1 && actions["resume"] == 1 && actions["logout"] == 1)
+        #expect(actions["halt"] == 2 && actions["resume"] == 2 && actions["logout"] == 1)
         #expect(try db.query("SELECT count(*) FROM audit_log WHERE action = 'halt' AND actor = 'ctl:root' AND target_user_id = $1::uuid",
                              [trader.userID]).scalar == "1")
         #expect(try db.query("SELECT count(*) FROM audit_log WHERE action = 'login' AND actor_user_id = $1::uuid", [admin.userID]).scalar == "1")

@@ -42,7 +42,7 @@ struct DaemonGatewayTests {
         while try unsettled() > 0 && Date() < deadline { Thread.sleep(forTimeInterval: 0.2) }
         #expect(try unsettled() == 0)
         Thread.sleep(forTimeInterval: 1.2)  // the last report.acks reach the gateway
-        FileManager.default.createFile(atPath: "\(dir)/gateway.stop", contents: nil)
+        #expect(FileManager.default.createFile(atPath: "\(dir)/gateway.stop", contents: nil), "the stop file tells the Python peers to finish")
         gateway.waitUntilExit()
         #expect(gateway.terminationStatus == 0)
 

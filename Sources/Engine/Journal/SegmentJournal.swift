@@ -83,7 +83,7 @@ public final class SegmentJournal: Sendable {
             if offset < bytes.count { truncate(lastPath, off_t(offset)) }
         }
         var total: Int64 = 0
-        for s in segments { total += Int64((try? FileManager.default.attributesOfItem(atPath: Self.path(directory, s))[.size] as? Int) ?? 0) ?? 0 }
+        for s in segments { total += Int64((try? FileManager.default.attributesOfItem(atPath: Self.path(directory, s))[.size] as? Int) ?? 0) }
         state = Mutex(State(writeSegment: last, writeHandle: nil, writeOffset: end, checkpoint: checkpoint, bytes: total))
     }
 
@@ -151,7 +151,9 @@ public final class SegmentJournal: Sendable {
                 if s.writeHandle == nil {
                     let path = Self.path(directory, s.writeSegment)
                     if !FileManager.default.fileExists(atPath: path) {
-                        FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
+                        guard FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
+                            return .io("cannot create \(path)")
+                        }
                         Self.syncDirectory(directory)
                     }
                     guard let handle = FileHandle(forWritingAtPath: path) else { return .io("cannot open \(path)") }
@@ -224,7 +226,7 @@ public final class SegmentJournal: Sendable {
             s.checkpoint = target
             for segment in Self.segments(in: directory) where segment < target.segment {
                 let path = Self.path(directory, segment)
-                let size = Int64((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0) ?? 0
+                let size = Int64((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0)
                 if unlink(path) == 0 { s.bytes -= size }
             }
         }

@@ -32,6 +32,20 @@ enum Admin {
         return id
     }
 
+    /// A strategy's id and owner from its id or name (a name must name exactly one strategy
+    /// that is not removed); exits 64 naming it when there is none or the name is ambiguous.
+    static func strategy(_ strategy: String, _ db: PostgresConnection) throws -> (id: String, userID: String) {
+        let rows = try db.query("""
+            SELECT strategy_id::text, user_id::text FROM strategies
+            WHERE deleted_at IS NULL AND (strategy_id::text = lower($1) OR name = $1) ORDER BY strategy_id
+            """, [strategy]).rows
+        guard let first = rows.first, let id = first[0], let owner = first[1] else { throw fail("no strategy '\(strategy)'") }
+        guard rows.count == 1 else {
+            throw fail("strategy name '\(strategy)' is ambiguous: use its id (\(rows.compactMap { $0[0] }.joined(separator: ", ")))")
+        }
+        return (id, owner)
+    }
+
     /// A secret from the terminal (echo off, asked twice when `confirm`) or, when stdin is not a
     /// terminal, its first line. Never from the command line, where `ps` and shell history see it.
     static func readSecret(prompt: String, confirm: Bool) throws -> String {

@@ -91,7 +91,9 @@ struct Ctl: ParsableCommand {
             let reply = try connection.call("login", ["username": username, "password": password, "client": "algotrader ctl"], withToken: false)
             guard let token = reply["token"] as? String else { throw Admin.fail("login: no token in the answer", status: 1) }
             let path = connection.tokenPath
-            FileManager.default.createFile(atPath: path, contents: Data(token.utf8), attributes: [.posixPermissions: 0o600])
+            guard FileManager.default.createFile(atPath: path, contents: Data(token.utf8), attributes: [.posixPermissions: 0o600]) else {
+                throw Admin.fail("login: cannot write the token to \(path)", status: 1)
+            }
             Swift.print("logged in as \(username) (\(reply["role"] as? String ?? "?")) until \(reply["expires_at"] as? String ?? "?")")
         }
     }
@@ -157,26 +159,37 @@ struct Ctl: ParsableCommand {
     }
 
     struct HaltUser: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "halt", abstract: "Halt yourself, a user (admins) or the engine (admins).")
+        static let configuration = CommandConfiguration(commandName: "halt",
+                                                        abstract: "Halt yourself, one of your strategies, a user (admins) or the engine (admins).")
         @OptionGroup var connection: Connection
         @Option(help: "The user to halt (admins).") var user: String?
+        @Option(help: "Halt only this strategy (its id).") var strategy: String?
         @Flag(help: "Halt the whole engine (admins).") var engine = false
         @Option(help: "Why.") var reason: String
+        func validate() throws {
+            if [user != nil, strategy != nil, engine].filter({ $0 }).count > 1 { throw ValidationError("give one of --user, --strategy, --engine") }
+        }
         func run() throws {
             var body: [String: Any] = ["reason": reason, "engine": engine]
             if let user { body["user"] = user }
+            if let strategy { body["strategy_id"] = strategy }
             try connection.print(try connection.call("halt", body))
         }
     }
 
     struct ResumeUser: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "resume", abstract: "Lift a user's or the engine's halts (admins).")
+        static let configuration = CommandConfiguration(commandName: "resume", abstract: "Lift a user's, a strategy's or the engine's halts (admins).")
         @OptionGroup var connection: Connection
         @Option(help: "The user.") var user: String?
+        @Option(help: "Only this strategy's halts (its id).") var strategy: String?
         @Flag(help: "The engine-wide halt.") var engine = false
+        func validate() throws {
+            if [user != nil, strategy != nil, engine].filter({ $0 }).count > 1 { throw ValidationError("give one of --user, --strategy, --engine") }
+        }
         func run() throws {
             var body: [String: Any] = ["engine": engine]
             if let user { body["user"] = user }
+            if let strategy { body["strategy_id"] = strategy }
             try connection.print(try connection.call("resume", body))
         }
     }
