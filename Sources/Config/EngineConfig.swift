@@ -209,6 +209,10 @@ public struct EngineConfig: Sendable {
         controls.breakerMinimumOrders = try integer("controls.breaker_min_orders")
         let algoID = try string("orders.algo_id")
         controls.algoID = algoID.isEmpty ? nil : algoID
+        controls.requireAlgoID = try boolean("orders.require_algo_id")
+        if controls.requireAlgoID && algoID.isEmpty {
+            throw ConfigError(key: "orders.algo_id", "is empty but orders.require_algo_id is true: set the exchange-approved algo id")
+        }
         orderControls = controls
         if try boolean("charges.enabled") {
             let file = try string("charges.schedule_file")

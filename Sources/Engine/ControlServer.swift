@@ -131,6 +131,16 @@ public final class ControlServer: Sendable {
         socket.close()
     }
 
+    /// The `strategy_id` a request names and its owner, if the caller may act for them: an
+    /// admin any, a trader only their own.
+    private static func namedStrategy(_ request: [String: Any], _ caller: Caller, _ db: PostgresConnection) throws -> (id: String, owner: String) {
+        guard let strategyID = (request["strategy_id"] as? String)?.lowercased() else { throw Refusal("needs strategy_id") }
+        let owner = try db.query("SELECT user_id::text FROM strategies WHERE strategy_id::text = $1 AND deleted_at IS NULL",
+                                 [strategyID]).scalar
+        guard let owner, owner == caller.userID || caller.isAdmin else { throw Refusal("no strategy '\(strategyID)' of yours") }
+        return (strategyID, owner)
+    }
+
     static func hash(_ token: String) -> String {
         SHA256.hash(data: Array(token.utf8)).map { String(format: "%02x", $0) }.joined()
     }
@@ -156,16 +166,7 @@ public final class ControlServer: Sendable {
         func requireActor() throws {
             guard caller.canAct else { throw Refusal("refused: an investor account is read-only ('\(command)' changes trading)") }
         }
-        /// The `strategy_id` a command names and its owner, if the caller may act for them: an
-        /// admin any, a trader only their own.
-        func namedStrategy() throws -> (id: String, owner: String) {
-            guard let strategyID = (request["strategy_id"] as? String)?.lowercased() else { throw Refusal("needs strategy_id") }
-            guard let owner = try db.query("SELECT user_id::text FROM strategies WHERE strategy_id::text = $1 AND deleted_at IS NULL",
-                                           [strategyID]).scalar, owner == caller.userID || caller.isAdmin else {
-                throw Refusal("no strategy '\(strategyID)' of yours")
-            }
-            return (strategyID, owner)
-        }
+        func namedStrategy() throws -> (id: String, owner: String) { try Self.namedStrategy(request, caller, db) }
         switch command {
         case "logout":
             try db.query("DELETE FROM user_sessions WHERE token_hash = $1", [Self.hash(token)])

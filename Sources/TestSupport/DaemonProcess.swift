@@ -36,7 +36,9 @@ public final class DaemonProcess {
     /// The market-data endpoint the daemon connects to (a test's publisher binds it).
     public var feed: String { "ipc://\(directory)/feed.ipc" }
 
-    public init(databaseURL: String, environment extra: [String: String] = [:]) throws {
+    /// `pinMarketRules: false` runs the shipped configuration's market rules as they are (the
+    /// tests that check the defaults themselves).
+    public init(databaseURL: String, environment extra: [String: String] = [:], pinMarketRules: Bool = true) throws {
         directory = NSTemporaryDirectory() + "algotrader-daemon-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         process.executableURL = try Repository.binary()
@@ -54,7 +56,7 @@ public final class DaemonProcess {
         // The tests of earlier behaviour pin the market rules that would change their numbers or
         // fire at the wall clock's 15:20/15:30 IST: no charges, no session actions, no rate limits
         // or breakers. The tests of those rules turn them back on through `extra`.
-        environment.merge(Self.plainMarketRules) { $1 }
+        if pinMarketRules { environment.merge(Self.plainMarketRules) { $1 } }
         environment.merge(extra) { $1 }
         process.environment = environment
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")

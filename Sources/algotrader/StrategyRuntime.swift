@@ -71,6 +71,10 @@ final class StrategyRuntime: Sendable {
             let live = try DeskState.liveBrokers(config.databaseURL)
             orderDesk.configure(liveBrokers: Set(live.keys), paperModel: config.paperModel)
             gateway?.setLiveBrokers(live)
+            if !live.isEmpty && config.orderControls.algoID == nil {
+                logger.warning("live brokers are configured but orders.algo_id is empty: their orders reach the gateways without an algo id",
+                               metadata: ["live_brokers": "\(live.count)"])
+            }
             let instruments = try DeskState.instruments(config.databaseURL)
             var calendar = config.tradingCalendar
             calendar.holidays = try DeskState.holidays(config.databaseURL)

@@ -93,6 +93,21 @@ struct ConfigLoaderTests {
         } throws: { ($0 as? ConfigError)?.key == "ingest.flush_interval_ms" }
     }
 
+    /// The shipped order controls leave CONTRACT.md section 5's reference behaviour alone: no
+    /// order-rate limit, and live orders are not refused for a missing algo id.
+    @Test func theShippedControlsRefuseNoReferenceOrderAndRequiringAnAlgoIDNeedsOne() throws {
+        let config = try ConfigLoader().load(file: Self.shippedFile, environment: ["ALGOTRADER_DATABASE_URL": "x"])
+        let c = config.orderControls
+        #expect([c.maxOrdersPerSecondPerUser, c.maxOrdersPerMinutePerUser, c.maxOrdersPerSecondPerStrategy, c.maxOrdersPerMinutePerStrategy] == [Int](repeating: 0, count: 4))
+        #expect(c.algoID == nil && !c.requireAlgoID)
+        #expect {
+            try ConfigLoader().load(file: Self.shippedFile, environment: ["ALGOTRADER_DATABASE_URL": "x", "ALGOTRADER_ORDERS_REQUIRE_ALGO_ID": "true"])
+        } throws: { ($0 as? ConfigError)?.key == "orders.algo_id" }
+        let required = try ConfigLoader().load(file: Self.shippedFile, environment: [
+            "ALGOTRADER_DATABASE_URL": "x", "ALGOTRADER_ORDERS_REQUIRE_ALGO_ID": "true", "ALGOTRADER_ORDERS_ALGO_ID": "NSE-ALGO-7"])
+        #expect(required.orderControls.requireAlgoID && required.orderControls.algoID == "NSE-ALGO-7")
+    }
+
     @Test func databaseURLCanComeFromAFile() throws {
         let secret = try Self.temporaryFile("postgresql://u:secret@h/db\n")
         let config = try ConfigLoader().load(file: Self.shippedFile, environment: ["ALGOTRADER_DATABASE_URL_FILE": secret])

@@ -212,10 +212,16 @@ struct MarketRulesTests {
         #expect(desk.haltedStrategies.isEmpty)
     }
 
-    @Test func everyOrderCarriesTheAlgoIDToTheGatewayAndLiveOrdersNeedOne() throws {
+    @Test func everyOrderCarriesTheAlgoIDToTheGatewayAndLiveOrdersNeedOneOnlyWhenRequired() throws {
         var desk = TradingDesk(ids: UUIDv7Generator(seed: 11))
         desk.liveBrokers = ["b1"]
         desk.setConnectedBrokers(["b1"])
+        // By default a live order without an id goes to its gateway with algo_id null.
+        let unnamed = desk.submit(intent(.buy, 1, at: "2450"), now: t0)
+        let sent = try #require(unnamed.compactMap { if case .gatewayRequest(let r) = $0 { r } else { nil } }.first)
+        let sentJSON = try #require(try JSONSerialization.jsonObject(with: Data(sent.json().utf8)) as? [String: Any])
+        #expect(sentJSON["algo_id"] is NSNull && Self.lastOrder(unnamed)?.state.status == .pending)
+        desk.controls.requireAlgoID = true
         let refused = Self.lastOrder(desk.submit(intent(.buy, 1, at: "2450"), now: t0))
         #expect(refused?.reason == "orders.algo_id is not configured: live orders must carry the exchange-approved algo id")
         desk.controls.algoID = "NSE-ALGO-42"

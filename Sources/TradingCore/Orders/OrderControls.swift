@@ -18,6 +18,10 @@ public struct OrderControls: Sendable, Equatable {
     public var breakerMinimumOrders: Int = 0
     /// The exchange-approved algo id carried on every order (and sent to gateways).
     public var algoID: String?
+    /// Refuse live orders while `algoID` is unset. Off by default: a broker or exchange that
+    /// requires the id refuses the order itself, and the contract's gateways must work with only
+    /// the required keys configured.
+    public var requireAlgoID = false
 
     public init() {}
 

@@ -437,7 +437,7 @@ public struct TradingDesk: Sendable {
         if case .accept = decision, isLive(order), let broker = intent.brokerID, !connectedBrokers.contains(broker) {
             decision = .reject(reason: "halted: no gateway connected for live broker \(broker)")
         }
-        if case .accept = decision, isLive(order), (controls.algoID ?? "").isEmpty {
+        if case .accept = decision, controls.requireAlgoID, isLive(order), (controls.algoID ?? "").isEmpty {
             decision = .reject(reason: "orders.algo_id is not configured: live orders must carry the exchange-approved algo id")
         }
         switch decision {
