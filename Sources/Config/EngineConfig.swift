@@ -47,13 +47,16 @@ public struct EngineConfig: Sendable {
     public var systemLogRetentionDays: Int
     public var tradeLogRetentionDays: Int
     public var oneMinuteBarRetentionDays: Int
-    /// `HOST:PORT` of the Prometheus endpoint, or empty for none.
+    /// Sessions, holidays (filled from the database) and MIS square-off times per exchange.
     public var tradingCalendar: TradingCalendar
     public var sessionActions: Bool
+    /// A new IST day lifts daily loss halts (off: they wait for an admin, CONTRACT.md section 5).
+    public var liftDailyLossHaltsAtDayStart: Bool
     public var defaultProduct: Product
     public var orderControls: OrderControls
     /// nil when `charges.enabled` is false.
     public var chargeSchedule: ChargeSchedule?
+    /// `HOST:PORT` of the Prometheus endpoint, or empty for none.
     public var metricsBind: String
     public var logLevel: String
     public var badMessageLogIntervalSeconds: Int
@@ -196,6 +199,7 @@ public struct EngineConfig: Sendable {
         }
         tradingCalendar = TradingCalendar(sessions: tradingSessions, squareOff: squareOff)
         sessionActions = try boolean("market.session_actions")
+        liftDailyLossHaltsAtDayStart = try boolean("controls.lift_daily_loss_halts_at_day_start")
         defaultProduct = Product(rawValue: try string("orders.default_product")) ?? .mis
         var controls = OrderControls()
         controls.maxOrdersPerSecondPerUser = try integer("controls.max_orders_per_second_per_user")

@@ -243,7 +243,7 @@ public final class EventWriter: Sendable {
         var marks: [(String, FixedDecimal)] = []
         var halts: [(String, String)] = []
         var strategyHalts: [(strategyID: String, userID: String, reason: String, breach: String)] = []
-        var dayStarts: [Timestamp] = []
+        var dayStarts: [(time: Timestamp, lifting: [String])] = []
         var events = Array(repeating: [String?](), count: 5)
         var published: [(Int64, BusEvent, String)] = []
         var gateway: [DeskRecord] = []
@@ -277,8 +277,8 @@ public final class EventWriter: Sendable {
                 round.halts.append((userID, reason))
             case .strategyHalt(let strategyID, let userID, let reason, let breach):
                 round.strategyHalts.append((strategyID, userID, reason, breach))
-            case .dayStart(_, let time):
-                round.dayStarts.append(time)
+            case .dayStart(_, let time, let lifting):
+                round.dayStarts.append((time, lifting))
             case .gatewayRequest, .gatewayAck:
                 round.gateway.append(record)
             case .event(let event):
@@ -322,17 +322,18 @@ public final class EventWriter: Sendable {
                     """, history.map { PostgresArrayLiteral.text($0) })
             }
             for day in round.days { try OrderRecords.upsert(day, conn) }
-            for time in round.dayStarts {
-                // A new IST day: the daily loss halts raised before it are lifted (with audit rows).
+            for (time, lifting) in round.dayStarts {
+                // A new IST day: the halts of the breaches it lifts, raised before it, are lifted
+                // (with audit rows).
                 try conn.query("""
                     WITH r AS (
                         UPDATE halts SET resumed_at = now(), resumed_by = 'engine:day-start'
-                        WHERE resumed_at IS NULL AND breach IN ('daily_loss', 'strategy_loss') AND created_at < $1::timestamptz
+                        WHERE resumed_at IS NULL AND breach = ANY($2::text[]) AND created_at < $1::timestamptz
                         RETURNING user_id, strategy_id, reason)
                     INSERT INTO audit_log (actor, action, target_user_id, target, details)
                     SELECT 'engine:day-start', 'resume', user_id, CASE WHEN strategy_id IS NULL THEN 'user' ELSE 'strategy' END,
                            jsonb_build_object('reason', reason, 'strategy_id', strategy_id) FROM r
-                    """, [time.description])
+                    """, [time.description, PostgresArrayLiteral.text(lifting)])
             }
             for h in round.strategyHalts {
                 try conn.query("""

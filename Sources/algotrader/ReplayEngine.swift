@@ -48,6 +48,7 @@ final class ReplayEngine {
         trading.holidays = try DeskState.holidays(config.databaseURL)
         desk.calendar = trading
         desk.sessionActions = config.sessionActions
+        desk.liftDailyLossHaltsAtDayStart = config.liftDailyLossHaltsAtDayStart
         desk.controls = config.orderControls
         desk.chargeSchedule = config.chargeSchedule
         desk.defaultProduct = config.defaultProduct

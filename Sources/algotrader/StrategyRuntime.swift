@@ -85,6 +85,7 @@ final class StrategyRuntime: Sendable {
                 desk.instruments = instruments
                 desk.calendar = calendar
                 desk.sessionActions = config.sessionActions
+                desk.liftDailyLossHaltsAtDayStart = config.liftDailyLossHaltsAtDayStart
                 desk.controls = config.orderControls
                 desk.chargeSchedule = config.chargeSchedule
                 desk.defaultProduct = config.defaultProduct

@@ -26,7 +26,7 @@ struct EventWriterHaltTests {
         #expect(audit.first == ["engine:risk", "halt", "daily_loss_limit breached"])
     }
 
-    @Test func aBreakersStrategyHaltIsStoredAndTheNextDaysStartLiftsOnlyTheDailyLossHalts() throws {
+    @Test func aBreakersStrategyHaltIsStoredAndTheNextDaysStartLiftsOnlyTheBreachesItNames() throws {
         let url = try TestDatabase.makeMigrated()
         let db = try TestDatabase.connect(url)
         let ids = try SampleRows.userStrategyBrokerTrade(db, username: "breaker")
@@ -48,10 +48,23 @@ struct EventWriterHaltTests {
         let dayWriter = EventWriter(connectionString: url, endpoint: "inproc://day-bus", context: next, logger: Logger(label: "test"))
         try dayWriter.start()
         let tomorrow = Timestamp(nanosecondsSinceEpoch: SystemClock().now().nanosecondsSinceEpoch + 86_400_000_000_000)
-        dayWriter.enqueue([.dayStart(day: SessionCalendar.istDay(tomorrow), time: tomorrow)])
+        // The default day start lifts a strategy's own loss halt; the user's daily loss halt waits
+        // for an admin (CONTRACT.md section 5).
+        dayWriter.enqueue([.dayStart(day: SessionCalendar.istDay(tomorrow), time: tomorrow, lifting: ["strategy_loss"])])
+        dayWriter.enqueue([.dayStart(day: SessionCalendar.istDay(tomorrow), time: tomorrow, lifting: ["strategy_loss"])])
         dayWriter.stop()
+        #expect(try db.query("SELECT breach FROM halts WHERE resumed_at IS NULL ORDER BY breach").rows
+                == [["daily_loss"], ["drawdown"], ["order_ratio"]], "only the strategy loss halt is lifted, once")
+        #expect(try db.query("SELECT count(*) FROM audit_log WHERE actor = 'engine:day-start' AND action = 'resume'").scalar == "1")
+
+        // Configured to (controls.lift_daily_loss_halts_at_day_start), it lifts daily loss halts too.
+        let third = try ZMQContext()
+        let liftingWriter = EventWriter(connectionString: url, endpoint: "inproc://day-bus-2", context: third, logger: Logger(label: "test"))
+        try liftingWriter.start()
+        liftingWriter.enqueue([.dayStart(day: SessionCalendar.istDay(tomorrow), time: tomorrow, lifting: ["daily_loss", "strategy_loss"])])
+        liftingWriter.stop()
         #expect(try db.query("SELECT breach FROM halts WHERE resumed_at IS NULL ORDER BY breach").rows == [["drawdown"], ["order_ratio"]],
-                "a new day lifts daily loss halts, not drawdown or order-ratio ones")
+                "never drawdown or order-ratio halts")
         #expect(try db.query("SELECT count(*) FROM audit_log WHERE actor = 'engine:day-start' AND action = 'resume'").scalar == "2")
     }
 }

@@ -134,21 +134,28 @@ struct MarketRulesTests {
         #expect(hit?.state.status == .filled)
     }
 
-    @Test func aDailyLossHaltLiftsAtTheNextISTDayAndTheDayStartIsRecorded() {
-        var desk = TradingDesk(ids: UUIDv7Generator(seed: 6))
-        desk.riskSettings["u1"] = RiskSettings(dailyLossLimit: FixedDecimal(100), maxPositionSize: FixedDecimal(10_000_000),
-                                               maxDrawdownPercent: FixedDecimal(99), maxRiskPerTrade: FixedDecimal(100))
-        _ = desk.advance(to: t0)
-        _ = desk.submit(intent(.buy, 10, at: "2450"), now: t0)
-        _ = desk.submit(intent(.sell, 10, at: "2430"), now: t0)  // -200: at the limit
-        let refused = desk.submit(intent(.buy, 10, at: "2430"), now: t0)
-        #expect(refused.contains { if case .halt(_, let reason) = $0 { reason.hasPrefix("daily loss") } else { false } })
-        #expect(desk.haltedUsers == ["u1"])
-        let nextDay = desk.advance(to: at("2026-11-25T09:00:00+05:30"))
-        #expect(nextDay.contains { if case .dayStart(let day, _) = $0 { day == SessionCalendar.istDay(t0) + 1 } else { false } })
-        #expect(desk.haltedUsers.isEmpty)
-        let t1 = at("2026-11-25T09:20:00+05:30")
-        #expect(Self.lastOrder(desk.submit(intent(.buy, 10, at: "2430", time: t1), now: t1))?.state.status == .filled)
+    /// CONTRACT.md section 5: a daily loss breach halts the user "until an admin resumes"; the
+    /// next IST day restarts the day's loss from zero but lifts the halt only when configured to.
+    @Test func aDailyLossHaltWaitsForAnAdminUnlessConfiguredToLiftAtTheNextISTDay() {
+        for lifts in [false, true] {
+            var desk = TradingDesk(ids: UUIDv7Generator(seed: 6))
+            desk.liftDailyLossHaltsAtDayStart = lifts
+            desk.riskSettings["u1"] = RiskSettings(dailyLossLimit: FixedDecimal(100), maxPositionSize: FixedDecimal(10_000_000),
+                                                   maxDrawdownPercent: FixedDecimal(99), maxRiskPerTrade: FixedDecimal(100))
+            _ = desk.advance(to: t0)
+            _ = desk.submit(intent(.buy, 10, at: "2450"), now: t0)
+            _ = desk.submit(intent(.sell, 10, at: "2430"), now: t0)  // -200: at the limit
+            let refused = desk.submit(intent(.buy, 10, at: "2430"), now: t0)
+            #expect(refused.contains { if case .halt(_, let reason) = $0 { reason.hasPrefix("daily loss") } else { false } })
+            #expect(desk.haltedUsers == ["u1"])
+            let nextDay = desk.advance(to: at("2026-11-25T09:00:00+05:30"))
+            let lifting = nextDay.compactMap { if case .dayStart(let day, _, let l) = $0, day == SessionCalendar.istDay(t0) + 1 { l } else { nil } }
+            #expect(lifting == [lifts ? ["daily_loss", "strategy_loss"] : ["strategy_loss"]], "the day start is recorded with what it lifts")
+            #expect(desk.haltedUsers == (lifts ? [] : ["u1"]))
+            let t1 = at("2026-11-25T09:20:00+05:30")
+            let next = Self.lastOrder(desk.submit(intent(.buy, 10, at: "2430", time: t1), now: t1))
+            #expect(next?.state.status == (lifts ? .filled : .rejected), "lifted: \(lifts)")
+        }
     }
 
     // MARK: SEBI / exchange controls

@@ -110,8 +110,9 @@ public enum DeskRecord: Sendable, Equatable, Codable {
     case halt(userID: String, reason: String)
     /// A breaker halted one strategy (`breach`: `strategy_loss` or `order_ratio`).
     case strategyHalt(strategyID: String, userID: String, reason: String, breach: String)
-    /// A new Asia/Kolkata trading day began: daily loss halts (user and strategy) are lifted.
-    case dayStart(day: Int64, time: Timestamp)
+    /// A new Asia/Kolkata trading day began: the halts of the `lifting` breaches raised before
+    /// it are lifted (`strategy_loss` always; `daily_loss` only when the desk is configured to).
+    case dayStart(day: Int64, time: Timestamp, lifting: [String])
     /// Marks an open position at a new last traded price (`current_price`; the seed's trigger
     /// recomputes `unrealized_pnl`).
     case mark(positionID: String, price: FixedDecimal)
@@ -278,6 +279,10 @@ public struct TradingDesk: Sendable {
     public var calendar = TradingCalendar.standard
     /// Whether the clock expires DAY orders at the close and squares off MIS positions.
     public var sessionActions = true
+    /// Whether a new IST day lifts the user halts its daily loss limit raised. Off by default:
+    /// CONTRACT.md section 5 keeps a daily loss halt "until an admin resumes"; the day's loss
+    /// itself always starts again from zero.
+    public var liftDailyLossHaltsAtDayStart = false
     /// Order rates, fat-finger caps, price band, breakers, algo id (all off by default).
     public var controls = OrderControls.none
     /// Charges per execution; nil charges nothing.
@@ -288,7 +293,7 @@ public struct TradingDesk: Sendable {
     public var strategyPolicies: [String: StrategyOrderPolicy] = [:]
     /// Strategies halted by a breaker or an operator.
     public private(set) var haltedStrategies: Set<String> = []
-    /// Halts this desk raised for a daily loss (lifted at the next day's start).
+    /// Halts this desk raised for a daily loss (lifted at the next day's start when configured).
     private var dailyLossHalts: Set<String> = []
     private var strategyLossHalts: Set<String> = []
     private var orderRates = RateWindow()
@@ -590,11 +595,15 @@ public struct TradingDesk: Sendable {
         if lastDay > firstDay {
             intentCount = [:]
             orderMessages = [:]
-            haltedUsers.subtract(dailyLossHalts)
+            var lifting = ["strategy_loss"]
+            if liftDailyLossHaltsAtDayStart {
+                haltedUsers.subtract(dailyLossHalts)
+                dailyLossHalts = []
+                lifting.insert("daily_loss", at: 0)
+            }
             haltedStrategies.subtract(strategyLossHalts)
-            dailyLossHalts = []
             strategyLossHalts = []
-            records.append(.dayStart(day: lastDay, time: TradingCalendar.instant(day: lastDay, minutes: 0)))
+            records.append(.dayStart(day: lastDay, time: TradingCalendar.instant(day: lastDay, minutes: 0), lifting: lifting))
         }
         guard sessionActions else { return records }
         var events: [(Timestamp, Int, String)] = []  // time, 0 = square-off / 1 = close, exchange
