@@ -52,6 +52,8 @@ public struct EngineConfig: Sendable {
     public var sessionActions: Bool
     /// A new IST day lifts daily loss halts (off: they wait for an admin, CONTRACT.md section 5).
     public var liftDailyLossHaltsAtDayStart: Bool
+    /// The daily loss and drawdown checks count charges (off: gross P&L of the fills, as MTM).
+    public var riskIncludesCharges: Bool
     public var defaultProduct: Product
     public var orderControls: OrderControls
     /// nil when `charges.enabled` is false.
@@ -200,6 +202,7 @@ public struct EngineConfig: Sendable {
         tradingCalendar = TradingCalendar(sessions: tradingSessions, squareOff: squareOff)
         sessionActions = try boolean("market.session_actions")
         liftDailyLossHaltsAtDayStart = try boolean("controls.lift_daily_loss_halts_at_day_start")
+        riskIncludesCharges = try boolean("controls.risk_includes_charges")
         defaultProduct = Product(rawValue: try string("orders.default_product")) ?? .mis
         var controls = OrderControls()
         controls.maxOrdersPerSecondPerUser = try integer("controls.max_orders_per_second_per_user")

@@ -49,6 +49,7 @@ final class ReplayEngine {
         desk.calendar = trading
         desk.sessionActions = config.sessionActions
         desk.liftDailyLossHaltsAtDayStart = config.liftDailyLossHaltsAtDayStart
+        desk.riskIncludesCharges = config.riskIncludesCharges
         desk.controls = config.orderControls
         desk.chargeSchedule = config.chargeSchedule
         desk.defaultProduct = config.defaultProduct

@@ -86,6 +86,7 @@ final class StrategyRuntime: Sendable {
                 desk.calendar = calendar
                 desk.sessionActions = config.sessionActions
                 desk.liftDailyLossHaltsAtDayStart = config.liftDailyLossHaltsAtDayStart
+                desk.riskIncludesCharges = config.riskIncludesCharges
                 desk.controls = config.orderControls
                 desk.chargeSchedule = config.chargeSchedule
                 desk.defaultProduct = config.defaultProduct

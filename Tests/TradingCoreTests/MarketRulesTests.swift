@@ -158,6 +158,26 @@ struct MarketRulesTests {
         }
     }
 
+    /// The daily loss check measures the fills' P&L before charges by default (CONTRACT.md's
+    /// "realized plus unrealized loss", a broker's MTM); `riskIncludesCharges` counts them too.
+    @Test func theDailyLossCheckCountsChargesOnlyWhenConfiguredTo() {
+        for includes in [false, true] {
+            var desk = TradingDesk(ids: UUIDv7Generator(seed: 7))
+            desk.chargeSchedule = .zerodha
+            desk.riskIncludesCharges = includes
+            desk.riskSettings["u1"] = RiskSettings(dailyLossLimit: FixedDecimal(100), maxPositionSize: FixedDecimal(10_000_000),
+                                                   maxDrawdownPercent: FixedDecimal(99), maxRiskPerTrade: FixedDecimal(100))
+            _ = desk.advance(to: t0)
+            _ = desk.submit(intent(.buy, 10, at: "2450"), now: t0)
+            let sell = desk.submit(intent(.sell, 10, at: "2440.5"), now: t0)  // -95.00 gross, about -120 after charges
+            let sold = Self.lastOrder(sell)
+            #expect(sold?.state.status == .filled && (sold?.charges ?? 0) > 0)
+            let next = desk.submit(intent(.buy, 10, at: "2440.5"), now: t0)
+            #expect(Self.lastOrder(next)?.state.status == (includes ? .rejected : .filled), "charges counted: \(includes)")
+            #expect(desk.haltedUsers == (includes ? ["u1"] : []))
+        }
+    }
+
     // MARK: SEBI / exchange controls
 
     @Test func orderRateLimitsPerStrategyAndPerUserRefuseTheExcessAndRecoverInTheNextWindow() {

@@ -257,8 +257,10 @@ public struct TradingDesk: Sendable {
     public var haltedExchanges: Set<String> = []
     /// The whole engine is halted (an operator's kill switch).
     public private(set) var engineHalted = false
-    /// Realized P&L per user since the desk started (positions restored at start carry none).
+    /// Realized P&L per user since the desk started, before charges (positions restored at
+    /// start carry none), and the charges of those executions.
     private var realizedByUser: [String: Int128] = [:]
+    private var chargesByUser: [String: Int128] = [:]
     /// Per user: the IST day and the realized P&L at its start, for the daily loss limit.
     private var dayStart: [String: (day: Int64, realized: Int128)] = [:]
     /// Per user: the highest equity seen (docs/risk.md).
@@ -279,6 +281,10 @@ public struct TradingDesk: Sendable {
     public var calendar = TradingCalendar.standard
     /// Whether the clock expires DAY orders at the close and squares off MIS positions.
     public var sessionActions = true
+    /// Whether the risk measure (day loss, equity) counts charges. Off by default: CONTRACT.md
+    /// section 5's loss is realized plus unrealized P&L of the fills, as a broker's MTM is;
+    /// positions and performance report net P&L either way.
+    public var riskIncludesCharges = false
     /// Whether a new IST day lifts the user halts its daily loss limit raised. Off by default:
     /// CONTRACT.md section 5 keeps a daily loss halt "until an admin resumes"; the day's loss
     /// itself always starts again from zero.
@@ -382,8 +388,9 @@ public struct TradingDesk: Sendable {
     }
 
     /// The user's P&L for the risk check (docs/risk.md): day P&L is the realized P&L since the
-    /// start of the Asia/Kolkata day plus the unrealized P&L of open positions at the last traded
-    /// prices; equity is `max_position_size` (the user's risk capital) plus realized and
+    /// start of the Asia/Kolkata day (less charges when `riskIncludesCharges`) plus the unrealized
+    /// P&L of open positions at the last traded prices; equity is `max_position_size` (the user's
+    /// risk capital) plus realized and
     /// unrealized P&L, and its peak is the highest equity seen.
     mutating func riskContext(for intent: OrderIntent) -> RiskContext {
         let user = intent.userID
@@ -391,7 +398,7 @@ public struct TradingDesk: Sendable {
         for (key, open) in positions where key.userID == user {
             if let mark = lastPrice[Self.instrument(key.symbol, key.exchange)] { unrealized += open.net.unrealized(at: mark) }
         }
-        let realized = realizedByUser[user] ?? 0
+        let realized = (realizedByUser[user] ?? 0) - (riskIncludesCharges ? chargesByUser[user] ?? 0 : 0)
         let today = SessionCalendar.istDay(intent.time)
         if dayStart[user]?.day != today { dayStart[user] = (today, realized) }
         let dayPnL = realized - (dayStart[user]?.realized ?? 0) + unrealized
@@ -936,7 +943,7 @@ public struct TradingDesk: Sendable {
         positionProduct[key] = product
         open.product = product
         open.instrumentType = order.instrumentType ?? "EQ"
-        realizedByUser[intent.userID, default: 0] -= charges
+        chargesByUser[intent.userID, default: 0] += charges
         let actions = open.net.apply(fill: signed, price: price)
         let closingPart = min(quantity, Int64(previousQuantity.magnitude))
         for (index, (action, pnl)) in actions.enumerated() {
