@@ -41,12 +41,8 @@ enum BacktestRecord {
         }
     }
 
-    static func money(_ units: Int128) -> String { FixedDecimal(units: Int64(clamping: units)).description }
-
-    static func rupees(_ units: Int128) -> String {
-        let value = Double(units) / 10_000
-        return String(format: "%.2f", value)
-    }
+    static func money(_ units: Int128) -> String { MoneyText.exact(units) }
+    static func rupees(_ units: Int128) -> String { MoneyText.rupees(units) }
 
     /// `2026-11-24 09:15:00` in Asia/Kolkata time.
     static func ist(_ time: Timestamp) -> String {
