@@ -435,16 +435,5 @@ enum OrderRecords {
     }
 
     /// 1/10,000 units as decimal text.
-    static func decimal(_ units: Int128) -> String {
-        let negative = units < 0
-        let magnitude = units.magnitude
-        let whole = magnitude / 10_000, fraction = magnitude % 10_000
-        var text = String(whole)
-        if fraction != 0 {
-            var f = String(fraction)
-            while f.count < 4 { f = "0" + f }
-            text += "." + f
-        }
-        return (negative ? "-" : "") + text
-    }
+    static func decimal(_ units: Int128) -> String { MoneyText.exact(units) }
 }

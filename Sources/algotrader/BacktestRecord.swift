@@ -5,7 +5,7 @@ import TradingCore
 
 /// A backtest run's results: stored in `backtest_runs` / `backtest_trades`, and printed.
 enum BacktestRecord {
-    static func store(_ db: PostgresConnection, runID: String, figures f: BacktestFigures, orders: [DeskOrder]) throws {
+    static func store(_ db: PostgresConnection, runID: String, figures f: BacktestFigures, orders: [DeskOrder], days: [StrategyDay]) throws {
         try db.transaction { conn in
             _ = try conn.query("""
                 UPDATE backtest_runs SET status = 'completed', finished_at = now(), ticks = $2::bigint, orders = $3::int,
@@ -18,6 +18,22 @@ enum BacktestRecord {
                       money(f.grossPnL), money(f.charges), money(f.netPnL), money(f.unrealized), String(f.endPosition),
                       f.winRate.map { String(format: "%.2f", $0) }, f.sharpeRatio.map { String(format: "%.4f", $0) },
                       money(f.maxDrawdown), String(format: "%.2f", f.exposurePercent)])
+            if !days.isEmpty {
+                var columns = Array(repeating: [String?](), count: 10)
+                for d in days {
+                    let (y, m, dd) = CivilCalendar.civil(fromDays: d.day)
+                    let values: [String?] = [String(format: "%04d-%02d-%02d", Int(y), Int(m), Int(dd)), String(d.trades), String(d.winning),
+                                             String(d.losing), money(d.totalPnL), money(d.grossPnL), money(d.charges), money(d.maxDrawdown),
+                                             d.sharpeRatio.map { String(format: "%.4f", $0) }, d.winRate.map { String(format: "%.2f", $0) }]
+                    for (i, v) in values.enumerated() { columns[i].append(v) }
+                }
+                _ = try conn.query("""
+                    INSERT INTO backtest_performance (run_id, date, total_trades, winning_trades, losing_trades, total_pnl, gross_pnl,
+                        charges, max_drawdown, sharpe_ratio, win_rate)
+                    SELECT $1::uuid, * FROM unnest($2::date[], $3::int[], $4::int[], $5::int[], $6::numeric[], $7::numeric[],
+                        $8::numeric[], $9::numeric[], $10::numeric[], $11::numeric[])
+                    """, [runID] + columns.map { PostgresArrayLiteral.text($0) })
+            }
             guard !orders.isEmpty else { return }
             var columns = Array(repeating: [String?](), count: 18)
             for (seq, o) in orders.enumerated() {
@@ -51,8 +67,12 @@ enum BacktestRecord {
     }
 
     static func report(runID: String, name: String, symbol: String, exchange: String, from: Timestamp, to: Timestamp,
-                       figures f: BacktestFigures, seconds: Double) -> String {
+                       figures f: BacktestFigures, days: [StrategyDay], seconds: Double) -> String {
         let closed = f.winning + f.losing
+        var dayLine = "\(days.count) with fills"
+        if days.count > 1, let best = days.map(\.totalPnL).max(), let worst = days.map(\.totalPnL).min() {
+            dayLine += " (best \(rupees(best)), worst \(rupees(worst)); backtest_performance)"
+        }
         return """
             backtest \(runID)
               strategy        \(name) on \(symbol)@\(exchange), \(ist(from)) to \(ist(to)) IST
@@ -65,6 +85,7 @@ enum BacktestRecord {
               Sharpe ratio    \(f.sharpeRatio.map { String(format: "%.4f", $0) } ?? "-") (per trade)
               max drawdown    \(rupees(f.maxDrawdown))
               exposure        \(String(format: "%.2f%%", f.exposurePercent)) of the time in a position
+              days            \(dayLine)
             """
     }
 }

@@ -86,7 +86,7 @@ struct Replay: ParsableCommand {
         let seconds = Double(monotonicNanoseconds() - began) / 1e9
         var ledger = engine.ledger
         let figures = ledger.finish()
-        try BacktestRecord.store(db, runID: runID, figures: figures, orders: ledger.orders)
+        try BacktestRecord.store(db, runID: runID, figures: figures, orders: ledger.orders, days: ledger.dailyPerformance)
         if let equityCsv { try EquityCurve.writeCSV(ledger.curve, to: equityCsv) }
         if let equityPng {
             let csv = equityCsv ?? NSTemporaryDirectory() + "algotrader-equity-\(runID).csv"
@@ -95,7 +95,7 @@ struct Replay: ParsableCommand {
             try EquityCurve.plot(csv: csv, png: equityPng, title: "\(row.identity.name) \(symbol)@\(exchange)")
         }
         print(BacktestRecord.report(runID: runID, name: row.identity.name, symbol: symbol, exchange: exchange, from: start, to: end,
-                                    figures: figures, seconds: seconds))
+                                    figures: figures, days: ledger.dailyPerformance, seconds: seconds))
     }
 
     /// `max` -> nil (no waiting); `realtime` -> 1; a positive number -> itself.

@@ -111,6 +111,13 @@ struct ReplayTests {
             FROM backtest_runs WHERE status = 'completed'
             """).rows.first)
         #expect(Int(run[0] ?? "0") ?? 0 > 10 && run[1...] == ["t", "t", "t", "t", "t", "10"], "\(run)")
+        // The day's performance row adds up to the run: every fill, the same net P&L and charges.
+        let day = try db.query("""
+            SELECT p.date::text, p.total_trades = r.fills, p.total_pnl = r.net_pnl, p.charges = r.charges,
+                   p.gross_pnl - p.charges = p.total_pnl, p.win_rate = r.win_rate
+            FROM backtest_performance p JOIN backtest_runs r USING (run_id)
+            """).rows
+        #expect(day == [["2026-11-24", "t", "t", "t", "t", "t"]], "\(day)")
         // SYM3 is rising into 15:20, so the strategy is long then: the desk's clock (tick time)
         // squares the MIS position off at 15:20 with a MARKET sell that says why.
         let squareOff = try db.query("""

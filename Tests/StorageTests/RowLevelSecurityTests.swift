@@ -23,9 +23,10 @@ struct RowLevelSecurityTests {
         ("position_history", "(SELECT p.user_id FROM positions p WHERE p.position_id = x.position_id)"),
         ("backtest_runs", "user_id"),
         ("backtest_trades", "(SELECT r.user_id FROM backtest_runs r WHERE r.run_id = x.run_id)"),
+        ("backtest_performance", "(SELECT r.user_id FROM backtest_runs r WHERE r.run_id = x.run_id)"),
     ]
     /// Written only by the replay command (the engine's role): the application role reads them.
-    static let readOnly: Set<String> = ["halts", "backtest_runs", "backtest_trades"]
+    static let readOnly: Set<String> = ["halts", "backtest_runs", "backtest_trades", "backtest_performance"]
 
     static func seed(_ db: PostgresConnection, _ name: String) throws -> String {
         let ids = try SampleRows.userStrategyBrokerTrade(db, username: name)
@@ -51,6 +52,7 @@ struct RowLevelSecurityTests {
                                          filled_quantity, order_timestamp)
             VALUES ($1::uuid, 1, 'o1', 'INFY', 'NSE', 'BUY', 'MARKET', 'MIS', 10, 'FILLED', 10, now())
             """, [run])
+        try db.query("INSERT INTO backtest_performance (run_id, date, total_trades) VALUES ($1::uuid, current_date, 1)", [run])
         return ids.userID
     }
 
@@ -147,6 +149,7 @@ struct RowLevelSecurityTests {
         case "trade_logs": "message = message"
         case "position_history": "pnl = pnl"
         case "backtest_runs", "backtest_trades": "symbol = symbol"
+        case "backtest_performance": "total_trades = total_trades"
         case "user_sessions": "user_agent = 'x'"
         default: "updated_at = now()"
         }

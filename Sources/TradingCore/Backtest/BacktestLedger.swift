@@ -55,6 +55,10 @@ public struct BacktestLedger: Sendable {
 
     public init() {}
 
+    /// The strategy's figures per Asia/Kolkata day with fills, in date order (stored in
+    /// `backtest_performance`, as live trading's are in `strategy_performance`).
+    public var dailyPerformance: [StrategyDay] { days.values.sorted { $0.day < $1.day } }
+
     /// A replayed tick of the strategy's instrument (after the desk saw it).
     public mutating func tick(_ tick: Tick) {
         figures.ticks += 1
