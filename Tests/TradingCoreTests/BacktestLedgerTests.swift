@@ -37,4 +37,26 @@ struct BacktestLedgerTests {
         #expect(f.endPosition == 0 && ledger.curve.last?.equity == Int128(FixedDecimal(50).units))
         #expect(f.sharpeRatio.map { abs($0 - (25.0 / 75.0)) < 1e-9 } == true, "mean 25 over sd 75 of +100 and -50")
     }
+
+    /// A round trip on each of two IST days: a performance row per day, in date order, each
+    /// with only its own fills, adding up to the run.
+    @Test func eachISTDayGetsItsOwnPerformanceInDateOrder() {
+        var desk = TradingDesk(ids: UUIDv7Generator(seed: 2))
+        var ledger = BacktestLedger()
+        let day: Int64 = 86_400
+        let script: [(String, Int64, OrderSide)] = [("100", 0, .buy), ("110", 60, .sell), ("110", day, .buy), ("105", day + 60, .sell)]
+        for (price, at, side) in script {
+            let t = tick(price, at)
+            ledger.record(desk.advance(to: t.timestamp))
+            ledger.record(desk.onTick(t))
+            ledger.record(desk.submit(intent(side, price, at), now: t.timestamp))
+            ledger.tick(t)
+        }
+        let f = ledger.finish()
+        let days = ledger.dailyPerformance
+        #expect(days.map(\.day) == [SessionCalendar.istDay(t0), SessionCalendar.istDay(t0) + 1])
+        #expect(days.map(\.trades) == [2, 2] && days.map(\.winning) == [1, 0] && days.map(\.losing) == [0, 1])
+        #expect(days.map(\.totalPnL) == [Int128(FixedDecimal(100).units), Int128(FixedDecimal(-50).units)])
+        #expect(days.reduce(0) { $0 + $1.totalPnL } == f.netPnL && days.reduce(0) { $0 + $1.trades } == f.fills)
+    }
 }
