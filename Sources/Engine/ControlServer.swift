@@ -250,53 +250,36 @@ public final class ControlServer: Sendable {
             hooks.desk?.cancel(orderID: orderID, reason: "cancelled by \(caller.username)", now: SystemClock().now())
             try AuditLog.record(db, actor: actor, actorUserID: caller.userID, action: .orderCancelled, targetUserID: owner, target: orderID, peer: peer)
             return ["order_id": orderID, "cancel": "requested"]
-        case "halt" where request["strategy_id"] != nil:
-            // One strategy: the row a breaker writes, less the breach (the desk reads both alike).
-            try requireActor()
-            let (strategyID, owner) = try namedStrategy()
-            let reason = request["reason"] as? String ?? "halted by \(caller.username)"
-            try db.transaction { conn in
-                try conn.query("INSERT INTO halts (user_id, strategy_id, reason, source, created_by) VALUES ($1::uuid, $2::uuid, $3, 'operator', $4)",
-                               [owner, strategyID, reason, actor])
-                try AuditLog.record(conn, actor: actor, actorUserID: caller.userID, action: .halt, targetUserID: owner,
-                                    target: "strategy", details: Self.json(["reason": reason, "strategy_id": strategyID]), peer: peer)
-            }
-            return ["halted": "strategy", "strategy_id": strategyID]
-        case "resume" where request["strategy_id"] != nil:
-            guard caller.isAdmin else { throw Refusal("only an admin resumes trading after a halt") }
-            let (strategyID, owner) = try namedStrategy()
-            let lifted = try db.transaction { conn -> Int in
-                let n = try conn.query("UPDATE halts SET resumed_at = now(), resumed_by = $2 WHERE resumed_at IS NULL AND strategy_id = $1::uuid",
-                                       [strategyID, actor]).affectedRows
-                try AuditLog.record(conn, actor: actor, actorUserID: caller.userID, action: .resume, targetUserID: owner,
-                                    target: "strategy", details: "{\"lifted\":\(n),\"strategy_id\":\"\(strategyID)\"}", peer: peer)
-                return n
-            }
-            return ["lifted": lifted, "strategy_id": strategyID]
         case "halt":
             try requireActor()
-            let engine = request["engine"] as? Bool ?? false
-            guard !engine || caller.isAdmin else { throw Refusal("only an admin halts the whole engine") }
-            let user = engine ? nil : try target()
-            let reason = request["reason"] as? String ?? "halted by \(caller.username)"
-            try db.transaction { conn in
-                try conn.query("INSERT INTO halts (user_id, reason, source, created_by) VALUES ($1::uuid, $2, 'operator', $3)", [user, reason, actor])
-                try AuditLog.record(conn, actor: actor, actorUserID: caller.userID, action: .halt, targetUserID: user,
-                                    target: engine ? "engine" : "user", details: Self.json(["reason": reason]), peer: peer)
+            let scope: OperatorHalts.Scope
+            if request["strategy_id"] != nil {
+                let (strategyID, owner) = try namedStrategy()
+                scope = .strategy(id: strategyID, userID: owner)
+            } else if request["engine"] as? Bool ?? false {
+                guard caller.isAdmin else { throw Refusal("only an admin halts the whole engine") }
+                scope = .engine
+            } else {
+                scope = .user(try target())
             }
-            return ["halted": engine ? "engine" : user!]
+            let reason = request["reason"] as? String ?? "halted by \(caller.username)"
+            try OperatorHalts.halt(db, scope, reason: reason, actor: actor, actorUserID: caller.userID, peer: peer)
+            switch scope {
+            case .engine: return ["halted": "engine"]
+            case .user(let id): return ["halted": id]
+            case .strategy(let id, _): return ["halted": "strategy", "strategy_id": id]
+            }
         case "resume":
             guard caller.isAdmin else { throw Refusal("only an admin resumes trading after a halt") }
-            let engine = request["engine"] as? Bool ?? false
-            let user = engine ? nil : try target()
-            let lifted = try db.transaction { conn -> Int in
-                let n = try conn.query("""
-                    UPDATE halts SET resumed_at = now(), resumed_by = $2 WHERE resumed_at IS NULL AND user_id IS NOT DISTINCT FROM $1::uuid
-                    """, [user, actor]).affectedRows
-                try AuditLog.record(conn, actor: actor, actorUserID: caller.userID, action: .resume, targetUserID: user,
-                                    target: engine ? "engine" : "user", details: "{\"lifted\":\(n)}", peer: peer)
-                return n
+            let scope: OperatorHalts.Scope
+            if request["strategy_id"] != nil {
+                let (strategyID, owner) = try namedStrategy()
+                scope = .strategy(id: strategyID, userID: owner)
+            } else {
+                scope = request["engine"] as? Bool ?? false ? .engine : .user(try target())
             }
+            let lifted = try OperatorHalts.resume(db, scope, actor: actor, actorUserID: caller.userID, peer: peer)
+            if case .strategy(let id, _) = scope { return ["lifted": lifted, "strategy_id": id] }
             return ["lifted": lifted]
         case "flatten":
             try requireActor()
@@ -360,10 +343,6 @@ public final class ControlServer: Sendable {
         guard let peer, !peer.isEmpty else { return nil }
         let looksIP = peer.allSatisfy { $0.isHexDigit || $0 == "." || $0 == ":" }
         return looksIP ? peer : nil
-    }
-
-    static func json(_ pairs: [String: String]) -> String {
-        String(decoding: (try? JSONSerialization.data(withJSONObject: pairs, options: [.sortedKeys])) ?? Data("{}".utf8), as: UTF8.self)
     }
 }
 

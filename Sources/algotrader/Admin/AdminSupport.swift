@@ -46,6 +46,15 @@ enum Admin {
         return (id, owner)
     }
 
+    /// What `halt` / `resume` apply to: a strategy, a user, or with neither the engine.
+    static func haltScope(user: String?, strategy: String?, _ db: PostgresConnection) throws -> OperatorHalts.Scope {
+        if let strategy {
+            let (id, owner) = try Self.strategy(strategy, db)
+            return .strategy(id: id, userID: owner)
+        }
+        return try user.map { .user(try userID($0, db)) } ?? .engine
+    }
+
     /// A secret from the terminal (echo off, asked twice when `confirm`) or, when stdin is not a
     /// terminal, its first line. Never from the command line, where `ps` and shell history see it.
     static func readSecret(prompt: String, confirm: Bool) throws -> String {
