@@ -9,24 +9,28 @@ import Storage
 import Synchronization
 import TradingCore
 
-/// `algotrader replay`: a strategy over stored ticks through the live pipeline (bars,
-/// indicators, the strategy, risk and the market rules, the paper simulator, positions), into a
-/// `backtest_runs` record and nowhere else. docs/strategies.md, "Replay and backtests".
+/// `algotrader replay`: one strategy, or several on one desk, over stored ticks through the live
+/// pipeline (bars, indicators, the strategies, risk and the market rules, the paper simulator,
+/// positions), into a `backtest_runs` record per strategy and nowhere else. docs/strategies.md,
+/// "Replay and backtests".
 struct Replay: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Replay stored ticks through a strategy and report its figures (a backtest).")
 
     @OptionGroup var options: ConfigOptions
-    @Option(help: "The strategy: its id or name (active or not).") var strategy: String
+    @Option(help: ArgumentHelp("The strategy: its id or name (active or not). Repeat it to replay several together on one desk, as live trading runs them (a user's risk limits span all of that user's strategies).",
+                               valueName: "id or name"))
+    var strategy: [String] = []
     @Option(help: "Start, inclusive: RFC 3339 (2026-11-24T09:15:00+05:30), or a date (IST midnight).") var from: String
     @Option(help: "End, exclusive: as --from.") var to: String
     @Option(help: "max (as fast as possible), realtime, or a factor of real time (10 = ten times faster).") var speed: String = "max"
-    @Option(help: "Parameters overriding the stored ones, a JSON object.") var params: String?
-    @Option(help: "Write the equity curve as CSV here.") var equityCsv: String?
-    @Option(help: "Draw the equity curve as PNG here (with gnuplot).") var equityPng: String?
+    @Option(help: "Parameters overriding the stored ones, a JSON object (every replayed strategy's).") var params: String?
+    @Option(help: "Write the equity curve as CSV here (one strategy).") var equityCsv: String?
+    @Option(help: "Draw the equity curve as PNG here, with gnuplot (one strategy).") var equityPng: String?
     @Option(help: "Progress bar: auto (on a terminal), always, never.") var progress: ProgressMode = .auto
 
     func run() throws {
+        guard !strategy.isEmpty else { throw Admin.fail("--strategy is required: the id or name of the strategy to replay") }
         let factor = try Self.speedFactor(speed)
         guard let start = Self.time(from) else { throw Admin.fail("--from: '\(from)' is not a time (RFC 3339) or a date (YYYY-MM-DD)") }
         guard let end = Self.time(to) else { throw Admin.fail("--to: '\(to)' is not a time (RFC 3339) or a date (YYYY-MM-DD)") }
@@ -35,6 +39,9 @@ struct Replay: ParsableCommand {
             guard let object = try? JSONSerialization.jsonObject(with: Data(params.utf8)), object is [String: Any] else {
                 throw Admin.fail("--params must be a JSON object, got \(params)")
             }
+        }
+        if strategy.count > 1 && (equityCsv != nil || equityPng != nil) {
+            throw Admin.fail("--equity-csv and --equity-png draw one strategy's curve: give one --strategy")
         }
         if equityPng != nil, Self.gnuplot() == nil {
             throw Admin.fail("--equity-png needs gnuplot (Debian: apt-get install gnuplot-nox)", status: ExitStatus.unavailable)
@@ -45,57 +52,78 @@ struct Replay: ParsableCommand {
 
         let catalog = StrategyCatalog(connectionString: config.databaseURL)
         defer { catalog.close() }
-        let rows = try catalog.load(only: strategy, parameterOverrides: params ?? "{}")
-        guard !rows.isEmpty else { throw Admin.fail("no strategy '\(strategy)'") }
-        guard rows.count == 1, let row = rows.first else {
-            throw Admin.fail("strategy name '\(strategy)' is ambiguous: use its id (\(rows.map(\.identity.strategyID).joined(separator: ", ")))")
-        }
-        if let problem = row.problem { throw Admin.fail("strategy \(row.identity.name): \(problem)") }
         let calendar = SessionCalendar(sessionOpenMinutes: config.sessionOpenMinutes)
-        let made: any TradingStrategy
-        do {
-            made = try StrategyFactory.make(type: row.type, identity: row.identity, parameters: row.parameters, calendar: calendar)
-        } catch {
-            throw Admin.fail("strategy \(row.identity.name): \(error)")
+        var strategies: [(row: StrategyRow, symbol: String, exchange: String)] = []
+        for name in strategy {
+            let rows = try catalog.load(only: name, parameterOverrides: params ?? "{}")
+            guard !rows.isEmpty else { throw Admin.fail("no strategy '\(name)'") }
+            guard rows.count == 1, let row = rows.first else {
+                throw Admin.fail("strategy name '\(name)' is ambiguous: use its id (\(rows.map(\.identity.strategyID).joined(separator: ", ")))")
+            }
+            if let problem = row.problem { throw Admin.fail("strategy \(row.identity.name): \(problem)") }
+            guard !strategies.contains(where: { $0.row.identity.strategyID == row.identity.strategyID }) else {
+                throw Admin.fail("strategy \(row.identity.name) is given twice")
+            }
+            let made: any TradingStrategy
+            do {
+                made = try StrategyFactory.make(type: row.type, identity: row.identity, parameters: row.parameters, calendar: calendar)
+            } catch {
+                throw Admin.fail("strategy \(row.identity.name): \(error)")
+            }
+            strategies.append((row, made.symbol, made.exchange))
         }
-        let symbol = made.symbol, exchange = made.exchange
-        let range = [symbol, exchange, start.description, end.description]
+        let instruments = Array(Set(strategies.map { "\($0.symbol)@\($0.exchange)" })).sorted()
         let total = Int(try db.query("""
-            SELECT count(*) FROM market_data WHERE "interval" = 'tick' AND symbol = $1 AND exchange = $2
+            SELECT count(*) FROM market_data WHERE "interval" = 'tick'
+              AND (symbol, exchange) IN (SELECT * FROM unnest($1::text[], $2::text[]))
               AND "timestamp" >= $3::timestamptz AND "timestamp" < $4::timestamptz
-            """, range).scalar ?? "0") ?? 0
-        guard total > 0 else { throw Admin.fail("no ticks of \(symbol)@\(exchange) from \(start) to \(end): the range is empty") }
+            """, [PostgresArrayLiteral.text(strategies.map(\.symbol)), PostgresArrayLiteral.text(strategies.map(\.exchange)),
+                  start.description, end.description]).scalar ?? "0") ?? 0
+        guard total > 0 else { throw Admin.fail("no ticks of \(instruments.joined(separator: ", ")) from \(start) to \(end): the range is empty") }
 
-        let runID = try db.query("""
-            INSERT INTO backtest_runs (user_id, strategy_id, strategy_type, parameters, symbol, exchange, from_time, to_time, speed)
-            SELECT user_id, strategy_id, strategy_type, parameters || $2::jsonb, $3, $4, $5::timestamptz, $6::timestamptz, $7
-            FROM strategies WHERE strategy_id = $1::uuid RETURNING run_id::text
-            """, [row.identity.strategyID, params ?? "{}", symbol, exchange, start.description, end.description, speed]).scalar!
+        var runIDs: [String: String] = [:]
+        for s in strategies {
+            runIDs[s.row.identity.strategyID] = try db.query("""
+                INSERT INTO backtest_runs (user_id, strategy_id, strategy_type, parameters, symbol, exchange, from_time, to_time, speed)
+                SELECT user_id, strategy_id, strategy_type, parameters || $2::jsonb, $3, $4, $5::timestamptz, $6::timestamptz, $7
+                FROM strategies WHERE strategy_id = $1::uuid RETURNING run_id::text
+                """, [s.row.identity.strategyID, params ?? "{}", s.symbol, s.exchange, start.description, end.description, speed]).scalar!
+        }
 
-        let engine = try ReplayEngine(config: config, row: row, db: db)
+        let engine = try ReplayEngine(config: config, strategies: strategies)
         var bar = ProgressBar(total: total, unit: "ticks", mode: progress)
         let began = monotonicNanoseconds()
         do {
-            try engine.run(db: db, range: range, factor: factor) { done in bar.update(done) }
+            try engine.run(db: db, from: start, to: end, factor: factor) { done in bar.update(done) }
         } catch {
-            _ = try? db.query("UPDATE backtest_runs SET status = 'failed', error = $2, finished_at = now() WHERE run_id = $1::uuid",
-                              [runID, "\(error)"])
+            for runID in runIDs.values {
+                _ = try? db.query("UPDATE backtest_runs SET status = 'failed', error = $2, finished_at = now() WHERE run_id = $1::uuid",
+                                  [runID, "\(error)"])
+            }
             throw Admin.fail("replay failed: \(error)", status: ExitStatus.unavailable)
         }
-        bar.finish(engine.ledger.figures.ticks)
+        bar.finish(engine.ticks)
         let seconds = Double(monotonicNanoseconds() - began) / 1e9
-        var ledger = engine.ledger
-        let figures = ledger.finish()
-        try BacktestRecord.store(db, runID: runID, figures: figures, orders: ledger.orders, days: ledger.dailyPerformance)
-        if let equityCsv { try EquityCurve.writeCSV(ledger.curve, to: equityCsv) }
-        if let equityPng {
-            let csv = equityCsv ?? NSTemporaryDirectory() + "algotrader-equity-\(runID).csv"
-            if equityCsv == nil { try EquityCurve.writeCSV(ledger.curve, to: csv) }
-            defer { if equityCsv == nil { try? FileManager.default.removeItem(atPath: csv) } }
-            try EquityCurve.plot(csv: csv, png: equityPng, title: "\(row.identity.name) \(symbol)@\(exchange)")
+        var reports: [String] = []
+        for s in strategies {
+            let strategyID = s.row.identity.strategyID
+            guard var ledger = engine.ledgers[strategyID], let runID = runIDs[strategyID] else { continue }
+            let figures = ledger.finish()
+            try BacktestRecord.store(db, runID: runID, figures: figures, orders: ledger.orders, days: ledger.dailyPerformance)
+            if let equityCsv { try EquityCurve.writeCSV(ledger.curve, to: equityCsv) }
+            if let equityPng {
+                let csv = equityCsv ?? NSTemporaryDirectory() + "algotrader-equity-\(runID).csv"
+                if equityCsv == nil { try EquityCurve.writeCSV(ledger.curve, to: csv) }
+                defer { if equityCsv == nil { try? FileManager.default.removeItem(atPath: csv) } }
+                try EquityCurve.plot(csv: csv, png: equityPng, title: "\(s.row.identity.name) \(s.symbol)@\(s.exchange)")
+            }
+            reports.append(BacktestRecord.report(runID: runID, name: s.row.identity.name, symbol: s.symbol, exchange: s.exchange, from: start,
+                                                 to: end, figures: figures, days: ledger.dailyPerformance, seconds: seconds))
         }
-        print(BacktestRecord.report(runID: runID, name: row.identity.name, symbol: symbol, exchange: exchange, from: start, to: end,
-                                    figures: figures, days: ledger.dailyPerformance, seconds: seconds))
+        if strategies.count > 1 {
+            reports.append("replayed \(engine.ticks) ticks of \(instruments.count) instrument(s) for \(strategies.count) strategies on one desk in \(String(format: "%.2f", seconds)) s")
+        }
+        print(reports.joined(separator: "\n"))
     }
 
     /// `max` -> nil (no waiting); `realtime` -> 1; a positive number -> itself.

@@ -20,29 +20,41 @@ final class ReplaySink: PipelineSink {
     func take() -> [OrderIntent] { pending.withLock { let out = $0; $0 = []; return out } }
 }
 
-/// The live components wired for one strategy: a one-shard ``StrategyPipeline`` and a paper
-/// ``TradingDesk`` configured as `serve` configures it (risk, instruments, calendar, controls,
-/// charges), with no database writes and no bus.
+/// The live components wired for the replayed strategies: a one-shard ``StrategyPipeline`` and
+/// one paper ``TradingDesk`` configured as `serve` configures it (risk, instruments, calendar,
+/// controls, charges), with no database writes and no bus. Several strategies share the desk as
+/// they do live, so one user's daily loss and drawdown span all of that user's strategies.
 final class ReplayEngine {
     let pipeline: StrategyPipeline
     let sink = ReplaySink()
     var desk: TradingDesk
-    var ledger = BacktestLedger()
-    let strategyID: String
+    /// Per strategy id: its figures, orders and equity curve.
+    private(set) var ledgers: [String: BacktestLedger] = [:]
+    /// Per instrument (`SYMBOL@EXCHANGE`): the strategies that trade it.
+    private let traders: [String: [String]]
+    /// Ticks streamed so far, of every instrument.
+    private(set) var ticks = 0
 
-    init(config: EngineConfig, row: StrategyRow, db: PostgresConnection) throws {
-        strategyID = row.identity.strategyID
+    /// `strategies`: each row with the instrument its strategy trades.
+    init(config: EngineConfig, strategies: [(row: StrategyRow, symbol: String, exchange: String)]) throws {
         let calendar = SessionCalendar(sessionOpenMinutes: config.sessionOpenMinutes)
         var logger = Logger(label: "algotrader.replay")
         logger.logLevel = .error
         pipeline = StrategyPipeline(shardCount: 1, calendar: calendar, graceNanoseconds: Int64(config.barCloseGraceMilliseconds) * 1_000_000,
                                     sink: sink, logger: logger)
-        pipeline.apply([StrategySpec(identity: row.identity, type: row.type, parameters: row.parameters)]) { spec in
+        pipeline.apply(strategies.map { StrategySpec(identity: $0.row.identity, type: $0.row.type, parameters: $0.row.parameters) }) { spec in
             try StrategyFactory.make(type: spec.type, identity: spec.identity, parameters: spec.parameters, calendar: calendar)
         }
         pipeline.drain()
+        var traders: [String: [String]] = [:]
+        for s in strategies {
+            traders["\(s.symbol)@\(s.exchange)", default: []].append(s.row.identity.strategyID)
+            ledgers[s.row.identity.strategyID] = BacktestLedger()
+        }
+        self.traders = traders
+        let users = Set(strategies.map(\.row.identity.userID))
         desk = TradingDesk(ids: UUIDv7Generator(seed: 1))
-        desk.riskSettings = try DeskState.riskSettings(config.databaseURL).filter { $0.key == row.identity.userID }
+        desk.riskSettings = try DeskState.riskSettings(config.databaseURL).filter { users.contains($0.key) }
         desk.instruments = try DeskState.instruments(config.databaseURL)
         var trading = config.tradingCalendar
         trading.holidays = try DeskState.holidays(config.databaseURL)
@@ -53,25 +65,29 @@ final class ReplayEngine {
         desk.controls = config.orderControls
         desk.chargeSchedule = config.chargeSchedule
         desk.defaultProduct = config.defaultProduct
-        desk.strategyPolicies[row.identity.strategyID] = try? StrategyOrderPolicy(parameters: row.parameters)
+        for s in strategies { desk.strategyPolicies[s.row.identity.strategyID] = try? StrategyOrderPolicy(parameters: s.row.parameters) }
         desk.paperModel = config.paperModel
     }
 
-    /// Streams the range in batches (a server-side cursor), each through the pipeline and then
-    /// the desk, as the engine does: the desk sees the batch's ticks, then the intents they
-    /// produced; fills go back to the strategy before the next batch.
-    func run(db: PostgresConnection, range: [String], factor: Double?, progress: (Int) -> Void) throws {
+    /// Streams the ticks of the strategies' instruments from `from` to `to` in exchange-time
+    /// order, in batches (a server-side cursor), each through the pipeline and then the desk, as
+    /// the engine does: the desk sees the batch's ticks, then the intents they produced; fills go
+    /// back to the strategies before the next batch.
+    func run(db: PostgresConnection, from: Timestamp, to: Timestamp, factor: Double?, progress: (Int) -> Void) throws {
         let batchSize = factor == nil ? 2_000 : 1
         var firstTickTime: Int64?
         let wallStart = monotonicNanoseconds()
+        let instruments = traders.keys.sorted().map { $0.split(separator: "@", maxSplits: 1).map(String.init) }
         try db.transaction { conn in
             _ = try conn.query("""
                 DECLARE replay_ticks NO SCROLL CURSOR FOR
                 SELECT symbol, exchange, (extract(epoch FROM "timestamp") * 1000000)::bigint, close::text, volume, oi::text
-                FROM market_data WHERE "interval" = 'tick' AND symbol = $1 AND exchange = $2
+                FROM market_data WHERE "interval" = 'tick'
+                  AND (symbol, exchange) IN (SELECT * FROM unnest($1::text[], $2::text[]))
                   AND "timestamp" >= $3::timestamptz AND "timestamp" < $4::timestamptz
                 ORDER BY "timestamp", data_id
-                """, range)
+                """, [PostgresArrayLiteral.text(instruments.map { $0[0] }), PostgresArrayLiteral.text(instruments.map { $0[1] }),
+                      from.description, to.description])
             while true {
                 let rows = try conn.query("FETCH FORWARD \(factor == nil ? 20_000 : 1_000) FROM replay_ticks").rows
                 if rows.isEmpty { break }
@@ -100,7 +116,7 @@ final class ReplayEngine {
                         if due > now { Thread.sleep(forTimeInterval: Double(due - now) / 1e9) }
                     }
                     try step(batch)
-                    progress(ledger.figures.ticks)
+                    progress(self.ticks)
                 }
             }
             _ = try conn.execute("CLOSE replay_ticks")
@@ -111,7 +127,7 @@ final class ReplayEngine {
     private func step(_ batch: [Tick]) throws {
         pipeline.submit(batch)
         pipeline.drain()
-        if let failure = sink.failure.withLock({ $0 }) { throw ReplayFailure(message: "the strategy failed: \(failure)") }
+        if let failure = sink.failure.withLock({ $0 }) { throw ReplayFailure(message: "a strategy failed: \(failure)") }
         // The desk sees each tick, then the intents that tick produced (their time is its time).
         let intents = sink.take().enumerated().sorted { ($0.element.time, $0.offset) < ($1.element.time, $1.offset) }.map(\.element)
         var next = 0
@@ -124,25 +140,28 @@ final class ReplayEngine {
                 next += 1
             }
             absorb(&records)
-            ledger.tick(tick)
+            for strategyID in traders["\(tick.symbol)@\(tick.exchange)"] ?? [] { ledgers[strategyID]?.tick(tick) }
+            ticks += 1
         }
         for intent in intents[next...] { records += desk.submit(intent, now: intent.time) }
         absorb(&records)
     }
 
-    /// Records go to the ledger; fill and order events go back to the strategies, as the bus
-    /// does live.
+    /// Records go to their strategies' ledgers; fill and order events go back to the strategies,
+    /// as the bus does live.
     private func absorb(_ records: inout [DeskRecord]) {
         guard !records.isEmpty else { return }
-        let mine = records.filter {
-            switch $0 {
-            case .order(let o): o.intent.strategyID == strategyID
-            case .event(let e): e.order.intent.strategyID == strategyID
-            case .performance(let d): d.strategyID == strategyID
-            default: false
+        var byStrategy: [String: [DeskRecord]] = [:]
+        for record in records {
+            let strategyID: String? = switch record {
+            case .order(let o): o.intent.strategyID
+            case .event(let e): e.order.intent.strategyID
+            case .performance(let d): d.strategyID
+            default: nil
             }
+            if let strategyID, ledgers[strategyID] != nil { byStrategy[strategyID, default: []].append(record) }
         }
-        ledger.record(mine)
+        for (strategyID, mine) in byStrategy { ledgers[strategyID]?.record(mine) }
         let events = records.compactMap { if case .event(let e) = $0 { e } else { nil } }
         if !events.isEmpty {
             pipeline.ordersUpdated(events)

@@ -132,6 +132,66 @@ struct ReplayTests {
         try? FileManager.default.removeItem(atPath: dir)
     }
 
+    /// Several strategies replay on one desk, as live trading runs them: one user's daily loss
+    /// spans all of that user's strategies. Strategy A loses 90 on SYM1 at 09:20; B's buy on
+    /// SYM2 at 10:00 fills when B is replayed alone, and is refused (the user's daily loss limit
+    /// of 50 is breached) when both are replayed together.
+    @Test func strategiesReplayedTogetherShareTheirUsersDailyLossAsLiveTradingDoes() throws {
+        let url = try TestDatabase.makeMigrated()
+        let db = try TestDatabase.connect(url)
+        let (ids, _) = try Self.trader(db)
+        try db.query("UPDATE risk_settings SET daily_loss_limit = 50 WHERE user_id = $1::uuid", [ids.userID])
+        for (name, symbol) in [("loses", "SYM1"), ("later", "SYM2")] {
+            try db.query("""
+                INSERT INTO strategies (user_id, name, strategy_type, parameters)
+                VALUES ($1, $2, 'sma_crossover', jsonb_build_object('symbol', $3::text, 'exchange', 'NSE', 'fast', 2, 'slow', 3, 'quantity', 10))
+                """, [ids.userID, name, symbol])
+        }
+        if try db.query("SELECT layout FROM market_data_layout").scalar == "native" {
+            try db.query("SELECT market_data_ensure_partitions('2026-11-24', '2026-11-25')")
+        }
+        // SMA(2) over SMA(3): SYM1 buys at 103 and sells at 94 (-90); SYM2 buys at 101, later.
+        let paths = [("SYM1", "09:20:00", [100, 100, 100, 100, 103, 106, 100, 94, 94, 94, 94, 94]),
+                     ("SYM2", "10:00:00", [100, 100, 100, 100, 100, 100, 100, 100, 101, 103, 105, 107, 109, 111])]
+        for (symbol, start, prices) in paths {
+            try db.query("""
+                INSERT INTO market_data (symbol, exchange, "timestamp", open, high, low, close, volume, "interval")
+                SELECT $1, 'NSE', ($2 || '+05:30')::timestamptz + (i - 1) * interval '1 second', p, p, p, p, 1, 'tick'
+                FROM unnest($3::numeric[]) WITH ORDINALITY AS t(p, i)
+                """, [symbol, "2026-11-24 " + start, "{" + prices.map(String.init).joined(separator: ",") + "}"])
+        }
+        let range = ["--from", "2026-11-24", "--to", "2026-11-25"]
+        func orders(_ strategy: String, run: String) throws -> [[String]] {
+            try db.query("""
+                SELECT t.transaction_type, t.status, coalesce(t.reason, '') FROM backtest_trades t JOIN backtest_runs r USING (run_id)
+                JOIN strategies s USING (strategy_id) WHERE s.name = $1 AND r.run_id = $2::uuid ORDER BY t.seq
+                """, [strategy, run]).rows.map { $0.map { $0 ?? "" } }
+        }
+        func latestRun(_ strategy: String) throws -> String {
+            try #require(try db.query("""
+                SELECT r.run_id::text FROM backtest_runs r JOIN strategies s USING (strategy_id) WHERE s.name = $1 AND r.status = 'completed'
+                ORDER BY r.started_at DESC, r.run_id DESC LIMIT 1
+                """, [strategy]).scalar)
+        }
+
+        let alone = try Self.replay(url, ["--strategy", "later"] + range)
+        #expect(alone.status == 0, "\(alone.stderr)")
+        let aloneOrders = try orders("later", run: try latestRun("later"))
+        #expect(aloneOrders.map { Array($0.prefix(2)) } == [["BUY", "FILLED"]], "alone, nothing stops its buy: \(aloneOrders)")
+
+        let together = try Self.replay(url, ["--strategy", "loses", "--strategy", "later"] + range)
+        #expect(together.status == 0, "\(together.stderr)")
+        #expect(together.stdout.contains("for 2 strategies on one desk") && together.stdout.components(separatedBy: "backtest ").count == 3,
+                "a report per strategy: \(together.stdout)")
+        let losing = try orders("loses", run: try latestRun("loses"))
+        #expect(losing.map { Array($0.prefix(2)) } == [["BUY", "FILLED"], ["SELL", "FILLED"]], "\(losing)")
+        let refused = try orders("later", run: try latestRun("later"))
+        #expect(refused.count == 1 && refused.first?[1] == "REJECTED" && refused.first?[2].contains("daily loss") == true,
+                "together, the user's loss on SYM1 refuses the buy on SYM2: \(refused)")
+        #expect(try db.query("SELECT count(*) FROM backtest_runs WHERE status = 'completed'").scalar == "3")
+        #expect(try db.query("SELECT count(*) FROM trades WHERE order_timestamp IS NOT NULL").scalar == "0", "no live table touched")
+    }
+
     @Test func aPacedReplayTakesAtLeastTheTapesTimeOverItsFactor() throws {
         let url = try TestDatabase.makeMigrated()
         let db = try TestDatabase.connect(url)
@@ -169,6 +229,10 @@ struct ReplayTests {
             (["--strategy", "cross", "--from", "2026-11-24", "--to", "2026-11-25", "--speed", "fast"], "--speed must be max, realtime"),
             (["--strategy", "cross", "--from", "2026-11-24", "--to", "2026-11-25", "--params", "[1]"], "--params must be a JSON object"),
             (["--strategy", "cross", "--from", "2026-11-24", "--to", "2026-11-25", "--params", #"{"fast": 50}"#], "parameter 'fast'"),
+            (["--from", "2026-11-24", "--to", "2026-11-25"], "--strategy is required"),
+            (["--strategy", "cross", "--strategy", "cross", "--from", "2026-11-24", "--to", "2026-11-25"], "is given twice"),
+            (["--strategy", "cross", "--strategy", "other", "--from", "2026-11-24", "--to", "2026-11-25", "--equity-csv", "/tmp/x.csv"],
+             "give one --strategy"),
         ]
         for (arguments, message) in cases {
             let outcome = try Self.replay(url, arguments)
