@@ -30,8 +30,12 @@ final class ReplayEngine {
     var desk: TradingDesk
     /// Per strategy id: its figures, orders and equity curve.
     private(set) var ledgers: [String: BacktestLedger] = [:]
-    /// Per instrument (`SYMBOL@EXCHANGE`): the strategies that trade it.
-    private let traders: [String: [String]]
+    /// An instrument as a dictionary key (no string built per tick on the replay's hot path).
+    private struct Instrument: Hashable {
+        let symbol: String, exchange: String
+    }
+    /// Per instrument: the strategies that trade it.
+    private let traders: [Instrument: [String]]
     /// Ticks streamed so far, of every instrument.
     private(set) var ticks = 0
 
@@ -46,9 +50,9 @@ final class ReplayEngine {
             try StrategyFactory.make(type: spec.type, identity: spec.identity, parameters: spec.parameters, calendar: calendar)
         }
         pipeline.drain()
-        var traders: [String: [String]] = [:]
+        var traders: [Instrument: [String]] = [:]
         for s in strategies {
-            traders["\(s.symbol)@\(s.exchange)", default: []].append(s.row.identity.strategyID)
+            traders[Instrument(symbol: s.symbol, exchange: s.exchange), default: []].append(s.row.identity.strategyID)
             ledgers[s.row.identity.strategyID] = BacktestLedger()
         }
         self.traders = traders
@@ -77,7 +81,7 @@ final class ReplayEngine {
         let batchSize = factor == nil ? 2_000 : 1
         var firstTickTime: Int64?
         let wallStart = monotonicNanoseconds()
-        let instruments = traders.keys.sorted().map { $0.split(separator: "@", maxSplits: 1).map(String.init) }
+        let instruments = Array(traders.keys)
         try db.transaction { conn in
             _ = try conn.query("""
                 DECLARE replay_ticks NO SCROLL CURSOR FOR
@@ -86,7 +90,7 @@ final class ReplayEngine {
                   AND (symbol, exchange) IN (SELECT * FROM unnest($1::text[], $2::text[]))
                   AND "timestamp" >= $3::timestamptz AND "timestamp" < $4::timestamptz
                 ORDER BY "timestamp", data_id
-                """, [PostgresArrayLiteral.text(instruments.map { $0[0] }), PostgresArrayLiteral.text(instruments.map { $0[1] }),
+                """, [PostgresArrayLiteral.text(instruments.map(\.symbol)), PostgresArrayLiteral.text(instruments.map(\.exchange)),
                       from.description, to.description])
             while true {
                 let rows = try conn.query("FETCH FORWARD \(factor == nil ? 20_000 : 1_000) FROM replay_ticks").rows
@@ -140,7 +144,7 @@ final class ReplayEngine {
                 next += 1
             }
             absorb(&records)
-            for strategyID in traders["\(tick.symbol)@\(tick.exchange)"] ?? [] { ledgers[strategyID]?.tick(tick) }
+            for strategyID in traders[Instrument(symbol: tick.symbol, exchange: tick.exchange)] ?? [] { ledgers[strategyID]?.tick(tick) }
             ticks += 1
         }
         for intent in intents[next...] { records += desk.submit(intent, now: intent.time) }
