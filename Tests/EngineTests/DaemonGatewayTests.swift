@@ -38,9 +38,28 @@ struct DaemonGatewayTests {
             Int(try db.query("SELECT count(*) FROM trades WHERE broker_id = $1::uuid AND status NOT IN ('FILLED', 'REJECTED')",
                              [ids.brokerID]).scalar ?? "1") ?? 1
         }
+        // Settled means: every tick stored, orders placed, none of them working, and no new order
+        // for a poll interval. (Waiting for "none working" alone returned at once when it ran
+        // before the first order was committed: zero orders are zero unsettled ones.)
+        func placed() throws -> Int {
+            Int(try db.query("SELECT count(*) FROM trades WHERE broker_id = $1::uuid", [ids.brokerID]).scalar ?? "0") ?? 0
+        }
+        func storedTicks() throws -> Int {
+            Int(try db.query("SELECT count(*) FROM market_data WHERE \"interval\" = 'tick'").scalar ?? "0") ?? 0
+        }
         deadline = Date().addingTimeInterval(30)
-        while try unsettled() > 0 && Date() < deadline { Thread.sleep(forTimeInterval: 0.2) }
-        #expect(try unsettled() == 0)
+        var lastPlaced = -1
+        while Date() < deadline {
+            let now = try placed()
+            if try storedTicks() == 3000 && now > 0 && unsettled() == 0 {
+                if now == lastPlaced { break }
+                lastPlaced = now
+            } else {
+                lastPlaced = -1
+            }
+            Thread.sleep(forTimeInterval: 0.3)
+        }
+        #expect(try placed() > 0 && unsettled() == 0)
         Thread.sleep(forTimeInterval: 1.2)  // the last report.acks reach the gateway
         #expect(FileManager.default.createFile(atPath: "\(dir)/gateway.stop", contents: nil), "the stop file tells the Python peers to finish")
         gateway.waitUntilExit()
