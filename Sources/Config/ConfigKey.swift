@@ -10,6 +10,8 @@ public struct ConfigKey: Sendable, Hashable {
         case boolean
         case stringList
         case choice([String])
+        /// A size in bytes: an integer, or one with a unit (`KiB`, `MiB`, `GiB`, `TiB`, powers of 1024).
+        case byteSize(ClosedRange<Int>)
     }
 
     public let path: String
@@ -48,7 +50,7 @@ extension ConfigKey {
         ConfigKey("market_data.connect", .stringList, default: nil),
         ConfigKey("market_data.bind", .stringList, default: .stringList([])),
         ConfigKey("market_data.max_payload_bytes", .integer(256...16_777_216), default: .integer(65_536)),
-        ConfigKey("market_data.receive_hwm", .integer(0...100_000_000), default: .integer(1_000_000)),
+        ConfigKey("market_data.receive_hwm", .integer(0...100_000_000), default: .integer(10_000)),
         ConfigKey("market_data.tick_retention_days", .integer(1...3650), default: .integer(30)),
         ConfigKey("market_data.max_lead_seconds", .integer(0...604_800), default: .integer(86_400)),
         // events out
@@ -59,6 +61,11 @@ extension ConfigKey {
         ConfigKey("ingest.flush_interval_ms", .integer(1...60_000), default: .integer(50)),
         ConfigKey("ingest.writers", .integer(1...16), default: .integer(2)),
         ConfigKey("ingest.queue_capacity", .integer(1_000...100_000_000), default: .integer(2_000_000)),
+        // Overload and bounds (docs/operations.md, "Overload"; docs/ingest.md, "Bounds")
+        ConfigKey("ingest.max_memory", .byteSize((1 << 20)...(1 << 40)), default: .integer(256 << 20)),
+        ConfigKey("ingest.max_streams", .integer(100...10_000_000), default: .integer(50_000)),
+        ConfigKey("ingest.stream_idle_seconds", .integer(60...2_592_000), default: .integer(86_400)),
+        ConfigKey("bars.max_instruments", .integer(100...10_000_000), default: .integer(100_000)),
         // bars and strategies
         ConfigKey("bars.session_open", .string, default: .string("NSE=09:15,BSE=09:15,NFO=09:15,BFO=09:15,MCX=09:00,CDS=09:00")),
         ConfigKey("bars.close_grace_ms", .integer(0...600_000), default: .integer(0)),
@@ -86,6 +93,7 @@ extension ConfigKey {
         ConfigKey("journal.dir", .string, default: .string("journal")),
         ConfigKey("journal.memory_ticks", .integer(1_000...100_000_000), default: .integer(200_000)),
         ConfigKey("journal.segment_mb", .integer(1...4_096), default: .integer(64)),
+        ConfigKey("journal.max_bytes", .byteSize((1 << 20)...(1 << 50)), default: .integer(4 << 30)),
         // feed health
         ConfigKey("feed_health.sessions", .string, default: .string("NSE=09:15-15:30,BSE=09:15-15:30,NFO=09:15-15:30,BFO=09:15-15:30,MCX=09:00-23:30,CDS=09:00-17:00")),
         ConfigKey("feed_health.silence_seconds", .integer(0...86_400), default: .integer(60)),

@@ -127,6 +127,28 @@ public struct ConfigLoader: Sendable {
             return .string(text)
         case .stringList:
             return .stringList([text])
+        case .byteSize(let range):
+            guard let n = Self.byteSize(text) else {
+                throw ConfigError(key: key.path, "expected a size in bytes (e.g. 268435456 or 256MiB), got '\(text)'")
+            }
+            guard range.contains(n) else {
+                throw ConfigError(key: key.path, "\(text) is outside \(range.lowerBound)...\(range.upperBound) bytes")
+            }
+            return .integer(n)
         }
+    }
+
+    /// `"256MiB"` -> 268435456; a bare integer is bytes. Units are powers of 1024; `K`/`KB`,
+    /// `M`/`MB`, ... are read the same way (what `df -h` and systemd mean).
+    static func byteSize(_ text: String) -> Int? {
+        let trimmed = text.replacingOccurrences(of: "_", with: "").trimmingCharacters(in: .whitespaces)
+        let digits = trimmed.prefix { $0.isASCII && $0.isNumber }
+        guard let value = Int(digits) else { return nil }
+        let unit = trimmed.dropFirst(digits.count).trimmingCharacters(in: .whitespaces).lowercased()
+        let shifts: [String: Int] = ["": 0, "b": 0, "k": 10, "kb": 10, "kib": 10, "m": 20, "mb": 20, "mib": 20,
+                                     "g": 30, "gb": 30, "gib": 30, "t": 40, "tb": 40, "tib": 40]
+        guard let shift = shifts[unit] else { return nil }
+        let (result, overflow) = value.multipliedReportingOverflow(by: 1 << shift)
+        return overflow ? nil : result
     }
 }

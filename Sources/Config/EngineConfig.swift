@@ -40,6 +40,15 @@ public struct EngineConfig: Sendable {
     public var journalDirectory: String
     public var journalMemoryTicks: Int
     public var journalSegmentBytes: Int64
+    /// The journals' disk budget together (ticks and order records); order records keep a reserve.
+    public var journalMaxBytes: Int64
+    /// Estimated memory of ticks waiting to be stored, at most (then the receivers stop reading).
+    public var ingestMaxMemoryBytes: Int
+    /// Publisher streams (`src`, `session`) tracked at most, and how long an idle one is kept.
+    public var maxStreams: Int
+    public var streamIdleSeconds: Int
+    /// Instruments with bars in progress at most.
+    public var barMaxInstruments: Int
     public var feedSessions: [String: (open: Int64, close: Int64)]
     public var feedSilenceSeconds: Int
     public var feedHaltStrategies: Bool
@@ -168,6 +177,14 @@ public struct EngineConfig: Sendable {
             throw ConfigError(key: "journal.memory_ticks", "must be below ingest.queue_capacity (\(queueCapacity)), or ticks would never spill")
         }
         journalSegmentBytes = Int64(try integer("journal.segment_mb")) << 20
+        journalMaxBytes = Int64(try integer("journal.max_bytes"))
+        guard journalMaxBytes >= 2 * journalSegmentBytes else {
+            throw ConfigError(key: "journal.max_bytes", "must be at least twice journal.segment_mb (\(journalSegmentBytes >> 20) MiB)")
+        }
+        ingestMaxMemoryBytes = try integer("ingest.max_memory")
+        maxStreams = try integer("ingest.max_streams")
+        streamIdleSeconds = try integer("ingest.stream_idle_seconds")
+        barMaxInstruments = try integer("bars.max_instruments")
         let sessions = try string("feed_health.sessions")
         guard let parsedSessions = FeedSilenceMonitor.parseSessions(sessions) else {
             throw ConfigError(key: "feed_health.sessions", "expected EXCHANGE=HH:MM-HH:MM pairs separated by commas, got '\(sessions)'")

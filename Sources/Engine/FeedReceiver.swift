@@ -38,12 +38,19 @@ public final class FeedReceiver: Sendable {
 
     /// CURVE: a bound socket is a server, a connected one a client of a CURVE publisher.
     private let security: SocketSecurity?
+    /// Closed while what the engine accepts could not be made durable: then nothing is read.
+    private let gate: IntakeGate?
+    /// Gaps in `seq` first seen within this long after the engine stopped reading are counted
+    /// as overload (the publisher dropped what it could not send).
+    static let overloadWindowNanoseconds: UInt64 = 10_000_000_000
 
     public init(
         endpoint: String, mode: Mode, context: ZMQContext, decoder: TickDecoder, receiveHighWaterMark: Int,
         queue: TickQueue, sequences: SequenceBook, counters: IngestCounters, reporter: IncidentReporter,
-        clock: any WallClock, logger: Logger, consumers: [@Sendable ([Tick]) -> Void] = [], security: SocketSecurity? = nil
+        clock: any WallClock, logger: Logger, consumers: [@Sendable ([Tick]) -> Void] = [], security: SocketSecurity? = nil,
+        gate: IntakeGate? = nil
     ) {
+        self.gate = gate
         self.consumers = consumers
         self.security = security
         self.endpoint = endpoint
@@ -115,6 +122,11 @@ public final class FeedReceiver: Sendable {
         var message = MessageState()
         let strings = TickStringCache()  // this thread's own
         while !stopping.load(ordering: .acquiring) {
+            if let gate, !gate.isOpen {
+                flush(&batch)
+                Thread.sleep(forTimeInterval: 0.02)
+                continue
+            }
             do {
                 let ready = try socket.poll(.readable, timeoutMilliseconds: 50)
                 if ready.isEmpty {
@@ -142,6 +154,17 @@ public final class FeedReceiver: Sendable {
         flush(&batch)
         socket.close()
         logger.info("market data socket closed", metadata: ["endpoint": "\(endpoint)"])
+    }
+
+    /// Whether the engine stopped reading (a full queue or a closed gate) within the window.
+    private func recentlyOverloaded() -> Bool {
+        let now = monotonicNanoseconds()
+        if queue.waitingPushes.load(ordering: .relaxed) > 0 || gate?.isOpen == false { return true }
+        for end in [queue.lastBackpressureEnd.load(ordering: .relaxed), gate?.lastOpened.load(ordering: .relaxed) ?? 0]
+        where end > 0 && now &- end < Self.overloadWindowNanoseconds {
+            return true
+        }
+        return false
     }
 
     private func flush(_ batch: inout [Tick]) {
@@ -179,8 +202,10 @@ public final class FeedReceiver: Sendable {
                     counters.duplicates.add(1, ordering: .relaxed)
                     return
                 case .gap(let from, let to):
+                    let missing = Int(clamping: to - from + 1)
                     counters.gaps.add(1, ordering: .relaxed)
-                    counters.missingSequenceNumbers.add(Int(to - from + 1), ordering: .relaxed)
+                    counters.missingSequenceNumbers.add(missing, ordering: .relaxed)
+                    if recentlyOverloaded() { counters.overloadMissing.add(missing, ordering: .relaxed) }
                     reporter.recordGap(source: source, session: session, from: from, to: to, now: monotonicNanoseconds())
                 case .inOrder:
                     break

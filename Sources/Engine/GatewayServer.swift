@@ -196,9 +196,12 @@ public final class GatewayServer: Sendable {
             return
         }
         let identity = frames[0]
-        let topic = String(decoding: frames[1], as: UTF8.self)
-        guard let body = try? JSONSerialization.jsonObject(with: Data(frames[2])) as? [String: Any] else {
-            bad("payload of '\(topic)' is not a JSON object", identity, socket)
+        let topic = String(decoding: frames[1].prefix(64), as: UTF8.self)
+        let body: JSONValue
+        switch GatewayMessages.parseObject(frames[2]) {
+        case .success(let value): body = value
+        case .failure(let problem):
+            bad("\(PrintableText.make(topic, maxCharacters: 64)): \(problem.message)", identity, socket)
             return
         }
         let now = Self.now()
@@ -215,76 +218,51 @@ public final class GatewayServer: Sendable {
         case "heartbeat":
             break
         case "ack":
-            guard let requestID = body["request_id"] as? String else { bad("ack needs request_id", identity, socket); return }
+            guard let requestID = body["request_id"]?.stringValue else { bad("ack needs request_id", identity, socket); return }
             if state.outstanding.removeValue(forKey: requestID) != nil {
                 state.order.removeAll { $0 == requestID }
             }
         case "report":
-            switch Self.report(body) {
+            switch GatewayMessages.report(body, now: SystemClock().now()) {
             case .success(let report):
                 desk.withLock { $0 }?.onGatewayReport(report, peer: identity, logger: logger)
             case .failure(let problem):
                 bad("report: \(problem.message)", identity, socket)
             }
         default:
-            bad("unknown message type '\(topic)'", identity, socket)
+            bad("unknown message type '\(PrintableText.make(topic, maxCharacters: 64))'", identity, socket)
         }
     }
 
-    private struct Problem: Error { let message: String }
-
-    /// A `report` payload as a ``GatewayReport``.
-    private static func report(_ body: [String: Any]) -> Result<GatewayReport, Problem> {
-        func decimal(_ key: String) -> FixedDecimal?? {
-            guard let value = body[key], !(value is NSNull) else { return .some(nil) }
-            guard let number = value as? NSNumber, let d = FixedDecimal(number.stringValue) ?? FixedDecimal(number.decimalValue.description) else {
-                return .none
-            }
-            return .some(d)
-        }
-        func integer(_ key: String) -> Int64?? {
-            guard let value = body[key], !(value is NSNull) else { return .some(nil) }
-            guard let number = value as? NSNumber, let n = Int64(exactly: number.doubleValue) else { return .none }
-            return .some(n)
-        }
-        guard let type = body["type"] as? String, let kind = GatewayReport.Kind(rawValue: type) else {
-            return .failure(Problem(message: "type must be one of \(GatewayReport.Kind.allCases.map(\.rawValue).joined(separator: ", "))"))
-        }
-        guard let reportID = body["report_id"] as? String, !reportID.isEmpty else { return .failure(Problem(message: "report_id is required")) }
-        guard let orderID = body["order_id"] as? String, !orderID.isEmpty else { return .failure(Problem(message: "order_id is required")) }
-        var time = SystemClock().now()
-        if let ts = body["ts"] as? String {
-            guard let parsed = Timestamp.parseRFC3339(ts) else { return .failure(Problem(message: "ts '\(ts)' is not RFC 3339")) }
-            time = parsed
-        }
-        guard let quantity = integer(kind == .fill ? "fill_quantity" : "quantity") else { return .failure(Problem(message: "quantity must be an integer")) }
-        guard let price = decimal(kind == .fill ? "fill_price" : "price") else { return .failure(Problem(message: "price must be a number")) }
-        guard let trigger = decimal("trigger_price") else { return .failure(Problem(message: "trigger_price must be a number")) }
-        let execID = body["exec_id"] as? String
-        if kind == .fill {
-            guard let execID, !execID.isEmpty else { return .failure(Problem(message: "a fill needs exec_id")) }
-            guard let q = quantity, q > 0 else { return .failure(Problem(message: "a fill needs fill_quantity > 0")) }
-            guard let p = price, p.units > 0 else { return .failure(Problem(message: "a fill needs fill_price > 0")) }
-        }
-        return .success(GatewayReport(kind: kind, reportID: reportID, orderID: orderID, execID: execID, quantity: quantity, price: price,
-                                      triggerPrice: trigger, reason: body["reason"] as? String,
-                                      brokerOrderID: body["broker_order_id"] as? String, time: time))
-    }
-
-    private func hello(_ body: [String: Any], _ identity: [UInt8], _ state: State, _ socket: ZMQSocket, _ logs: SystemLogStore, now: UInt64) {
-        guard let brokers = body["broker_ids"] as? [String] else {
-            bad("hello needs broker_ids (a list of broker_id)", identity, socket)
+    private func hello(_ body: JSONValue, _ identity: [UInt8], _ state: State, _ socket: ZMQSocket, _ logs: SystemLogStore, now: UInt64) {
+        let hello: GatewayMessages.Hello
+        switch GatewayMessages.hello(body) {
+        case .success(let value): hello = value
+        case .failure(let problem):
+            bad(problem.message, identity, socket)
             return
         }
-        let gatewayID = body["gateway_id"] as? String ?? "gateway"
-        state.peers[identity] = Peer(identity: identity, gatewayID: gatewayID, requested: brokers, apiType: body["api_type"] as? String,
+        // Peers are kept until silent for the heartbeat timeout: a flood of hellos from new
+        // identities is refused past the bound instead of growing the table.
+        if state.peers[identity] == nil && state.peers.count >= Self.maxPeers {
+            bad("too many gateways connected (\(Self.maxPeers))", identity, socket)
+            return
+        }
+        let gatewayID = hello.gatewayID
+        state.peers[identity] = Peer(identity: identity, gatewayID: gatewayID, requested: hello.brokerIDs, apiType: hello.apiType,
                                      brokers: [], lastHeard: now, lastSent: now)
         let (accepted, refused) = admit(identity, state, socket)
         logger.notice("gateway connected", metadata: ["gateway": "\(gatewayID)", "brokers": "\(accepted)", "refused": "\(refused)"])
+        var data = JSONObjectWriter()
+        data.add("gateway_id", gatewayID)
+        data.add("broker_ids", strings: accepted)
         try? logs.insert([SystemLogEntry(component: "gateway", level: .info,
                                          message: "gateway \(gatewayID) connected for \(accepted.count) live broker(s)",
-                                         data: "{\"gateway_id\":\(Self.quoted(gatewayID)),\"broker_ids\":[\(accepted.map(Self.quoted).joined(separator: ","))]}")])
+                                         data: data.text)])
     }
+
+    /// Gateways known at once, at most.
+    static let maxPeers = 256
 
     /// Routes a peer's requested brokers that are live to it, answers `welcome`, tells the desk,
     /// and sends what waited for those brokers. Returns the accepted and refused broker ids.

@@ -22,6 +22,8 @@ public final class IncidentReporter: Sendable {
 
     private let state = Mutex(State())
     private let intervalNanoseconds: UInt64
+    /// Streams with gaps reported one by one; the rest are reported together.
+    static let maxGapStreams = 1_000
 
     public init(intervalSeconds: Int) {
         self.intervalNanoseconds = UInt64(intervalSeconds) * 1_000_000_000
@@ -40,8 +42,10 @@ public final class IncidentReporter: Sendable {
 
     /// Records a sequence gap: `from...to` never arrived in stream (`source`, `session`).
     public func recordGap(source: String, session: String, from: Int64, to: Int64, now: UInt64) {
-        let key = "\(source)/\(session)"
+        var key = "\(source)/\(session)"
         state.withLock { s in
+            // One entry per stream, up to a bound: a flood of new sessions shares one entry.
+            if s.gaps[key] == nil && s.gaps.count >= Self.maxGapStreams { key = "(other streams)" }
             if s.gaps[key] == nil {
                 s.gaps[key] = Pending(firstSample: "\(from)-\(to)", detail: nil, firstSeen: now)
             }
@@ -55,28 +59,31 @@ public final class IncidentReporter: Sendable {
         state.withLock { s in
             var entries: [SystemLogEntry] = []
             for (reason, pending) in s.bad where pending.count > 0 && (force || pending.lastLogged == 0 || now - pending.lastLogged >= intervalNanoseconds) {
+                var data = JSONObjectWriter()
+                data.add("reason", reason.rawValue)
+                data.add("count", pending.count)
+                data.add("detail", pending.detail ?? "")
+                data.add("sample", pending.firstSample)
                 entries.append(SystemLogEntry(
                     component: "ingest", level: .warning,
-                    message: "dropped \(pending.count) bad tick message(s): \(reason.rawValue)",
-                    data: "{\"reason\":\(Self.json(reason.rawValue)),\"count\":\(pending.count),\"detail\":\(Self.json(pending.detail ?? "")),\"sample\":\(Self.json(pending.firstSample))}"
-                ))
+                    message: "dropped \(pending.count) bad tick message(s): \(reason.rawValue)", data: data.text))
                 s.bad[reason] = Pending(count: 0, firstSample: "", detail: nil, lastLogged: now, firstSeen: now)
             }
             for (stream, pending) in s.gaps where pending.count > 0 && (force || pending.lastLogged == 0 || now - pending.lastLogged >= intervalNanoseconds) {
+                var data = JSONObjectWriter()
+                data.add("stream", stream)
+                data.add("gaps", pending.count)
+                data.add("first_missing", pending.firstSample)
+                data.add("last_missing", pending.detail ?? "")
                 entries.append(SystemLogEntry(
                     component: "ingest", level: .warning,
                     message: "\(pending.count) sequence gap(s) in stream \(stream); first missing range \(pending.firstSample), last \(pending.detail ?? "")",
-                    data: "{\"stream\":\(Self.json(stream)),\"gaps\":\(pending.count),\"first_missing\":\(Self.json(pending.firstSample)),\"last_missing\":\(Self.json(pending.detail ?? ""))}"
-                ))
+                    data: data.text))
                 s.gaps[stream] = Pending(count: 0, firstSample: "", detail: nil, lastLogged: now, firstSeen: now)
             }
+            // Streams reported and quiet for a whole interval leave the table.
+            s.gaps = s.gaps.filter { $0.value.count > 0 || now &- $0.value.lastLogged < intervalNanoseconds }
             return entries
         }
-    }
-
-    static func json(_ text: String) -> String {
-        var out: [UInt8] = []
-        TickJSONEncoder.appendString(text, to: &out)
-        return String(decoding: out, as: UTF8.self)
     }
 }

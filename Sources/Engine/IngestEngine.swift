@@ -31,7 +31,7 @@ public enum EngineStartError: Error, CustomStringConvertible {
 ///     SUB bound  ...  ─┘        decode, validate, seq check on each receive thread
 public final class IngestEngine: Sendable {
     public let counters = IngestCounters()
-    public let sequences = SequenceBook()
+    public let sequences: SequenceBook
     private let config: EngineConfig
     private let context: ZMQContext
     private let clock: any WallClock
@@ -51,12 +51,19 @@ public final class IngestEngine: Sendable {
     public let feedSilences = Atomic<Int>(0)
     /// Ticks beyond `journal.memory_ticks` during a database outage.
     public let journal: TickJournal?
+    /// Closed while order records can be made durable nowhere: the receivers stop reading.
+    public let gate: IntakeGate
+    /// Whether PostgreSQL answered the engine's last attempt (a write, or the probe every second).
+    private let databaseAnswered = Atomic<Bool>(true)
 
     /// - Parameter consumers: also given every batch of accepted ticks (strategies, order desk).
     public init(config: EngineConfig, context: ZMQContext, clock: any WallClock = SystemClock(), logger: Logger,
                 consumers: [@Sendable ([Tick]) -> Void] = [], security: SocketSecurity? = nil, journal: TickJournal? = nil,
+                gate: IntakeGate = IntakeGate(),
                 onFeedHealth: @escaping @Sendable (_ silentExchanges: Set<String>) -> Void = { _ in }) {
         self.config = config
+        self.gate = gate
+        self.sequences = SequenceBook(maxStreams: config.maxStreams, idleSeconds: config.streamIdleSeconds)
         let health = FeedHealth(FeedSilenceMonitor(sessions: config.feedSessions, silenceSeconds: Int64(config.feedSilenceSeconds)))
         self.feedHealth = health
         self.onFeedHealth = onFeedHealth
@@ -72,7 +79,7 @@ public final class IngestEngine: Sendable {
         self.context = context
         self.clock = clock
         self.logger = logger
-        self.queue = TickQueue(capacity: config.queueCapacity)
+        self.queue = TickQueue(capacity: config.queueCapacity, maxBytes: config.ingestMaxMemoryBytes)
         self.reporter = IncidentReporter(intervalSeconds: config.badMessageLogIntervalSeconds)
         self.writer = TickWriterLoop(
             connectionString: config.databaseURL, queue: queue, counters: counters, clock: clock, logger: logger,
@@ -98,7 +105,7 @@ public final class IngestEngine: Sendable {
             if replayed > 0 { logger.notice("replayed journaled ticks at start", metadata: ["ticks": "\(replayed)"]) }
             let store = FeedSequenceStore(connectionString: config.databaseURL)
             defer { store.close() }
-            let streams = try store.load()
+            let streams = try store.load(idleSeconds: config.streamIdleSeconds, limit: config.maxStreams)
             for s in streams { sequences.restoreDurable(source: s.source, session: s.session, lastSequence: s.last) }
             if !streams.isEmpty { logger.info("restored publisher sequence numbers", metadata: ["streams": "\(streams.count)"]) }
         } catch {
@@ -119,7 +126,7 @@ public final class IngestEngine: Sendable {
                 endpoint: endpoint, mode: mode, context: context, decoder: decoder,
                 receiveHighWaterMark: config.receiveHighWaterMark, queue: queue, sequences: sequences,
                 counters: counters, reporter: reporter, clock: clock, logger: logger, consumers: consumers,
-                security: security
+                security: security, gate: gate
             )
             do {
                 try receiver.start()
@@ -154,20 +161,30 @@ public final class IngestEngine: Sendable {
         return snapshot
     }
 
-    /// Ticks accepted but not yet stored.
+    /// Ticks accepted but not yet stored, and the memory they hold (estimated) with its bound.
     public var queued: Int { queue.count }
+    public var queuedBytes: Int { queue.bytes }
+    public var maxQueuedBytes: Int { queue.maxBytes }
+    /// Seconds the receivers spent not reading because the queue was full.
+    public var backpressureSeconds: Double { Double(queue.backpressureNanoseconds.load(ordering: .relaxed)) / 1e9 }
+    /// Whether the engine is not reading its sockets right now (queue full or gate closed).
+    public var overloaded: Bool { queue.waitingPushes.load(ordering: .relaxed) > 0 || !gate.isOpen }
+    /// Whether ticks wait because neither PostgreSQL nor the journal can take them.
+    public var tickStorageBlocked: Bool { writer.storageBlocked.load(ordering: .relaxed) }
 
-    /// Whether the last tick write reached PostgreSQL.
-    public var databaseUp: Bool { writer.databaseUp.load(ordering: .relaxed) }
+    /// Whether PostgreSQL answered the engine's latest attempt: the tick writers' writes, and a
+    /// probe every second from housekeeping (so a quiet feed still reports the truth).
+    public var databaseUp: Bool { databaseAnswered.load(ordering: .relaxed) && writer.databaseUp.load(ordering: .relaxed) }
 
     private func startHousekeeping() {
         let thread = Thread { [self] in
             let store = SystemLogStore(connectionString: config.databaseURL)
             let sequenceStore = FeedSequenceStore(connectionString: config.databaseURL)
+            let probe = DatabaseProbe(connectionString: config.databaseURL)
             var round = 0
             var pendingEntries: [SystemLogEntry] = [
                 SystemLogEntry(component: "ingest", level: .info, message: "ingest started",
-                               data: "{\"endpoints\":\(config.marketDataConnect.count + config.marketDataBind.count)}"),
+                               data: { var w = JSONObjectWriter(); w.add("endpoints", config.marketDataConnect.count + config.marketDataBind.count); return w.text }()),
             ]
             while true {
                 let finishing = housekeepingStop.load(ordering: .acquiring)
@@ -188,6 +205,11 @@ public final class IngestEngine: Sendable {
                 }
                 round += 1
                 if round % 4 == 0 {
+                    let answered = probe.check()
+                    databaseAnswered.store(answered, ordering: .relaxed)
+                    // A probe that got through also clears a writer's stale failure.
+                    if answered && queue.count == 0 { writer.databaseUp.store(true, ordering: .relaxed) }
+                    sequences.evictIdle()
                     let changes = feedHealth.state.withLock { $0.evaluate(now: clock.now()) }
                     for change in changes {
                         switch change {
@@ -196,12 +218,12 @@ public final class IngestEngine: Sendable {
                             logger.error("feed silent in session", metadata: ["exchange": "\(exchange)", "silent_s": "\(seconds)"])
                             pendingEntries.append(SystemLogEntry(component: "feed", level: .error,
                                                                  message: "the \(exchange) feed has been silent for \(seconds) s during its session",
-                                                                 data: "{\"exchange\":\"\(exchange)\",\"silent_seconds\":\(seconds)}"))
+                                                                 data: { var w = JSONObjectWriter(); w.add("exchange", exchange); w.add("silent_seconds", Int64(seconds)); return w.text }()))
                         case .resumed(let exchange):
                             logger.notice("feed no longer silent", metadata: ["exchange": "\(exchange)"])
                             pendingEntries.append(SystemLogEntry(component: "feed", level: .info,
                                                                  message: "the \(exchange) feed is no longer silent (ticks resumed or its session closed)",
-                                                                 data: "{\"exchange\":\"\(exchange)\"}"))
+                                                                 data: { var w = JSONObjectWriter(); w.add("exchange", exchange); return w.text }()))
                         }
                     }
                     if !changes.isEmpty { onFeedHealth(feedHealth.state.withLock { $0.silent }) }
@@ -219,6 +241,7 @@ public final class IngestEngine: Sendable {
                 Thread.sleep(forTimeInterval: 0.25)
             }
             sequenceStore.close()
+            probe.close()
             store.close()
             housekeepingDone.signal()
         }

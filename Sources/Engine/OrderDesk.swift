@@ -1,5 +1,6 @@
 import Dispatch
 public import Logging
+public import Synchronization
 public import TradingCore
 
 /// Runs the ``TradingDesk`` on one serial queue: intents from the strategies, ticks for working
@@ -22,9 +23,19 @@ public final class OrderDesk: Sendable {
         init(_ desk: TradingDesk) { self.desk = desk }
     }
 
-    public init(writer: EventWriter, desk: TradingDesk = TradingDesk()) {
+    /// Told of intents the desk refused without an order (see `submit`), so the strategies
+    /// do not count them as pending.
+    private let onIntentsRefused: @Sendable ([OrderIntent]) -> Void
+    private let logger: Logger?
+    /// Intents refused because their records could not have been made durable.
+    public let refusedIntents = Atomic<Int>(0)
+
+    public init(writer: EventWriter, desk: TradingDesk = TradingDesk(), logger: Logger? = nil,
+                onIntentsRefused: @escaping @Sendable ([OrderIntent]) -> Void = { _ in }) {
         self.writer = writer
         self.state = DeskBox(desk)
+        self.logger = logger
+        self.onIntentsRefused = onIntentsRefused
     }
 
     /// Replaces risk settings (at start and on SIGHUP).
@@ -119,7 +130,17 @@ public final class OrderDesk: Sendable {
         queue.sync { [state] in body(&state.desk) }
     }
 
+    /// Intents become orders, unless the event writer can make records durable nowhere (the
+    /// journal full while PostgreSQL is away): then no order is made, since neither it nor its
+    /// rejection could be stored or published, and the strategies are told (docs/operations.md).
     public func submit(_ intents: [OrderIntent], now: Timestamp) {
+        if writer.isBlocked {
+            refusedIntents.add(intents.count, ordering: .relaxed)
+            logger?.error("intents refused: order records cannot be made durable (journal full and PostgreSQL away)",
+                          metadata: ["intents": "\(intents.count)"])
+            onIntentsRefused(intents)
+            return
+        }
         queue.async { [state, writer] in
             var records: [DeskRecord] = []
             for intent in intents { records += state.desk.submit(intent, now: now) }
@@ -127,11 +148,17 @@ public final class OrderDesk: Sendable {
         }
     }
 
+    /// Batches of ticks handed to the desk and not yet applied, at most: past it `onTicks` waits,
+    /// so the desk slows intake instead of its queue growing without bound.
+    private let ticksInFlight = DispatchSemaphore(value: 32)
+
     public func onTicks(_ ticks: [Tick]) {
-        queue.async { [state, writer] in
+        ticksInFlight.wait()
+        queue.async { [state, writer, ticksInFlight] in
             var records: [DeskRecord] = []
             for tick in ticks { records += state.desk.onTick(tick) }
             writer.enqueue(records)
+            ticksInFlight.signal()
         }
     }
 
@@ -142,7 +169,12 @@ public final class OrderDesk: Sendable {
         let interval = DispatchTimeInterval.milliseconds(everyMilliseconds)
         let timer = DispatchSource.makeTimerSource(queue: queue)
         timer.schedule(deadline: .now() + interval, repeating: interval)
-        timer.setEventHandler { [state, writer] in writer.enqueue(state.desk.advance(to: clock.now()) + state.desk.marks()) }
+        // While records can be made durable nowhere the clock waits: the day start, square-off
+        // and expiry it would act on happen at the first turn after (crossings are remembered).
+        timer.setEventHandler { [state, writer] in
+            guard !writer.isBlocked else { return }
+            writer.enqueue(state.desk.advance(to: clock.now()) + state.desk.marks())
+        }
         queue.sync { [state] in state.markTimer = timer }
         timer.resume()
     }

@@ -52,11 +52,17 @@ public final class StrategyPipeline: Sendable {
     private let sink: any PipelineSink
     private let logger: Logger
 
-    public init(shardCount: Int, calendar: SessionCalendar, graceNanoseconds: Int64, sink: any PipelineSink, logger: Logger) {
+    /// - Parameter maxBatchesInFlight: batches handed to a shard and not yet processed, at most;
+    ///   `submit` waits past it, so a slow strategy slows intake instead of growing memory.
+    public init(shardCount: Int, calendar: SessionCalendar, graceNanoseconds: Int64, sink: any PipelineSink, logger: Logger,
+                maxInstruments: Int = 100_000, maxBatchesInFlight: Int = 32) {
         self.sink = sink
         self.logger = logger
-        self.shards = (0..<max(1, shardCount)).map {
-            Shard(index: $0, aggregator: BarAggregator(calendar: calendar, graceNanoseconds: graceNanoseconds), sink: sink, logger: logger)
+        let count = max(1, shardCount)
+        self.shards = (0..<count).map {
+            Shard(index: $0, aggregator: BarAggregator(calendar: calendar, graceNanoseconds: graceNanoseconds,
+                                                       maxInstruments: max(1, maxInstruments / count)),
+                  sink: sink, logger: logger, maxBatchesInFlight: maxBatchesInFlight)
         }
     }
 
@@ -89,7 +95,11 @@ public final class StrategyPipeline: Sendable {
         let feedTimes = feed
         for (index, shard) in shards.enumerated() {
             let ticks = parts[index]
-            shard.queue.async { shard.process(ticks, feed: feedTimes) }
+            shard.inFlight.wait()
+            shard.queue.async {
+                shard.process(ticks, feed: feedTimes)
+                shard.inFlight.signal()
+            }
         }
     }
 
@@ -127,6 +137,17 @@ public final class StrategyPipeline: Sendable {
         for (index, shard) in shards.enumerated() where !parts[index].isEmpty {
             let mine = parts[index]
             shard.queue.async { shard.ordersUpdated(mine) }
+        }
+    }
+
+    /// Intents the desk refused without making an order (nothing was published for them): what
+    /// they made pending is dropped, so the strategies see the position they really have.
+    public func intentsRefused(_ intents: [OrderIntent]) {
+        var parts = Array(repeating: [OrderIntent](), count: shards.count)
+        for intent in intents { parts[shardIndex(symbol: intent.symbol, exchange: intent.exchange)].append(intent) }
+        for (index, shard) in shards.enumerated() where !parts[index].isEmpty {
+            let mine = parts[index]
+            shard.queue.async { shard.intentsRefused(mine) }
         }
     }
 
@@ -169,6 +190,15 @@ public final class StrategyPipeline: Sendable {
     public var lateTicks: Int {
         shards.reduce(0) { total, shard in total + shard.queue.sync { shard.aggregator.lateTicks } }
     }
+
+    /// Instruments with bars in progress, and ticks that made no bars because the table was
+    /// full (`bars.max_instruments`), over all shards.
+    public var barCounts: (instruments: Int, overLimit: Int) {
+        shards.reduce((0, 0)) { total, shard in
+            let (i, o) = shard.queue.sync { (shard.aggregator.instrumentCount, shard.aggregator.ticksOverInstrumentLimit) }
+            return (total.0 + i, total.1 + o)
+        }
+    }
 }
 
 /// One serial queue and the state only it touches.
@@ -199,7 +229,11 @@ final class Shard: @unchecked Sendable {
         }
     }
 
-    init(index: Int, aggregator: BarAggregator, sink: any PipelineSink, logger: Logger) {
+    /// Batches submitted and not yet processed (see `StrategyPipeline.init`).
+    let inFlight: DispatchSemaphore
+
+    init(index: Int, aggregator: BarAggregator, sink: any PipelineSink, logger: Logger, maxBatchesInFlight: Int) {
+        self.inFlight = DispatchSemaphore(value: max(1, maxBatchesInFlight))
         self.queue = DispatchQueue(label: "algotrader.pipeline.shard\(index)")
         self.aggregator = aggregator
         self.sink = sink
@@ -312,6 +346,13 @@ final class Shard: @unchecked Sendable {
                     runner.pending -= event.order.state.remainingQuantity * sign
                 }
             }
+        }
+    }
+
+    func intentsRefused(_ intents: [OrderIntent]) {
+        for intent in intents {
+            guard let runner = runners[Self.key(intent.symbol, intent.exchange)]?.first(where: { $0.spec.identity.strategyID == intent.strategyID }) else { continue }
+            runner.pending -= intent.side == .buy ? intent.quantity : -intent.quantity
         }
     }
 

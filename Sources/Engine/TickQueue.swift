@@ -1,17 +1,21 @@
 import Dispatch
-import Synchronization
+public import Synchronization
 public import TradingCore
 
 /// The bounded hand-off between the receive threads and the writer thread.
 ///
 /// Receivers push whole batches (one lock round-trip per batch, not per tick); the writer takes
-/// up to a batch size at once. When full, `push` waits: backpressure flows back into libzmq's
-/// receive queue instead of memory growing without bound. Counting semaphores carry the
+/// up to a batch size at once. The queue is bounded twice: by ticks (`capacity`) and by the
+/// memory they hold (`maxBytes`, `ingest.max_memory`). When full, `push` waits: the receive
+/// thread stops reading its socket, and backpressure flows back to the publisher instead of
+/// memory growing without bound (docs/operations.md, "Overload"). Counting semaphores carry the
 /// wake-ups, so none is lost between checking the state and waiting.
 public final class TickQueue: Sendable {
     private struct State {
         var batches: [[Tick]] = []
+        var batchBytes: [Int] = []
         var count = 0
+        var bytes = 0
         var closed = false
         /// Consumers blocked in `take`; `close` wakes every one of them.
         var waiting = 0
@@ -21,30 +25,57 @@ public final class TickQueue: Sendable {
     private let itemsAvailable = DispatchSemaphore(value: 0)
     private let spaceAvailable = DispatchSemaphore(value: 0)
     public let capacity: Int
+    public let maxBytes: Int
+    /// Time pushes spent waiting for room (the engine not reading its sockets), and the monotonic
+    /// time the last such wait ended: gaps in `seq` seen soon after are counted as overload.
+    public let backpressureNanoseconds = Atomic<UInt64>(0)
+    public let lastBackpressureEnd = Atomic<UInt64>(0)
+    /// Pushes waiting for room right now.
+    public let waitingPushes = Atomic<Int>(0)
 
-    public init(capacity: Int) {
+    public init(capacity: Int, maxBytes: Int = .max) {
         self.capacity = capacity
+        self.maxBytes = maxBytes
     }
 
     /// Ticks waiting.
     public var count: Int { state.withLock { $0.count } }
+    /// Estimated bytes the waiting ticks hold (``Tick/estimatedMemory``).
+    public var bytes: Int { state.withLock { $0.bytes } }
 
     /// Adds a batch, waiting while the queue is full. Returns `false` if the queue was closed.
     @discardableResult
     public func push(_ batch: [Tick]) -> Bool {
         guard !batch.isEmpty else { return true }
+        var size = 0
+        for tick in batch { size += tick.estimatedMemory }
+        var waitStarted: UInt64?
+        defer {
+            if let waitStarted {
+                let end = monotonicNanoseconds()
+                backpressureNanoseconds.add(end - waitStarted, ordering: .relaxed)
+                lastBackpressureEnd.store(end, ordering: .relaxed)
+                waitingPushes.subtract(1, ordering: .relaxed)
+            }
+        }
         while true {
             let outcome: Bool? = state.withLock { s in
                 if s.closed { return false }
                 // An empty queue always takes a batch, however large, so nothing can deadlock.
-                guard s.count == 0 || s.count + batch.count <= capacity else { return nil }
+                guard s.count == 0 || (s.count + batch.count <= capacity && s.bytes + size <= maxBytes) else { return nil }
                 s.batches.append(batch)
+                s.batchBytes.append(size)
                 s.count += batch.count
+                s.bytes += size
                 return true
             }
             if let outcome {
                 if outcome { itemsAvailable.signal() }
                 return outcome
+            }
+            if waitStarted == nil {
+                waitStarted = monotonicNanoseconds()
+                waitingPushes.add(1, ordering: .relaxed)
             }
             _ = spaceAvailable.wait(timeout: .now() + .milliseconds(50))
         }
@@ -62,13 +93,17 @@ public final class TickQueue: Sendable {
                 }
                 var out: [Tick] = []
                 var used = 0
-                for batch in s.batches {
+                var freed = 0
+                for (index, batch) in s.batches.enumerated() {
                     if !out.isEmpty && out.count + batch.count > max { break }
                     out.append(contentsOf: batch)
+                    freed += s.batchBytes[index]
                     used += 1
                 }
                 s.batches.removeFirst(used)
+                s.batchBytes.removeFirst(used)
                 s.count -= out.count
+                s.bytes -= freed
                 return (out, false)
             }
             if !taken.isEmpty {

@@ -10,9 +10,15 @@ import TradingCore
 /// The writer threads: each takes ticks from the shared queue and stores them with one COPY per
 /// batch on its own connection, flushing when a batch is full or `flushInterval` after its
 /// first tick arrived. Several writers keep several PostgreSQL backends busy: one backend's
-/// COPY (JSONB parsing above all) is what bounds durable ingest (docs/performance.md). A failed
-/// write is retried with backoff, with the same ids, until it succeeds, so nothing accepted is
-/// lost or stored twice; meanwhile the bounded queue pushes back on the receivers.
+/// COPY (JSONB parsing above all) is what bounds durable ingest (docs/performance.md).
+///
+/// What happens to a batch (docs/operations.md, "Overload" and "Poison records"):
+/// - stored: COPY succeeded; rows PostgreSQL refused for their content were split out and
+///   quarantined, the rest stored;
+/// - PostgreSQL away: retried with backoff, with the same ids, while memory holds it; past the
+///   memory threshold (or stopping, or older ticks already there) it goes to the journal;
+/// - the journal cannot take it either (its budget or the disk is full): it stays in memory and
+///   is retried; the queue fills, the receivers stop reading, and the engine says so.
 public final class TickWriterLoop: Sendable {
     private let connectionString: String
     private let queue: TickQueue
@@ -26,9 +32,12 @@ public final class TickWriterLoop: Sendable {
     /// After stop, how long the writer keeps retrying an unreachable database before giving up.
     private let shutdownDeadline = Mutex<UInt64?>(nil)
     private let partitionWindow: (back: Int64, ahead: Int64)
-    /// Where ticks go when PostgreSQL is unreachable and memory holds `memoryTicks` already.
+    /// Where ticks go when PostgreSQL is unreachable and memory holds `memoryTicks` already (or
+    /// half of `ingest.max_memory`).
     private let journal: TickJournal?
     private let memoryTicks: Int
+    /// Whether batches wait because neither PostgreSQL nor the journal can take them.
+    public let storageBlocked = Atomic<Bool>(false)
     /// Told which sequenced ticks became durable (saved to `feed_sequences` for restarts).
     private let sequences: SequenceBook?
     /// Whether the last write reached PostgreSQL (metrics: database connection state).
@@ -134,11 +143,21 @@ public final class TickWriterLoop: Sendable {
         guard let journal, !journal.isEmpty else { return 0 }
         let writer = MarketDataWriter(connectionString: connectionString)
         defer { writer.close() }
-        let count = try journal.replay(with: writer) { [sequences] streams in
+        let done = try journal.replay(with: writer) { [sequences] streams in
             for s in streams { sequences?.restoreDurable(source: s.source, session: s.session, lastSequence: s.last) }
         }
-        counters.replayed.add(count, ordering: .relaxed)
-        return count
+        note(done)
+        return done.ticks
+    }
+
+    private func note(_ done: TickJournal.Replayed) {
+        counters.replayed.add(done.ticks - done.quarantinedTicks, ordering: .relaxed)
+        counters.quarantined.add(done.quarantinedTicks, ordering: .relaxed)
+        counters.unreadableJournalRecords.add(done.unreadableRecords, ordering: .relaxed)
+        if done.unreadableRecords > 0 {
+            logger.critical("tick journal records could not be read back; their bytes are in quarantine and replay went on",
+                            metadata: ["records": "\(done.unreadableRecords)"])
+        }
     }
 
     /// Replays the journal if no other writer is; `false` if PostgreSQL failed meanwhile.
@@ -153,18 +172,16 @@ public final class TickWriterLoop: Sendable {
         guard mine else { return true }
         defer { replaying.withLock { $0 = false } }
         do {
-            let count = try journal.replay(with: writer)
-            if count > 0 {
-                counters.replayed.add(count, ordering: .relaxed)
-                counters.stored.add(count, ordering: .relaxed)
-                logger.notice("replayed journaled ticks into PostgreSQL", metadata: ["ticks": "\(count)", "journal_bytes": "\(journal.journal.sizeBytes)"])
+            let done = try journal.replay(with: writer)
+            note(done)
+            if done.ticks > 0 {
+                counters.stored.add(done.ticks - done.quarantinedTicks, ordering: .relaxed)
+                logger.notice("replayed journaled ticks into PostgreSQL", metadata: [
+                    "ticks": "\(done.ticks)", "journal_bytes": "\(journal.journal.pendingBytes)"])
             }
             return true
         } catch {
             writer.close()
-            if case SegmentJournal.Failure.corrupt = error {
-                logger.critical("tick journal is corrupt; replay stopped (move the bad segment aside)", metadata: ["error": "\(error)"])
-            }
             return false
         }
     }
@@ -176,14 +193,25 @@ public final class TickWriterLoop: Sendable {
         guard let batch = writer.prepare(ticks, now: clock.now()) else { return true }
         var unknownOutcome = false
         var backoff = 0.05
+        var journalRefused: SegmentJournal.Failure?
+        defer {
+            if journalRefused != nil, storageBlocked.exchange(false, ordering: .acquiringAndReleasing) {
+                logger.notice("ticks are durable again")
+            }
+        }
         while true {
             do {
                 let started = monotonicNanoseconds()
-                _ = try writer.write(batch, afterUnknownOutcome: unknownOutcome)
+                let result = try writer.write(batch, afterUnknownOutcome: unknownOutcome)
                 flushTimer.recordNanoseconds(Int64(monotonicNanoseconds() - started))
                 batchSizes.record(batch.count)
                 databaseUp.store(true, ordering: .relaxed)
-                counters.stored.add(batch.count, ordering: .relaxed)
+                counters.stored.add(batch.count - result.quarantined, ordering: .relaxed)
+                if result.quarantined > 0 {
+                    counters.quarantined.add(result.quarantined, ordering: .relaxed)
+                    logger.error("PostgreSQL refused ticks for their content; they are in quarantine, the rest of the batch is stored",
+                                 metadata: ["ticks": "\(result.quarantined)", "batch": "\(batch.count)"])
+                }
                 sequences?.markDurable(ticks)
                 if let journal, !journal.isEmpty { replayJournal(writer) }
                 return true
@@ -192,15 +220,20 @@ public final class TickWriterLoop: Sendable {
                 databaseUp.store(false, ordering: .relaxed)
                 if let pg = error as? PostgresError, pg.code == .connectionLost || pg.code == .connectionFailed { unknownOutcome = true }
                 let stopping = shutdownDeadline.withLock({ $0 }) != nil
-                if let journal, stopping || queue.count >= memoryTicks || !journal.isEmpty {
+                if let journal, stopping || underMemoryPressure || !journal.isEmpty {
                     do {
-                        // Its ids go with it: a replay finds the batch if this failed write did store it.
+                        // Its ids go with it: a replay finds the rows this failed write did store.
                         try journal.append(batch, streams: TickJournal.streams(ticks))
                         counters.journaled.add(batch.count, ordering: .relaxed)
                         sequences?.markDurable(ticks)
                         return true
                     } catch {
-                        logger.critical("tick journal append failed", metadata: ["error": "\(error)"])
+                        if journalRefused == nil {
+                            logger.critical("ticks can reach neither PostgreSQL nor the journal: they wait in memory, and intake stops when it is full",
+                                            metadata: ["error": "\(error)", "journal_bytes": "\(journal.journal.pendingBytes)"])
+                        }
+                        journalRefused = error
+                        storageBlocked.store(true, ordering: .releasing)
                     }
                 }
                 if let deadline = shutdownDeadline.withLock({ $0 }), monotonicNanoseconds() > deadline {
@@ -209,10 +242,17 @@ public final class TickWriterLoop: Sendable {
                     ])
                     return false
                 }
-                logger.error("tick batch write failed; retrying", metadata: ["ticks": "\(batch.count)", "error": "\(error)", "retry_in_s": "\(backoff)"])
+                if journalRefused == nil {
+                    logger.error("tick batch write failed; retrying", metadata: ["ticks": "\(batch.count)", "error": "\(error)", "retry_in_s": "\(backoff)"])
+                }
                 Thread.sleep(forTimeInterval: backoff)
                 backoff = min(backoff * 2, 5)
             }
         }
+    }
+
+    /// Whether memory holds as much as it should during an outage: past it, batches spill.
+    private var underMemoryPressure: Bool {
+        queue.count >= memoryTicks || queue.bytes >= queue.maxBytes / 2 || queue.waitingPushes.load(ordering: .relaxed) > 0
     }
 }

@@ -102,7 +102,7 @@ public final class BarStore {
                            ((array_agg(close ORDER BY "timestamp", data_id))[1])::text,
                            max(high)::text, min(low)::text,
                            ((array_agg(close ORDER BY "timestamp" DESC, data_id DESC))[1])::text,
-                           sum(volume)::text,
+                           least(sum(volume), 9223372036854775807)::text,
                            ((array_agg(oi ORDER BY "timestamp" DESC, data_id DESC) FILTER (WHERE oi IS NOT NULL))[1])::text,
                            count(*)
                     FROM market_data
@@ -114,7 +114,7 @@ public final class BarStore {
                           let low = r[3].flatMap(FixedDecimal.init), let close = r[4].flatMap(FixedDecimal.init),
                           let volume = r[5].flatMap({ Int64($0) }), let count = r[7].flatMap({ Int($0) }) else { continue }
                     bars.append(Bar(symbol: symbol, exchange: exchange, interval: interval, start: start, open: open, high: high,
-                                    low: low, close: close, volume: volume, openInterest: r[6].flatMap(FixedDecimal.init), tickCount: count))
+                                    low: low, close: close, volume: volume, openInterest: r[6].flatMap(WideDecimal.init), tickCount: count))
                 }
             }
         }

@@ -11,6 +11,11 @@ public final class FeedSequenceStore {
 
     public func close() { connection.close() }
 
+    private struct StreamKeyText: Hashable {
+        var source: String
+        var session: String
+    }
+
     public struct Stream: Sendable, Equatable {
         public var source: String
         public var session: String
@@ -36,14 +41,19 @@ public final class FeedSequenceStore {
     /// Every saved stream, plus the streams of ticks stored since shortly before the last save
     /// (found by their time-ordered UUIDv7 ids, so the scan reads only recent rows): together the
     /// last durable seq of each stream, however the previous run ended.
-    public func load() throws -> [Stream] {
+    /// Only streams heard from within `idleSeconds`, the `limit` most recent: the ones the engine
+    /// would still remember had it not restarted (docs/ingest.md, "Bounds").
+    public func load(idleSeconds: Int = 86_400, limit: Int = 50_000) throws -> [Stream] {
         let db = try connection.get()
-        var best: [String: Stream] = [:]
+        var best: [StreamKeyText: Stream] = [:]
         func add(_ s: Stream) {
-            let key = s.source + "\u{0}" + s.session
+            let key = StreamKeyText(source: s.source, session: s.session)
             if s.last > best[key]?.last ?? Int64.min { best[key] = s }
         }
-        for r in try db.query("SELECT src, session, last_seq FROM feed_sequences").rows {
+        for r in try db.query("""
+            SELECT src, session, last_seq FROM feed_sequences WHERE updated_at > now() - make_interval(secs => $1::int)
+            ORDER BY updated_at DESC LIMIT $2::int
+            """, [String(idleSeconds), String(limit)]).rows {
             if let src = r[0], let session = r[1], let last = r[2].flatMap({ Int64($0) }) { add(Stream(source: src, session: session, last: last)) }
         }
         // Ticks written after the last save (or in the last 10 minutes if nothing was ever saved).
@@ -53,8 +63,8 @@ public final class FeedSequenceStore {
                            FROM (SELECT lpad(to_hex((extract(epoch FROM t) * 1000)::bigint), 12, '0') AS h FROM since) x)
             SELECT tick_data->>'src', coalesce(tick_data->>'session', ''), max((tick_data->>'seq')::bigint)
             FROM market_data WHERE "interval" = 'tick' AND data_id >= (SELECT id FROM bound) AND tick_data ? 'seq' AND tick_data ? 'src'
-            GROUP BY 1, 2
-            """#).rows
+            GROUP BY 1, 2 LIMIT $1::int
+            """#, [String(limit)]).rows
         for r in rows {
             if let src = r[0], let session = r[1], let last = r[2].flatMap({ Int64($0) }) { add(Stream(source: src, session: session, last: last)) }
         }

@@ -7,9 +7,12 @@ public struct Maintenance: Sendable {
     public var systemLogRetentionDays: Int
     public var tradeLogRetentionDays: Int
     public var oneMinuteBarRetentionDays: Int
+    /// Publisher streams not heard from for this long leave `feed_sequences` (`ingest.stream_idle_seconds`).
+    public var streamIdleSeconds: Int
 
     public init(tickRetentionDays: Int = 30, systemLogRetentionDays: Int = 90, tradeLogRetentionDays: Int = 365,
-                oneMinuteBarRetentionDays: Int = 90) {
+                oneMinuteBarRetentionDays: Int = 90, streamIdleSeconds: Int = 86_400) {
+        self.streamIdleSeconds = streamIdleSeconds
         self.tickRetentionDays = tickRetentionDays
         self.systemLogRetentionDays = systemLogRetentionDays
         self.tradeLogRetentionDays = tradeLogRetentionDays
@@ -24,12 +27,13 @@ public struct Maintenance: Sendable {
         public var oneMinuteBarsDeleted = 0
         public var sessionsDeleted = 0
         public var journalRoundsDeleted = 0
+        public var streamsDeleted = 0
 
         public init() {}
 
         public var description: String {
             "ticks=\(tickPartitionsOrRowsDropped) system_logs=\(systemLogsDeleted) trade_logs=\(tradeLogsDeleted) "
-                + "1min_bars=\(oneMinuteBarsDeleted) sessions=\(sessionsDeleted) journal_rounds=\(journalRoundsDeleted)"
+                + "1min_bars=\(oneMinuteBarsDeleted) sessions=\(sessionsDeleted) journal_rounds=\(journalRoundsDeleted) streams=\(streamsDeleted)"
         }
     }
 
@@ -55,6 +59,8 @@ public struct Maintenance: Sendable {
             """#, [String(oneMinuteBarRetentionDays)]).affectedRows
         report.sessionsDeleted = try db.query("DELETE FROM user_sessions WHERE expires_at < now() - interval '1 day'").affectedRows
         report.journalRoundsDeleted = try db.query("DELETE FROM event_journal_rounds WHERE applied_at < now() - interval '30 days'").affectedRows
+        report.streamsDeleted = try db.query("DELETE FROM feed_sequences WHERE updated_at < now() - make_interval(secs => $1::int)",
+                                             [String(streamIdleSeconds)]).affectedRows
         return report
     }
 }

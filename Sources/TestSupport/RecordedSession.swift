@@ -20,7 +20,7 @@ public enum RecordedSession {
             let micro = Timestamp(nanosecondsSinceEpoch: time.nanosecondsSinceEpoch - time.nanosecondsSinceEpoch % 1000)
             ticks.append(Tick(symbol: symbol, exchange: onMCX ? "MCX" : "NSE", timestamp: micro,
                               price: FixedDecimal(units: prices[symbol]!), quantity: Int64(rng.next() % 100),
-                              openInterest: onMCX && rng.next() % 3 == 0 ? FixedDecimal(Int64(rng.next() % 10_000)) : nil))
+                              openInterest: onMCX && rng.next() % 3 == 0 ? WideDecimal(FixedDecimal(Int64(rng.next() % 10_000))) : nil))
         }
         return ticks
     }

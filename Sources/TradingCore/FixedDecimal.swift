@@ -80,12 +80,36 @@ public struct FixedDecimal: Hashable, Comparable, Sendable, Codable, CustomStrin
     /// `"100.12340"` is 100.1234; `"100.12345"` is `.unrepresentable`, never rounded.
     @inlinable
     public static func parseJSONNumber(_ bytes: UnsafeRawBufferPointer, at index: inout Int) -> ParseResult {
+        switch DecimalText.parse(bytes, at: &index, scale: scale, unitsLimit: unitsLimit) {
+        case .success(let units): .success(FixedDecimal(units: units))
+        case .syntax: .syntax
+        case .unrepresentable: .unrepresentable
+        }
+    }
+}
+
+/// The JSON number grammar read exactly into an integer count of 10^-scale units, for any
+/// integer width: `FixedDecimal` reads into `Int64`, `WideDecimal` into `Int128`. Generic and
+/// inlinable so each caller gets a specialised copy on the hot path.
+public enum DecimalText {
+    public enum Outcome<Units: FixedWidthInteger & SignedInteger & Sendable>: Sendable, Equatable {
+        case success(Units)
+        /// Not a JSON number at all.
+        case syntax
+        /// A valid number that `Units` at this scale cannot hold exactly (too many decimals, too large).
+        case unrepresentable
+    }
+
+    @inlinable
+    public static func parse<Units: FixedWidthInteger & SignedInteger & Sendable>(
+        _ bytes: UnsafeRawBufferPointer, at index: inout Int, scale: Int, unitsLimit: Units
+    ) -> Outcome<Units> {
         let count = bytes.count
         var i = index
         var negative = false
         if i < count && bytes[i] == UInt8(ascii: "-") { negative = true; i += 1 }
         guard i < count, bytes[i] &- 48 < 10 else { return .syntax }
-        var mantissa: Int64 = 0
+        var mantissa: Units = 0
         var overflow = false
         // Integer part: no leading zeros unless the part is exactly "0".
         if bytes[i] == 48 {
@@ -94,7 +118,7 @@ public struct FixedDecimal: Hashable, Comparable, Sendable, Codable, CustomStrin
         } else {
             while i < count, bytes[i] &- 48 < 10 {
                 let (m, o1) = mantissa.multipliedReportingOverflow(by: 10)
-                let (s, o2) = m.addingReportingOverflow(Int64(bytes[i] &- 48))
+                let (s, o2) = m.addingReportingOverflow(Units(bytes[i] &- 48))
                 overflow = overflow || o1 || o2
                 mantissa = s
                 i += 1
@@ -108,19 +132,24 @@ public struct FixedDecimal: Hashable, Comparable, Sendable, Codable, CustomStrin
             guard i < count, bytes[i] &- 48 < 10 else { return .syntax }
             var pendingZeros = 0
             while i < count, bytes[i] &- 48 < 10 {
-                let digit = Int64(bytes[i] &- 48)
+                let digit = Units(bytes[i] &- 48)
                 if digit == 0 {
                     pendingZeros += 1
                 } else {
-                    for _ in 0...pendingZeros {
-                        let (m, o) = mantissa.multipliedReportingOverflow(by: 10)
+                    // Past the overflow point every further digit would overflow too: stop
+                    // multiplying (a million zeros must not cost a million multiplications).
+                    if !overflow {
+                        for _ in 0...pendingZeros {
+                            let (m, o) = mantissa.multipliedReportingOverflow(by: 10)
+                            overflow = overflow || o
+                            mantissa = m
+                            if o { break }
+                        }
+                        let (s, o) = mantissa.addingReportingOverflow(digit)
                         overflow = overflow || o
-                        mantissa = m
+                        mantissa = s
                     }
-                    let (s, o) = mantissa.addingReportingOverflow(digit)
-                    overflow = overflow || o
-                    mantissa = s
-                    fractionDigits += pendingZeros + 1
+                    fractionDigits &+= pendingZeros + 1
                     pendingZeros = 0
                 }
                 i += 1
@@ -143,10 +172,11 @@ public struct FixedDecimal: Hashable, Comparable, Sendable, Codable, CustomStrin
         }
         index = i
         if overflow { return .unrepresentable }
-        if mantissa == 0 { return .success(.zero) }
-        // units = mantissa * 10^(exponent - fractionDigits + 4)
+        if mantissa == 0 { return .success(0) }
+        // units = mantissa * 10^(exponent - fractionDigits + scale)
+        guard fractionDigits < 1_000_000 else { return .unrepresentable }
         var shift = exponent - fractionDigits + scale
-        if shift > 18 || shift < -40 { return .unrepresentable }
+        if shift > 40 || shift < -80 { return .unrepresentable }
         while shift > 0 {
             let (m, o) = mantissa.multipliedReportingOverflow(by: 10)
             if o { return .unrepresentable }
@@ -159,7 +189,7 @@ public struct FixedDecimal: Hashable, Comparable, Sendable, Codable, CustomStrin
             shift += 1
         }
         guard mantissa < unitsLimit else { return .unrepresentable }
-        return .success(FixedDecimal(units: negative ? -mantissa : mantissa))
+        return .success(negative ? -mantissa : mantissa)
     }
 }
 

@@ -58,7 +58,7 @@ struct TickFields {
     var price: FixedDecimal?
     var quantity: Int64?
     var volume: Int64?
-    var openInterest: FixedDecimal?
+    var openInterest: WideDecimal?
     var bid: FixedDecimal?
     var ask: FixedDecimal?
     var bidQuantity: Int64?
@@ -236,7 +236,7 @@ struct JSONByteReader {
                 guard let parsed else { throw TickDecodeError(.badTimestamp, field: "ts") }
                 f.timestamp = parsed
             } else if b[i] == UInt8(ascii: "-") || b[i] &- 48 < 10 {
-                f.timestamp = Timestamp(nanosecondsSinceEpoch: try readInteger(field, allowNegative: true))
+                f.timestamp = Timestamp(nanosecondsSinceEpoch: try readInteger(field, allowNegative: true, max: .max))
             } else {
                 try skipValue(depth: 1)
                 throw TickDecodeError(.wrongType, field: "ts")
@@ -244,11 +244,11 @@ struct JSONByteReader {
         case .price: f.price = try readDecimal(field, strictlyPositive: true)
         case .bid: f.bid = try readDecimal(field, strictlyPositive: true)
         case .ask: f.ask = try readDecimal(field, strictlyPositive: true)
-        case .oi: f.openInterest = try readDecimal(field, strictlyPositive: false)
-        case .qty: f.quantity = try readInteger(field, allowNegative: false)
-        case .volume: f.volume = try readInteger(field, allowNegative: false)
-        case .bidQty: f.bidQuantity = try readInteger(field, allowNegative: false)
-        case .askQty: f.askQuantity = try readInteger(field, allowNegative: false)
+        case .oi: f.openInterest = try readOpenInterest(field)
+        case .qty: f.quantity = try readInteger(field, allowNegative: false, max: TickLimits.maxQuantity)
+        case .volume: f.volume = try readInteger(field, allowNegative: false, max: TickLimits.maxVolume)
+        case .bidQty: f.bidQuantity = try readInteger(field, allowNegative: false, max: TickLimits.maxQuantity)
+        case .askQty: f.askQuantity = try readInteger(field, allowNegative: false, max: TickLimits.maxQuantity)
         case .seq: f.sequence = try readInteger(field, allowNegative: false)
         }
     }
@@ -265,19 +265,46 @@ struct JSONByteReader {
         if span.escaped {
             string = String(decoding: unescaped(span), as: UTF8.self)
             characters = string.unicodeScalars.count
+            if string.unicodeScalars.contains(where: TickLimits.isControl) { throw TickDecodeError(.badString, field: field.name) }
         } else {
             let slice = UnsafeRawBufferPointer(rebasing: b[span.start..<(span.start + span.length)])
+            // Raw bytes below 0x20 were refused as JSON already; DEL (0x7F) and the C1 controls
+            // (U+0080-U+009F, encoded C2 80-C2 9F) are valid JSON but not valid tick text.
             if span.ascii {
                 characters = span.length
+                if slice.contains(0x7F) { throw TickDecodeError(.badString, field: field.name) }
             } else {
                 var n = 0
-                for byte in slice where byte & 0xC0 != 0x80 { n += 1 }
+                var previous: UInt8 = 0
+                for byte in slice {
+                    if byte & 0xC0 != 0x80 { n += 1 }
+                    if byte == 0x7F || (previous == 0xC2 && byte >= 0x80 && byte <= 0x9F) {
+                        throw TickDecodeError(.badString, field: field.name)
+                    }
+                    previous = byte
+                }
                 characters = n
             }
             string = cache?.string(slice) ?? String(decoding: slice, as: UTF8.self)
         }
         guard characters >= 1, characters <= maxCharacters else { throw TickDecodeError(.outOfRange, field: field.name) }
         return string
+    }
+
+    /// `oi`: a decimal like `price`, but allowed up to 10^15, past ``FixedDecimal``'s range.
+    @inline(__always)
+    mutating func readOpenInterest(_ field: TickField) throws(TickDecodeError) -> WideDecimal {
+        guard b[i] == UInt8(ascii: "-") || b[i] &- 48 < 10 else {
+            try skipValue(depth: 1)
+            throw TickDecodeError(.wrongType, field: field.name)
+        }
+        switch DecimalText.parse(b, at: &i, scale: WideDecimal.scale, unitsLimit: WideDecimal.unitsLimit) {
+        case .syntax: throw TickDecodeError(.notJSON)
+        case .unrepresentable: throw TickDecodeError(.outOfRange, field: field.name)
+        case .success(let units):
+            guard units >= 0, units <= TickLimits.maxOpenInterest.units else { throw TickDecodeError(.outOfRange, field: field.name) }
+            return WideDecimal(units: units)
+        }
     }
 
     @inline(__always)
@@ -295,9 +322,9 @@ struct JSONByteReader {
         }
     }
 
-    /// An integer field: plain JSON integer syntax (no fraction, no exponent), within Int64.
+    /// An integer field: plain JSON integer syntax (no fraction, no exponent), at most `max`.
     @inline(__always)
-    mutating func readInteger(_ field: TickField, allowNegative: Bool) throws(TickDecodeError) -> Int64 {
+    mutating func readInteger(_ field: TickField, allowNegative: Bool, max: Int64 = .max) throws(TickDecodeError) -> Int64 {
         guard b[i] == UInt8(ascii: "-") || b[i] &- 48 < 10 else {
             try skipValue(depth: 1)
             throw TickDecodeError(.wrongType, field: field.name)
@@ -331,7 +358,7 @@ struct JSONByteReader {
             }
             throw TickDecodeError(.wrongType, field: field.name)
         }
-        if overflow { throw TickDecodeError(.outOfRange, field: field.name) }
+        if overflow || value > max { throw TickDecodeError(.outOfRange, field: field.name) }
         if negative {
             guard allowNegative else { throw TickDecodeError(.outOfRange, field: field.name) }
             return -value

@@ -98,7 +98,7 @@ public struct UUIDv7Generator: Sendable {
             counter = random.next() & 0x3FF
         }
         lastMillisecond = ms
-        let high = (UInt64(ms) & 0xFFFF_FFFF_FFFF) << 16 | 0x7000 | counter
+        let high = (UInt64(max(ms, 0)) & 0xFFFF_FFFF_FFFF) << 16 | 0x7000 | counter
         let low = (random.next() & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000
         return UUIDBytes(high: high, low: low)
     }
@@ -116,5 +116,22 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
+    }
+}
+
+extension UUIDBytes {
+    /// A UUID derived from a name, always the same for the same name (version 8, RFC 9562's
+    /// custom layout; two FNV-1a hashes of the name's bytes): ids for the parts of a split round,
+    /// so that applying a part again after a crash finds it already applied.
+    public static func derived(from name: String) -> UUIDBytes {
+        var a: UInt64 = 0xCBF2_9CE4_8422_2325, b: UInt64 = 0x8422_2325_CBF2_9CE4
+        for byte in name.utf8 {
+            a = (a ^ UInt64(byte)) &* 0x100_0000_01B3
+            b = (b ^ UInt64(byte)) &* 0x100_0000_01B3
+            b = (b << 7) | (b >> 57)
+        }
+        let high = (a & ~0xF000) | 0x8000  // version 8
+        let low = (b & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000  // RFC 4122 variant
+        return UUIDBytes(high: high, low: low)
     }
 }

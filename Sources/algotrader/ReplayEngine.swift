@@ -45,7 +45,7 @@ final class ReplayEngine {
         var logger = Logger(label: "algotrader.replay")
         logger.logLevel = .error
         pipeline = StrategyPipeline(shardCount: 1, calendar: calendar, graceNanoseconds: Int64(config.barCloseGraceMilliseconds) * 1_000_000,
-                                    sink: sink, logger: logger)
+                                    sink: sink, logger: logger, maxInstruments: config.barMaxInstruments)
         pipeline.apply(strategies.map { StrategySpec(identity: $0.row.identity, type: $0.row.type, parameters: $0.row.parameters) }) { spec in
             try StrategyFactory.make(type: spec.type, identity: spec.identity, parameters: spec.parameters, calendar: calendar)
         }
@@ -100,7 +100,7 @@ final class ReplayEngine {
                 for r in rows {
                     guard let micros = r[2].flatMap({ Int64($0) }), let price = r[3].flatMap(FixedDecimal.init) else { continue }
                     ticks.append(Tick(symbol: r[0]!, exchange: r[1]!, timestamp: Timestamp(nanosecondsSinceEpoch: micros * 1_000), price: price,
-                                      quantity: r[4].flatMap { Int64($0) } ?? 0, openInterest: r[5].flatMap(FixedDecimal.init)))
+                                      quantity: r[4].flatMap { Int64($0) } ?? 0, openInterest: r[5].flatMap(WideDecimal.init)))
                 }
                 var index = 0
                 while index < ticks.count {

@@ -58,17 +58,26 @@ struct Serve: ParsableCommand {
             throw ExitCode(ExitStatus.unavailable)
         }
         connection.close()
-        let tickJournal: TickJournal, eventJournal: SegmentJournal
+        // One disk budget for both journals; order records keep a reserve ticks cannot take, so
+        // an outage that fills the budget with ticks still leaves room to trade.
+        let budget = JournalBudget(maxBytes: config.journalMaxBytes)
+        let eventReserve = min(256 << 20, config.journalMaxBytes / 4)
+        let recordBytes = Int(min(16 << 20, config.journalSegmentBytes))
+        let tickJournal: TickJournal, eventJournal: SegmentJournal, seqFloor: SequenceFloor
         do {
-            tickJournal = TickJournal(journal: try SegmentJournal(directory: journalRoot + "/ticks", segmentBytes: config.journalSegmentBytes))
-            eventJournal = try SegmentJournal(directory: journalRoot + "/events", segmentBytes: config.journalSegmentBytes)
+            tickJournal = TickJournal(journal: try SegmentJournal(directory: journalRoot + "/ticks", segmentBytes: config.journalSegmentBytes,
+                                                                  maxRecordBytes: recordBytes, budget: budget,
+                                                                  budgetCeiling: config.journalMaxBytes - eventReserve))
+            eventJournal = try SegmentJournal(directory: journalRoot + "/events", segmentBytes: config.journalSegmentBytes,
+                                              maxRecordBytes: recordBytes, budget: budget)
+            seqFloor = try SequenceFloor(directory: journalRoot + "/events")
         } catch {
             FileHandle.standardError.write(Data("algotrader serve: configuration error: journal.dir: \(error)\n".utf8))
             throw ExitCode(ExitStatus.config)
         }
         if !tickJournal.isEmpty || !eventJournal.isEmpty {
             logger.notice("the local journal holds records from before: replaying them", metadata: [
-                "dir": "\(journalRoot)", "tick_bytes": "\(tickJournal.journal.sizeBytes)", "event_bytes": "\(eventJournal.sizeBytes)"])
+                "dir": "\(journalRoot)", "tick_bytes": "\(tickJournal.journal.pendingBytes)", "event_bytes": "\(eventJournal.pendingBytes)"])
         }
 
         // swift-metrics' backend before anything makes a metric (they bind to it when made).
@@ -99,9 +108,11 @@ struct Serve: ParsableCommand {
             context: context, connectionString: config.databaseURL, logger: logger, security: security)
         let strategies = StrategyRuntime(config: config, logger: logger, gateway: gateway)
         let pipeline = strategies.pipeline
+        let gate = IntakeGate()
         let writer = EventWriter(connectionString: config.databaseURL, endpoint: config.busBind, context: context, logger: logger,
                                  onPublished: { events in pipeline.ordersUpdated(events) },
-                                 onGateway: { records in gateway.send(records) }, security: security, journal: eventJournal)
+                                 onGateway: { records in gateway.send(records) }, security: security, journal: eventJournal,
+                                 seqFloor: seqFloor, gate: gate)
         do {
             try writer.start()
         } catch let error as ZMQError {
@@ -111,7 +122,7 @@ struct Serve: ParsableCommand {
             FileHandle.standardError.write(Data("algotrader serve: database: \(error)\n".utf8))
             throw ExitCode(ExitStatus.unavailable)
         }
-        let desk = OrderDesk(writer: writer)
+        let desk = OrderDesk(writer: writer, logger: logger, onIntentsRefused: { intents in pipeline.intentsRefused(intents) })
         gateway.attach(desk)
         do {
             try gateway.start()
@@ -149,7 +160,7 @@ struct Serve: ParsableCommand {
         }
         let engine = IngestEngine(config: config, context: context, logger: logger,
                                   consumers: [{ pipeline.submit($0) }, { desk.onTicks($0) }], security: security,
-                                  journal: tickJournal,
+                                  journal: tickJournal, gate: gate,
                                   onFeedHealth: { silent in if config.feedHaltStrategies { desk.setHaltedExchanges(silent) } })
         engine.setHolidays(try DeskState.holidays(config.databaseURL))
         let hangup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
@@ -176,10 +187,30 @@ struct Serve: ParsableCommand {
         }
         var metrics: MetricsExporter?
         if !config.metricsBind.isEmpty {
-            let sources = MetricsExporter.Sources(
-                ingest: engine.counters, queueDepth: { engine.queued }, journalBytes: { tickJournal.journal.sizeBytes + eventJournal.sizeBytes },
-                events: writer, databaseUp: { engine.databaseUp }, activeHalts: { halts.activeHalts.load(ordering: .relaxed) },
-                feedSilences: { engine.feedSilences.load(ordering: .relaxed) })
+            var sources = MetricsExporter.Sources(
+                ingest: engine.counters, queueDepth: { engine.queued }, journalBytes: { tickJournal.journal.pendingBytes + eventJournal.pendingBytes },
+                events: writer, databaseUp: { engine.databaseUp },
+                activeHalts: { halts.activeHalts.load(ordering: .relaxed) }, feedSilences: { engine.feedSilences.load(ordering: .relaxed) })
+            sources.health = {
+                var h = MetricsExporter.Health()
+                h.queueBytes = engine.queuedBytes
+                h.queueMaxBytes = engine.maxQueuedBytes
+                h.backpressureSeconds = engine.backpressureSeconds
+                h.overloaded = engine.overloaded
+                h.tickStorageBlocked = engine.tickStorageBlocked
+                h.eventStorageBlocked = writer.isBlocked
+                h.journalLimitBytes = config.journalMaxBytes
+                h.streamsTracked = engine.sequences.streamCount
+                h.streamsEvicted = engine.sequences.evictedStreams
+                (h.barInstruments, h.barTicksOverLimit) = pipeline.barCounts
+                h.quarantinedOrderRecords = writer.quarantinedRecords.load(ordering: .relaxed)
+                h.quarantinedJournalRecords = writer.quarantinedJournalRecords.load(ordering: .relaxed) + engine.counters.unreadableJournalRecords.load(ordering: .relaxed)
+                h.refusedIntents = desk.refusedIntents.load(ordering: .relaxed)
+                h.replayServed = replay.served.load(ordering: .relaxed)
+                h.replayRefused = replay.refused.load(ordering: .relaxed)
+                h.replayStalled = replay.stalled.load(ordering: .relaxed)
+                return h
+            }
             guard let registry = metricsRegistry,
                   let exporter = MetricsExporter(bind: config.metricsBind, registry: registry, sources: sources, logger: logger) else {
                 FileHandle.standardError.write(Data("algotrader serve: configuration error: metrics.bind: '\(config.metricsBind)'\n".utf8))
@@ -195,7 +226,8 @@ struct Serve: ParsableCommand {
         }
         let maintenance = MaintenanceTimer(
             jobs: Maintenance(tickRetentionDays: config.tickRetentionDays, systemLogRetentionDays: config.systemLogRetentionDays,
-                              tradeLogRetentionDays: config.tradeLogRetentionDays, oneMinuteBarRetentionDays: config.oneMinuteBarRetentionDays),
+                              tradeLogRetentionDays: config.tradeLogRetentionDays, oneMinuteBarRetentionDays: config.oneMinuteBarRetentionDays,
+                              streamIdleSeconds: config.streamIdleSeconds),
             connectionString: config.databaseURL, intervalSeconds: config.maintenanceIntervalSeconds, logger: logger)
         maintenance.start()
         notifier.notify("READY=1\nSTATUS=ingesting ticks")

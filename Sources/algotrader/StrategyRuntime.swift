@@ -36,7 +36,7 @@ final class StrategyRuntime: Sendable {
         }
         self.pipeline = StrategyPipeline(shardCount: config.pipelineShards, calendar: calendar,
                                          graceNanoseconds: Int64(config.barCloseGraceMilliseconds) * 1_000_000,
-                                         sink: recorder, logger: logger)
+                                         sink: recorder, logger: logger, maxInstruments: config.barMaxInstruments)
     }
 
     /// Before intake starts: open positions and risk settings into the desk, bars in progress,

@@ -36,7 +36,7 @@ struct BarStorageTests {
             #expect(out[key] == nil, "one row per bar")
             out[key] = Bar(symbol: r[0]!, exchange: r[1]!, interval: interval, start: start, open: FixedDecimal(r[4]!)!,
                            high: FixedDecimal(r[5]!)!, low: FixedDecimal(r[6]!)!, close: FixedDecimal(r[7]!)!,
-                           volume: Int64(r[8]!)!, openInterest: r[9].flatMap(FixedDecimal.init), tickCount: 0)
+                           volume: Int64(r[8]!)!, openInterest: r[9].flatMap(WideDecimal.init), tickCount: 0)
         }
         return out
     }

@@ -106,6 +106,7 @@ struct TickDecoderDifferentialTests {
             #expect(tick.source == object["src"] as? String)
             #expect(tick.session == object["session"] as? String)
             func double(_ value: FixedDecimal?) -> Double? { value.map { Double($0.units) / 10_000 } }
+            func double(_ value: WideDecimal?) -> Double? { value.map { Double($0.units) / 10_000 } }
             func number(_ key: String) -> Double? { (object[key] as? NSNumber)?.doubleValue }
             func integer(_ key: String) -> Int64? { (object[key] as? NSNumber)?.int64Value }
             #expect(double(tick.price) == number("price"), "\(message.text)")

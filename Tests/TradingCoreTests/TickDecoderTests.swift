@@ -73,10 +73,30 @@ struct TickDecoderTests {
         (#"{"symbol":"INFY","exchange":"NSE","ts":"2026-11-26T00:00:00Z","price":1}"#, .timestampOutOfWindow),
         (#"{"symbol":"INFY","symbol":"TCS","exchange":"NSE","ts":"2026-11-24T05:00:00Z","price":1}"#, .duplicateField),
         (#"{"symbol":"INFY","exchange":"NSE","ts":"2026-11-24T05:00:00Z","price":1} x"#, .notJSON),
-        (#"{"symbol":"IN\u0000FY","exchange":"NSE","ts":"2026-11-24T05:00:00Z","price":01}"#, .notJSON),
+        (#"{"symbol":"IN\u0041FY","exchange":"NSE","ts":"2026-11-24T05:00:00Z","price":01}"#, .notJSON),
         ("{\"symbol\":\"IN\tFY\",\"exchange\":\"NSE\",\"ts\":\"2026-11-24T05:00:00Z\",\"price\":1}", .notJSON),
         (#"{"symbol":"INFY","exchange":"NSE","ts":"2026-11-24T05:00:00Z","price":1,}"#, .notJSON),
         (#"{"symbol":"\ud800","exchange":"NSE","ts":"2026-11-24T05:00:00Z","price":1}"#, .notJSON),
+        // Strings the database would refuse or that would corrupt logs: escaped control characters.
+        (#"{"symbol":"IN\u0000FY","exchange":"NSE","ts":"2026-11-24T05:00:00Z","price":1}"#, .badString),
+        (#"{"symbol":"INFY","exchange":"NSE","ts":"2026-11-24T05:00:00Z","price":1,"src":"a\u0000"}"#, .badString),
+        (#"{"symbol":"INFY","exchange":"NSE","ts":"2026-11-24T05:00:00Z","price":1,"session":"run\n2"}"#, .badString),
+        (#"{"symbol":"INFY","exchange":"N\u001fSE","ts":"2026-11-24T05:00:00Z","price":1}"#, .badString),
+        (#"{"symbol":"INFY\u007f","exchange":"NSE","ts":"2026-11-24T05:00:00Z","price":1}"#, .badString),
+        (#"{"symbol":"INFY\u0085","exchange":"NSE","ts":"2026-11-24T05:00:00Z","price":1}"#, .badString),
+        ("{\"symbol\":\"INFY\u{7F}\",\"exchange\":\"NSE\",\"ts\":\"2026-11-24T05:00:00Z\",\"price\":1}", .badString),
+        ("{\"symbol\":\"IN\u{85}FY\",\"exchange\":\"NSE\",\"ts\":\"2026-11-24T05:00:00Z\",\"price\":1}", .badString),
+        // The contract's numeric maxima.
+        (#"{"symbol":"INFY","exchange":"NSE","ts":"2026-11-24T05:00:00Z","price":1,"qty":1000000001}"#, .outOfRange),
+        (#"{"symbol":"INFY","exchange":"NSE","ts":"2026-11-24T05:00:00Z","price":1,"qty":5000000000000000000}"#, .outOfRange),
+        (#"{"symbol":"INFY","exchange":"NSE","ts":"2026-11-24T05:00:00Z","price":1,"qty":9223372036854775807}"#, .outOfRange),
+        (#"{"symbol":"INFY","exchange":"NSE","ts":"2026-11-24T05:00:00Z","price":1,"bid_qty":1000000001}"#, .outOfRange),
+        (#"{"symbol":"INFY","exchange":"NSE","ts":"2026-11-24T05:00:00Z","price":1,"ask_qty":1000000001}"#, .outOfRange),
+        (#"{"symbol":"INFY","exchange":"NSE","ts":"2026-11-24T05:00:00Z","price":1,"volume":1000000000000001}"#, .outOfRange),
+        (#"{"symbol":"INFY","exchange":"NSE","ts":"2026-11-24T05:00:00Z","price":1,"oi":1000000000000000.0001}"#, .outOfRange),
+        (#"{"symbol":"INFY","exchange":"NSE","ts":"2026-11-24T05:00:00Z","price":1,"oi":1e16}"#, .outOfRange),
+        (#"{"symbol":"INFY","exchange":"NSE","ts":"2026-11-24T05:00:00Z","price":1,"oi":-1}"#, .outOfRange),
+        (#"{"symbol":"INFY","exchange":"NSE","ts":"2026-11-24T05:00:00Z","price":100000000000000}"#, .outOfRange),
     ])
     func rejectsWithTheRightReason(text: String, reason: TickRejection) {
         #expect(throws: TickDecodeError.self) { try decode(text) }
@@ -85,6 +105,23 @@ struct TickDecoderTests {
         } catch {
             #expect(error.reason == reason, "\(text)")
         }
+    }
+
+    @Test func acceptsEveryValueAtTheContractsMaxima() throws {
+        let tick = try decode("""
+            {"symbol":"\(String(repeating: "é", count: 50))","exchange":"\(String(repeating: "X", count: 20))","ts":"2026-11-24T05:00:00Z",
+             "price":99999999999999.9999,"qty":1000000000,"volume":1000000000000000,"oi":1000000000000000,"bid":0.0001,
+             "ask":99999999999999.9999,"bid_qty":1000000000,"ask_qty":1000000000,"src":"\(String(repeating: "s", count: 64))",
+             "session":"\(String(repeating: "😀", count: 64))","seq":9223372036854775807}
+            """)
+        #expect(tick.quantity == 1_000_000_000)
+        #expect(tick.volume == 1_000_000_000_000_000)
+        #expect(tick.openInterest == WideDecimal("1000000000000000"))
+        #expect(tick.openInterest?.description == "1000000000000000")
+        #expect(tick.sequence == .max)
+        #expect(tick.session?.unicodeScalars.count == 64)
+        // Printable non-ASCII text stays accepted (only control characters are refused).
+        #expect(try decode(#"{"symbol":"M\u0026M é€","exchange":"NSE","ts":"2026-11-24T05:00:00Z","price":1}"#).symbol == "M&M é€")
     }
 
     @Test func rejectsInvalidUTF8() {

@@ -2,8 +2,9 @@ public import Storage
 import TradingCore
 
 /// Tick batches that could not reach PostgreSQL, in the ``SegmentJournal``, with the ids they
-/// were given: replaying one checks whether its first row is stored, so a batch is never stored
-/// twice however often a replay is interrupted.
+/// were given: a replay inserts only the rows not yet stored, so a batch is never stored twice
+/// however often a replay is interrupted; a record that cannot be read back is quarantined and
+/// passed over, never blocking the records behind it.
 public final class TickJournal: Sendable {
     public let journal: SegmentJournal
 
@@ -20,16 +21,27 @@ public final class TickJournal: Sendable {
     }
 
     static func streams(_ ticks: some Sequence<Tick>) -> [StreamSequence] {
-        var best: [String: StreamSequence] = [:]
+        var best: [SequenceTracker.StreamKey: StreamSequence] = [:]
         for tick in ticks {
             guard let seq = tick.sequence, let source = tick.source else { continue }
-            let key = source + "\u{0}" + (tick.session ?? "")
+            let key = SequenceTracker.StreamKey(source: source, session: tick.session ?? "")
             if seq > best[key]?.last ?? Int64.min { best[key] = StreamSequence(source: source, session: tick.session ?? "", last: seq) }
         }
         return Array(best.values)
     }
 
+    /// Appends a batch (split over several records if one would exceed the journal's bound).
     public func append(_ batch: MarketDataWriter.PreparedBatch, streams: [StreamSequence] = []) throws(SegmentJournal.Failure) {
+        let record = Self.encode(batch, streams: streams)
+        if record.count > journal.maxRecordBytes, let (first, second) = batch.split() {
+            try append(first, streams: streams)
+            try append(second, streams: streams)
+            return
+        }
+        try journal.append(record)
+    }
+
+    static func encode(_ batch: MarketDataWriter.PreparedBatch, streams: [StreamSequence]) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(batch.rowBytes.count + 64)
         func put(_ v: UInt64) { for i in 0..<8 { out.append(UInt8(truncatingIfNeeded: v >> (8 * UInt64(i)))) } }
@@ -51,7 +63,7 @@ public final class TickJournal: Sendable {
             put(UInt64(bitPattern: stream.last))
         }
         out += batch.rowBytes
-        try journal.append(out)
+        return out
     }
 
     static func decode(_ payload: [UInt8]) -> (MarketDataWriter.PreparedBatch, [StreamSequence])? {
@@ -67,7 +79,7 @@ public final class TickJournal: Sendable {
             return String(decoding: payload[at..<at + Int(n)], as: UTF8.self)
         }
         guard let high = get(), let low = get(), let first = get(), let earliest = get(), let latest = get(), let count = get(),
-              let streamCount = get(), streamCount < 1_000_000 else { return nil }
+              count <= UInt64(payload.count), let streamCount = get(), streamCount < 1_000_000 else { return nil }
         var streams: [StreamSequence] = []
         for _ in 0..<streamCount {
             guard let source = getString(), let session = getString(), let last = get() else { return nil }
@@ -85,24 +97,38 @@ public final class TickJournal: Sendable {
 
     public var isEmpty: Bool { journal.isEmpty }
 
+    /// What a replay did.
+    public struct Replayed: Sendable, Equatable {
+        /// Ticks in the records replayed (stored now, stored before, or quarantined).
+        public var ticks = 0
+        /// Rows the database refused for their content, and journal records that could not be
+        /// read back, both quarantined.
+        public var quarantinedTicks = 0
+        public var unreadableRecords = 0
+    }
+
     /// Writes journaled batches to PostgreSQL, oldest first, moving the checkpoint after each;
-    /// stops at the first failure (the database went away again). Returns ticks replayed.
+    /// stops at the first failure to reach the database (it went away again).
     public func replay(with writer: MarketDataWriter, limit: Int = .max,
-                       onStreams: (([StreamSequence]) -> Void)? = nil) throws -> Int {
-        var replayed = 0
-        while replayed < limit {
+                       onStreams: (([StreamSequence]) -> Void)? = nil) throws -> Replayed {
+        var done = Replayed()
+        while done.ticks < limit {
             let records = try journal.read(limit: 4)
             guard !records.isEmpty else { break }
             for record in records {
-                guard let (batch, streams) = Self.decode(record.payload) else {
-                    throw SegmentJournal.Failure.corrupt("a tick record of \(record.payload.count) bytes does not decode")
+                if let problem = record.corruption ?? (Self.decode(record.payload) == nil ? "a tick record that does not decode" : nil) {
+                    try writer.quarantine([QuarantineStore.Entry(kind: .tickJournal, key: "ticks:\(record.start.segment):\(record.start.offset)",
+                                                                 reason: problem, record: record.payload)])
+                    done.unreadableRecords += 1
+                } else if let (batch, streams) = Self.decode(record.payload) {
+                    let result = try writer.write(batch, afterUnknownOutcome: true)
+                    done.quarantinedTicks += result.quarantined
+                    done.ticks += batch.count
+                    onStreams?(streams)
                 }
-                _ = try writer.write(batch, afterUnknownOutcome: true)
                 try journal.consume(through: record.next)
-                onStreams?(streams)
-                replayed += batch.count
             }
         }
-        return replayed
+        return done
     }
 }

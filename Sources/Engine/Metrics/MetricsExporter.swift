@@ -12,6 +12,39 @@ import TradingCore
 /// writes the text. The tick writer records batch sizes and flush latency through swift-metrics
 /// itself, per batch. One thread serves the socket, one request per connection.
 public final class MetricsExporter: Sendable {
+    /// The engine's bounds and overload state at a scrape (docs/operations.md, "Overload").
+    public struct Health: Sendable {
+        /// Estimated memory of ticks waiting to be stored, and its bound (`ingest.max_memory`).
+        public var queueBytes = 0
+        public var queueMaxBytes = 0
+        /// Seconds the receivers spent not reading because the queue was full.
+        public var backpressureSeconds = 0.0
+        /// Whether the engine is not reading its sockets now (queue full, or intake stopped).
+        public var overloaded = false
+        /// Whether ticks / order records wait because neither PostgreSQL nor the journal takes them.
+        public var tickStorageBlocked = false
+        public var eventStorageBlocked = false
+        /// The journals' budget (`journal.max_bytes`).
+        public var journalLimitBytes: Int64 = 0
+        /// Publisher streams remembered, and forgotten since start.
+        public var streamsTracked = 0
+        public var streamsEvicted = 0
+        /// Instruments with bars in progress, and ticks that made no bars (the table was full).
+        public var barInstruments = 0
+        public var barTicksOverLimit = 0
+        /// Order records the database refused (quarantined), journal records unreadable.
+        public var quarantinedOrderRecords = 0
+        public var quarantinedJournalRecords = 0
+        /// Intents refused because their records could not have been made durable.
+        public var refusedIntents = 0
+        /// Replay requests answered, refused as malformed, cut short by a requester not reading.
+        public var replayServed = 0
+        public var replayRefused = 0
+        public var replayStalled = 0
+
+        public init() {}
+    }
+
     /// What the exporter reads at each scrape.
     public struct Sources: Sendable {
         public var ingest: IngestCounters
@@ -21,6 +54,7 @@ public final class MetricsExporter: Sendable {
         public var databaseUp: @Sendable () -> Bool
         public var activeHalts: @Sendable () -> Int
         public var feedSilences: @Sendable () -> Int
+        public var health: @Sendable () -> Health = { Health() }
 
         public init(ingest: IngestCounters, queueDepth: @escaping @Sendable () -> Int, journalBytes: @escaping @Sendable () -> Int64,
                     events: EventWriter, databaseUp: @escaping @Sendable () -> Bool, activeHalts: @escaping @Sendable () -> Int,
@@ -90,6 +124,33 @@ public final class MetricsExporter: Sendable {
         counter("algotrader_orders_rejected_total", s.events.rejectedEvents.load(ordering: .relaxed))
         counter("algotrader_order_rounds_journaled_total", s.events.journaledRounds.load(ordering: .relaxed))
         counter("algotrader_feed_silences_total", s.feedSilences())
+        let h = s.health()
+        counter("algotrader_ticks_quarantined_total", snapshot.quarantined)
+        counter("algotrader_ticks_overload_missing_total", snapshot.overloadMissing)
+        counter("algotrader_order_records_quarantined_total", h.quarantinedOrderRecords)
+        counter("algotrader_journal_records_quarantined_total", h.quarantinedJournalRecords)
+        counter("algotrader_intents_refused_total", h.refusedIntents)
+        counter("algotrader_streams_evicted_total", h.streamsEvicted)
+        counter("algotrader_bar_ticks_over_limit_total", h.barTicksOverLimit)
+        counter("algotrader_replay_requests_total", h.replayServed, [("outcome", "served")])
+        counter("algotrader_replay_requests_total", h.replayRefused, [("outcome", "refused")])
+        counter("algotrader_replay_requests_total", h.replayStalled, [("outcome", "stalled")])
+        let backpressureMillis = Int(h.backpressureSeconds * 1_000)
+        let backpressureDelta = reported.withLock { r -> Int in
+            defer { r["backpressure_ms"] = backpressureMillis }
+            return backpressureMillis - (r["backpressure_ms"] ?? 0)
+        }
+        if backpressureDelta > 0 {
+            FloatingPointCounter(label: "algotrader_ingest_backpressure_seconds_total").increment(by: Double(backpressureDelta) / 1_000)
+        }
+        Gauge(label: "algotrader_ingest_queue_bytes").record(h.queueBytes)
+        Gauge(label: "algotrader_ingest_max_memory_bytes").record(h.queueMaxBytes)
+        Gauge(label: "algotrader_overloaded").record(h.overloaded ? 1 : 0)
+        Gauge(label: "algotrader_storage_blocked", dimensions: [("path", "ticks")]).record(h.tickStorageBlocked ? 1 : 0)
+        Gauge(label: "algotrader_storage_blocked", dimensions: [("path", "events")]).record(h.eventStorageBlocked ? 1 : 0)
+        Gauge(label: "algotrader_journal_max_bytes").record(h.journalLimitBytes)
+        Gauge(label: "algotrader_streams_tracked").record(h.streamsTracked)
+        Gauge(label: "algotrader_bar_instruments").record(h.barInstruments)
         Gauge(label: "algotrader_tick_queue_depth").record(s.queueDepth())
         Gauge(label: "algotrader_journal_bytes").record(s.journalBytes())
         Gauge(label: "algotrader_database_up").record(s.databaseUp() ? 1 : 0)

@@ -8,16 +8,17 @@ public struct Bar: Sendable, Equatable {
     public var high: FixedDecimal
     public var low: FixedDecimal
     public var close: FixedDecimal
-    /// Sum of the ticks' `qty`.
+    /// Sum of the ticks' `qty`, saturating at `Int64.max` (the `bigint` column): with `qty` at most
+    /// 10^9 that takes 9.2 billion ticks in one bar, but no input may make the sum trap.
     public var volume: Int64
     /// The last `oi` seen in the bar, if any.
-    public var openInterest: FixedDecimal?
+    public var openInterest: WideDecimal?
     /// Ticks aggregated.
     public var tickCount: Int
 
     public init(symbol: String, exchange: String, interval: BarInterval, start: Timestamp, open: FixedDecimal,
                 high: FixedDecimal, low: FixedDecimal, close: FixedDecimal, volume: Int64,
-                openInterest: FixedDecimal? = nil, tickCount: Int = 1) {
+                openInterest: WideDecimal? = nil, tickCount: Int = 1) {
         self.symbol = symbol
         self.exchange = exchange
         self.interval = interval
@@ -43,8 +44,9 @@ public struct Bar: Sendable, Equatable {
         if tick.price > high { high = tick.price }
         if tick.price < low { low = tick.price }
         close = tick.price
-        volume += tick.quantity
+        let (sum, overflow) = volume.addingReportingOverflow(tick.quantity)
+        volume = overflow ? .max : sum
         if let oi = tick.openInterest { openInterest = oi }
-        tickCount += 1
+        tickCount &+= 1
     }
 }

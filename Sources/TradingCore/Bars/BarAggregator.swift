@@ -1,22 +1,24 @@
 /// Turns ticks into 1min ... 1day bars on tick time (CONTRACT.md section 1).
 ///
 /// Each exchange's feed time is the latest tick time seen for it; a bar closes when its
-/// exchange's feed time reaches its end plus `grace`. A tick older than the bar in progress (or
-/// than the last closed bar) of an interval is late for that interval: it leaves that interval's
-/// bars unchanged (it is still stored as a tick). Pure: no clock, no I/O.
+/// exchange's feed time reaches its end plus `grace`, whether or not it had ticks. A tick whose
+/// bar has closed (its end plus grace is at or before the feed time, or a later bar of its
+/// instrument is open) is late for that interval: it leaves that interval's bars unchanged (it is
+/// still stored as a tick). Pure: no clock, no I/O.
 ///
-/// State is kept per instrument (one dictionary lookup per tick), with a slot per interval.
+/// Only instruments with a bar in progress are kept (one dictionary entry per instrument, a slot
+/// per interval): the late rule needs no memory of closed bars, so state is bounded by the
+/// instruments trading in the open bars, and by `maxInstruments` (docs/ingest.md, "Bounds").
 public struct BarAggregator: Sendable {
     public struct Instrument: Hashable, Sendable {
         public var symbol: String
         public var exchange: String
     }
 
-    /// The bars of one instrument: per interval (in `intervals` order) the bar in progress and
-    /// the start of the last closed one.
+    /// The bars of one instrument in progress, per interval (in `intervals` order).
     struct Slots: Sendable {
         var open: [Bar?]
-        var lastClosedStart: [Timestamp?]
+        var isEmpty: Bool { open.allSatisfy { $0 == nil } }
     }
 
     public let calendar: SessionCalendar
@@ -29,12 +31,21 @@ public struct BarAggregator: Sendable {
     private var nextEnd: [String: Timestamp] = [:]
     /// Ticks that were late for at least one interval.
     public private(set) var lateTicks = 0
+    /// Instruments with bars in progress, at most; ticks of further instruments are stored but
+    /// make no bars until some close (counted in `ticksOverInstrumentLimit`).
+    public let maxInstruments: Int
+    public private(set) var ticksOverInstrumentLimit = 0
 
-    public init(calendar: SessionCalendar = .standard, intervals: [BarInterval] = BarInterval.allCases, graceNanoseconds: Int64 = 0) {
+    public init(calendar: SessionCalendar = .standard, intervals: [BarInterval] = BarInterval.allCases, graceNanoseconds: Int64 = 0,
+                maxInstruments: Int = 100_000) {
         self.calendar = calendar
         self.intervals = intervals
         self.graceNanoseconds = graceNanoseconds
+        self.maxInstruments = maxInstruments
     }
+
+    /// Instruments with bars in progress.
+    public var instrumentCount: Int { instruments.count }
 
     /// Bars in progress, in no particular order.
     public var openBars: [Bar] { instruments.values.flatMap { $0.open.compactMap { $0 } } }
@@ -50,8 +61,17 @@ public struct BarAggregator: Sendable {
         // opens the next one.
         var closed = advance(exchange: tick.exchange, to: tick.timestamp)
         let instrument = Instrument(symbol: tick.symbol, exchange: tick.exchange)
-        var slots = instruments[instrument] ?? Slots(open: Array(repeating: nil, count: intervals.count),
-                                                     lastClosedStart: Array(repeating: nil, count: intervals.count))
+        var slots: Slots
+        if let existing = instruments[instrument] {
+            slots = existing
+        } else {
+            guard instruments.count < maxInstruments else {
+                ticksOverInstrumentLimit += 1
+                return closed
+            }
+            slots = Slots(open: Array(repeating: nil, count: intervals.count))
+        }
+        let feed = feedTime[tick.exchange]?.nanosecondsSinceEpoch ?? .min
         var late = false
         for (i, interval) in intervals.enumerated() {
             let start = calendar.barStart(tick.timestamp, interval: interval, exchange: tick.exchange)
@@ -68,15 +88,18 @@ public struct BarAggregator: Sendable {
                 // Kept open by the grace period, but a later bar of the same instrument begins:
                 // bars of one key never overlap, so this one is complete.
                 closed.append(bar)
-                slots.lastClosedStart[i] = bar.start
-            } else if let last = slots.lastClosedStart[i], start <= last {
+                slots.open[i] = nil
+            }
+            let end = calendar.barEnd(start: start, interval: interval)
+            if end.nanosecondsSinceEpoch &+ graceNanoseconds <= feed {
+                // Its bar has closed on tick time already (stored, or it had no ticks).
                 late = true
                 continue
             }
             slots.open[i] = Bar(tick: tick, interval: interval, start: start)
-            noteEnd(calendar.barEnd(start: start, interval: interval), exchange: tick.exchange)
+            noteEnd(end, exchange: tick.exchange)
         }
-        instruments[instrument] = slots
+        if slots.isEmpty { instruments[instrument] = nil } else { instruments[instrument] = slots }
         if late { lateTicks += 1 }
         return closed
     }
@@ -87,7 +110,7 @@ public struct BarAggregator: Sendable {
             return []
         }
         feedTime[exchange] = time
-        guard let earliest = nextEnd[exchange], time.nanosecondsSinceEpoch >= earliest.nanosecondsSinceEpoch + graceNanoseconds else {
+        guard let earliest = nextEnd[exchange], time.nanosecondsSinceEpoch >= earliest.nanosecondsSinceEpoch &+ graceNanoseconds else {
             return []
         }
         var closed: [Bar] = []
@@ -97,16 +120,15 @@ public struct BarAggregator: Sendable {
             for i in slots.open.indices {
                 guard let bar = slots.open[i] else { continue }
                 let end = calendar.barEnd(start: bar.start, interval: bar.interval)
-                if time.nanosecondsSinceEpoch >= end.nanosecondsSinceEpoch + graceNanoseconds {
+                if time.nanosecondsSinceEpoch >= end.nanosecondsSinceEpoch &+ graceNanoseconds {
                     closed.append(bar)
-                    slots.lastClosedStart[i] = bar.start
                     slots.open[i] = nil
                     changed = true
                 } else if newEarliest == nil || end < newEarliest! {
                     newEarliest = end
                 }
             }
-            if changed { instruments[instrument] = slots }
+            if changed { instruments[instrument] = slots.isEmpty ? nil : slots }
         }
         nextEnd[exchange] = newEarliest
         return closed.sorted { $0.start != $1.start ? $0.start < $1.start : ($0.interval < $1.interval) }
@@ -114,17 +136,8 @@ public struct BarAggregator: Sendable {
 
     /// Every open bar, removed (at shutdown: they are stored as they are).
     public mutating func flush() -> [Bar] {
-        var bars: [Bar] = []
-        for (instrument, var slots) in instruments {
-            for i in slots.open.indices {
-                if let bar = slots.open[i] {
-                    bars.append(bar)
-                    slots.lastClosedStart[i] = bar.start
-                    slots.open[i] = nil
-                }
-            }
-            instruments[instrument] = slots
-        }
+        let bars = instruments.values.flatMap { $0.open.compactMap { $0 } }
+        instruments.removeAll()
         nextEnd.removeAll()
         return bars.sorted {
             $0.start != $1.start ? $0.start < $1.start : ($0.symbol != $1.symbol ? $0.symbol < $1.symbol : $0.interval < $1.interval)
@@ -135,8 +148,7 @@ public struct BarAggregator: Sendable {
     public mutating func resume(_ bar: Bar, feedTime time: Timestamp) {
         guard let i = intervals.firstIndex(of: bar.interval) else { return }
         let instrument = Instrument(symbol: bar.symbol, exchange: bar.exchange)
-        var slots = instruments[instrument] ?? Slots(open: Array(repeating: nil, count: intervals.count),
-                                                     lastClosedStart: Array(repeating: nil, count: intervals.count))
+        var slots = instruments[instrument] ?? Slots(open: Array(repeating: nil, count: intervals.count))
         slots.open[i] = bar
         instruments[instrument] = slots
         if (feedTime[bar.exchange] ?? Timestamp(nanosecondsSinceEpoch: .min)) < time { feedTime[bar.exchange] = time }

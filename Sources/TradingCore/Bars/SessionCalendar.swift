@@ -57,7 +57,9 @@ public struct SessionCalendar: Sendable, Equatable {
 
     /// The Asia/Kolkata calendar day of `time`, as days since 1970-01-01.
     public static func istDay(_ time: Timestamp) -> Int64 {
-        floorDiv(time.nanosecondsSinceEpoch + istOffsetSeconds * 1_000_000_000, Timestamp.nanosecondsPerDay)
+        // Saturating: a time within 5.5 hours of Timestamp's end must not trap.
+        let (shifted, overflow) = time.nanosecondsSinceEpoch.addingReportingOverflow(istOffsetSeconds * 1_000_000_000)
+        return floorDiv(overflow ? .max : shifted, Timestamp.nanosecondsPerDay)
     }
 }
 

@@ -36,38 +36,38 @@ public struct GatewayRequest: Sendable, Equatable, Codable {
     /// The JSON payload (frame 1; frame 0 is `kind.rawValue`).
     public func json() -> String {
         var w = JSONObjectWriter()
-        w.string("request_id", requestID)
-        w.string("order_id", order.orderID)
-        w.string("broker_id", order.intent.brokerID)
+        w.add("request_id", requestID)
+        w.add("order_id", order.orderID)
+        w.add("broker_id", order.intent.brokerID)
         switch kind {
         case .new:
             let i = order.intent
-            w.string("trade_id", order.tradeID)
-            w.string("parent_order_id", order.parentOrderID)
-            w.string("user_id", i.userID)
-            w.string("strategy_id", i.strategyID)
-            w.string("symbol", i.symbol)
-            w.string("exchange", i.exchange)
-            w.string("transaction_type", i.side.rawValue)
-            w.string("order_type", i.type.rawValue)
-            w.integer("quantity", order.state.quantity)
-            w.number("price", order.state.price)
-            w.number("trigger_price", order.state.triggerPrice)
+            w.add("trade_id", order.tradeID)
+            w.add("parent_order_id", order.parentOrderID)
+            w.add("user_id", i.userID)
+            w.add("strategy_id", i.strategyID)
+            w.add("symbol", i.symbol)
+            w.add("exchange", i.exchange)
+            w.add("transaction_type", i.side.rawValue)
+            w.add("order_type", i.type.rawValue)
+            w.add("quantity", order.state.quantity)
+            w.add("price", order.state.price)
+            w.add("trigger_price", order.state.triggerPrice)
             // The price of the tick that triggered it: a gateway may need it for a MARKET
             // order's market protection (and the test gateway fills at it).
-            w.number("reference_price", i.referencePrice)
-            w.string("product", (order.product ?? .mis).rawValue)
-            w.string("validity", (order.validity ?? .day).rawValue)
-            w.string("algo_id", order.algoID)
+            w.add("reference_price", i.referencePrice)
+            w.add("product", (order.product ?? .mis).rawValue)
+            w.add("validity", (order.validity ?? .day).rawValue)
+            w.add("algo_id", order.algoID)
         case .modify:
-            w.integer("quantity", quantity ?? order.state.quantity)
-            w.number("price", price ?? order.state.price)
-            w.number("trigger_price", triggerPrice ?? order.state.triggerPrice)
+            w.add("quantity", quantity ?? order.state.quantity)
+            w.add("price", price ?? order.state.price)
+            w.add("trigger_price", triggerPrice ?? order.state.triggerPrice)
         case .cancel:
-            w.string("reason", reason)
+            w.add("reason", reason)
         }
-        w.time("ts", time)
-        return w.finish()
+        w.add("ts", time: time)
+        return w.text
     }
 }
 
@@ -111,43 +111,5 @@ public struct GatewayReport: Sendable, Equatable {
         self.reason = reason
         self.brokerOrderID = brokerOrderID
         self.time = time
-    }
-}
-
-/// Writes one flat JSON object field by field (the bus and gateway payloads).
-struct JSONObjectWriter {
-    private var out: [UInt8] = [UInt8(ascii: "{")]
-
-    private mutating func key(_ name: String) {
-        if out.count > 1 { out.append(UInt8(ascii: ",")) }
-        TickJSONEncoder.appendString(name, to: &out)
-        out.append(UInt8(ascii: ":"))
-    }
-
-    mutating func string(_ name: String, _ value: String?) {
-        key(name)
-        if let value { TickJSONEncoder.appendString(value, to: &out) } else { out += Array("null".utf8) }
-    }
-
-    mutating func number(_ name: String, _ value: FixedDecimal?) {
-        key(name)
-        if let value { value.append(to: &out) } else { out += Array("null".utf8) }
-    }
-
-    mutating func integer(_ name: String, _ value: Int64) {
-        key(name)
-        appendDecimal(value, to: &out)
-    }
-
-    mutating func time(_ name: String, _ value: Timestamp) {
-        key(name)
-        out.append(UInt8(ascii: "\""))
-        value.appendRFC3339(to: &out)
-        out.append(UInt8(ascii: "\""))
-    }
-
-    consuming func finish() -> String {
-        out.append(UInt8(ascii: "}"))
-        return String(decoding: out, as: UTF8.self)
     }
 }

@@ -1,5 +1,6 @@
 /// Bollinger Bands: the simple average of the last `period` values ± `width` population standard
-/// deviations. Sums are exact (see ``MovingWindow``), so the bands carry one rounding.
+/// deviations. The mean comes from an exact sum (see ``MovingWindow``); the deviation from two
+/// passes in `Double`, which no price can overflow.
 public struct BollingerBands: Sendable {
     public struct Value: Sendable, Equatable {
         public var middle: Double
@@ -19,12 +20,9 @@ public struct BollingerBands: Sendable {
     public mutating func update(_ value: FixedDecimal) -> Value? {
         window.add(value)
         guard window.isFull else { return nil }
-        let n = Int128(window.count)
-        // Variance in units²: (n Σx² − (Σx)²) / n², exact in integers up to the division.
-        let numerator = n * window.sumOfSquares - window.sum * window.sum
-        let variance = Double(numerator) / Double(n * n) / 100_000_000
+        let variance = window.populationVariance ?? 0
         let sd = variance > 0 ? variance.squareRoot() : 0
-        let mean = Double(window.sum) / Double(n) / 10_000
+        let mean = Double(window.sum) / Double(window.count) / 10_000
         return Value(middle: mean, upper: mean + width * sd, lower: mean - width * sd, standardDeviation: sd)
     }
 }

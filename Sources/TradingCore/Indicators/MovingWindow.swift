@@ -1,5 +1,6 @@
-/// The last `capacity` prices with their exact sum (and sum of squares) in 1/10,000 units, so a
-/// simple moving average or a standard deviation is updated in O(1) without drift.
+/// The last `capacity` prices with their exact sum in 1/10,000 units, so a simple moving average
+/// is updated in O(1) without drift. (No running sum of squares: at the largest prices it would
+/// overflow even 128 bits; the variance is computed from the values when asked.)
 public struct MovingWindow: Sendable, Equatable {
     public let capacity: Int
     private var values: [Int64]
@@ -7,8 +8,6 @@ public struct MovingWindow: Sendable, Equatable {
     public private(set) var count = 0
     /// Σ units.
     public private(set) var sum: Int128 = 0
-    /// Σ units².
-    public private(set) var sumOfSquares: Int128 = 0
 
     public init(capacity: Int) {
         precondition(capacity > 0)
@@ -23,14 +22,25 @@ public struct MovingWindow: Sendable, Equatable {
         if count == capacity {
             let old = values[next]
             sum -= Int128(old)
-            sumOfSquares -= Int128(old) * Int128(old)
         } else {
             count += 1
         }
         values[next] = units
         sum += Int128(units)
-        sumOfSquares += Int128(units) * Int128(units)
         next = (next + 1) % capacity
+    }
+
+    /// The population variance of the values, in price units squared: two passes in `Double`
+    /// around the exact mean.
+    public var populationVariance: Double? {
+        guard count > 0 else { return nil }
+        let mean = Double(sum) / Double(count)
+        var squares = 0.0
+        for index in 0..<count {
+            let deviation = Double(values[index]) - mean
+            squares += deviation * deviation
+        }
+        return squares / Double(count) / 100_000_000
     }
 
     /// The mean as a Double (exact sum, one rounding).

@@ -14,7 +14,9 @@ public struct ChargeRate: Sendable, Equatable, Codable, CustomStringConvertible 
     /// `"0.000297"` percent -> 297 (6 decimals of percent = parts per 10^8).
     private static func parseScaled(_ text: String) -> Int64? {
         let parts = text.trimmingCharacters().split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count <= 2, let whole = Int64(parts[0]), whole >= 0 else { return nil }
+        // At most 100%: a rate is a fraction of the turnover, and a larger one would overflow
+        // the charge arithmetic at the largest turnover the engine accepts.
+        guard parts.count <= 2, let whole = Int64(parts[0]), whole >= 0, whole <= 100 else { return nil }
         var fraction: Int64 = 0
         if parts.count == 2 {
             let digits = parts[1]
@@ -55,7 +57,18 @@ public struct Charges: Sendable, Equatable, Codable {
 
     public init() {}
 
-    public var total: Int64 { brokerage + transactionTax + exchangeCharges + sebiFees + stampDuty + gst }
+    /// The sum, saturating: a part is at most `Int64.max` units (₹9.2 × 10^14), which only an
+    /// execution worth far more than any instrument trades could reach, and the sum must never
+    /// trap. A charge that large is refused by its column and quarantined with its order record.
+    public var total: Int64 {
+        [brokerage, transactionTax, exchangeCharges, sebiFees, stampDuty, gst].reduce(Int64(0)) { Charges.saturatingAdd($0, $1) }
+    }
+
+    /// `a + b`, clamped to `Int64`'s range.
+    public static func saturatingAdd(_ a: Int64, _ b: Int64) -> Int64 {
+        let (sum, overflow) = a.addingReportingOverflow(b)
+        return overflow ? (b > 0 ? .max : .min) : sum
+    }
 }
 
 /// The rates for one kind of trade.
@@ -142,12 +155,12 @@ public struct ChargeSchedule: Sendable, Equatable, Codable {
         out.exchangeCharges = Self.paise((rates.exchangeRates[instrument.exchange] ?? ChargeRate(partsPer100M: 0)).apply(value))
         out.sebiFees = Self.paise(sebiFees.apply(value))
         out.stampDuty = side == .buy ? Self.paise(rates.stampDutyBuy.apply(value)) : 0
-        out.gst = Self.paise(gst.apply(Int128(out.brokerage + out.exchangeCharges + out.sebiFees)))
+        out.gst = Self.paise(gst.apply(Int128(out.brokerage) + Int128(out.exchangeCharges) + Int128(out.sebiFees)))
         return out
     }
 
     /// Rounded half-even to 0.01 (100 units), as contract notes show each charge.
-    static func paise(_ units: Int128) -> Int64 { Int64(divideRoundingHalfEven(units, 100) * 100) }
+    static func paise(_ units: Int128) -> Int64 { Int64(clamping: divideRoundingHalfEven(units, 100) * 100) }
 
     private static func rate(_ percent: String) -> ChargeRate { ChargeRate(percent: percent)! }
 

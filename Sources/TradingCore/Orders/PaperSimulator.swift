@@ -68,7 +68,9 @@ public struct PaperModel: Sendable, Equatable {
     func slipped(_ price: FixedDecimal, _ side: OrderSide) -> FixedDecimal {
         guard slippageBasisPoints != 0 else { return price }
         let delta = divideRoundingHalfEven(Int128(price.units) * Int128(slippageBasisPoints), 10_000)
-        return FixedDecimal(units: price.units + Int64(side == .buy ? delta : -delta))
+        // Kept inside the price columns' range (a positive price below 10^14).
+        let moved = Int128(price.units) + (side == .buy ? delta : -delta)
+        return FixedDecimal(units: Int64(min(max(moved, 1), Int128(FixedDecimal.unitsLimit - 1))))
     }
 
     func fillQuantity(_ remaining: Int64) -> Int64 {

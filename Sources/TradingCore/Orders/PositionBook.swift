@@ -47,8 +47,12 @@ public struct NetPosition: Sendable, Equatable {
             // The closed part's share of the open cost, rounded half-even to 1/10,000 (a full close
             // takes the whole cost, so rounding never accumulates: realized − openCost always
             // equals the fills' net cash flow exactly).
+            // The product fits 128 bits for any position the engine can hold (|openCost| below
+            // 10^18 x 10^18); if it ever did not, the share is the average cost times the part.
+            let (product, overflow) = openCost.multipliedReportingOverflow(by: Int128(closingSigned))
             let costShare = closing == quantity.magnitude ? openCost
-                : divideRoundingHalfEven(openCost * Int128(closingSigned), Int128(quantity))
+                : overflow ? divideRoundingHalfEven(openCost, Int128(quantity)) * Int128(closingSigned)
+                : divideRoundingHalfEven(product, Int128(quantity))
             let pnl = Int128(closingSigned) * Int128(price.units) - costShare
             realized += pnl
             openCost -= costShare

@@ -35,35 +35,35 @@ public struct BusEvent: Sendable, Equatable, Codable {
     /// The payload of CONTRACT.md section 2, with `seq`.
     public func json(seq: Int64) -> String {
         var w = JSONObjectWriter()
-        w.integer("seq", seq)
-        w.string("event", kind.rawValue)
-        w.string("trade_id", order.tradeID)
-        w.string("order_id", order.orderID)
-        w.string("parent_order_id", order.parentOrderID)
-        w.string("user_id", order.intent.userID)
-        w.string("strategy_id", order.intent.strategyID)
-        w.string("broker_id", order.intent.brokerID)
-        w.string("symbol", order.intent.symbol)
-        w.string("exchange", order.intent.exchange)
-        w.string("transaction_type", order.intent.side.rawValue)
-        w.string("order_type", order.intent.type.rawValue)
-        w.integer("quantity", order.state.quantity)
+        w.add("seq", seq)
+        w.add("event", kind.rawValue)
+        w.add("trade_id", order.tradeID)
+        w.add("order_id", order.orderID)
+        w.add("parent_order_id", order.parentOrderID)
+        w.add("user_id", order.intent.userID)
+        w.add("strategy_id", order.intent.strategyID)
+        w.add("broker_id", order.intent.brokerID)
+        w.add("symbol", order.intent.symbol)
+        w.add("exchange", order.intent.exchange)
+        w.add("transaction_type", order.intent.side.rawValue)
+        w.add("order_type", order.intent.type.rawValue)
+        w.add("quantity", order.state.quantity)
         if kind == .fill {
-            w.integer("fill_quantity", fillQuantity ?? 0)
-            w.number("fill_price", fillPrice)
+            w.add("fill_quantity", fillQuantity ?? 0)
+            w.add("fill_price", fillPrice)
         }
-        w.integer("filled_quantity", order.state.filledQuantity)
-        w.number("average_price", order.state.averagePrice)
-        w.string("status", order.state.status.rawValue)
+        w.add("filled_quantity", order.state.filledQuantity)
+        w.add("average_price", order.state.averagePrice)
+        w.add("status", order.state.status.rawValue)
         if kind == .order {
-            w.number("price", order.state.price)
-            w.number("trigger_price", order.state.triggerPrice)
-            w.number("stoploss", order.intent.stoploss)
-            w.number("target", order.intent.target)
-            w.string("reason", order.reason)
+            w.add("price", order.state.price)
+            w.add("trigger_price", order.state.triggerPrice)
+            w.add("stoploss", order.intent.stoploss)
+            w.add("target", order.intent.target)
+            w.add("reason", order.reason)
         }
-        w.time("ts", time)
-        return w.finish()
+        w.add("ts", time: time)
+        return w.text
     }
 }
 
@@ -244,6 +244,8 @@ public struct TradingDesk: Sendable {
     private var venues: [String: PaperSimulator] = [:]  // by "SYMBOL|EXCHANGE"
     private var positions: [PositionKey: OpenPosition] = [:]
     private var lastPrice: [String: FixedDecimal] = [:]
+    /// Instruments whose last price is kept for any tick (see `onTick`).
+    public static let maxPricedInstruments = 200_000
     public var riskSettings: [String: RiskSettings] = [:]
     /// The paper simulator's optional models (off by default).
     public var paperModel: PaperModel = .default
@@ -733,7 +735,12 @@ public struct TradingDesk: Sendable {
     /// A trade on an instrument: fills working paper orders it reaches; marks positions.
     public mutating func onTick(_ tick: Tick) -> [DeskRecord] {
         let key = Self.instrument(tick.symbol, tick.exchange)
-        lastPrice[key] = tick.price
+        // Every instrument's last price is kept for the checks and marks, up to a bound, so a
+        // flood of made-up symbols cannot grow the desk; past it, only instruments the desk has
+        // traded keep theirs up to date (docs/ingest.md, "Bounds").
+        if lastPrice.count < Self.maxPricedInstruments || lastPrice[key] != nil || venues[key] != nil {
+            lastPrice[key] = tick.price
+        }
         guard var venue = venues[key], !venue.working.isEmpty else { return [] }
         let fills = venue.onTick(price: tick.price, time: tick.timestamp)
         venues[key] = venue
@@ -785,9 +792,9 @@ public struct TradingDesk: Sendable {
 
     private func brokerData(_ report: GatewayReport) -> String? {
         var w = JSONObjectWriter()
-        w.string("report_id", report.reportID)
-        w.string("broker_order_id", report.brokerOrderID)
-        return w.finish()
+        w.add("report_id", report.reportID)
+        w.add("broker_order_id", report.brokerOrderID)
+        return w.text
     }
 
     /// Applies a non-fill event to an order and records it; nothing if it does not apply.
@@ -816,24 +823,24 @@ public struct TradingDesk: Sendable {
         let instrument = instruments.lookup(symbol: order.intent.symbol, exchange: order.intent.exchange)
         let charges = chargeSchedule?.charges(instrument: instrument, product: order.product ?? defaultProduct, side: order.intent.side,
                                               quantity: quantity, price: price, brokerageSoFar: order.brokerage ?? 0) ?? Charges()
-        order.charges = (order.charges ?? 0) + charges.total
-        order.brokerage = (order.brokerage ?? 0) + charges.brokerage
+        order.charges = Charges.saturatingAdd(order.charges ?? 0, charges.total)
+        order.brokerage = Charges.saturatingAdd(order.brokerage ?? 0, charges.brokerage)
         records.append(.order(order))
         var data = JSONObjectWriter()
-        data.string("exec_id", executionID)
-        data.integer("fill_quantity", quantity)
-        data.number("fill_price", price)
+        data.add("exec_id", executionID)
+        data.add("fill_quantity", quantity)
+        data.add("fill_price", price)
         if chargeSchedule != nil {
             // Stored with the execution (trade_logs.data), each part in rupees.
-            data.number("charges", FixedDecimal(units: charges.total))
-            data.number("brokerage", FixedDecimal(units: charges.brokerage))
-            data.number("stt_ctt", FixedDecimal(units: charges.transactionTax))
-            data.number("exchange_charges", FixedDecimal(units: charges.exchangeCharges))
-            data.number("sebi_fees", FixedDecimal(units: charges.sebiFees))
-            data.number("stamp_duty", FixedDecimal(units: charges.stampDuty))
-            data.number("gst", FixedDecimal(units: charges.gst))
+            data.add("charges", FixedDecimal(units: charges.total))
+            data.add("brokerage", FixedDecimal(units: charges.brokerage))
+            data.add("stt_ctt", FixedDecimal(units: charges.transactionTax))
+            data.add("exchange_charges", FixedDecimal(units: charges.exchangeCharges))
+            data.add("sebi_fees", FixedDecimal(units: charges.sebiFees))
+            data.add("stamp_duty", FixedDecimal(units: charges.stampDuty))
+            data.add("gst", FixedDecimal(units: charges.gst))
         }
-        records.append(.tradeLog(tradeID: order.tradeID, level: "INFO", message: "filled \(quantity) at \(price)", data: data.finish()))
+        records.append(.tradeLog(tradeID: order.tradeID, level: "INFO", message: "filled \(quantity) at \(price)", data: data.text))
         records += applyToPosition(order: order, quantity: quantity, price: price, charges: Int128(charges.total), time: time)
         records.append(.event(BusEvent(kind: .fill, order: order, fillQuantity: quantity, fillPrice: price, time: time)))
         if order.state.status != before {

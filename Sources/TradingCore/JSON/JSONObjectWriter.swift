@@ -1,0 +1,96 @@
+/// Writes one JSON object field by field, escaping every string: the one way the engine builds
+/// JSON text, so no value is ever spliced into JSON by interpolation.
+///
+///     var w = JSONObjectWriter()
+///     w.add("seq", 42)
+///     w.add("reason", reason)      // nil writes null
+///     let text = w.text            // {"seq":42,"reason":"..."}
+public struct JSONObjectWriter: Sendable {
+    private var out: [UInt8] = [UInt8(ascii: "{")]
+    private var empty = true
+
+    public init() {}
+
+    private mutating func key(_ name: String) {
+        if !empty { out.append(UInt8(ascii: ",")) }
+        empty = false
+        TickJSONEncoder.appendString(name, to: &out)
+        out.append(UInt8(ascii: ":"))
+    }
+
+    private mutating func null() { out.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C]) }
+
+    public mutating func add(_ name: String, _ value: String?) {
+        key(name)
+        if let value { TickJSONEncoder.appendString(value, to: &out) } else { null() }
+    }
+
+    public mutating func add(_ name: String, _ value: Int64?) {
+        key(name)
+        if let value { appendDecimal(value, to: &out) } else { null() }
+    }
+
+    public mutating func add(_ name: String, _ value: Int) { add(name, Int64(value)) }
+
+    public mutating func add(_ name: String, _ value: FixedDecimal?) {
+        key(name)
+        if let value { value.append(to: &out) } else { null() }
+    }
+
+    public mutating func add(_ name: String, _ value: WideDecimal?) {
+        key(name)
+        if let value { value.append(to: &out) } else { null() }
+    }
+
+    /// A time as RFC 3339 text in UTC with microseconds (the contract's timestamps).
+    public mutating func add(_ name: String, time value: Timestamp) {
+        key(name)
+        out.append(UInt8(ascii: "\""))
+        value.appendRFC3339(to: &out)
+        out.append(UInt8(ascii: "\""))
+    }
+
+    /// Money in 1/10,000 units, exactly, as a number with four decimals.
+    public mutating func add(_ name: String, money units: Int128) {
+        key(name)
+        out.append(contentsOf: Array(MoneyText.exact(units).utf8))
+    }
+
+    /// A list of money amounts in 1/10,000 units.
+    public mutating func add(_ name: String, money list: [Int128]) {
+        key(name)
+        out.append(UInt8(ascii: "["))
+        for (i, units) in list.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: Array(MoneyText.exact(units).utf8))
+        }
+        out.append(UInt8(ascii: "]"))
+    }
+
+    public mutating func add(_ name: String, _ value: Bool) {
+        key(name)
+        out.append(contentsOf: Array((value ? "true" : "false").utf8))
+    }
+
+    public mutating func add(_ name: String, strings: [String]) {
+        key(name)
+        out.append(UInt8(ascii: "["))
+        for (i, s) in strings.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            TickJSONEncoder.appendString(s, to: &out)
+        }
+        out.append(UInt8(ascii: "]"))
+    }
+
+    /// A nested object made by another writer.
+    public mutating func add(_ name: String, object: JSONObjectWriter) {
+        key(name)
+        out.append(contentsOf: object.bytes)
+    }
+
+    /// The object's bytes, closed.
+    public var bytes: [UInt8] { out + [UInt8(ascii: "}")] }
+
+    /// The object's text, closed.
+    public var text: String { String(decoding: bytes, as: UTF8.self) }
+}
