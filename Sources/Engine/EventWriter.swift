@@ -60,6 +60,8 @@ public final class EventWriter: Sendable {
     /// Whether rounds wait because neither PostgreSQL nor the journal can take them.
     private let blocked = Atomic<Bool>(false)
     public var isBlocked: Bool { blocked.load(ordering: .acquiring) }
+    /// Records still not durable when the writer had to stop (PostgreSQL away, journal full).
+    public let abandonedRecords = Atomic<Int>(0)
     /// Whether the last attempt to reach PostgreSQL succeeded (metrics; a content refusal counts
     /// as reached).
     public let databaseReachable = Atomic<Bool>(true)
@@ -161,7 +163,10 @@ public final class EventWriter: Sendable {
                                         metadata: ["error": "\(why)"])
                     }
                     if finishing && backoff > 2 {
-                        logger.critical("stopping with order records that could not be made durable", metadata: ["records": "\(round.records.count)"])
+                        let left = pending.withLock { $0.reduce(0) { $0 + $1.count } }
+                        abandonedRecords.store(left, ordering: .relaxed)
+                        logger.critical("stopping with order records that could not be made durable (none of them was published)",
+                                        metadata: ["records": "\(left)"])
                         break loop
                     }
                     _ = wake.wait(timeout: .now() + backoff)

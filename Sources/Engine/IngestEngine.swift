@@ -171,6 +171,8 @@ public final class IngestEngine: Sendable {
     public var overloaded: Bool { queue.waitingPushes.load(ordering: .relaxed) > 0 || !gate.isOpen }
     /// Whether ticks wait because neither PostgreSQL nor the journal can take them.
     public var tickStorageBlocked: Bool { writer.storageBlocked.load(ordering: .relaxed) }
+    /// Accepted ticks given up at shutdown (neither PostgreSQL nor the journal took them in time).
+    public var abandonedTicks: Int { writer.abandoned.load(ordering: .relaxed) }
 
     /// Whether PostgreSQL answered the engine's latest attempt: the tick writers' writes, and a
     /// probe every second from housekeeping (so a quiet feed still reports the truth).

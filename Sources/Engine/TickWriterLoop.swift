@@ -38,6 +38,8 @@ public final class TickWriterLoop: Sendable {
     private let memoryTicks: Int
     /// Whether batches wait because neither PostgreSQL nor the journal can take them.
     public let storageBlocked = Atomic<Bool>(false)
+    /// Accepted ticks given up at shutdown because neither could take them before the deadline.
+    public let abandoned = Atomic<Int>(0)
     /// Told which sequenced ticks became durable (saved to `feed_sequences` for restarts).
     private let sequences: SequenceBook?
     /// Whether the last write reached PostgreSQL (metrics: database connection state).
@@ -240,6 +242,7 @@ public final class TickWriterLoop: Sendable {
                     logger.critical("giving up on ticks at shutdown: database unreachable", metadata: [
                         "ticks": "\(batch.count)", "error": "\(error)",
                     ])
+                    abandoned.add(batch.count, ordering: .relaxed)
                     return false
                 }
                 if journalRefused == nil {

@@ -88,6 +88,14 @@ public final class PostgresConnection {
         // strdup'd copies give libpq stable C strings for the duration of the call.
         let cStrings: [UnsafeMutablePointer<CChar>?] = parameters.map { $0.map { strdup($0) } ?? nil }
         defer { cStrings.forEach { free($0) } }
+        // A C string ends at its first NUL: a value holding one would reach the server cut short,
+        // silently. Refuse it as the server refuses NUL in text (22021), so callers isolate it.
+        for (index, value) in parameters.enumerated() {
+            if let value, let c = cStrings[index], strlen(c) != value.utf8.count {
+                throw PostgresError(code: .serverError, sqlState: "22021",
+                                    message: "parameter $\(index + 1) holds a NUL byte, which PostgreSQL text cannot store")
+            }
+        }
         let result = cStrings.withUnsafeBufferPointer { buffer in
             buffer.withMemoryRebound(to: UnsafePointer<CChar>?.self) { values in
                 PQexecParams(conn, sql, Int32(values.count), nil, values.baseAddress, nil, nil, 0)

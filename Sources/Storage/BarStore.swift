@@ -82,7 +82,9 @@ public final class BarStore {
     /// The bars in progress when the engine last stopped (or crashed), rebuilt from the stored
     /// ticks: for each exchange, the feed time is its latest stored tick time (within the last
     /// day), and every bar containing it is aggregated from the ticks since its start.
-    public func barsInProgress(calendar: SessionCalendar, intervals: [BarInterval] = BarInterval.allCases)
+    /// At most `maxInstruments` instruments per exchange and interval, the most recently traded
+    /// (`bars.max_instruments`: what the aggregator would have held).
+    public func barsInProgress(calendar: SessionCalendar, intervals: [BarInterval] = BarInterval.allCases, maxInstruments: Int = 100_000)
         throws -> (bars: [Bar], feedTimes: [String: Timestamp]) {
         let db = try connected()
         let feeds = try db.query(
@@ -107,8 +109,8 @@ public final class BarStore {
                            count(*)
                     FROM market_data
                     WHERE "interval" = 'tick' AND exchange = $1 AND "timestamp" >= $2::timestamptz
-                    GROUP BY symbol
-                    """, [exchange, start.description]).rows
+                    GROUP BY symbol ORDER BY max("timestamp") DESC LIMIT $3::int
+                    """, [exchange, start.description, String(maxInstruments)]).rows
                 for r in rows {
                     guard let symbol = r[0], let open = r[1].flatMap(FixedDecimal.init), let high = r[2].flatMap(FixedDecimal.init),
                           let low = r[3].flatMap(FixedDecimal.init), let close = r[4].flatMap(FixedDecimal.init),

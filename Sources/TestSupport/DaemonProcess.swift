@@ -36,13 +36,24 @@ public final class DaemonProcess {
     /// The market-data endpoint the daemon connects to (a test's publisher binds it).
     public var feed: String { "ipc://\(directory)/feed.ipc" }
 
+    /// Where the daemon's stderr goes (its log and the stop line), when the test asked for it.
+    public let stderrPath: String?
+
     /// `pinMarketRules: false` runs the shipped configuration's market rules as they are (the
-    /// tests that check the defaults themselves).
-    public init(databaseURL: String, environment extra: [String: String] = [:], pinMarketRules: Bool = true) throws {
-        directory = NSTemporaryDirectory() + "algotrader-daemon-\(UUID().uuidString.prefix(8))"
+    /// tests that check the defaults themselves). `directory` reuses an earlier daemon's folder
+    /// (its sockets and journal: a restart). `wrapper` runs the daemon through a command (e.g.
+    /// `unshare` with a mount of its own); `captureStderr` keeps its log in the folder.
+    public init(databaseURL: String, environment extra: [String: String] = [:], pinMarketRules: Bool = true,
+                directory reused: String? = nil, wrapper: [String] = [], captureStderr: Bool = false) throws {
+        directory = reused ?? NSTemporaryDirectory() + "algotrader-daemon-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        process.executableURL = try Repository.binary()
-        process.arguments = ["serve", "--config", Repository.shippedConfig]
+        if let program = wrapper.first {
+            process.executableURL = URL(fileURLWithPath: program)
+            process.arguments = Array(wrapper.dropFirst()) + [try Repository.binary().path, "serve", "--config", Repository.shippedConfig]
+        } else {
+            process.executableURL = try Repository.binary()
+            process.arguments = ["serve", "--config", Repository.shippedConfig]
+        }
         var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("ALGOTRADER_") }
         environment["ALGOTRADER_DATABASE_URL"] = databaseURL
         environment["ALGOTRADER_MARKET_DATA_CONNECT"] = "ipc://\(directory)/feed.ipc"
@@ -59,8 +70,43 @@ public final class DaemonProcess {
         if pinMarketRules { environment.merge(Self.plainMarketRules) { $1 } }
         environment.merge(extra) { $1 }
         process.environment = environment
-        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        if captureStderr {
+            let path = "\(directory)/stderr-\(UUID().uuidString.prefix(6)).log"
+            FileManager.default.createFile(atPath: path, contents: nil)
+            process.standardError = FileHandle(forWritingAtPath: path)
+            stderrPath = path
+        } else {
+            process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+            stderrPath = nil
+        }
         try process.run()
+    }
+
+    /// What the daemon wrote to stderr so far (empty unless `captureStderr`).
+    public var stderr: String {
+        stderrPath.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) } ?? ""
+    }
+
+    /// The `key=value` pairs of the stop line (`received=N accepted=N stored=N ...`), if written.
+    public var stopLine: [String: Int]? {
+        guard let line = stderr.split(separator: "\n").last(where: { $0.hasPrefix("received=") }) else { return nil }
+        var pairs: [String: Int] = [:]
+        for field in line.split(separator: " ") {
+            let parts = field.split(separator: "=", maxSplits: 1)
+            if parts.count == 2, let n = Int(parts[1]) { pairs[String(parts[0])] = n }
+        }
+        return pairs
+    }
+
+    /// The daemon's resident memory now (VmRSS, bytes), from /proc.
+    public var residentBytes: Int? { Self.residentBytes(pid: process.processIdentifier) }
+
+    /// A process's resident memory now (VmRSS, bytes), from /proc.
+    public static func residentBytes(pid: Int32) -> Int? {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+              let kb = line.split(separator: " ").compactMap({ Int($0) }).first else { return nil }
+        return kb * 1024
     }
 
     deinit {

@@ -17,6 +17,8 @@ enum ExitStatus {
     static let dataError: Int32 = 65    // EX_DATAERR: schema older or newer than the binary
     static let unavailable: Int32 = 69  // EX_UNAVAILABLE: database unreachable at start
     static let config: Int32 = 78       // EX_CONFIG: bad configuration
+    /// EX_TEMPFAIL: stopped with accepted work neither PostgreSQL nor the journal could take.
+    static let temporaryFailure: Int32 = 75
 }
 
 /// Options every database command shares.

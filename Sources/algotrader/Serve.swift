@@ -272,6 +272,15 @@ struct Serve: ParsableCommand {
         metrics?.stop()
         watchdog?.cancel()
         sources.forEach { $0.cancel() }
+        // The stop line operators and scripts read (docs/operations.md), whatever the log level.
+        let abandonedTicks = engine.abandonedTicks, abandonedRecords = writer.abandonedRecords.load(ordering: .relaxed)
+        FileHandle.standardError.write(Data("\(summary) abandoned_ticks=\(abandonedTicks) abandoned_records=\(abandonedRecords)\n".utf8))
+        guard abandonedTicks == 0 && abandonedRecords == 0 else {
+            // Not a clean stop: say so, and exit 75 (EX_TEMPFAIL) so systemd sees it.
+            logger.critical("stopped with work that could not be made durable (PostgreSQL away and the journal full)",
+                            metadata: ["ticks": "\(abandonedTicks)", "order_records": "\(abandonedRecords)"])
+            throw ExitCode(ExitStatus.temporaryFailure)
+        }
         logger.info("stopped cleanly", metadata: ["summary": "\(summary)"])
     }
 }

@@ -53,7 +53,7 @@ final class StrategyRuntime: Sendable {
         }
         orderDesk.configure(risk: try DeskState.riskSettings(config.databaseURL))
         let store = BarStore(connectionString: config.databaseURL)
-        let (bars, feeds) = try store.barsInProgress(calendar: calendar)
+        let (bars, feeds) = try store.barsInProgress(calendar: calendar, maxInstruments: config.barMaxInstruments)
         store.close()
         pipeline.resume(bars, feedTimes: feeds)
         if !bars.isEmpty { logger.info("resumed bars in progress from stored ticks", metadata: ["bars": "\(bars.count)"]) }

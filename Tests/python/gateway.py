@@ -14,7 +14,10 @@ Runs until STOP_FILE exists, then goes silent (exits without a goodbye) and writ
 {"received": [[topic, payload], ...], "acks": [payload, ...], "welcome": payload, "errors": [...]}
 (the errors the engine answered two malformed messages sent right after hello with).
 
-usage: gateway.py ENDPOINT BROKER_IDS READY_FILE STOP_FILE LOG_JSON [--drop-first] [--duplicate-reports]
+With --reject-first N, the first N orders are rejected by the "broker" with a reason holding a
+NUL byte and a newline (as a careless broker API may send), the rest filled as above.
+
+usage: gateway.py ENDPOINT BROKER_IDS READY_FILE STOP_FILE LOG_JSON [--drop-first] [--duplicate-reports] [--reject-first N]
 """
 import json
 import os
@@ -29,6 +32,7 @@ def main() -> None:
     endpoint, brokers, ready_file, stop_file, log_path = sys.argv[1:6]
     drop_first = "--drop-first" in sys.argv
     duplicate = "--duplicate-reports" in sys.argv
+    reject_first = int(sys.argv[sys.argv.index("--reject-first") + 1]) if "--reject-first" in sys.argv else 0
     ctx = zmq.Context()
     dealer = ctx.socket(zmq.DEALER)
     dealer.setsockopt(zmq.LINGER, 0)
@@ -98,6 +102,9 @@ def main() -> None:
             if order_id in seen_orders:
                 continue
             seen_orders.add(order_id)
+            if len(seen_orders) <= reject_first:
+                report({"type": "rejected", "order_id": order_id, "reason": "margin\x00 shortfall\nRMS"})
+                continue
             report({"type": "accepted", "order_id": order_id, "broker_order_id": "B" + order_id[:8]})
             price = request["price"] if request["order_type"] == "LIMIT" else request["reference_price"]
             quantity = request["quantity"]

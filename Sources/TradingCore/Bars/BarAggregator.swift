@@ -148,6 +148,7 @@ public struct BarAggregator: Sendable {
     public mutating func resume(_ bar: Bar, feedTime time: Timestamp) {
         guard let i = intervals.firstIndex(of: bar.interval) else { return }
         let instrument = Instrument(symbol: bar.symbol, exchange: bar.exchange)
+        guard instruments[instrument] != nil || instruments.count < maxInstruments else { return }
         var slots = instruments[instrument] ?? Slots(open: Array(repeating: nil, count: intervals.count))
         slots.open[i] = bar
         instruments[instrument] = slots

@@ -1,0 +1,103 @@
+import Foundation
+import Postgres
+import Synchronization
+import TestSupport
+import Testing
+
+/// The overload policy (docs/operations.md, "Overload") from outside: floods level memory off
+/// under the bounds with every accepted tick stored, floods of new streams and symbols stay
+/// bounded, and a full disk during a database outage loses no published event (issue 14).
+@Suite("Overload, floods and a full disk", .serialized)
+struct OverloadTests {
+    /// Samples the daemon's resident memory every half second while `body` runs.
+    static func sampleMemory(_ daemon: DaemonProcess, while body: () throws -> Void) rethrows -> [Int] {
+        let samples = Mutex<[Int]>([])
+        let done = Atomic<Bool>(false)
+        let pid = daemon.process.processIdentifier
+        let sampler = Thread {
+            while !done.load(ordering: .relaxed) {
+                if let rss = DaemonProcess.residentBytes(pid: pid) { samples.withLock { $0.append(rss) } }
+                Thread.sleep(forTimeInterval: 0.5)
+            }
+        }
+        sampler.start()
+        defer { done.store(true, ordering: .relaxed) }
+        try body()
+        done.store(true, ordering: .relaxed)
+        Thread.sleep(forTimeInterval: 0.6)
+        return samples.withLock { $0 }
+    }
+
+    static func flood(_ daemon: DaemonProcess, seconds: Int, mode: String) throws {
+        #expect(try DaemonProcess.python("hostile_feed.py", ["flood", daemon.feed, String(seconds), mode, "\(daemon.directory)/flood-\(mode).json"]) == 0)
+    }
+
+    /// Waits until the stored tick count stops moving (the backlog is written).
+    static func settle(_ db: PostgresConnection) throws -> Int {
+        var last = -1
+        while true {
+            Thread.sleep(forTimeInterval: 1.5)
+            let now = try HostileInputTests.count(db, #"SELECT count(*) FROM market_data WHERE "interval" = 'tick'"#)
+            if now == last { return now }
+            last = now
+        }
+    }
+
+    @Test func aPlainFloodLevelsMemoryOffUnderTheBoundAndEveryAcceptedTickIsStored() throws {
+        // Before: RSS grew 36 -> 690 MiB in 90 s (+87% over the second half).
+        let url = try TestDatabase.makeMigrated()
+        let daemon = try DaemonProcess(databaseURL: url, environment: ["ALGOTRADER_INGEST_MAX_MEMORY": "16MiB"], captureStderr: true)
+        let db = try TestDatabase.connect(url)
+        let samples = try Self.sampleMemory(daemon) { try Self.flood(daemon, seconds: 16, mode: "plain") }
+        let stored = try Self.settle(db)
+        #expect(daemon.stop() == 0)
+        let line = try #require(daemon.stopLine, "\(daemon.stderr.suffix(500))")
+        #expect(line["accepted"] == stored && line["stored"] == stored && line["abandoned_ticks"] == 0, "every accepted tick stored: \(line)")
+        #expect(stored > 10_000, "the flood got through")
+        #expect((line["overload_missing"] ?? 0) + stored <= (line["received"] ?? 0) + (line["overload_missing"] ?? 0))
+        let half = samples.count / 2
+        let first = samples.prefix(half).max() ?? 0, second = samples.suffix(from: half).max() ?? 0
+        let mib = 1 << 20
+        // Levelling off: the second half of the flood adds little over the first, and the whole
+        // stays within the queue's bound plus the process's fixed costs.
+        #expect(second <= first + first / 5 + 8 * mib, "RSS \(first / mib) MiB in the first half, \(second / mib) MiB in the second: \(samples.map { $0 / mib })")
+        #expect(second < 200 * mib, "peak RSS \(second / mib) MiB with a 16 MiB queue bound")
+    }
+
+    @Test func floodsOfNewStreamsAndSymbolsStayBoundedAndARestartRestoresOnlyRecentStreams() throws {
+        // Before: 600k sessions took 2.0 GB and 600,006 feed_sequences rows were restored at every start.
+        let url = try TestDatabase.makeMigrated()
+        let environment = ["ALGOTRADER_INGEST_MAX_STREAMS": "1000", "ALGOTRADER_BARS_MAX_INSTRUMENTS": "1000",
+                           "ALGOTRADER_LOGGING_LEVEL": "info", "ALGOTRADER_METRICS_BIND": "127.0.0.1:\(41_000 + Int.random(in: 0..<9_000))"]
+        let daemon = try DaemonProcess(databaseURL: url, environment: environment, captureStderr: true)
+        let db = try TestDatabase.connect(url)
+        let samples = try Self.sampleMemory(daemon) {
+            try Self.flood(daemon, seconds: 6, mode: "sessions")
+            try Self.flood(daemon, seconds: 6, mode: "symbols")
+        }
+        let metrics = try MetricsEndpointTests.scrape("http://\(environment["ALGOTRADER_METRICS_BIND"]!)/metrics").stdout
+        func value(_ name: String) -> Double? {
+            metrics.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ").last!) }
+        }
+        #expect((value("algotrader_streams_tracked") ?? .infinity) <= 1_000, "\(metrics.prefix(3000))")
+        #expect((value("algotrader_streams_evicted_total") ?? 0) > 0)
+        #expect((value("algotrader_bar_instruments") ?? .infinity) <= 1_000)
+        #expect((value("algotrader_bar_ticks_over_limit_total") ?? 0) > 0, "new symbols past the bound made no bars")
+        let stored = try Self.settle(db)
+        #expect(daemon.stop() == 0)
+        #expect(daemon.stopLine?["stored"] == stored && daemon.stopLine?["accepted"] == stored)
+        let sessions = try HostileInputTests.count(db, "SELECT count(DISTINCT session) FROM feed_sequences")
+        #expect(sessions > 1_000, "the flood's streams were saved as they became durable")
+        let mib = 1 << 20
+        #expect((samples.max() ?? 0) < 200 * mib, "peak RSS \((samples.max() ?? 0) / mib) MiB: \(samples.map { $0 / mib })")
+
+        let again = try DaemonProcess(databaseURL: url, environment: environment, directory: daemon.directory, captureStderr: true)
+        #expect(try HostileInputTests.waitFor(15) { again.stderr.contains("serving") })
+        #expect(again.stop() == 0)
+        let restored = again.stderr.split(separator: "\n").first { $0.contains("restored publisher sequence numbers") }
+        let count = restored.flatMap { line in
+            line.range(of: "streams=").flatMap { Int(line[$0.upperBound...].prefix { $0.isNumber }) }
+        }
+        #expect((count ?? 0) > 0 && (count ?? .max) <= 2_000, "only recent streams, at most the bound (and the last batch's): \(String(describing: restored))")
+    }
+}
