@@ -144,19 +144,24 @@ public final class EventWriter: Sendable {
         logger.info("event bus ready", metadata: ["endpoint": "\(endpoint)", "next_seq": "\(nextSeq)"])
         var backoff = 0.05
         var lastReplayAttempt: UInt64 = 0
+        // A round that could not be made durable is retried as the same round (same batches, same
+        // id): if a failed attempt left it in the journal after all, the copies are one round.
+        var retry: (batches: Int, roundID: String)?
         loop: while true {
             lastTurn.store(monotonicNanoseconds() / 1_000_000, ordering: .relaxed)
             let finishing = stopping.load(ordering: .acquiring)
-            let batches = takeRound()
+            let batches = takeRound(exactly: retry?.batches)
             if let journal, !journal.isEmpty, monotonicNanoseconds() - lastReplayAttempt > 500_000_000 {
                 lastReplayAttempt = monotonicNanoseconds()
                 _ = replayJournal(store)
             }
             if !batches.isEmpty {
-                let round = OrderRound(records: batches.flatMap { $0 }, firstSeq: nextSeq, roundID: ids.next(now: SystemClock().now()).description)
+                let roundID = retry?.roundID ?? ids.next(now: SystemClock().now()).description
+                let round = OrderRound(records: batches.flatMap { $0 }, firstSeq: nextSeq, roundID: roundID)
                 switch makeDurable(round, store: store) {
                 case .blocked(let why):
                     pending.withLock { $0.insert(contentsOf: batches, at: 0) }
+                    retry = (batches.count, roundID)
                     if !blocked.exchange(true, ordering: .acquiringAndReleasing) {
                         gate?.close(.eventStorageBlocked)
                         logger.critical("order records can reach neither PostgreSQL nor the journal: nothing is published, no new orders or ticks are taken until one of them can",
@@ -173,6 +178,7 @@ public final class EventWriter: Sendable {
                     backoff = min(backoff * 2, 5)
                     continue
                 case .durable(let quarantined):
+                    retry = nil
                     if blocked.exchange(false, ordering: .acquiringAndReleasing) {
                         gate?.open(.eventStorageBlocked)
                         logger.notice("order records are durable again: intake and orders resume")
@@ -197,13 +203,17 @@ public final class EventWriter: Sendable {
     }
 
     /// Pending batches for one round: whole batches, up to ``maxRecordsPerRound`` records (at
-    /// least one batch).
-    private func takeRound() -> [[DeskRecord]] {
+    /// least one batch), or exactly `count` batches (a retried round).
+    private func takeRound(exactly count: Int?) -> [[DeskRecord]] {
         pending.withLock { p -> [[DeskRecord]] in
-            var count = 0, taken = 0
+            var records = 0, taken = 0
             for batch in p {
-                if taken > 0 && count + batch.count > Self.maxRecordsPerRound { break }
-                count += batch.count
+                if let count {
+                    if taken == count { break }
+                } else if taken > 0 && records + batch.count > Self.maxRecordsPerRound {
+                    break
+                }
+                records += batch.count
                 taken += 1
             }
             defer { p.removeFirst(taken) }
@@ -334,6 +344,7 @@ public final class EventWriter: Sendable {
         } catch {
             store.close()
             if error is PostgresError { databaseReachable.store(false, ordering: .relaxed) }
+            logger.warning("replaying the order journal stopped; it is retried", metadata: ["error": "\(error)"])
             return false
         }
     }

@@ -98,8 +98,12 @@ public final class FeedReceiver: Sendable {
             socket = try ZMQSocket(context: context, type: .sub, linger: 0)
             try socket.setReceiveHighWaterMark(receiveHighWaterMark)
             try socket.setReconnectInterval(milliseconds: 100, max: 5_000)
-            // Heartbeats find a silently dead publisher connection, so it is re-established.
-            try socket.setHeartbeat(interval: 5_000, timeout: 15_000, ttl: 15_000)
+            // TCP keepalive finds a silently dead publisher connection, so it is re-established
+            // (within about 20 s). Not ZMTP heartbeats: libzmq 4.3.4 aborts the process
+            // ("Assertion failed: !_io_error", stream_engine_base.cpp:331; libzmq #3937, #4841)
+            // when a peer goes while a heartbeating connection's input is stopped at its
+            // high-water mark, which is exactly where the engine's overload policy puts it.
+            try socket.setTCPKeepalive(idleSeconds: 5, intervalSeconds: 5, probes: 3)
             try socket.subscribe("tick.")
             switch mode {
             case .connect:

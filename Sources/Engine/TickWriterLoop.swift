@@ -184,6 +184,7 @@ public final class TickWriterLoop: Sendable {
             return true
         } catch {
             writer.close()
+            logger.warning("replaying the tick journal stopped; it is retried", metadata: ["error": "\(error)"])
             return false
         }
     }

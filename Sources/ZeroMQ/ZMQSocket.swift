@@ -185,6 +185,15 @@ public final class ZMQSocket {
         try setOption(ZMQ_HEARTBEAT_TTL, ttl, name: "ZMQ_HEARTBEAT_TTL")
     }
 
+    /// TCP keepalive (`ZMQ_TCP_KEEPALIVE`, `_IDLE`, `_INTVL`, `_CNT`; seconds): the kernel finds a
+    /// silently dead TCP peer, so the connection is dropped and re-established.
+    public func setTCPKeepalive(idleSeconds: Int32, intervalSeconds: Int32, probes: Int32) throws(ZMQError) {
+        try setOption(ZMQ_TCP_KEEPALIVE, 1, name: "ZMQ_TCP_KEEPALIVE")
+        try setOption(ZMQ_TCP_KEEPALIVE_IDLE, idleSeconds, name: "ZMQ_TCP_KEEPALIVE_IDLE")
+        try setOption(ZMQ_TCP_KEEPALIVE_INTVL, intervalSeconds, name: "ZMQ_TCP_KEEPALIVE_INTVL")
+        try setOption(ZMQ_TCP_KEEPALIVE_CNT, probes, name: "ZMQ_TCP_KEEPALIVE_CNT")
+    }
+
     /// `ZMQ_SUBSCRIBE` (SUB/XSUB): receive messages whose first frame starts with `prefix`.
     public func subscribe(_ prefix: String) throws(ZMQError) {
         try setOption(ZMQ_SUBSCRIBE, bytes: Array(prefix.utf8), name: "ZMQ_SUBSCRIBE")

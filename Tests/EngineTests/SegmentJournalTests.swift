@@ -16,6 +16,8 @@ final class FaultyDisk: Sendable {
         var truncateError: Int32?
         var renameError: Int32?
         var fsyncError: Int32?
+        /// Creating a file fails with this (no room for a new file, as on a full disk).
+        var createError: Int32?
     }
 
     let plan = Mutex(Plan())
@@ -51,6 +53,10 @@ final class FaultyDisk: Sendable {
         fs.ftruncate = { [self] (fd: Int32, length: Int64) throws(SystemError) in
             if let code = plan.withLock({ $0.truncateError }) { throw SystemError("ftruncate", code) }
             try posix.ftruncate(fd, length)
+        }
+        fs.open = { [self] (path: String, flags: Int32, mode: UInt32) throws(SystemError) -> Int32 in
+            if flags & O_CREAT != 0, let code = plan.withLock({ $0.createError }) { throw SystemError("open \(path)", code) }
+            return try posix.open(path, flags, mode)
         }
         fs.rename = { [self] (from: String, to: String) throws(SystemError) in
             if let code = plan.withLock({ $0.renameError }) { throw SystemError("rename", code) }
@@ -367,15 +373,44 @@ struct SegmentJournalTests {
         for text in ["one", "two", "three"] { try journal.append(Array(text.utf8)) }
         let records = try journal.read(limit: 10)
         try journal.consume(through: records[0].next)
-        disk.set { $0.renameError = EIO }
+        disk.set { $0.failingDatasyncs = 1 }
         guard case .io = failure({ () throws(SegmentJournal.Failure) in try journal.consume(through: records[1].next) }) else {
             Issue.record("a failed checkpoint write throws .io"); return
         }
         #expect(strings(try journal.read(limit: 10)) == ["two", "three"])
-        #expect(strings(try SegmentJournal(directory: dir).read(limit: 10)) == ["two", "three"])
-        disk.set { $0.renameError = nil }
         try journal.consume(through: records[1].next)
         #expect(strings(try SegmentJournal(directory: dir).read(limit: 10)) == ["three"])
+    }
+
+    @Test func consumingNeedsNoNewSpaceSoAFullDiskCanStillBeEmptied() throws {
+        // Before: the checkpoint was a new file renamed into place; on a full disk it could not
+        // be written, so nothing was ever consumed and nothing freed the disk (found by the
+        // disk-full test on a 3 MB tmpfs).
+        let dir = directory(), disk = FaultyDisk()
+        let journal = try SegmentJournal(directory: dir, segmentBytes: 64, fileSystem: disk.fileSystem)
+        for i in 0..<10 { try journal.append(Array("record \(i)".utf8)) }
+        disk.set { $0.createError = ENOSPC; $0.renameError = ENOSPC }
+        let records = try journal.read(limit: 100)
+        for record in records.prefix(9) { try journal.consume(through: record.next) }
+        #expect(strings(try journal.read(limit: 10)) == ["record 9"])
+        #expect(SegmentJournal.segments(in: dir).count <= 2, "consumed segments were deleted")
+        disk.set { $0 = FaultyDisk.Plan() }
+        #expect(strings(try SegmentJournal(directory: dir).read(limit: 10)) == ["record 9"], "the checkpoint is durable")
+    }
+
+    @Test func aCheckpointSlotTornByACrashFallsBackToTheOtherSlot() throws {
+        let dir = directory()
+        let journal = try SegmentJournal(directory: dir)
+        for text in ["one", "two", "three"] { try journal.append(Array(text.utf8)) }
+        let records = try journal.read(limit: 10)
+        try journal.consume(through: records[0].next)  // generation 2, slot 0
+        try journal.consume(through: records[1].next)  // generation 3, slot 1
+        // A crash in the middle of writing slot 1: its checksum fails.
+        let handle = try #require(FileHandle(forUpdatingAtPath: dir + "/checkpoint"))
+        try handle.seek(toOffset: 40)
+        try handle.write(contentsOf: [0xFF, 0xFF])
+        try handle.close()
+        #expect(strings(try SegmentJournal(directory: dir).read(limit: 10)) == ["two", "three"], "one update older, never garbage")
     }
 
     @Test func concurrentAppendsAllArriveWhole() throws {

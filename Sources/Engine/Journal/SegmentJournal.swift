@@ -62,6 +62,8 @@ public final class SegmentJournal: Sendable {
         /// Whether the write segment's directory entry is known to be on disk.
         var entrySynced: Bool
         var checkpoint: Position
+        /// The checkpoint's slot generation (see ``SlotFile``).
+        var checkpointGeneration: UInt64 = 1
         /// How far each segment on disk holds records; the write segment's is `writeOffset`,
         /// which is authoritative even if a failed undo left bytes after it.
         var ends: [Int64: Int64]
@@ -111,9 +113,11 @@ public final class SegmentJournal: Sendable {
             throw .io("cannot create \(directory): \(error)")
         }
         var s: State
+        let slots = SlotFile(directory: directory, name: "checkpoint", fs: fileSystem)
         do throws(JournalFileSystem.SystemError) {
             let segments = Self.segments(in: directory)
-            var checkpoint = try Self.readCheckpoint(directory, fileSystem) ?? Position(segment: segments.first ?? 1, offset: 0)
+            let stored = try Self.readCheckpoint(slots)
+            var checkpoint = stored?.position ?? Position(segment: segments.first ?? 1, offset: 0)
             if let first = segments.first, checkpoint.segment < first { checkpoint = Position(segment: first, offset: 0) }
             // A crash between writing a checkpoint in a new segment and creating that segment
             // leaves the checkpoint past every file: appends must go where it points.
@@ -128,6 +132,12 @@ public final class SegmentJournal: Sendable {
                 ? try Self.repairTail(Self.path(directory, writeSegment), fileSystem, maxRecordBytes: maxRecordBytes) : 0
             s = State(writeSegment: writeSegment, writeOffset: ends[writeSegment]!, writeFD: nil, entrySynced: segments.last == writeSegment,
                       checkpoint: min(checkpoint, Position(segment: writeSegment, offset: ends[writeSegment]!)), ends: ends, broken: nil)
+            // The slots are made here, while opening, so that consuming never needs new space.
+            if let generation = stored?.generation {
+                s.checkpointGeneration = generation
+            } else {
+                try slots.create(SlotFile.Value(generation: 1, first: s.checkpoint.segment, second: s.checkpoint.offset))
+            }
         } catch {
             throw Failure(error)
         }
@@ -152,11 +162,21 @@ public final class SegmentJournal: Sendable {
             .filter { $0.hasSuffix(".seg") }.compactMap { Int64($0.dropLast(4)) }.sorted()
     }
 
-    static func readCheckpoint(_ directory: String, _ fs: JournalFileSystem) throws(JournalFileSystem.SystemError) -> Position? {
-        guard let bytes = try fs.contents(of: directory + "/checkpoint", limit: 256) else { return nil }
-        let parts = String(decoding: bytes, as: UTF8.self).split(separator: " ")
-            .compactMap { Int64($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
-        return parts.count == 2 ? Position(segment: parts[0], offset: parts[1]) : nil
+    /// The stored checkpoint and its slot generation. A checkpoint in the text format of
+    /// earlier versions (`"SEGMENT OFFSET"`) is read too, without a generation, so the caller
+    /// writes it again as slots. An unreadable one is ignored: replay then starts at the first
+    /// segment, which is safe (replays skip what is stored) but slower.
+    static func readCheckpoint(_ slots: SlotFile) throws(JournalFileSystem.SystemError) -> (position: Position, generation: UInt64?)? {
+        switch try slots.read() {
+        case .missing:
+            return nil
+        case .value(let value):
+            return (Position(segment: value.first, offset: value.second), value.generation)
+        case .other(let bytes):
+            let parts = String(decoding: bytes, as: UTF8.self).split(separator: " ")
+                .compactMap { Int64($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            return parts.count == 2 ? (Position(segment: parts[0], offset: parts[1]), nil) : nil
+        }
     }
 
     /// Cuts off the end of the last segment where no valid frame follows (a crash or a failed
@@ -337,11 +357,13 @@ public final class SegmentJournal: Sendable {
             if rotating { target = Position(segment: s.writeSegment + 1, offset: 0) }
             if target != s.checkpoint {
                 let before = s.pending
+                let next = SlotFile.Value(generation: s.checkpointGeneration + 1, first: target.segment, second: target.offset)
                 do throws(JournalFileSystem.SystemError) {
-                    try fs.replaceFile(in: directory, named: "checkpoint", with: Array("\(target.segment) \(target.offset)\n".utf8))
+                    try SlotFile(directory: directory, name: "checkpoint", fs: fs).write(next)
                 } catch {
                     throw .io("cannot write the checkpoint: \(error)")
                 }
+                s.checkpointGeneration = next.generation
                 s.checkpoint = target
                 if rotating {
                     rotate(&s)
