@@ -100,4 +100,35 @@ struct OverloadTests {
         }
         #expect((count ?? 0) > 0 && (count ?? .max) <= 2_000, "only recent streams, at most the bound (and the last batch's): \(String(describing: restored))")
     }
+
+    @Test func healthMetricsTellTheTruthThroughAnOutageAndAfterTheJournalIsReplayed() throws {
+        // Before: algotrader_database_up read 0 with PostgreSQL up (its last write had failed,
+        // nothing had been written since) and algotrader_journal_bytes never fell after replay.
+        let cluster = try ScratchCluster()
+        #expect(try CommandRunner.algotrader(["migrate", "--config", Repository.shippedConfig],
+                                             environment: ["ALGOTRADER_DATABASE_URL": cluster.url]).status == 0)
+        let bind = "127.0.0.1:\(41_000 + Int.random(in: 0..<9_000))"
+        let daemon = try DaemonProcess(databaseURL: cluster.url, environment: [
+            "ALGOTRADER_METRICS_BIND": bind, "ALGOTRADER_JOURNAL_MEMORY_TICKS": "1000", "ALGOTRADER_INGEST_QUEUE_CAPACITY": "4000",
+            "ALGOTRADER_INGEST_BATCH_SIZE": "500",
+        ], captureStderr: true)
+        func metric(_ name: String) -> Double? {
+            guard let text = try? MetricsEndpointTests.scrape("http://\(bind)/metrics").stdout else { return nil }
+            return text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ").last!) }
+        }
+        #expect(try HostileInputTests.waitFor(15) { metric("algotrader_database_up") == 1 })
+        let publisher = try FaultTests.publisher(daemon, count: 8_000, rate: 4_000, seed: 3, out: "\(daemon.directory)/sent.json")
+        Thread.sleep(forTimeInterval: 0.5)
+        try cluster.crash()
+        #expect(try HostileInputTests.waitFor(5) { metric("algotrader_database_up") == 0 }, "down while PostgreSQL is away")
+        publisher.waitUntilExit()
+        #expect(try HostileInputTests.waitFor(10) { (metric("algotrader_journal_bytes") ?? 0) > 0 }, "the outage went to the journal")
+        try cluster.start()
+        // No more ticks come: the truth has to come from the probe and the replay, not from a write.
+        #expect(try HostileInputTests.waitFor(20) { metric("algotrader_database_up") == 1 }, "up again once PostgreSQL answers")
+        #expect(try HostileInputTests.waitFor(20) { metric("algotrader_journal_bytes") == 0 }, "the journal's bytes fall back after replay")
+        #expect(metric("algotrader_storage_blocked{path=\"ticks\"}") == 0)
+        #expect(daemon.stop() == 0)
+        #expect(daemon.stopLine?["accepted"] == 8_000 && daemon.stopLine?["stored"] == 8_000, "\(String(describing: daemon.stopLine))")
+    }
 }
