@@ -48,7 +48,7 @@ test: test-db
 	  status=$$?; scripts/pg-cluster.sh stop $(TSDB_DIR); exit $$status; \
 	else echo "TimescaleDB not installed: hypertable layout not exercised (native partitioning was)"; fi
 	scripts/check-unit.sh .build/debug/algotrader
-	$(MAKE) fuzz FUZZ_SECONDS=20
+	$(MAKE) fuzz FUZZ_SECONDS=30
 
 demo: release
 	@scripts/demo.sh $(DEMO_DIR) $(DEMO_PORT) $(DEMO_TICKS) $(DEMO_RATE)
@@ -60,14 +60,17 @@ clean:
 	rm -rf .build .data
 
 FUZZ_SECONDS ?= 60
-# libFuzzer + AddressSanitizer over the hot-path tick decoder, for a bounded time. The domain
-# core has no dependencies, so it is compiled with the target as one module.
+# libFuzzer + AddressSanitizer over everything read from outside, along each whole path: tick
+# bytes through the decoder, edge validation, bars and the COPY row encoder; replay requests
+# through their parser; gateway messages through their parser into a trading desk (the first
+# byte of an input picks the path; Fuzz/EdgeFuzz.swift). The domain core has no dependencies, so
+# it is compiled with the target as one module. A crash leaves its input in crash-* here.
 fuzz: deps
 	mkdir -p .build-fuzz .data/fuzz-corpus
-	swiftc -parse-as-library -module-name TickDecoderFuzz -sanitize=fuzzer,address -O -g \
-	  $$(find Sources/TradingCore -name '*.swift') Fuzz/TickDecoderFuzz.swift -o .build-fuzz/tick-decoder-fuzz
+	swiftc -parse-as-library -module-name EdgeFuzz -sanitize=fuzzer,address -O -g \
+	  $$(find Sources/TradingCore -name '*.swift') Fuzz/EdgeFuzz.swift -o .build-fuzz/edge-fuzz
 	cp -n Fuzz/corpus/* .data/fuzz-corpus/ 2>/dev/null || true
-	.build-fuzz/tick-decoder-fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=5 .data/fuzz-corpus
+	.build-fuzz/edge-fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=5 .data/fuzz-corpus
 
 BENCH_PORT   ?= 55435
 BENCH_DIR    := .data/pg-bench

@@ -327,6 +327,9 @@ public struct TradingDesk: Sendable {
     /// A working (not yet terminal) order by its `order_id`.
     public func workingOrder(_ orderID: String) -> DeskOrder? { working[orderID] }
 
+    /// The ids of the orders still working, in order.
+    public var workingOrderIDs: [String] { working.keys.sorted() }
+
     /// Re-establishes an open position read from `positions` after a restart.
     public mutating func restore(positionID: String, openingTradeID: String, userID: String, symbol: String, exchange: String,
                                  quantity: Int64, averagePrice: FixedDecimal, openedAt: Timestamp,

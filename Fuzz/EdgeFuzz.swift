@@ -1,0 +1,114 @@
+// libFuzzer target for everything the engine reads from outside, along the whole path each
+// input takes. Compiled together with Sources/TradingCore into one module by `make fuzz`
+// (swiftc -sanitize=fuzzer,address), so the product build never links libFuzzer and this file
+// needs no import. The first byte picks the path ('t', 'r', 'g'; any other byte by its value):
+//
+// - t: tick bytes -> decoder -> edge validation -> bar aggregation -> COPY row encoder;
+// - r: replay request bytes -> parser -> the window served;
+// - g: gateway message bytes -> parser -> report or hello -> a trading desk with a live order.
+//
+// Nothing may trap, hang or touch memory out of bounds (AddressSanitizer), and what is accepted
+// must be what the database and the arithmetic downstream can take.
+
+/// State kept across inputs, as the engine keeps it across messages (bounded by its own limits).
+/// Safe without a lock: libFuzzer calls the target from one thread.
+nonisolated(unsafe) var aggregator = BarAggregator(maxInstruments: 1_000)
+nonisolated(unsafe) var desk = FuzzDesk.make()
+
+let fuzzNow = Timestamp(nanosecondsSinceEpoch: 1_795_491_900_000_000_000)
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func edgeFuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    guard size > 0 else { return 0 }
+    let bytes = UnsafeRawBufferPointer(start: data + 1, count: size - 1)
+    switch data[0] {
+    case UInt8(ascii: "t"): tickPath(bytes)
+    case UInt8(ascii: "r"): replayPath(bytes)
+    case UInt8(ascii: "g"): gatewayPath(bytes)
+    default:
+        switch data[0] % 3 {
+        case 0: tickPath(bytes)
+        case 1: replayPath(bytes)
+        default: gatewayPath(bytes)
+        }
+    }
+    return 0
+}
+
+func fail(_ why: String, _ bytes: UnsafeRawBufferPointer) -> Never {
+    fatalError("\(why): \(String(decoding: bytes, as: UTF8.self))")
+}
+
+func tickPath(_ bytes: UnsafeRawBufferPointer) {
+    let decoder = TickDecoder()
+    guard let tick = try? decoder.decode(bytes, now: fuzzNow) else { return }
+    // The decoder's round trip.
+    guard let again = try? decoder.decode(TickJSONEncoder.encode(tick, timestampAsEpochNanoseconds: true), now: fuzzNow), again == tick else {
+        fail("round trip changed the tick", bytes)
+    }
+    // What the database would refuse is refused at the edge.
+    for text in [tick.symbol, tick.exchange, tick.source ?? "x", tick.session ?? "x"] where text.unicodeScalars.contains(where: TickLimits.isControl) {
+        fail("a control character was accepted", bytes)
+    }
+    guard tick.quantity >= 0, tick.quantity <= TickLimits.maxQuantity, (tick.volume ?? 0) <= TickLimits.maxVolume,
+          (tick.openInterest ?? .zero) <= TickLimits.maxOpenInterest, tick.price.units > 0,
+          tick.price.units < FixedDecimal.unitsLimit else {
+        fail("a value past the contract's maxima was accepted", bytes)
+    }
+    // Bars: summing never traps (the volume saturates).
+    _ = aggregator.add(tick)
+    // The COPY row: twelve fields, one line, no NUL, valid UTF-8.
+    var row: [UInt8] = []
+    CopyRowEncoder.append(tick, id: UUIDBytes(high: 0x0190_0000_0000_7000, low: 0x8000_0000_0000_0001), to: &row)
+    guard row.last == UInt8(ascii: "\n"), !row.dropLast().contains(UInt8(ascii: "\n")), !row.contains(0) else {
+        fail("the COPY row is not one clean line", bytes)
+    }
+    guard row.filter({ $0 == UInt8(ascii: "\t") }).count == 11 else { fail("the COPY row has the wrong number of fields", bytes) }
+    guard String(validating: row, as: UTF8.self) != nil else { fail("the COPY row is not UTF-8", bytes) }
+}
+
+func replayPath(_ bytes: UnsafeRawBufferPointer) {
+    guard case .success(let request) = ReplayRequest.parse(Array(bytes)) else { return }
+    let window = request.window
+    guard window.lowerBound == request.fromSeq, window.lowerBound >= 1, window.upperBound <= request.toSeq,
+          window.upperBound - window.lowerBound < ReplayRequest.maxEvents else {
+        fail("a replay window outside the request or the bound", bytes)
+    }
+}
+
+func gatewayPath(_ bytes: UnsafeRawBufferPointer) {
+    guard case .success(let body) = GatewayMessages.parseObject(Array(bytes)) else { return }
+    if case .success(let hello) = GatewayMessages.hello(body) {
+        guard hello.brokerIDs.count <= GatewayMessages.maxBrokersPerHello,
+              hello.brokerIDs.allSatisfy({ PrintableText.isIdentifier($0, maxCharacters: 64) }) else {
+            fail("a hello past its bounds was accepted", bytes)
+        }
+    }
+    guard case .success(var report) = GatewayMessages.report(body, now: fuzzNow) else { return }
+    guard (report.reason ?? "").unicodeScalars.allSatisfy({ !TickLimits.isControl($0) }),
+          (report.quantity ?? 0) <= TickLimits.maxQuantity else {
+        fail("a report the database would refuse was accepted", bytes)
+    }
+    // Through the desk, as the gateway endpoint hands it on: aimed at the desk's live order.
+    report.orderID = FuzzDesk.liveOrderID(in: desk)
+    _ = desk.onGatewayReport(report)
+    if FuzzDesk.liveOrderID(in: desk) == "none" { desk = FuzzDesk.make() }
+}
+
+/// A desk with one working live order, for gateway reports to act on.
+enum FuzzDesk {
+    static func make() -> TradingDesk {
+        var desk = TradingDesk(ids: UUIDv7Generator(seed: 7))
+        desk.liveBrokers = ["b1"]
+        desk.setConnectedBrokers(["b1"])
+        desk.riskSettings = [:]
+        _ = desk.onTick(Tick(symbol: "RELIANCE", exchange: "NSE", timestamp: fuzzNow, price: FixedDecimal(2_450)))
+        _ = desk.submit(OrderIntent(strategyID: "s1", userID: "u1", brokerID: "b1", symbol: "RELIANCE", exchange: "NSE", side: .buy,
+                                    quantity: 10, referencePrice: FixedDecimal(2_450), time: fuzzNow, reason: "fuzz"), now: fuzzNow)
+        return desk
+    }
+
+    static func liveOrderID(in desk: TradingDesk) -> String {
+        desk.workingOrderIDs.first ?? "none"
+    }
+}
