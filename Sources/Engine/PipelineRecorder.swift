@@ -36,11 +36,30 @@ public final class PipelineRecorder: PipelineSink, Sendable {
         self.forwardIntents = forwardIntents
     }
 
-    public func closedBars(_ bars: [ClosedBar]) { pending.withLock { $0.bars += bars } }
+    /// Closed bars and log entries waiting for PostgreSQL, at most: in a long outage the oldest
+    /// go first (counted and logged); bars can be recomputed from the stored ticks, and the
+    /// ticks themselves are kept by the journal, never dropped.
+    static let maxPendingBars = 200_000
+    static let maxPendingEntries = 10_000
+    public let droppedBars = Atomic<Int>(0)
+    public let quarantinedBars = Atomic<Int>(0)
+
+    public func closedBars(_ bars: [ClosedBar]) {
+        let dropped = pending.withLock { p -> Int in
+            p.bars += bars
+            let over = p.bars.count - Self.maxPendingBars
+            if over > 0 { p.bars.removeFirst(over) }
+            return max(0, over)
+        }
+        if dropped > 0 { droppedBars.add(dropped, ordering: .relaxed) }
+    }
     public func intents(_ intents: [OrderIntent]) {
         intentCount.add(intents.count, ordering: .relaxed)
         forwardIntents(intents)
-        pending.withLock { $0.intents += intents }
+        pending.withLock {
+            $0.intents += intents
+            if $0.intents.count > Self.maxPendingEntries { $0.intents.removeFirst($0.intents.count - Self.maxPendingEntries) }
+        }
         for intent in intents {
             logger.debug("order intent", metadata: [
                 "strategy": "\(intent.strategyID)", "side": "\(intent.side.rawValue)", "quantity": "\(intent.quantity)",
@@ -105,12 +124,25 @@ public final class PipelineRecorder: PipelineSink, Sendable {
         }
         if !batch.bars.isEmpty {
             do {
-                try store.store(batch.bars.map { ($0.bar, $0.indicators) })
-                storedBars.add(batch.bars.count, ordering: .relaxed)
+                let quarantined = try store.store(batch.bars.map { ($0.bar, $0.indicators) })
+                storedBars.add(batch.bars.count - quarantined, ordering: .relaxed)
+                if quarantined > 0 {
+                    quarantinedBars.add(quarantined, ordering: .relaxed)
+                    logger.error("PostgreSQL refused bars for their content; they are in quarantine", metadata: ["bars": "\(quarantined)"])
+                }
             } catch {
                 logger.error("storing bars failed; will retry", metadata: ["bars": "\(batch.bars.count)", "error": "\(error)"])
                 store.close()
-                pending.withLock { $0.bars = batch.bars + $0.bars }
+                let dropped = pending.withLock { p -> Int in
+                    p.bars = batch.bars + p.bars
+                    let over = p.bars.count - Self.maxPendingBars
+                    if over > 0 { p.bars.removeFirst(over) }
+                    return max(0, over)
+                }
+                if dropped > 0 {
+                    droppedBars.add(dropped, ordering: .relaxed)
+                    logger.error("closed bars dropped: PostgreSQL has been away too long to keep them all", metadata: ["bars": "\(dropped)"])
+                }
             }
         }
         var entries: [SystemLogEntry] = batch.intents.map { intent in
@@ -121,8 +153,10 @@ public final class PipelineRecorder: PipelineSink, Sendable {
             )
         }
         entries += batch.failures.map { identity, error in
-            SystemLogEntry(component: "strategy", level: .error, message: "strategy \(identity.name) stopped: \(error)",
-                           data: "{\"strategy_id\":\"\(identity.strategyID)\",\"user_id\":\"\(identity.userID)\"}")
+            var data = JSONObjectWriter()
+            data.add("strategy_id", identity.strategyID)
+            data.add("user_id", identity.userID)
+            return SystemLogEntry(component: "strategy", level: .error, message: "strategy \(identity.name) stopped: \(error)", data: data.text)
         }
         if !entries.isEmpty {
             do {
@@ -130,7 +164,11 @@ public final class PipelineRecorder: PipelineSink, Sendable {
             } catch {
                 logger.error("writing intents to system_logs failed", metadata: ["error": "\(error)"])
                 logs.close()
-                pending.withLock { $0.intents = batch.intents + $0.intents; $0.failures = batch.failures + $0.failures }
+                pending.withLock {
+                    $0.intents = batch.intents + $0.intents
+                    $0.failures = batch.failures + $0.failures
+                    if $0.intents.count > Self.maxPendingEntries { $0.intents.removeFirst($0.intents.count - Self.maxPendingEntries) }
+                }
             }
         }
         if !batch.failures.isEmpty {
@@ -144,18 +182,18 @@ public final class PipelineRecorder: PipelineSink, Sendable {
     }
 
     static func json(_ intent: OrderIntent) -> String {
-        var out: [UInt8] = Array("{\"strategy_id\":".utf8)
-        TickJSONEncoder.appendString(intent.strategyID, to: &out)
-        out += Array(",\"user_id\":".utf8); TickJSONEncoder.appendString(intent.userID, to: &out)
-        out += Array(",\"broker_id\":".utf8)
-        if let broker = intent.brokerID { TickJSONEncoder.appendString(broker, to: &out) } else { out += Array("null".utf8) }
-        out += Array(",\"symbol\":".utf8); TickJSONEncoder.appendString(intent.symbol, to: &out)
-        out += Array(",\"exchange\":".utf8); TickJSONEncoder.appendString(intent.exchange, to: &out)
-        out += Array(",\"transaction_type\":\"\(intent.side.rawValue)\",\"order_type\":\"\(intent.type.rawValue)\",\"quantity\":\(intent.quantity)".utf8)
-        out += Array(",\"price\":".utf8); intent.referencePrice.append(to: &out)
-        out += Array(",\"ts\":\"".utf8); intent.time.appendRFC3339(to: &out); out += Array("\"".utf8)
-        out += Array(",\"reason\":".utf8); TickJSONEncoder.appendString(intent.reason, to: &out)
-        out.append(UInt8(ascii: "}"))
-        return String(decoding: out, as: UTF8.self)
+        var w = JSONObjectWriter()
+        w.add("strategy_id", intent.strategyID)
+        w.add("user_id", intent.userID)
+        w.add("broker_id", intent.brokerID)
+        w.add("symbol", intent.symbol)
+        w.add("exchange", intent.exchange)
+        w.add("transaction_type", intent.side.rawValue)
+        w.add("order_type", intent.type.rawValue)
+        w.add("quantity", intent.quantity)
+        w.add("price", intent.referencePrice)
+        w.add("ts", time: intent.time)
+        w.add("reason", intent.reason)
+        return w.text
     }
 }

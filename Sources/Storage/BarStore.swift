@@ -22,10 +22,33 @@ public final class BarStore {
 
     public func close() { connection.close() }
 
-    /// Upserts bars and inserts their indicator values.
-    public func store(_ bars: [(bar: Bar, indicators: [String: [String: Double]])]) throws {
-        guard !bars.isEmpty else { return }
+    /// Upserts bars and inserts their indicator values. A batch PostgreSQL refuses for a bar's
+    /// content is split until the bar is found; it goes to `quarantine`, the rest is stored.
+    /// Returns the bars quarantined.
+    @discardableResult
+    public func store(_ bars: [(bar: Bar, indicators: [String: [String: Double]])]) throws -> Int {
+        guard !bars.isEmpty else { return 0 }
         let db = try connected()
+        return try PoisonIsolation.write(bars[...]) { part in
+            try upsert(Array(part), db)
+        } quarantine: { item, error in
+            var record = JSONObjectWriter()
+            record.add("symbol", item.bar.symbol)
+            record.add("exchange", item.bar.exchange)
+            record.add("interval", item.bar.interval.rawValue)
+            record.add("start", time: item.bar.start)
+            record.add("open", item.bar.open)
+            record.add("high", item.bar.high)
+            record.add("low", item.bar.low)
+            record.add("close", item.bar.close)
+            record.add("volume", item.bar.volume)
+            record.add("oi", item.bar.openInterest)
+            let key = "\(item.bar.symbol)|\(item.bar.exchange)|\(item.bar.interval.rawValue)|\(item.bar.start)"
+            try QuarantineStore.insert([QuarantineStore.Entry(kind: .bar, key: key, refusal: error, record: record.bytes)], on: db)
+        }
+    }
+
+    private func upsert(_ bars: [(bar: Bar, indicators: [String: [String: Double]])], _ db: PostgresConnection) throws {
         // Native layout: the unique index lives on the bar partition; TimescaleDB: a partial
         // unique index on market_data.
         let table = layout == "native" ? "market_data_bar" : "market_data"
@@ -54,17 +77,19 @@ public final class BarStore {
             // Indicator rows point at the bar's row (existing or new) by its natural key.
             var ids: [String: (String, String)] = [:]
             for row in rows.rows {
-                ids["\(row[0]!)|\(row[1]!)|\(row[2]!)|\(row[3]!)"] = (row[4]!, row[3]!)
+                guard let symbol = row[0], let exchange = row[1], let interval = row[2], let stamp = row[3], let id = row[4] else { continue }
+                ids["\(symbol)|\(exchange)|\(interval)|\(stamp)"] = (id, stamp)
             }
-            let stamps = try conn.query("SELECT t::text FROM unnest($1::timestamptz[]) AS t", [PostgresArrayLiteral.text(columns[2])]).rows.map { $0[0]! }
+            let stamps = try conn.query("SELECT t::text FROM unnest($1::timestamptz[]) AS t", [PostgresArrayLiteral.text(columns[2])]).rows.map { $0[0] ?? "" }
             var indicatorColumns = Array(repeating: [String?](), count: 5)
-            for (index, item) in bars.enumerated() where !item.indicators.isEmpty {
+            for (index, item) in bars.enumerated() where !item.indicators.isEmpty && index < stamps.count {
                 guard let (id, stamp) = ids["\(item.bar.symbol)|\(item.bar.exchange)|\(item.bar.interval.rawValue)|\(stamps[index])"] else { continue }
                 for (name, values) in item.indicators.sorted(by: { $0.key < $1.key }) {
-                    let json = "{" + values.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\($0.value.isFinite ? String($0.value) : "null")" }.joined(separator: ",") + "}"
+                    var json = JSONObjectWriter()
+                    for (key, value) in values.sorted(by: { $0.key < $1.key }) { json.add(key, double: value) }
                     indicatorColumns[0].append(id)
                     indicatorColumns[1].append(name)
-                    indicatorColumns[2].append(json)
+                    indicatorColumns[2].append(json.text)
                     indicatorColumns[3].append(stamp)
                     indicatorColumns[4].append(item.bar.interval.rawValue)
                 }

@@ -92,7 +92,7 @@ struct OverloadTests {
         #expect((samples.max() ?? 0) < 200 * mib, "peak RSS \((samples.max() ?? 0) / mib) MiB: \(samples.map { $0 / mib })")
 
         let again = try DaemonProcess(databaseURL: url, environment: environment, directory: daemon.directory, captureStderr: true)
-        #expect(try HostileInputTests.waitFor(15) { again.stderr.contains("serving") })
+        #expect(HostileInputTests.waitFor(15) { again.stderr.contains("serving") })
         #expect(again.stop() == 0)
         let restored = again.stderr.split(separator: "\n").first { $0.contains("restored publisher sequence numbers") }
         let count = restored.flatMap { line in
@@ -116,17 +116,17 @@ struct OverloadTests {
             guard let text = try? MetricsEndpointTests.scrape("http://\(bind)/metrics").stdout else { return nil }
             return text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ").last!) }
         }
-        #expect(try HostileInputTests.waitFor(15) { metric("algotrader_database_up") == 1 })
+        #expect(HostileInputTests.waitFor(15) { metric("algotrader_database_up") == 1 })
         let publisher = try FaultTests.publisher(daemon, count: 8_000, rate: 4_000, seed: 3, out: "\(daemon.directory)/sent.json")
         Thread.sleep(forTimeInterval: 0.5)
         try cluster.crash()
-        #expect(try HostileInputTests.waitFor(5) { metric("algotrader_database_up") == 0 }, "down while PostgreSQL is away")
+        #expect(HostileInputTests.waitFor(5) { metric("algotrader_database_up") == 0 }, "down while PostgreSQL is away")
         publisher.waitUntilExit()
-        #expect(try HostileInputTests.waitFor(10) { (metric("algotrader_journal_bytes") ?? 0) > 0 }, "the outage went to the journal")
+        #expect(HostileInputTests.waitFor(10) { (metric("algotrader_journal_bytes") ?? 0) > 0 }, "the outage went to the journal")
         try cluster.start()
         // No more ticks come: the truth has to come from the probe and the replay, not from a write.
-        #expect(try HostileInputTests.waitFor(20) { metric("algotrader_database_up") == 1 }, "up again once PostgreSQL answers")
-        #expect(try HostileInputTests.waitFor(20) { metric("algotrader_journal_bytes") == 0 }, "the journal's bytes fall back after replay")
+        #expect(HostileInputTests.waitFor(20) { metric("algotrader_database_up") == 1 }, "up again once PostgreSQL answers")
+        #expect(HostileInputTests.waitFor(20) { metric("algotrader_journal_bytes") == 0 }, "the journal's bytes fall back after replay")
         #expect(metric("algotrader_storage_blocked{path=\"ticks\"}") == 0)
         #expect(daemon.stop() == 0)
         #expect(daemon.stopLine?["accepted"] == 8_000 && daemon.stopLine?["stored"] == 8_000, "\(String(describing: daemon.stopLine))")

@@ -35,7 +35,7 @@ struct PoisonRecordTests {
                              "\(dir)/gateway.json", "--reject-first", "3"]
         try gateway.run()
         defer { if gateway.isRunning { gateway.terminate() } }
-        #expect(try HostileInputTests.waitFor(20) { FileManager.default.fileExists(atPath: "\(dir)/gateway.ready") })
+        #expect(HostileInputTests.waitFor(20) { FileManager.default.fileExists(atPath: "\(dir)/gateway.ready") })
         #expect(try DaemonProcess.python("publish_price_path.py", [daemon.feed, "RELIANCE", "NSE", "3000", "7", "\(dir)/prices.json"]) == 0)
         func settled() throws -> Bool {
             try HostileInputTests.count(db, "SELECT count(*) FROM trades WHERE broker_id = $1::uuid AND status = 'FILLED'", [ids.brokerID]) > 2
@@ -45,7 +45,7 @@ struct PoisonRecordTests {
         #expect(try HostileInputTests.waitFor(30, settled), "orders after the poisoned reasons were filled")
         subscriber.waitUntilExit()
         Thread.sleep(forTimeInterval: 1.2)  // the last report.acks reach the gateway
-        FileManager.default.createFile(atPath: "\(dir)/gateway.stop", contents: nil)
+        _ = FileManager.default.createFile(atPath: "\(dir)/gateway.stop", contents: nil)
         gateway.waitUntilExit()
         #expect(daemon.stop() == 0)
 

@@ -3,7 +3,9 @@ import Postgres
 
 /// Row 5: the daemon's resident memory (VmRSS) once it is up, and after `seconds` of ticks at
 /// `rate` per second from a separate publisher process (the engine writing what it can to
-/// PostgreSQL). Bounded queues, string caches and journals should keep it flat.
+/// PostgreSQL). The bounds (`ingest.max_memory` for waiting ticks, a small libzmq queue, batches
+/// in flight to the pipeline and desk) should make it level off: the target is the growth over
+/// the run's second half, and the peak against the configured bound.
 struct MemoryBenchmark {
     let adminURL: String
     let binary: String
@@ -47,15 +49,17 @@ struct MemoryBenchmark {
         // Growth over the run's second half says whether memory keeps climbing or has levelled.
         let half = samples.count / 2
         let mid = samples.isEmpty ? start : samples[half]
-        let growth = start > 0 ? Double(end - start) / Double(start) * 100 : 0
         let lateGrowth = mid > 0 ? Double(end - mid) / Double(mid) * 100 : 0
+        // The configured bound on waiting ticks (the shipped default, 256 MiB) plus what a
+        // running engine holds besides them.
+        let boundKiB = 256 * 1024 + 160 * 1024
         return [ResultRow(
             number: "5",
             measure: "daemon RSS at start and after \(seconds) s at \(formatted(Double(rate))) ticks/s (publisher process; the engine stores what it can)",
-            result: "\(start / 1024) MiB -> \(end / 1024) MiB (peak \(peak / 1024) MiB)",
-            baseline: "second half of the run: \(formatted(lateGrowth, decimals: 1)) %",
-            ratio: "\(formatted(growth, decimals: 1)) %",
-            target: "growth < 5 %",
-            met: growth < 5)]
+            result: "\(start / 1024) MiB -> \(end / 1024) MiB (peak \(peak / 1024) MiB; at half time \(mid / 1024) MiB)",
+            baseline: "ingest.max_memory 256 MiB + 160 MiB for the rest of the process",
+            ratio: "second half: \(formatted(lateGrowth, decimals: 1)) %",
+            target: "levels off: second half < 5 %, peak < 416 MiB",
+            met: lateGrowth < 5 && peak < boundKiB)]
     }
 }

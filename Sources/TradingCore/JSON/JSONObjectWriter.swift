@@ -67,6 +67,13 @@ public struct JSONObjectWriter: Sendable {
         out.append(UInt8(ascii: "]"))
     }
 
+    /// A `Double` (indicator values): its shortest exact text, or null when not finite (JSON has
+    /// no NaN or infinity).
+    public mutating func add(_ name: String, double value: Double?) {
+        key(name)
+        if let value, value.isFinite { out.append(contentsOf: Array(String(value).utf8)) } else { null() }
+    }
+
     public mutating func add(_ name: String, _ value: Bool) {
         key(name)
         out.append(contentsOf: Array((value ? "true" : "false").utf8))
