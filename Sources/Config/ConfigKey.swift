@@ -50,7 +50,7 @@ extension ConfigKey {
         ConfigKey("market_data.connect", .stringList, default: nil),
         ConfigKey("market_data.bind", .stringList, default: .stringList([])),
         ConfigKey("market_data.max_payload_bytes", .integer(256...16_777_216), default: .integer(65_536)),
-        ConfigKey("market_data.receive_hwm", .integer(0...100_000_000), default: .integer(10_000)),
+        ConfigKey("market_data.receive_hwm", .integer(0...100_000_000), default: .integer(1_000)),
         ConfigKey("market_data.tick_retention_days", .integer(1...3650), default: .integer(30)),
         ConfigKey("market_data.max_lead_seconds", .integer(0...604_800), default: .integer(86_400)),
         // events out

@@ -69,6 +69,8 @@ public final class EventWriter: Sendable {
     /// Records in one round at most: a round is one transaction and, in an outage, one journal
     /// record, so it stays far below the journal's record bound. An enqueued batch is never split.
     static let maxRecordsPerRound = 2_000
+    /// Events queued per subscriber at most (ZMQ_SNDHWM on the bus).
+    static let busSendHighWaterMark: Int32 = 100_000
 
     public init(connectionString: String, endpoint: String, context: ZMQContext, logger: Logger,
                 onPublished: @escaping @Sendable ([BusEvent]) -> Void = { _ in },
@@ -118,6 +120,29 @@ public final class EventWriter: Sendable {
         var roundID: String
         var firstSeq: Int64
         var records: [DeskRecord]
+        /// For a part of a split round: the whole round's id, where the part starts in it and how
+        /// many records it had, so the part's id and its own parts' ids come out as they would
+        /// have on the direct path (absent in journals written before splitting existed).
+        var rootID: String?
+        var rootOffset: Int?
+        var rootCount: Int?
+
+        init(roundID: String, firstSeq: Int64, records: [DeskRecord]) {
+            self.roundID = roundID
+            self.firstSeq = firstSeq
+            self.records = records
+        }
+
+        init(_ round: OrderRound) {
+            self.init(roundID: round.roundID, firstSeq: round.firstSeq, records: round.records)
+            rootID = round.rootID
+            rootOffset = round.rootOffset
+            rootCount = round.rootCount
+        }
+
+        var round: OrderRound {
+            OrderRound(records: records, firstSeq: firstSeq, roundID: roundID, root: rootID.map { ($0, rootOffset ?? 0, rootCount ?? records.count) })
+        }
     }
 
     private func run() {
@@ -127,7 +152,10 @@ public final class EventWriter: Sendable {
         var ids = UUIDv7Generator()
         do {
             socket = try ZMQSocket(context: context, type: .pub, linger: 2_000)
-            try socket.setSendHighWaterMark(0)
+            // Bounded: a subscriber that stops reading costs at most this many queued events; past
+            // it the PUB drops for that subscriber alone, which sees the gap in seq and asks the
+            // replay endpoint (docs/protocol.md). Unlimited, one stuck subscriber grew memory for ever.
+            try socket.setSendHighWaterMark(Self.busSendHighWaterMark)
             try security?.applyServer(to: socket)
             try socket.bind(endpoint)
             // Rounds journaled before a crash or during an outage first, so seq continues after them.
@@ -175,7 +203,8 @@ public final class EventWriter: Sendable {
                         break loop
                     }
                     _ = wake.wait(timeout: .now() + backoff)
-                    backoff = min(backoff * 2, 5)
+                    // At most 2 s: the writer's turn is the watchdog's sign of life (5 s).
+                    backoff = min(backoff * 2, 2)
                     continue
                 case .durable(let quarantined):
                     retry = nil
@@ -245,9 +274,13 @@ public final class EventWriter: Sendable {
         }
         guard let journal else { return .blocked(databaseError) }
         do {
+            // The floor first: once any part of the round is in the journal its seqs are taken,
+            // whatever happens next (a crash, a failed replay at the next start). If the append
+            // then fails, the round is retried with the same seqs; only a crash before it gets
+            // through leaves those seqs unused (a gap, never a reuse).
+            if let last = round.lastSeq { try seqFloor?.raise(to: last + 1) }
             try journalRound(round, journal)
             journaledRounds.add(1, ordering: .relaxed)
-            if let last = round.lastSeq { try seqFloor?.raise(to: last + 1) }
             return .durable(quarantined: [])
         } catch {
             return .blocked("PostgreSQL: \(databaseError); journal: \(error)")
@@ -274,7 +307,7 @@ public final class EventWriter: Sendable {
 
     /// Appends a round to the journal, split into several records if one would be too large.
     private func journalRound(_ round: OrderRound, _ journal: SegmentJournal) throws {
-        let bytes = Array(try JSONEncoder().encode(JournalRound(roundID: round.roundID, firstSeq: round.firstSeq, records: round.records)))
+        let bytes = Array(try JSONEncoder().encode(JournalRound(round)))
         if bytes.count <= journal.maxRecordBytes || round.records.count == 1 {
             try journal.append(bytes)
             return
@@ -327,10 +360,11 @@ public final class EventWriter: Sendable {
                 let records = try journal.read(limit: 16)
                 if records.isEmpty { break }
                 for record in records {
+                    lastTurn.store(monotonicNanoseconds() / 1_000_000, ordering: .relaxed)
                     if let problem = record.corruption {
                         try quarantineUnreadable(record, problem, store)
                     } else if let round = try? JSONDecoder().decode(JournalRound.self, from: Data(record.payload)) {
-                        _ = try applyIsolating(OrderRound(records: round.records, firstSeq: round.firstSeq, roundID: round.roundID), store)
+                        _ = try applyIsolating(round.round, store)
                         applied += 1
                     } else {
                         try quarantineUnreadable(record, "a journal record that does not decode as a round", store)

@@ -33,7 +33,10 @@ public final class IncidentReporter: Sendable {
     public func recordBad(_ error: TickDecodeError, endpoint: String, payloadPrefix: [UInt8], now: UInt64) {
         state.withLock { s in
             if s.bad[error.reason] == nil {
-                s.bad[error.reason] = Pending(firstSample: String(decoding: payloadPrefix, as: UTF8.self), detail: nil, firstSeen: now)
+                // The sample is the sender's bytes: made printable (a raw NUL would be refused by
+                // system_logs' jsonb), invalid UTF-8 replaced.
+                let sample = PrintableText.make(String(decoding: payloadPrefix, as: UTF8.self), maxCharacters: 120)
+                s.bad[error.reason] = Pending(firstSample: sample, detail: nil, firstSeen: now)
             }
             s.bad[error.reason]!.count += 1
             if let field = error.field { s.bad[error.reason]!.detail = "\(field) via \(endpoint)" } else { s.bad[error.reason]!.detail = endpoint }

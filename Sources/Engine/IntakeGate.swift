@@ -6,10 +6,9 @@ public import Synchronization
 /// `seq` are counted as overload when reading resumes (docs/operations.md, "Overload").
 public final class IntakeGate: Sendable {
     public enum Reason: Int, Sendable, CaseIterable {
-        /// Order records can reach neither PostgreSQL nor the journal.
+        /// Order records can reach neither PostgreSQL nor the journal. (Blocked tick storage
+        /// needs no gate: the full queue stops the receivers by itself.)
         case eventStorageBlocked = 1
-        /// Ticks can reach neither PostgreSQL nor the journal.
-        case tickStorageBlocked = 2
     }
 
     private let closedReasons = Atomic<Int>(0)

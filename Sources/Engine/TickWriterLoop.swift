@@ -125,7 +125,10 @@ public final class TickWriterLoop: Sendable {
                 var start = 0
                 while start < pending.count {
                     let end = min(start + batchSize, pending.count)
-                    if !store(pending[start..<end], writer: writer) { break }
+                    if !store(pending[start..<end], writer: writer) {
+                        abandoned.add(pending.count - end, ordering: .relaxed)  // the batches after the one given up
+                        break
+                    }
                     start = end
                 }
                 pending.removeAll(keepingCapacity: true)
@@ -143,6 +146,13 @@ public final class TickWriterLoop: Sendable {
     /// it held. Throws if PostgreSQL fails meanwhile (the rest stays journaled).
     public func replayJournalAtStart() throws -> Int {
         guard let journal, !journal.isEmpty else { return 0 }
+        // The writer threads are already up and replay an unconsumed journal too: one at a time.
+        while !replaying.withLock({ busy -> Bool in
+            if busy { return false }
+            busy = true
+            return true
+        }) { Thread.sleep(forTimeInterval: 0.01) }
+        defer { replaying.withLock { $0 = false } }
         let writer = MarketDataWriter(connectionString: connectionString)
         defer { writer.close() }
         let done = try journal.replay(with: writer) { [sequences] streams in
@@ -221,7 +231,10 @@ public final class TickWriterLoop: Sendable {
             } catch {
                 counters.writeFailures.add(1, ordering: .relaxed)
                 databaseUp.store(false, ordering: .relaxed)
-                if let pg = error as? PostgresError, pg.code == .connectionLost || pg.code == .connectionFailed { unknownOutcome = true }
+                // Any failure may have left part of the batch stored (a lost connection's unknown
+                // outcome, or halves of a poison split committed before a later error): retries
+                // go through the staging table, which inserts only what is not there yet.
+                unknownOutcome = true
                 let stopping = shutdownDeadline.withLock({ $0 }) != nil
                 if let journal, stopping || underMemoryPressure || !journal.isEmpty {
                     do {

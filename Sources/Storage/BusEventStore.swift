@@ -22,13 +22,13 @@ public final class BusEventStore {
     public func events(from: Int64, to: Int64, limit: Int) throws -> [Event] {
         do {
             return try connection.get().query("""
-                SELECT seq, topic, payload FROM (
-                    SELECT seq, topic, encode(convert_to(payload, 'UTF8'), 'hex') AS payload
+                SELECT DISTINCT ON (seq) seq, topic, payload FROM (
+                    SELECT seq, topic, encode(convert_to(payload, 'UTF8'), 'hex') AS payload, 0 AS source
                     FROM bus_events WHERE seq BETWEEN $1::bigint AND $2::bigint
                     UNION ALL
-                    SELECT (details->>'seq')::bigint, details->>'topic', encode(record, 'hex')
+                    SELECT (details->>'seq')::bigint, details->>'topic', encode(record, 'hex'), 1
                     FROM quarantine WHERE kind = 'event' AND (details->>'seq')::bigint BETWEEN $1::bigint AND $2::bigint
-                ) e ORDER BY seq LIMIT $3::int
+                ) e ORDER BY seq, source LIMIT $3::int
                 """, [String(from), String(to), String(limit)]).rows.compactMap { row in
                 guard let seq = row[0].flatMap({ Int64($0) }), let topic = row[1] else { return nil }
                 return Event(seq: seq, topic: topic, payload: QuarantineStore.unhex(row[2] ?? ""))

@@ -10,15 +10,24 @@ public struct OrderRound: Sendable {
     public let roundID: String
     public let firstSeq: Int64
     public let records: [DeskRecord]
+    /// The round this one is a part of (itself when whole): parts' ids derive from it and from
+    /// their absolute place in it, so a part split for the journal and split again for a poison
+    /// record during replay gets the same id as the same records split on the direct path.
+    public let rootID: String
+    public let rootOffset: Int
+    public let rootCount: Int
     /// Each event with its `seq` and payload, in `seq` order.
     public let published: [(seq: Int64, event: BusEvent, payload: String)]
     /// Each record's event `seq`, for the records that are events.
     let eventSeq: [Int: Int64]
 
-    public init(records: [DeskRecord], firstSeq: Int64, roundID: String) {
+    public init(records: [DeskRecord], firstSeq: Int64, roundID: String, root: (id: String, offset: Int, count: Int)? = nil) {
         self.roundID = roundID
         self.firstSeq = firstSeq
         self.records = records
+        self.rootID = root?.id ?? roundID
+        self.rootOffset = root?.offset ?? 0
+        self.rootCount = root?.count ?? records.count
         var seq = firstSeq
         var published: [(Int64, BusEvent, String)] = []
         var eventSeq: [Int: Int64] = [:]
@@ -37,8 +46,9 @@ public struct OrderRound: Sendable {
     public func part(_ range: Range<Int>) -> OrderRound {
         if range == records.indices { return self }
         let before = records[..<range.lowerBound].reduce(Int64(0)) { if case .event = $1 { $0 + 1 } else { $0 } }
-        let id = UUIDBytes.derived(from: "\(roundID)/\(range.lowerBound)-\(range.upperBound)").description
-        return OrderRound(records: Array(records[range]), firstSeq: firstSeq + before, roundID: id)
+        let lower = rootOffset + range.lowerBound, upper = rootOffset + range.upperBound
+        let id = lower == 0 && upper == rootCount ? rootID : UUIDBytes.derived(from: "\(rootID)/\(lower)-\(upper)").description
+        return OrderRound(records: Array(records[range]), firstSeq: firstSeq + before, roundID: id, root: (rootID, lower, rootCount))
     }
 
     /// The last `seq` its events take, if it has any.

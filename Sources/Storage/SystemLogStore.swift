@@ -1,4 +1,5 @@
 import Postgres
+import TradingCore
 
 /// A row for `system_logs`.
 public struct SystemLogEntry: Sendable, Equatable {
@@ -28,10 +29,25 @@ public final class SystemLogStore {
         self.connection = LazyConnection(connectionString: connectionString)
     }
 
-    /// Inserts all entries in one statement (arrays unnested server-side).
+    /// Inserts all entries in one statement (arrays unnested server-side). An entry PostgreSQL
+    /// refuses for its content (a NUL from outside in a sample, say) is split out and written
+    /// again with its text made printable and its data replaced by the refusal, so one bad entry
+    /// never holds back the log lines behind it.
     public func insert(_ entries: [SystemLogEntry]) throws {
         guard !entries.isEmpty else { return }
         let connection = try self.connection.get()
+        try PoisonIsolation.write(entries[...]) { part in
+            try Self.insert(Array(part), connection)
+        } quarantine: { entry, error in
+            var data = JSONObjectWriter()
+            data.add("unstorable", "PostgreSQL refused this entry's data: \(error.message)")
+            let plain = SystemLogEntry(component: PrintableText.make(entry.component, maxCharacters: 50), level: entry.level,
+                                       message: PrintableText.make(entry.message, maxCharacters: 2_000), data: data.text)
+            try Self.insert([plain], connection)
+        }
+    }
+
+    private static func insert(_ entries: [SystemLogEntry], _ connection: PostgresConnection) throws {
         try connection.query(
             """
             INSERT INTO system_logs (component, log_level, message, data)

@@ -31,6 +31,10 @@ struct Serve: ParsableCommand {
             sources.append(source)
         }
 
+        // A connection attempt to an unreachable host must not block a writer, the probe or
+        // housekeeping for minutes (libpq waits for the kernel's TCP timeout by default); an
+        // operator's own PGCONNECT_TIMEOUT or connect_timeout in the URL wins.
+        setenv("PGCONNECT_TIMEOUT", "10", 0)
         let connection = try Startup.connect(config.databaseURL, retrySeconds: config.connectRetrySeconds, logger: logger)
         // One engine per database: a session-level advisory lock, held by this connection for the
         // process's life (released by PostgreSQL when the process dies, however it dies).

@@ -31,16 +31,21 @@ struct DiskFullTests {
         var environment = ["ALGOTRADER_JOURNAL_MEMORY_TICKS": "1000", "ALGOTRADER_INGEST_QUEUE_CAPACITY": "4000",
                            "ALGOTRADER_INGEST_BATCH_SIZE": "500", "ALGOTRADER_JOURNAL_SEGMENT_MB": "1"]
         if wrapper == nil { environment["ALGOTRADER_JOURNAL_MAX_BYTES"] = "3MiB" }
+        print("disk-full test: \(wrapper == nil ? "journal.max_bytes = 3 MiB (user namespaces refused)" : "a 3 MB tmpfs of the daemon's own")")
         let daemon = try DaemonProcess(databaseURL: cluster.url, environment: environment, wrapper: wrapper ?? [], captureStderr: true)
         let (subscriber, eventsPath) = try FaultTests.subscriber(daemon, idle: 8)
         defer { if subscriber.isRunning { subscriber.terminate() } }
         let publisher = try FaultTests.publisher(daemon, count: 16_000, rate: 4_000, seed: 14, out: "\(daemon.directory)/sent.json")
-        Thread.sleep(forTimeInterval: 1.0)
-        try cluster.crash()
-        Thread.sleep(forTimeInterval: 3.5)
-        #expect(daemon.process.isRunning, "the daemon rides out the outage")
-        try cluster.start()
-        publisher.waitUntilExit()
+        let samples = try OverloadTests.sampleMemory(daemon) {
+            Thread.sleep(forTimeInterval: 1.0)
+            try cluster.crash()
+            Thread.sleep(forTimeInterval: 3.5)
+            #expect(daemon.process.isRunning, "the daemon rides out the outage")
+            try cluster.start()
+            publisher.waitUntilExit()
+        }
+        // Before: RSS reached 1.0-1.67 GB with the journal's disk full.
+        #expect((samples.max() ?? 0) < 200 << 20, "peak RSS \((samples.max() ?? 0) >> 20) MiB")
         subscriber.waitUntilExit()
         db = try PostgresConnection(connectionString: cluster.url)
         defer { db.close() }

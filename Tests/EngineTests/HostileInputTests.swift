@@ -91,6 +91,7 @@ struct HostileInputTests {
         }
         #expect(daemon.process.isRunning)
         #expect(daemon.stop() == 0)
+        try Self.expectCleanRestart(url, daemon)
     }
 
     @Test func aNulByteInASymbolOrStreamIsRefusedAndStorageNeverWedges() throws {

@@ -54,7 +54,6 @@ struct OverloadTests {
         let line = try #require(daemon.stopLine, "\(daemon.stderr.suffix(500))")
         #expect(line["accepted"] == stored && line["stored"] == stored && line["abandoned_ticks"] == 0, "every accepted tick stored: \(line)")
         #expect(stored > 10_000, "the flood got through")
-        #expect((line["overload_missing"] ?? 0) + stored <= (line["received"] ?? 0) + (line["overload_missing"] ?? 0))
         let half = samples.count / 2
         let first = samples.prefix(half).max() ?? 0, second = samples.suffix(from: half).max() ?? 0
         let mib = 1 << 20

@@ -205,3 +205,34 @@ struct PoisonRecordTests {
         #expect(try store.events(from: 1, to: 4, limit: 10).map(\.seq) == [1, 2, 3, 4], "the replay endpoint serves every seq")
     }
 }
+
+/// The tick journal's half of failure 3: a journaled batch holding a row PostgreSQL refuses, and
+/// a record that does not decode, left by an earlier run; before, every start exited 69 on them.
+@Suite("A poisoned tick journal at start")
+struct PoisonedTickJournalTests {
+    @Test func aStartReplaysTheJournalQuarantiningThePoisonAndStoresEveryOtherTick() throws {
+        let url = try TestDatabase.makeMigrated()
+        let db = try TestDatabase.connect(url)
+        let identity = try #require(try db.query("SELECT database_id::text FROM engine_identity").scalar)
+        let directory = NSTemporaryDirectory() + "algotrader-daemon-\(UUID().uuidString.prefix(8))"
+        do {
+            let journal = TickJournal(journal: try SegmentJournal(directory: "\(directory)/journal/\(identity)/ticks"))
+            let now = SystemClock().now()
+            var ticks = (0..<300).map { Tick(symbol: "J\($0 % 3)", exchange: "NSE", timestamp: now, price: FixedDecimal(Int64($0 + 1))) }
+            ticks[150].symbol = "POISON\u{0}"  // written by an engine from before the edge checks
+            let writer = MarketDataWriter(connectionString: url)
+            try journal.append(try #require(writer.prepare(ticks[..<200], now: now)))
+            try journal.journal.append(Array("not a tick record".utf8))
+            try journal.append(try #require(writer.prepare(ticks[200...], now: now)))
+        }
+        let daemon = try DaemonProcess(databaseURL: url, directory: directory, captureStderr: true)
+        #expect(try HostileInputTests.waitFor(20) {
+            try HostileInputTests.count(db, #"SELECT count(*) FROM market_data WHERE "interval" = 'tick'"#) == 299 || !daemon.process.isRunning
+        })
+        #expect(daemon.stop() == 0, "\(daemon.stderr.suffix(600))")
+        #expect(try HostileInputTests.count(db, #"SELECT count(*) FROM market_data WHERE "interval" = 'tick'"#) == 299)
+        #expect(try QuarantineStore.list(kind: .tick, on: db).count == 1, "the refused row")
+        #expect(try QuarantineStore.list(kind: .tickJournal, on: db).count == 1, "the record that does not decode, as bytes")
+        try HostileInputTests.expectCleanRestart(url, daemon)
+    }
+}

@@ -134,6 +134,25 @@ struct EdgeValidationTests {
         #expect(sma.window.isFull)
     }
 
+    @Test func theDeskRefusesWhatTheDatabaseCouldNotHoldWhateverTheConfiguration() {
+        // The configurable controls are off here; the hard bounds still hold: a position past
+        // INTEGER, or worth more than the P&L columns can carry, is refused with a reason.
+        var desk = TradingDesk(ids: UUIDv7Generator(seed: 3))
+        func order(_ quantity: Int64, at price: Int64) -> OrderIntent {
+            OrderIntent(strategyID: "s1", userID: "u1", brokerID: "b1", symbol: "RELIANCE", exchange: "NSE", side: .buy,
+                        quantity: quantity, referencePrice: FixedDecimal(price), time: Self.t0, reason: "test")
+        }
+        func reasons(_ records: [DeskRecord]) -> [String] {
+            records.compactMap { if case .event(let e) = $0, e.order.state.status == .rejected { return e.order.reason } else { return nil } }
+        }
+        #expect(reasons(desk.submit(order(2_000_000_000, at: 1), now: Self.t0)).isEmpty)
+        #expect(reasons(desk.submit(order(200_000_000, at: 1), now: Self.t0)).first?.contains("beyond the 2147483647") == true)
+        #expect(reasons(desk.submit(order(10, at: 99_999_999_999_999), now: Self.t0)).first?.contains("₹10^15") == true)
+        #expect(desk.position(userID: "u1", symbol: "RELIANCE", exchange: "NSE") == 2_000_000_000)
+        #expect(StorageLimits.fillRefusal(quantity: 1_000_000_000, price: FixedDecimal(units: FixedDecimal.unitsLimit - 1)) != nil)
+        #expect(StorageLimits.fillRefusal(quantity: 10, price: FixedDecimal(2_450)) == nil)
+    }
+
     @Test func aHelloIsCheckedBeforeItIsUsed() throws {
         func hello(_ json: String) -> Result<GatewayMessages.Hello, GatewayMessages.Problem> {
             guard case .success(let body) = GatewayMessages.parseObject(Array(json.utf8)) else { return .failure(.init("not an object")) }

@@ -3,8 +3,9 @@ import Synchronization
 
 /// A durable number that only goes up, in `<directory>/seq-floor`: bus sequence numbers below it
 /// may have been published, so none of them is handed out again after a restart, even when the
-/// journal segments that held them were consumed and deleted. The event writer reserves blocks
-/// (raising the floor well ahead of the next seq) so that a write is needed only once per block.
+/// journal segments that held them were consumed, deleted or damaged. The event writer raises it
+/// past a round's events before the round goes to the journal (one in-place write per journaled
+/// round; rounds committed to PostgreSQL need none).
 public final class SequenceFloor: Sendable {
     public let directory: String
     public let name: String

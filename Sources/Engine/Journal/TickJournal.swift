@@ -34,7 +34,10 @@ public final class TickJournal: Sendable {
     public func append(_ batch: MarketDataWriter.PreparedBatch, streams: [StreamSequence] = []) throws(SegmentJournal.Failure) {
         let record = Self.encode(batch, streams: streams)
         if record.count > journal.maxRecordBytes, let (first, second) = batch.split() {
-            try append(first, streams: streams)
+            // The streams' last seq goes with the last half only: a crash after the first half
+            // must not make a restart drop resends of ticks that never became durable (a resend
+            // stored twice is the lesser harm).
+            try append(first, streams: [])
             try append(second, streams: streams)
             return
         }

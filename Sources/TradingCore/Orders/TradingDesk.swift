@@ -438,6 +438,9 @@ public struct TradingDesk: Sendable {
         let context = riskContext(for: intent)
         var decision: RiskDecision = .accept
         if intent.brokerID == nil { decision = .reject(reason: "no broker account for this strategy") }
+        if case .accept = decision, let refusal = StorageLimits.orderRefusal(intent, position: context.position, price: checkPrice) {
+            decision = .reject(reason: refusal)
+        }
         if case .accept = decision, let refusal = orderRuleRefusal(intent, instrument: instrument, checkPrice: checkPrice, closing: closing) {
             decision = .reject(reason: refusal)
         }
@@ -813,6 +816,9 @@ public struct TradingDesk: Sendable {
     private mutating func execute(orderID: String, executionID: String, quantity: Int64, price: FixedDecimal,
                                   time: Timestamp) -> (outcome: ReportOutcome, records: [DeskRecord]) {
         guard var order = working[orderID] else { return (.unknownOrder, []) }
+        if let refusal = StorageLimits.fillRefusal(quantity: quantity, price: price) {
+            return (.refused(refusal), [.tradeLog(tradeID: order.tradeID, level: "ERROR", message: "fill refused: \(refusal)", data: nil)])
+        }
         var records: [DeskRecord] = []
         let before = order.state.status
         do {
