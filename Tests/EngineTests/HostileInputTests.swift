@@ -117,6 +117,27 @@ struct HostileInputTests {
         try Self.expectCleanRestart(url, daemon)
     }
 
+    @Test func rawNulBytesInBadMessagesAreLoggedAndNeverStallTheLog() throws {
+        // Found by review: a bad message's first bytes are logged as a sample; a raw NUL in them
+        // made system_logs' jsonb refuse the batch, retried every 250 ms with every later log row
+        // stuck behind it.
+        let url = try TestDatabase.makeMigrated()
+        let daemon = try DaemonProcess(databaseURL: url, captureStderr: true)
+        let now = Self.nowNanoseconds()
+        var messages = [["tick.NSE.BAD", "{\"symbol\":\"A\u{0}B\",\"exchange\":\"NSE\",\"ts\":\(now),\"price\":1}"],
+                        ["tick.N\u{0}SE", "\u{0}\u{0} not json"]]
+        messages += (0..<100).map { Self.tick("OK", ns: now - Int64($0) * 1_000_000) }
+        try Self.send(messages, to: daemon)
+        let db = try TestDatabase.connect(url)
+        #expect(try Self.waitFor(20) { try Self.count(db, #"SELECT count(*) FROM market_data WHERE "interval" = 'tick'"#) == 100 })
+        #expect(try Self.waitFor(20) { try Self.count(db, "SELECT count(*) FROM system_logs WHERE message LIKE '%not_json%'") == 1 })
+        #expect(try db.query("SELECT data->>'count' FROM system_logs WHERE message LIKE '%not_json%'").scalar == "2", "both counted")
+        #expect(try db.query("SELECT data->>'sample' FROM system_logs WHERE message LIKE '%not_json%'").scalar?.contains(#"A\u{0}B"#) == true,
+                "the sample kept, its NUL written visibly")
+        #expect(daemon.stop() == 0)
+        #expect(try Self.count(db, "SELECT count(*) FROM system_logs WHERE message = 'ingest stopped'") == 1, "later log rows are written")
+    }
+
     @Test func theReplayEndpointServesEveryEventOfARangeOrSaysWhereItStopped() throws {
         // Before: events past about 1,000 per request were dropped silently at the ROUTER's
         // high-water mark, and replay.end claimed all of them (1..5000 delivered 2,066).
