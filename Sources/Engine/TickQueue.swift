@@ -47,7 +47,9 @@ public final class TickQueue: Sendable {
     @discardableResult
     public func push(_ batch: [Tick]) -> Bool {
         guard !batch.isEmpty else { return true }
-        var size = 0
+        // What the batch holds in memory: its ticks with their strings, and the empty room its
+        // buffer was made with (an array built with room for a thousand ticks pins all of it).
+        var size = (batch.capacity - batch.count) * MemoryLayout<Tick>.stride
         for tick in batch { size += tick.estimatedMemory }
         var waitStarted: UInt64?
         defer {

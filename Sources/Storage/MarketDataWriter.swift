@@ -119,6 +119,13 @@ public final class MarketDataWriter {
         try ensurePartitions(from: batch.earliest, to: batch.latest)
         var stored = 0
         do {
+            // The whole batch in one piece first (the common case: no per-row work); split
+            // into rows only when PostgreSQL refused it for its content.
+            do {
+                let whole = [batch.rows[...]]
+                stored = afterUnknownOutcome ? try copyIdempotent(whole[...], connection) : try copy(whole[...], connection)
+                return WriteResult(stored: stored, quarantined: 0)
+            } catch let error as PostgresError where error.isContentRefusal {}
             let rows = batch.rowSlices()
             let quarantined = try PoisonIsolation.write(rows[...]) { part in
                 stored += afterUnknownOutcome ? try copyIdempotent(part, connection) : try copy(part, connection)

@@ -17,6 +17,20 @@ struct TickQueueTests {
         (0..<n).map { Tick(symbol: "S\($0)", exchange: "NSE", timestamp: Timestamp(nanosecondsSinceEpoch: 0), price: FixedDecimal(1)) }
     }
 
+    @Test func theMemoryBoundCountsWhatABatchHoldsNotOnlyItsTicks() {
+        // Found by bench row 5: receivers handed on small batches in buffers made for 1,024
+        // ticks; counted by their ticks, a queue "at 256 MiB" held over 900 MiB.
+        let queue = TickQueue(capacity: 1_000_000, maxBytes: 1 << 20)
+        var roomy: [Tick] = []
+        roomy.reserveCapacity(10_000)
+        roomy.append(contentsOf: Self.ticks(1))
+        #expect(queue.push(roomy))
+        #expect(queue.bytes >= 10_000 * MemoryLayout<Tick>.stride - MemoryLayout<Tick>.stride, "the whole buffer is counted")
+        let exact = Self.ticks(2)
+        #expect(queue.bytes + exact.reduce(0) { $0 + $1.estimatedMemory } > queue.maxBytes, "so the next batch must wait")
+        queue.close()
+    }
+
     @Test func closeWakesEveryBlockedConsumerAtOnce() {
         // Regression: close() woke one of several waiting writers; the rest slept out their
         // whole timeout (60 s in the test that found it).
