@@ -9,24 +9,37 @@ import TradingCore
 /// stored and published once, and a silent gateway halting its broker's strategies.
 @Suite("Broker gateway protocol driven end to end")
 struct DaemonGatewayTests {
+    /// A trader whose broker account is live (executed by a gateway), without the sample rows'
+    /// placeholder order.
+    static func liveUser(_ db: PostgresConnection, _ name: String) throws -> SampleRows.IDs {
+        let ids = try DaemonOrdersTests.addUser(db, name, maxPositionSize: "100000000")
+        try db.query("UPDATE brokers SET execution_mode = 'live' WHERE broker_id = $1::uuid", [ids.brokerID])
+        try db.query("DELETE FROM trades WHERE trade_id = $1::uuid", [ids.tradeID])
+        return ids
+    }
+
+    /// Tests/python/gateway.py for one broker on the daemon's gateway endpoint, with `options`.
+    static func startGateway(_ dir: String, brokerID: String, _ options: [String]) throws -> Process {
+        let gateway = Process()
+        gateway.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        gateway.arguments = ["python3", Repository.root.appendingPathComponent("Tests/python/gateway.py").path,
+                             "ipc://\(dir)/gateway.ipc", brokerID, "\(dir)/gateway.ready", "\(dir)/gateway.stop",
+                             "\(dir)/gateway.json"] + options
+        try gateway.run()
+        return gateway
+    }
+
     @Test func liveOrdersGoThroughTheGatewayOnceDespiteResendsAndDuplicateReportsAndSilenceHalts() throws {
         let url = try TestDatabase.makeMigrated()
         let db = try TestDatabase.connect(url)
-        let ids = try DaemonOrdersTests.addUser(db, "live", maxPositionSize: "100000000")
-        try db.query("UPDATE brokers SET execution_mode = 'live' WHERE broker_id = $1::uuid", [ids.brokerID])
-        try db.query("DELETE FROM trades WHERE trade_id = $1::uuid", [ids.tradeID])  // the sample rows' placeholder order
+        let ids = try Self.liveUser(db, "live")
         let daemon = try DaemonProcess(databaseURL: url, environment: [
             "ALGOTRADER_GATEWAY_HEARTBEAT_INTERVAL_MS": "200",
             "ALGOTRADER_GATEWAY_HEARTBEAT_TIMEOUT_MS": "1500",
             "ALGOTRADER_GATEWAY_RESEND_INTERVAL_MS": "300",
         ])
         let dir = daemon.directory
-        let gateway = Process()
-        gateway.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        gateway.arguments = ["python3", Repository.root.appendingPathComponent("Tests/python/gateway.py").path,
-                             "ipc://\(dir)/gateway.ipc", ids.brokerID, "\(dir)/gateway.ready", "\(dir)/gateway.stop",
-                             "\(dir)/gateway.json", "--drop-first", "--duplicate-reports"]
-        try gateway.run()
+        let gateway = try Self.startGateway(dir, brokerID: ids.brokerID, ["--drop-first", "--duplicate-reports"])
         defer { if gateway.isRunning { gateway.terminate() } }
         var deadline = Date().addingTimeInterval(20)
         while !FileManager.default.fileExists(atPath: "\(dir)/gateway.ready") && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }

@@ -19,21 +19,14 @@ struct PoisonRecordTests {
         // report was acknowledged "applied" anyway, and the bus ran ahead of the database.
         let url = try TestDatabase.makeMigrated()
         let db = try TestDatabase.connect(url)
-        let ids = try DaemonOrdersTests.addUser(db, "nul", maxPositionSize: "100000000")
-        try db.query("UPDATE brokers SET execution_mode = 'live' WHERE broker_id = $1::uuid", [ids.brokerID])
-        try db.query("DELETE FROM trades WHERE trade_id = $1::uuid", [ids.tradeID])
+        let ids = try DaemonGatewayTests.liveUser(db, "nul")
         let daemon = try DaemonProcess(databaseURL: url, environment: [
             "ALGOTRADER_GATEWAY_HEARTBEAT_INTERVAL_MS": "200", "ALGOTRADER_GATEWAY_RESEND_INTERVAL_MS": "300",
         ], captureStderr: true)
         let dir = daemon.directory
         let (subscriber, eventsPath) = try FaultTests.subscriber(daemon, idle: 3)
         defer { if subscriber.isRunning { subscriber.terminate() } }
-        let gateway = Process()
-        gateway.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        gateway.arguments = ["python3", Repository.root.appendingPathComponent("Tests/python/gateway.py").path,
-                             "ipc://\(dir)/gateway.ipc", ids.brokerID, "\(dir)/gateway.ready", "\(dir)/gateway.stop",
-                             "\(dir)/gateway.json", "--reject-first", "3"]
-        try gateway.run()
+        let gateway = try DaemonGatewayTests.startGateway(dir, brokerID: ids.brokerID, ["--reject-first", "3"])
         defer { if gateway.isRunning { gateway.terminate() } }
         #expect(HostileInputTests.waitFor(20) { FileManager.default.fileExists(atPath: "\(dir)/gateway.ready") })
         #expect(try DaemonProcess.python("publish_price_path.py", [daemon.feed, "RELIANCE", "NSE", "3000", "7", "\(dir)/prices.json"]) == 0)
