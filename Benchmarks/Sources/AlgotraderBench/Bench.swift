@@ -79,6 +79,11 @@ struct Bench: ParsableCommand {
             print(report.table())
             return
         }
+        if ProcessInfo.processInfo.environment["BENCH_LATENCY_ONLY"] != nil {  // rows 4a and 4b alone (comparing builds)
+            report.add(try LatencyBenchmark(adminURL: databaseURL, binary: binary, seconds: latencySeconds).run())
+            print(report.table())
+            return
+        }
         if ProcessInfo.processInfo.environment["BENCH_PIPELINE_ONLY"] != nil {  // for profiling
             report.add(try PipelineBenchmark(messages: pipelineMessages).run())
             print(report.table())
