@@ -37,6 +37,16 @@ public struct EngineConfig: Sendable {
     public var sessionTTLMinutes: Int
     public var maxFailedLogins: Int
     public var failedLoginWindowSeconds: Int
+    /// Failed logins allowed from one peer across usernames in the window.
+    public var maxFailedLoginsPerPeer: Int
+    /// The secret a forwarding front end (the web process) shows to have its clients' addresses recorded.
+    public var controlForwarderSecretFile: String
+    /// Per-socket CURVE allow-lists (empty: `security.curve_allowed_clients_file`).
+    public var curveClientsFiles: [String: String]
+    /// CURVE public keys of gateways and the live brokers each may serve.
+    public var gatewayCurveKeysFile: String
+    /// Live brokers a gateway connected over an `ipc://` gateway.bind may serve (`*`: all).
+    public var gatewayIPCBrokers: [String]
     public var journalDirectory: String
     public var journalMemoryTicks: Int
     public var journalSegmentBytes: Int64
@@ -161,15 +171,44 @@ public struct EngineConfig: Sendable {
         guard curveAllowedClientsFile.isEmpty || !curveSecretKeyFile.isEmpty else {
             throw ConfigError(key: "security.curve_allowed_clients_file", "needs security.curve_secret_key_file (the server's key)")
         }
-        guard curveSecretKeyFile.isEmpty || !curveAllowedClientsFile.isEmpty else {
-            throw ConfigError(key: "security.curve_allowed_clients_file",
-                              "is required with security.curve_secret_key_file: the client keys to admit (a CURVE server without an allow-list admits anyone)")
-        }
         controlBind = try string("control.bind")
         guard Self.isEndpoint(controlBind) else { throw ConfigError(key: "control.bind", "'\(controlBind)' is not a ZeroMQ endpoint") }
         sessionTTLMinutes = try integer("control.session_ttl_minutes")
         maxFailedLogins = try integer("control.max_failed_logins")
         failedLoginWindowSeconds = try integer("control.failed_login_window_seconds")
+        maxFailedLoginsPerPeer = try integer("control.max_failed_logins_per_peer")
+        controlForwarderSecretFile = try string("control.forwarder_secret_file")
+        var clientFiles: [String: String] = [:]
+        for socket in ["control", "bus", "bus.replay", "market_data"] {
+            let key = socket == "bus.replay" ? "bus.replay_curve_clients_file" : socket + ".curve_clients_file"
+            let file = try string(key)
+            guard file.isEmpty || !curveSecretKeyFile.isEmpty else { throw ConfigError(key: key, "needs security.curve_secret_key_file (the server's key)") }
+            clientFiles[key] = file
+        }
+        curveClientsFiles = clientFiles
+        gatewayCurveKeysFile = try string("gateway.curve_keys_file")
+        guard gatewayCurveKeysFile.isEmpty || !curveSecretKeyFile.isEmpty else {
+            throw ConfigError(key: "gateway.curve_keys_file", "needs security.curve_secret_key_file (the server's key)")
+        }
+        gatewayIPCBrokers = try list("gateway.ipc_brokers")
+        if !curveSecretKeyFile.isEmpty && curveAllowedClientsFile.isEmpty {
+            // A CURVE server without an allow-list admits anyone who knows its public key.
+            let bindsMarketData = !marketDataBind.isEmpty
+            var missing = clientFiles.filter { $0.value.isEmpty && ($0.key != "market_data.curve_clients_file" || bindsMarketData) }.map(\.key).sorted()
+            if gatewayCurveKeysFile.isEmpty { missing.append("gateway.curve_keys_file") }
+            if let first = missing.first {
+                throw ConfigError(key: "security.curve_allowed_clients_file",
+                                  "is required with security.curve_secret_key_file unless every socket has its own list (\(first) is empty): a CURVE server without an allow-list admits anyone")
+            }
+        }
+        if purpose == .serve && curveSecretKeyFile.isEmpty {
+            // Sockets that change state or reveal users' data: without CURVE anyone who can reach
+            // them is trusted, so they stay on this machine (loopback or a filesystem path).
+            for (key, endpoint) in [("bus.bind", busBind), ("bus.replay_bind", replayBind), ("gateway.bind", gatewayBind), ("control.bind", controlBind)]
+            where !Self.isLocal(endpoint) {
+                throw ConfigError(key: key, "'\(endpoint)' is reachable beyond this machine without CURVE: bind 127.0.0.1 or an ipc:// path, or set security.curve_secret_key_file with an allow-list")
+            }
+        }
         journalDirectory = try string("journal.dir")
         guard !journalDirectory.isEmpty else { throw ConfigError(key: "journal.dir", "must name a directory") }
         journalMemoryTicks = try integer("journal.memory_ticks")
@@ -253,6 +292,26 @@ public struct EngineConfig: Sendable {
         }
         logLevel = try string("logging.level")
         badMessageLogIntervalSeconds = try integer("logging.bad_message_log_interval_seconds")
+    }
+
+    /// Whether a bound endpoint is reachable only from this machine: `ipc://` and `inproc://`, or
+    /// TCP on the loopback range (127.0.0.0/8, ::1, `localhost`, the interface `lo`). A wildcard,
+    /// any other address or interface, and every other transport are not.
+    public static func isLocal(_ endpoint: String) -> Bool {
+        if endpoint.hasPrefix("ipc://") || endpoint.hasPrefix("inproc://") { return true }
+        guard endpoint.hasPrefix("tcp://") else { return false }
+        var host = Substring(endpoint.dropFirst("tcp://".count))
+        if let semicolon = host.lastIndex(of: ";") { host = host[host.index(after: semicolon)...] }  // source;destination
+        if host.hasPrefix("[") {
+            guard let close = host.firstIndex(of: "]") else { return false }
+            host = host[host.index(after: host.startIndex)..<close]
+        } else if let colon = host.lastIndex(of: ":") {
+            host = host[..<colon]
+        }
+        if host == "localhost" || host == "lo" || host == "::1" || host == "0:0:0:0:0:0:0:1" { return true }
+        let octets = host.split(separator: ".", omittingEmptySubsequences: false)
+        guard octets.count == 4, octets[0] == "127" else { return false }
+        return octets.allSatisfy { part in part.count <= 3 && UInt8(part) != nil }
     }
 
     static func isEndpoint(_ text: String) -> Bool {

@@ -156,7 +156,9 @@ public final class EventWriter: Sendable {
             // it the PUB drops for that subscriber alone, which sees the gap in seq and asks the
             // replay endpoint (docs/protocol.md). Unlimited, one stuck subscriber grew memory for ever.
             try socket.setSendHighWaterMark(Self.busSendHighWaterMark)
-            try security?.applyServer(to: socket)
+            // Subscribers send only subscriptions (topic prefixes): cap what libzmq reads from them.
+            try socket.setMaxMessageSize(4_096)
+            try security?.applyServer(to: socket, as: .bus)
             try socket.bind(endpoint)
             // Rounds journaled before a crash or during an outage first, so seq continues after them.
             _ = replayJournal(store)

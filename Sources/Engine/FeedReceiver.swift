@@ -110,7 +110,7 @@ public final class FeedReceiver: Sendable {
                 try security?.applyMarketDataClient(to: socket)
                 try socket.connect(endpoint)
             case .bind:
-                try security?.applyServer(to: socket)
+                try security?.applyServer(to: socket, as: .marketData)
                 try socket.bind(endpoint)
             }
         } catch {

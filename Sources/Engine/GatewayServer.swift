@@ -16,6 +16,12 @@ public import ZeroMQ
 /// `heartbeat`s; a gateway silent for `gateway.heartbeat_timeout_ms` loses its brokers, whose
 /// strategies' orders are then rejected ("halted") until a gateway says `hello` for them again.
 ///
+/// Authentication (docs/security.md): a live broker's orders go only to a gateway authenticated
+/// for that broker — a CURVE key listed with it in `gateway.curve_keys_file`, or a connection over
+/// an `ipc://` endpoint in a directory only the gateway's user can reach, for the brokers in
+/// `gateway.ipc_brokers`. Any other gateway may connect and hear heartbeats, but its `hello` gets
+/// no live broker, and a report or ack about an order of a broker it does not serve changes nothing.
+///
 /// One thread owns the socket. Requests reach it through a locked outbox that the thread drains
 /// between polls of at most 1 ms: a live order waits at most that long after it is durable.
 public final class GatewayServer: Sendable {
@@ -24,10 +30,13 @@ public final class GatewayServer: Sendable {
         public var heartbeatIntervalMilliseconds: Int
         public var heartbeatTimeoutMilliseconds: Int
         public var resendIntervalMilliseconds: Int
+        /// Live brokers a gateway connected over an `ipc://` endpoint may serve (`*`: all).
+        public var ipcBrokers: Set<String>
 
         public init(endpoint: String, heartbeatIntervalMilliseconds: Int = 1_000, heartbeatTimeoutMilliseconds: Int = 5_000,
-                    resendIntervalMilliseconds: Int = 2_000) {
+                    resendIntervalMilliseconds: Int = 2_000, ipcBrokers: [String] = []) {
             self.endpoint = endpoint
+            self.ipcBrokers = Set(ipcBrokers.map { $0 == "*" ? $0 : $0.lowercased() })
             self.heartbeatIntervalMilliseconds = heartbeatIntervalMilliseconds
             self.heartbeatTimeoutMilliseconds = heartbeatTimeoutMilliseconds
             self.resendIntervalMilliseconds = resendIntervalMilliseconds
@@ -90,6 +99,8 @@ public final class GatewayServer: Sendable {
     private struct Peer {
         var identity: [UInt8]
         var gatewayID: String
+        /// The brokers its authentication admits it to (`*`: every live broker).
+        var authorized: Set<String>
         /// What it asked for in `hello`, and its api_type: a broker refused because it was not
         /// (yet) known as live is admitted when the live set is loaded or reloaded.
         var requested: [String] = []
@@ -120,7 +131,10 @@ public final class GatewayServer: Sendable {
         do {
             socket = try ZMQSocket(context: context, type: .router, linger: 1_000)
             try socket.setRouterMandatory(true)
-            try security?.applyServer(to: socket)
+            // A gateway message is at most 64 KiB (GatewayMessages); a larger one drops the
+            // connection in libzmq before it is buffered or parsed.
+            try socket.setMaxMessageSize(Int64(GatewayMessages.maxPayloadBytes))
+            try security?.applyServer(to: socket, as: .gateway)
             try socket.bind(settings.endpoint)
         } catch {
             ready(error)
@@ -144,8 +158,8 @@ public final class GatewayServer: Sendable {
                 }
             }
             if let ready = try? socket.poll(.readable, timeoutMilliseconds: 1), ready.contains(.readable) {
-                while let frames = try? socket.receive(dontWait: true) {
-                    handleInbound(frames, state, socket, logs)
+                while let message = try? socket.receiveMessage(dontWait: true) {
+                    handleInbound(message, state, socket, logs)
                 }
             }
             let now = Self.now()
@@ -190,7 +204,8 @@ public final class GatewayServer: Sendable {
         }
     }
 
-    private func handleInbound(_ frames: [[UInt8]], _ state: State, _ socket: ZMQSocket, _ logs: SystemLogStore) {
+    private func handleInbound(_ message: ZMQSocket.ReceivedMessage, _ state: State, _ socket: ZMQSocket, _ logs: SystemLogStore) {
+        let frames = message.frames
         guard frames.count == 3 else {
             bad("expected 2 frames (topic, JSON payload), got \(frames.count - 1)", frames.first ?? [], socket)
             return
@@ -206,10 +221,10 @@ public final class GatewayServer: Sendable {
         }
         let now = Self.now()
         if topic == "hello" {
-            hello(body, identity, state, socket, logs, now: now)
+            hello(body, identity, authorized: authorization(message.userID), state, socket, logs, now: now)
             return
         }
-        guard state.peers[identity] != nil else {
+        guard let peer = state.peers[identity] else {
             bad("say hello first (with broker_ids)", identity, socket)
             return
         }
@@ -219,13 +234,15 @@ public final class GatewayServer: Sendable {
             break
         case "ack":
             guard let requestID = body["request_id"]?.stringValue else { bad("ack needs request_id", identity, socket); return }
-            if state.outstanding.removeValue(forKey: requestID) != nil {
+            // Only the gateway serving the request's broker may settle it.
+            if let item = state.outstanding[requestID], peer.brokers.contains(item.request.brokerID) {
+                state.outstanding[requestID] = nil
                 state.order.removeAll { $0 == requestID }
             }
         case "report":
             switch GatewayMessages.report(body, now: SystemClock().now()) {
             case .success(let report):
-                desk.withLock { $0 }?.onGatewayReport(report, peer: identity, logger: logger)
+                desk.withLock { $0 }?.onGatewayReport(report, peer: identity, servedBrokers: peer.brokers, logger: logger)
             case .failure(let problem):
                 bad("report: \(problem.message)", identity, socket)
             }
@@ -234,7 +251,16 @@ public final class GatewayServer: Sendable {
         }
     }
 
-    private func hello(_ body: JSONValue, _ identity: [UInt8], _ state: State, _ socket: ZMQSocket, _ logs: SystemLogStore, now: UInt64) {
+    /// The live brokers a connection's authentication admits it to: those listed with its CURVE
+    /// key, or over an `ipc://` endpoint `gateway.ipc_brokers`; nothing for a plain TCP peer.
+    private func authorization(_ curveKey: String?) -> Set<String> {
+        if let curveKey, let security { return security.gatewayBrokers[curveKey] ?? [] }
+        if settings.endpoint.hasPrefix("ipc://") { return settings.ipcBrokers }
+        return []
+    }
+
+    private func hello(_ body: JSONValue, _ identity: [UInt8], authorized: Set<String>, _ state: State, _ socket: ZMQSocket,
+                       _ logs: SystemLogStore, now: UInt64) {
         let hello: GatewayMessages.Hello
         switch GatewayMessages.hello(body) {
         case .success(let value): hello = value
@@ -249,10 +275,11 @@ public final class GatewayServer: Sendable {
             return
         }
         let gatewayID = hello.gatewayID
-        state.peers[identity] = Peer(identity: identity, gatewayID: gatewayID, requested: hello.brokerIDs, apiType: hello.apiType,
-                                     brokers: [], lastHeard: now, lastSent: now)
+        state.peers[identity] = Peer(identity: identity, gatewayID: gatewayID, authorized: authorized, requested: hello.brokerIDs,
+                                     apiType: hello.apiType, brokers: [], lastHeard: now, lastSent: now)
         let (accepted, refused) = admit(identity, state, socket)
-        logger.notice("gateway connected", metadata: ["gateway": "\(gatewayID)", "brokers": "\(accepted)", "refused": "\(refused)"])
+        logger.notice("gateway connected", metadata: ["gateway": "\(gatewayID)", "brokers": "\(accepted)", "refused": "\(refused)",
+                                                      "authenticated_for": "\(authorized.count)"])
         var data = JSONObjectWriter()
         data.add("gateway_id", gatewayID)
         data.add("broker_ids", strings: accepted)
@@ -271,7 +298,8 @@ public final class GatewayServer: Sendable {
         guard let peer = state.peers[identity] else { return ([], []) }
         var accepted: [String] = [], refused: [String] = []
         for broker in peer.requested {
-            if let type = state.liveBrokers[broker], peer.apiType == nil || peer.apiType == type { accepted.append(broker) } else { refused.append(broker) }
+            let allowed = peer.authorized.contains("*") || peer.authorized.contains(broker.lowercased())
+            if allowed, let type = state.liveBrokers[broker], peer.apiType == nil || peer.apiType == type { accepted.append(broker) } else { refused.append(broker) }
         }
         let newlyAccepted = accepted.filter { !peer.brokers.contains($0) }
         // A gateway that reconnects (a new DEALER) takes its brokers over from the old route.

@@ -78,9 +78,11 @@ public final class OrderDesk: Sendable {
     }
 
     /// A gateway's execution report; acknowledged to `peer` once what it changed is durable.
-    public func onGatewayReport(_ report: GatewayReport, peer: [UInt8], logger: Logger) {
+    /// A gateway's report; `servedBrokers` are the brokers that gateway serves (a report on any
+    /// other broker's order changes nothing).
+    public func onGatewayReport(_ report: GatewayReport, peer: [UInt8], servedBrokers: Set<String>, logger: Logger) {
         queue.async { [state, writer] in
-            let (outcome, records) = state.desk.onGatewayReport(report)
+            let (outcome, records) = state.desk.onGatewayReport(report, servedBrokers: servedBrokers)
             let status: String
             switch outcome {
             case .applied: status = "applied"

@@ -54,7 +54,9 @@ public final class ReplayServer: Sendable {
         do {
             socket = try ZMQSocket(context: context, type: .router, linger: 0)
             try socket.setRouterMandatory(true)
-            try security?.applyServer(to: socket)
+            // A replay request is a few small fields; anything larger is dropped by libzmq unread.
+            try socket.setMaxMessageSize(4_096)
+            try security?.applyServer(to: socket, as: .replay)
             try socket.bind(endpoint)
         } catch {
             ready(error)

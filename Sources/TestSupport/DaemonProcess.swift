@@ -46,7 +46,10 @@ public final class DaemonProcess {
     public init(databaseURL: String, environment extra: [String: String] = [:], pinMarketRules: Bool = true,
                 directory reused: String? = nil, wrapper: [String] = [], captureStderr: Bool = false) throws {
         directory = reused ?? NSTemporaryDirectory() + "algotrader-daemon-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        // Private, as an ipc:// gateway endpoint must be: whoever reaches the socket is trusted
+        // with gateway.ipc_brokers (every live broker here).
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
         if let program = wrapper.first {
             process.executableURL = URL(fileURLWithPath: program)
             process.arguments = Array(wrapper.dropFirst()) + [try Repository.binary().path, "serve", "--config", Repository.shippedConfig]
@@ -61,6 +64,7 @@ public final class DaemonProcess {
         environment["ALGOTRADER_BUS_REPLAY_BIND"] = "ipc://\(directory)/replay.ipc"
         environment["ALGOTRADER_GATEWAY_BIND"] = "ipc://\(directory)/gateway.ipc"
         environment["ALGOTRADER_CONTROL_BIND"] = "ipc://\(directory)/control.ipc"
+        environment["ALGOTRADER_GATEWAY_IPC_BROKERS"] = "*"
         environment["ALGOTRADER_JOURNAL_DIR"] = "\(directory)/journal"
         environment["ALGOTRADER_METRICS_BIND"] = ""
         environment["ALGOTRADER_LOGGING_LEVEL"] = "warning"

@@ -3,13 +3,15 @@ import Foundation
 public import Synchronization
 
 /// A ZAP handler (RFC 27, ZeroMQ Authentication Protocol) for one context: admits a CURVE client
-/// only if its public key is listed. Without a handler a CURVE server admits any client that knows
-/// its public key; with this one, every connection to a socket that has a ZAP domain is asked
-/// about here first. Runs on a thread of its own with a REP socket at `inproc://zeromq.zap.01`.
+/// to a socket only if its public key is listed for that socket's ZAP domain (an unknown domain
+/// admits no one). Without a handler a CURVE server admits any client that knows its public key;
+/// with this one, every connection to a socket that has a ZAP domain is asked about here first.
+/// The admitted key is the connection's `User-Id`, so a server can tell which client sent what.
+/// Runs on a thread of its own with a REP socket at `inproc://zeromq.zap.01`.
 public final class ZAPHandler: Sendable {
     public static let endpoint = "inproc://zeromq.zap.01"
     private let context: ZMQContext
-    private let allowed: Set<String>
+    private let allowed: [String: Set<String>]
     private let stopping = Atomic<Bool>(false)
     private let started = DispatchSemaphore(value: 0)
     private let finished = DispatchSemaphore(value: 0)
@@ -18,10 +20,10 @@ public final class ZAPHandler: Sendable {
     public let refused = Atomic<Int>(0)
     public let admitted = Atomic<Int>(0)
 
-    /// `allowedClientKeys`: Z85 public keys (40 characters each).
-    public init(context: ZMQContext, allowedClientKeys: Set<String>) {
+    /// `allowedByDomain`: ZAP domain -> Z85 public keys (40 characters each) admitted to its sockets.
+    public init(context: ZMQContext, allowedByDomain: [String: Set<String>]) {
         self.context = context
-        self.allowed = allowedClientKeys
+        self.allowed = allowedByDomain
     }
 
     /// Binds the handler; do this before any socket with a ZAP domain accepts connections.
@@ -59,9 +61,10 @@ public final class ZAPHandler: Sendable {
             // version, request id, domain, address, routing id, mechanism, credentials...
             guard frames.count >= 6 else { continue }
             let requestID = frames[1]
+            let domain = String(decoding: frames[2], as: UTF8.self)
             let mechanism = String(decoding: frames[5], as: UTF8.self)
             var status = "400", text = "not allowed", user = ""
-            if mechanism == "CURVE", frames.count >= 7, let key = CurveKeyPair.z85(frames[6]), allowed.contains(key) {
+            if mechanism == "CURVE", frames.count >= 7, let key = CurveKeyPair.z85(frames[6]), allowed[domain]?.contains(key) == true {
                 status = "200"
                 text = "OK"
                 user = key

@@ -307,10 +307,10 @@ public final class ZMQSocket {
             } catch let error where error.isWouldBlock && frames.isEmpty {
                 return nil
             }
-            if frames.isEmpty {
-                peer = zmq_msg_gets(msg, "Peer-Address").map { String(cString: $0) }
-                user = zmq_msg_gets(msg, "User-Id").map { String(cString: $0) }
-            }
+            // A ROUTER makes the routing-id frame itself, without the connection's metadata: the
+            // properties come with the frames the peer sent, so take them from the first that has them.
+            if peer == nil { peer = zmq_msg_gets(msg, "Peer-Address").map { String(cString: $0) } }
+            if user == nil { user = zmq_msg_gets(msg, "User-Id").map { String(cString: $0) } }
             frames.append(Array(UnsafeRawBufferPointer(start: zmq_msg_data(msg), count: zmq_msg_size(msg))))
             if zmq_msg_more(msg) == 0 { break }
         }

@@ -98,17 +98,21 @@ struct Serve: ParsableCommand {
         }
         var zap: ZAPHandler?
         if let security {
-            let handler = ZAPHandler(context: context, allowedClientKeys: security.allowedClients)
+            let handler = ZAPHandler(context: context, allowedByDomain: security.allowedByDomain)
             try handler.start()
             zap = handler
-            logger.notice("CURVE on every bound socket", metadata: ["server_key": "\(security.keys.publicKey)", "clients": "\(security.allowedClients.count)"])
+            logger.notice("CURVE on every bound socket", metadata: ["server_key": "\(security.keys.publicKey)", "clients": "\(security.allowedClients.values.reduce(0) { $0 + $1.count })"])
+        }
+        if let problem = GatewayIPCCheck.problem(endpoint: config.gatewayBind, brokers: config.gatewayIPCBrokers) {
+            FileHandle.standardError.write(Data("algotrader serve: configuration error: gateway.bind: \(problem)\n".utf8))
+            throw ExitCode(ExitStatus.config)
         }
         // Orders: the desk (risk, paper venue, positions) and the event writer that stores its
         // records and only then publishes them on the bus (CONTRACT.md section 2).
         let gateway = GatewayServer(
             settings: .init(endpoint: config.gatewayBind, heartbeatIntervalMilliseconds: config.gatewayHeartbeatIntervalMilliseconds,
                             heartbeatTimeoutMilliseconds: config.gatewayHeartbeatTimeoutMilliseconds,
-                            resendIntervalMilliseconds: config.gatewayResendIntervalMilliseconds),
+                            resendIntervalMilliseconds: config.gatewayResendIntervalMilliseconds, ipcBrokers: config.gatewayIPCBrokers),
             context: context, connectionString: config.databaseURL, logger: logger, security: security)
         let strategies = StrategyRuntime(config: config, logger: logger, gateway: gateway)
         let pipeline = strategies.pipeline
@@ -151,9 +155,19 @@ struct Serve: ParsableCommand {
             FileHandle.standardError.write(Data("algotrader serve: database: \(error)\n".utf8))
             throw ExitCode(ExitStatus.unavailable)
         }
+        var forwarderSecret: String?
+        if !config.controlForwarderSecretFile.isEmpty {
+            guard let text = try? String(contentsOfFile: config.controlForwarderSecretFile, encoding: .utf8),
+                  case let secret = text.trimmingCharacters(in: .whitespacesAndNewlines), secret.utf8.count >= 16 else {
+                FileHandle.standardError.write(Data("algotrader serve: configuration error: control.forwarder_secret_file: cannot read '\(config.controlForwarderSecretFile)' or it holds under 16 characters\n".utf8))
+                throw ExitCode(ExitStatus.config)
+            }
+            forwarderSecret = secret
+        }
         let control = ControlServer(
             settings: .init(endpoint: config.controlBind, sessionTTLMinutes: config.sessionTTLMinutes, maxFailedLogins: config.maxFailedLogins,
-                            failedLoginWindowSeconds: config.failedLoginWindowSeconds),
+                            maxFailedLoginsPerPeer: config.maxFailedLoginsPerPeer, failedLoginWindowSeconds: config.failedLoginWindowSeconds,
+                            forwarderSecret: forwarderSecret),
             context: context, connectionString: config.databaseURL, logger: logger,
             hooks: .init(reloadStrategies: { strategies.reload() }, desk: desk), security: security)
         do {

@@ -21,6 +21,38 @@ struct ZMQSocketTests {
         #expect(frames[2] == big, "a 300 KB frame arrives whole: zmq_msg_recv never truncates")
     }
 
+    /// The control socket records the peer of every request: a ROUTER's routing-id frame carries
+    /// no metadata, so the address must come from the frames the peer sent (it was always nil).
+    @Test func aRouterSeesThePeerAddressOfATCPClient() throws {
+        let context = try ZMQContext()
+        let router = try ZMQSocket(context: context, type: .router)
+        try router.bind("tcp://127.0.0.1:*")
+        let dealer = try ZMQSocket(context: context, type: .dealer)
+        try dealer.connect(try router.lastEndpoint())
+        #expect(try dealer.send([Array("hello".utf8)]))
+        try router.setReceiveTimeout(milliseconds: 2000)
+        let message = try #require(try router.receiveMessage())
+        #expect(message.frames.count == 2)
+        #expect(message.peerAddress == "127.0.0.1")
+    }
+
+    @Test func aMessageLargerThanTheSocketsMaximumIsNeverDelivered() throws {
+        let context = try ZMQContext()
+        let router = try ZMQSocket(context: context, type: .router)
+        try router.setMaxMessageSize(1_024)
+        try router.bind("tcp://127.0.0.1:*")
+        let endpoint = try router.lastEndpoint()
+        let big = try ZMQSocket(context: context, type: .dealer)
+        try big.connect(endpoint)
+        #expect(try big.send([[UInt8](repeating: 1, count: 4_096)]))
+        let small = try ZMQSocket(context: context, type: .dealer)
+        try small.connect(endpoint)
+        #expect(try small.send([Array("ok".utf8)]))
+        try router.setReceiveTimeout(milliseconds: 2000)
+        let message = try #require(try router.receiveMessage())
+        #expect(message.frames.last == Array("ok".utf8), "the oversized message is dropped with its connection, before it is buffered")
+    }
+
     @Test func subscriberReceivesOnlyMatchingTopicPrefix() throws {
         let context = try ZMQContext()
         let pub = try ZMQSocket(context: context, type: .pub)

@@ -89,6 +89,17 @@ public struct JSONObjectWriter: Sendable {
         out.append(UInt8(ascii: "]"))
     }
 
+    /// An array of objects, each made by another writer.
+    public mutating func add(_ name: String, objects: [JSONObjectWriter]) {
+        key(name)
+        out.append(UInt8(ascii: "["))
+        for (i, object) in objects.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: object.bytes)
+        }
+        out.append(UInt8(ascii: "]"))
+    }
+
     /// A nested object made by another writer.
     public mutating func add(_ name: String, object: JSONObjectWriter) {
         key(name)

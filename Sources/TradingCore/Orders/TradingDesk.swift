@@ -758,8 +758,11 @@ public struct TradingDesk: Sendable {
 
     /// An execution report from a broker gateway. A report seen before changes nothing; a fill
     /// or modify for an order still PENDING implies the broker accepted it first.
-    public mutating func onGatewayReport(_ report: GatewayReport) -> (outcome: ReportOutcome, records: [DeskRecord]) {
+    /// `servedBrokers`: the brokers the reporting gateway is authenticated for and serves; a report
+    /// on another broker's order is treated as one for an unknown order (and says nothing of it).
+    public mutating func onGatewayReport(_ report: GatewayReport, servedBrokers: Set<String>? = nil) -> (outcome: ReportOutcome, records: [DeskRecord]) {
         guard var order = working[report.orderID], isLive(order) else { return (.unknownOrder, []) }
+        if let servedBrokers, !(order.intent.brokerID.map(servedBrokers.contains) ?? false) { return (.unknownOrder, []) }
         var records: [DeskRecord] = []
         if order.state.status == .pending && (report.kind == .fill || report.kind == .modified) {
             records += transition(&order, .accepted, message: "accepted by the broker", time: report.time, data: brokerData(report))

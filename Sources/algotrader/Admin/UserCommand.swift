@@ -19,7 +19,16 @@ struct UserCommand: ParsableCommand {
 
         func validate() throws {
             guard ["trader", "investor", "admin"].contains(role) else { throw ValidationError("--role must be trader, investor or admin") }
-            guard (1...50).contains(username.count) else { throw ValidationError("the username must be 1-50 characters") }
+            // Names appear in listings, logs and audit rows, one per line: letters, digits and . _ - @ only.
+            guard (1...50).contains(username.count),
+                  username.unicodeScalars.allSatisfy({ $0.properties.isAlphabetic || ("0"..."9").contains($0) || "._-@".unicodeScalars.contains($0) })
+            else {
+                throw ValidationError("the username must be 1-50 characters: letters, digits, '.', '_', '-' or '@' (no spaces or control characters)")
+            }
+            guard (3...254).contains(email.count), email.contains("@"),
+                  !email.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.value < 0x20 || $0.value == 0x7F }) else {
+                throw ValidationError("the e-mail address must be 3-254 characters with an '@' and no spaces or control characters")
+            }
         }
 
         func run() throws {

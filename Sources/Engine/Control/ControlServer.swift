@@ -1,0 +1,265 @@
+import Crypto
+import Dispatch
+import Foundation
+public import Logging
+import Postgres
+import Security
+import Storage
+import TradingCore
+public import ZeroMQ
+
+/// The control socket (`control.bind`, a ROUTER; docs/security.md): JSON requests from
+/// `algotrader ctl`, the web process or any DEALER/REQ client. Two frames in (command, JSON
+/// object) and two out (`ok` or `error`, JSON object). `login` exchanges a password for a random
+/// 256-bit token whose SHA-256 alone is stored in `user_sessions`; every other command carries
+/// `token`. Investors read, traders act on their own resources, admins on all. Per-user reads and
+/// writes run as the row-level-security role for the user acted on.
+///
+/// Every request's peer is known: the TCP address libzmq gives with each message or, for a
+/// front end that shows the forwarder secret, the client address it forwards. Failed logins are
+/// limited per (username, peer) and per peer; messages over 64 KiB are dropped by libzmq before
+/// they are read; fields are typed strictly (``ControlRequest``).
+public final class ControlServer: Sendable {
+    public struct Settings: Sendable {
+        public var endpoint: String
+        public var sessionTTLMinutes: Int
+        public var maxFailedLogins: Int
+        public var maxFailedLoginsPerPeer: Int
+        public var failedLoginWindowSeconds: Int
+        /// The secret a forwarding front end shows with `forwarded_for`; nil: forwarding refused.
+        public var forwarderSecret: String?
+
+        public init(endpoint: String, sessionTTLMinutes: Int = 480, maxFailedLogins: Int = 5, maxFailedLoginsPerPeer: Int = 20,
+                    failedLoginWindowSeconds: Int = 300, forwarderSecret: String? = nil) {
+            self.endpoint = endpoint
+            self.sessionTTLMinutes = sessionTTLMinutes
+            self.maxFailedLogins = maxFailedLogins
+            self.maxFailedLoginsPerPeer = maxFailedLoginsPerPeer
+            self.failedLoginWindowSeconds = failedLoginWindowSeconds
+            self.forwarderSecret = forwarderSecret
+        }
+    }
+
+    /// What the control socket can do to the running engine.
+    public struct Hooks: Sendable {
+        public var reloadStrategies: @Sendable () -> Void
+        public var desk: OrderDesk?
+
+        public init(reloadStrategies: @escaping @Sendable () -> Void, desk: OrderDesk?) {
+            self.reloadStrategies = reloadStrategies
+            self.desk = desk
+        }
+    }
+
+    /// The largest request read (a login or a halt is well under 1 KiB).
+    public static let maxMessageBytes = 65_536
+
+    let settings: Settings
+    private let context: ZMQContext
+    private let connectionString: String
+    let logger: Logger
+    let hooks: Hooks
+    private let security: SocketSecurity?
+    private let service = ServiceThread()
+
+    public init(settings: Settings, context: ZMQContext, connectionString: String, logger: Logger, hooks: Hooks,
+                security: SocketSecurity? = nil) {
+        self.settings = settings
+        self.context = context
+        self.connectionString = connectionString
+        self.logger = logger
+        self.hooks = hooks
+        self.security = security
+    }
+
+    public func start() throws(ZMQError) {
+        try service.start(name: "control") { [self] ready in run(ready) }
+    }
+
+    public func stop() {
+        service.stop()
+    }
+
+    /// Who sent a request, after its token was checked.
+    struct Caller {
+        let userID: String
+        let username: String
+        let role: String
+        var isAdmin: Bool { role == "admin" }
+        var canAct: Bool { role != "investor" }
+    }
+
+    /// Where a request came from: recorded in the audit log and `user_sessions`, and the key the
+    /// login limits count by.
+    struct Peer {
+        /// The client's IP address (TCP, or forwarded by a front end); nil over ipc.
+        let address: String?
+        let userAgent: String?
+        var limitKey: String { address ?? "local" }
+    }
+
+    private func run(_ ready: (ZMQError?) -> Void) {
+        let socket: ZMQSocket
+        do {
+            socket = try ZMQSocket(context: context, type: .router, linger: 500)
+            try socket.setMaxMessageSize(Int64(Self.maxMessageBytes))
+            try security?.applyServer(to: socket, as: .control)
+            try socket.bind(settings.endpoint)
+        } catch {
+            ready(error)
+            return
+        }
+        ready(nil)
+        logger.info("control socket ready", metadata: ["endpoint": "\(settings.endpoint)"])
+        let db = LazyConnection(connectionString: connectionString)
+        var limiter = LoginLimiter(max: settings.maxFailedLogins, maxPerPeer: settings.maxFailedLoginsPerPeer,
+                                   window: Double(settings.failedLoginWindowSeconds))
+        while !service.isStopping {
+            guard let ready = try? socket.poll(.readable, timeoutMilliseconds: 100), ready.contains(.readable),
+                  let message = try? socket.receiveMessage(dontWait: true) else { continue }
+            var frames = message.frames
+            guard frames.count >= 2 else { continue }
+            // A REQ client puts an empty delimiter after its identity: answer in the same envelope.
+            let envelope = frames[1].isEmpty ? [frames[0], []] : [frames[0]]
+            frames.removeFirst(envelope.count)
+            func reply(_ status: String, _ body: JSONObjectWriter) {
+                _ = try? socket.send(envelope + [Array(status.utf8), body.bytes])
+            }
+            func refuse(_ message: String) {
+                var body = JSONObjectWriter()
+                body.add("error", message)
+                reply("error", body)
+            }
+            guard frames.count == 2, let command = String(validating: frames[0], as: UTF8.self), command.utf8.count <= 64 else {
+                refuse("expected two frames: a command and a JSON object")
+                continue
+            }
+            do {
+                let request = try ControlRequest(frames[1])
+                let peer = try peer(of: request, transport: message.peerAddress)
+                let conn = try db.get()
+                reply("ok", try handle(command, request, peer: peer, conn, &limiter))
+            } catch let refusal as ControlRefusal {
+                refuse(refusal.message)
+            } catch let error as PostgresError {
+                db.close()
+                logger.error("control request failed", metadata: ["command": "\(PrintableText.make(command, maxCharacters: 64))", "error": "\(error)"])
+                refuse("database error: \(error.message)")
+            } catch {
+                refuse("\(error)")
+            }
+        }
+        db.close()
+        socket.close()
+    }
+
+    /// The request's peer: the forwarded client of a front end that knows the forwarder secret,
+    /// else the transport's address. A forwarded address without the secret is refused, so a
+    /// client cannot pick the address it is limited by.
+    private func peer(of request: ControlRequest, transport: String?) throws(ControlRefusal) -> Peer {
+        let client = try request.string("client", max: 256)
+        guard let forwarded = try request.string("forwarded_for", max: 64) else {
+            return Peer(address: Self.ipAddress(transport), userAgent: client)
+        }
+        guard let expected = settings.forwarderSecret,
+              let shown = try request.string("forwarder_secret", max: 256, printable: false),
+              Self.constantTimeEqual(Array(shown.utf8), Array(expected.utf8)) else {
+            throw ControlRefusal("'forwarded_for' needs the forwarder secret (control.forwarder_secret_file)")
+        }
+        guard let address = Self.ipAddress(forwarded) else { throw ControlRefusal("'forwarded_for' must be an IP address") }
+        return Peer(address: address, userAgent: try request.string("user_agent", max: 512) ?? client)
+    }
+
+    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        guard a.count == b.count else { return false }
+        var difference: UInt8 = 0
+        for (x, y) in zip(a, b) { difference |= x ^ y }
+        return difference == 0
+    }
+
+    static func hash(_ token: String) -> String {
+        SHA256.hash(data: Array(token.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// The text as an IP address (v4 or v6, as inet_pton reads it), or nil.
+    static func ipAddress(_ text: String?) -> String? {
+        guard let text, !text.isEmpty, text.utf8.count <= 45 else { return nil }
+        var v4 = in_addr(), v6 = in6_addr()
+        if inet_pton(AF_INET, text, &v4) == 1 || inet_pton(AF_INET6, text, &v6) == 1 { return text }
+        return nil
+    }
+
+    private func login(_ request: ControlRequest, peer: Peer, _ db: PostgresConnection, _ limiter: inout LoginLimiter) throws -> JSONObjectWriter {
+        // Type errors are refused before anything is counted; a name too long or unprintable to
+        // be anyone's fails like a wrong password (and is audited cut to the longest name).
+        guard let username = try request.string("username", max: Self.maxMessageBytes, printable: false),
+              let password = try request.string("password", max: 1_024, printable: false) else {
+            throw ControlRefusal("login needs 'username' and 'password' (strings)")
+        }
+        let auditedName = PrintableText.make(username, maxCharacters: ControlRequest.maxUsername)
+        let now = Date().timeIntervalSince1970
+        if let (wait, key) = limiter.blocked(user: auditedName, peer: peer.limitKey, now: now) {
+            if let refused = limiter.refused(key: key, now: now) {
+                var details = JSONObjectWriter()
+                details.add("reason", "rate_limited")
+                details.add("refused", refused)
+                try AuditLog.record(db, actor: "ctl:\(auditedName)", action: .loginFailed, target: auditedName, details: details.text,
+                                    peer: peer.address)
+            }
+            throw ControlRefusal("too many failed logins: try again in \(Int(wait.rounded(.up))) s")
+        }
+        let valid = PrintableText.isIdentifier(username, maxCharacters: ControlRequest.maxUsername)
+        let row = valid ? try db.query("SELECT user_id::text, password_hash, role, coalesce(is_active, true) FROM users WHERE username = $1",
+                                       [username]).rows.first : nil
+        // Unknown users cost a verification too, so timing does not tell which names exist.
+        let stored = row?[1] ?? Self.decoyHash
+        let matches = (try? PasswordHasher.verify(password, against: stored)) ?? false
+        guard let row, matches, row[3] == "t" else {
+            limiter.fail(user: auditedName, peer: peer.limitKey, now: now)
+            var details = JSONObjectWriter()
+            details.add("reason", row?[3] == "f" ? "disabled" : "bad credentials")
+            try AuditLog.record(db, actor: "ctl:\(auditedName)", actorUserID: row?[0], action: .loginFailed, targetUserID: row?[0],
+                                target: auditedName, details: details.text, peer: peer.address)
+            throw ControlRefusal("login failed")
+        }
+        limiter.succeed(user: auditedName, peer: peer.limitKey)
+        var bytes = [UInt8](repeating: 0, count: 32)
+        var rng = SystemRandomNumberGenerator()
+        for i in bytes.indices { bytes[i] = rng.next() }
+        let token = Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+        let userID = row[0]!
+        let expires = try db.transaction { conn -> String in
+            let expires = try conn.query("""
+                INSERT INTO user_sessions (user_id, token_hash, expires_at, ip_address, user_agent)
+                VALUES ($1::uuid, $2, now() + make_interval(mins => $3::int), $4::inet, $5) RETURNING to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+                """, [userID, Self.hash(token), String(settings.sessionTTLMinutes), peer.address, peer.userAgent]).scalar!
+            try conn.query("UPDATE users SET last_login = now() WHERE user_id = $1::uuid", [userID])
+            try AuditLog.record(conn, actor: "ctl:\(username)", actorUserID: userID, action: .login, targetUserID: userID, peer: peer.address)
+            return expires
+        }
+        var answer = JSONObjectWriter()
+        answer.add("token", token)
+        answer.add("user_id", userID)
+        answer.add("role", row[2] ?? "")
+        answer.add("expires_at", expires)
+        return answer
+    }
+
+    func handle(_ command: String, _ request: ControlRequest, peer: Peer, _ db: PostgresConnection,
+                _ limiter: inout LoginLimiter) throws -> JSONObjectWriter {
+        if command == "login" { return try login(request, peer: peer, db, &limiter) }
+        guard let token = try request.string("token", max: 128), !token.isEmpty else {
+            throw ControlRefusal("'\(PrintableText.make(command, maxCharacters: 64))' needs a token (log in first)")
+        }
+        guard let row = try db.query("""
+            SELECT u.user_id::text, u.username, u.role FROM user_sessions s JOIN users u USING (user_id)
+            WHERE s.token_hash = $1 AND s.expires_at > now() AND coalesce(u.is_active, true)
+            """, [Self.hash(token)]).rows.first else { throw ControlRefusal("the token is unknown or expired: log in again") }
+        let caller = Caller(userID: row[0]!, username: row[1]!, role: row[2]!)
+        return try handle(command, request, caller: caller, token: token, peer: peer, db)
+    }
+
+    /// A syntactically valid hash no password matches, for unknown usernames (same cost as ln=15).
+    static let decoyHash = (try? PasswordHasher(logN: 15).hash(UUID().uuidString)) ?? "$scrypt$ln=15,r=8,p=1$AAAA$AAAA"
+}
