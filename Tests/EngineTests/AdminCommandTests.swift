@@ -29,6 +29,12 @@ struct AdminCommandTests {
         #expect(try PasswordHasher.verify("pa55-word", against: hash))
         #expect(try Self.run(["user", "add", "asha", "--email", "other@example.com"], env, stdin: "x\n").status == 64, "a duplicate is refused")
         #expect(try Self.run(["user", "add", "bad", "--email", "b@example.com", "--role", "king"], env, stdin: "x\n").status == 64)
+        // Names are listed one per line: a newline, a space or a control character in one is refused.
+        for name in ["eve\nadmin", "eve admin", "eve\u{7}"] {
+            #expect(try Self.run(["user", "add", name, "--email", "e@example.com"], env, stdin: "x\n").status == 64, "\(name)")
+        }
+        #expect(try Self.run(["user", "add", "eve", "--email", "e@x.com\nadmin"], env, stdin: "x\n").status == 64)
+        #expect(try db.query("SELECT count(*) FROM users WHERE username LIKE 'eve%'").scalar == "0")
         #expect(try Self.run(["user", "passwd", "asha"], env, stdin: "n3w-pass\n").status == 0)
         let changed = try #require(try db.query("SELECT password_hash FROM users WHERE username = 'asha'").scalar)
         #expect(try PasswordHasher.verify("n3w-pass", against: changed) && !PasswordHasher.verify("pa55-word", against: changed))
