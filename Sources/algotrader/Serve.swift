@@ -103,6 +103,11 @@ struct Serve: ParsableCommand {
             zap = handler
             logger.notice("CURVE on every bound socket", metadata: ["server_key": "\(security.keys.publicKey)", "clients": "\(security.allowedClients.values.reduce(0) { $0 + $1.count })"])
         }
+        if security == nil, let exposed = config.marketDataBind.first(where: { !EngineConfig.isLocal($0) }) {
+            // Allowed (publishers may live elsewhere), but whoever reaches it can move prices.
+            logger.warning("market_data.bind listens beyond this machine without CURVE: anyone who reaches it can publish ticks",
+                           metadata: ["endpoint": "\(exposed)"])
+        }
         if let problem = GatewayIPCCheck.problem(endpoint: config.gatewayBind, brokers: config.gatewayIPCBrokers) {
             FileHandle.standardError.write(Data("algotrader serve: configuration error: gateway.bind: \(problem)\n".utf8))
             throw ExitCode(ExitStatus.config)
