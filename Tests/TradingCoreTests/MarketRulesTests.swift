@@ -121,9 +121,32 @@ struct MarketRulesTests {
         #expect(Self.orders(desk.advance(to: at("2026-11-24T16:00:00+05:30"))).isEmpty)
         var late = TradingDesk(ids: UUIDv7Generator(seed: 4))
         _ = late.advance(to: at("2026-11-24T15:25:00+05:30"))
-        _ = late.submit(intent(.buy, 10, at: "2450", time: at("2026-11-24T15:25:00+05:30")), now: at("2026-11-24T15:25:00+05:30"))
+        late.restore(positionID: "p1", openingTradeID: "t1", userID: "u1", symbol: "RELIANCE", exchange: "NSE", quantity: 10,
+                     averagePrice: FixedDecimal(2_450), openedAt: t0, strategyID: "s1", brokerID: "b1", product: .mis)
         #expect(Self.orders(late.advance(to: at("2026-11-24T15:29:00+05:30"))).isEmpty)
         #expect(late.position(userID: "u1", symbol: "RELIANCE", exchange: "NSE") == 10)
+    }
+
+    /// Failed on 1106958: an MIS entry after 15:20 was accepted and filled, which a broker refuses.
+    @Test func afterTheSquareOffNewMISEntriesAreRefusedUntilTheNextSessionWhileExitsAndCNCAreTaken() {
+        var desk = TradingDesk(ids: UUIDv7Generator(seed: 6))
+        desk.strategyPolicies["cnc"] = StrategyOrderPolicy(product: .cnc)
+        let late = at("2026-11-24T15:21:00+05:30")
+        _ = desk.advance(to: late)
+        desk.restore(positionID: "p1", openingTradeID: "t1", userID: "u1", symbol: "RELIANCE", exchange: "NSE", quantity: 10,
+                     averagePrice: FixedDecimal(2_450), openedAt: t0, strategyID: "s1", brokerID: "b1", product: .mis)
+        let entry = Self.lastOrder(desk.submit(intent(.buy, 5, at: "2450", symbol: "ITC", time: late), now: late))
+        #expect(entry?.state.status == .rejected
+                && entry?.reason == "MIS square-off at 15:20 IST has passed: new MIS orders that add to a position are refused until the next session")
+        let adding = Self.lastOrder(desk.submit(intent(.buy, 5, at: "2450", time: late), now: late))
+        #expect(adding?.state.status == .rejected, "adding to an open MIS position is refused too")
+        let exit = Self.lastOrder(desk.submit(intent(.sell, 10, at: "2450", time: late), now: late))
+        #expect(exit?.state.status == .filled, "an order that only reduces the position is taken")
+        let cnc = Self.lastOrder(desk.submit(intent(.buy, 5, at: "900", symbol: "ITC", strategy: "cnc", time: late), now: late))
+        #expect(cnc?.state.status == .filled, "CNC is not squared off and not refused")
+        let nextMorning = at("2026-11-25T09:20:00+05:30")
+        _ = desk.advance(to: nextMorning)
+        #expect(Self.lastOrder(desk.submit(intent(.buy, 5, at: "2450", time: nextMorning), now: nextMorning))?.state.status == .filled)
     }
 
     @Test func anIOCLimitThatCannotFillAtOnceIsCancelledAndOneThatCanFills() {

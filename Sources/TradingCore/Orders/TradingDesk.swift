@@ -447,6 +447,9 @@ public struct TradingDesk: Sendable {
         if case .accept = decision, haltedStrategies.contains(intent.strategyID), !Self.reducesOnly(intent, position: context.position) {
             decision = .reject(reason: "the strategy is halted; only orders that reduce a position are accepted")
         }
+        if case .accept = decision, !closing, let refusal = misCutOffRefusal(order, position: context.position) {
+            decision = .reject(reason: refusal)
+        }
         if case .accept = decision {
             decision = RiskCheck.evaluate(side: intent.side, quantity: intent.quantity, price: checkPrice, stoploss: intent.stoploss,
                                           settings: riskSettings[intent.userID], context: context)
@@ -482,6 +485,17 @@ public struct TradingDesk: Sendable {
             orderRates.record("s|" + intent.strategyID, now: intent.time)
         }
         return place(order, time: intent.time, why: intent.reason)
+    }
+
+    /// After an exchange's MIS square-off time on a trading day, an MIS order that would add to a
+    /// position is refused until the next session (brokers refuse them too); one that only
+    /// reduces a position is still taken. Off with the session actions.
+    func misCutOffRefusal(_ order: DeskOrder, position: Int64) -> String? {
+        let intent = order.intent
+        guard sessionActions, (order.product ?? .mis) == .mis, !Self.reducesOnly(intent, position: position),
+              let cutOff = calendar.squareOffTime(intent.exchange, day: SessionCalendar.istDay(intent.time)), intent.time >= cutOff else { return nil }
+        let at = TradingCalendar.clock(calendar.squareOff[intent.exchange] ?? 0)
+        return "MIS square-off at \(at) IST has passed: new MIS orders that add to a position are refused until the next session"
     }
 
     /// Whether an order only takes risk off the position.
