@@ -95,6 +95,13 @@ public final class BarStore {
                 }
             }
             if !indicatorColumns[0].isEmpty {
+                // A bar stored open at shutdown and again when it closes after a restart keeps
+                // one value per indicator: its final one replaces the provisional.
+                try conn.query(
+                    """
+                    DELETE FROM indicator_values v USING unnest($1::uuid[], $2::text[]) AS x(i, n)
+                    WHERE v.data_id = x.i AND v.indicator_name = x.n
+                    """, [PostgresArrayLiteral.text(indicatorColumns[0]), PostgresArrayLiteral.text(indicatorColumns[1])])
                 try conn.query(
                     """
                     INSERT INTO indicator_values (data_id, indicator_name, "values", calculated_at, data_timestamp, data_interval)

@@ -109,4 +109,60 @@ struct BarStorageTests {
         secondRecorder.stop()
         Self.compare(stored: try Self.storedBars(url), expected: IndependentBars.compute(ticks))
     }
+    /// Failed on 1106958: a bar stored open at a clean stop and again when it closed after the
+    /// restart kept both indicator rows, the first one another bar's value.
+    @Test func aBarStoredOpenAtAStopAndClosedAfterTheRestartKeepsOneIndicatorValuePerName() throws {
+        let url = try TestDatabase.makeMigrated()
+        let ticks = Self.session()
+        try Self.prepare(url, ticks)
+        let half = ticks.count / 2
+        let writer = MarketDataWriter(connectionString: url)
+        _ = try writer.write(writer.prepare(ticks[..<half], now: SystemClock().now())!, afterUnknownOutcome: false)
+        writer.close()
+        func withRSI(_ pipeline: StrategyPipeline) -> StrategyPipeline {
+            pipeline.apply([StrategySpec(identity: StrategyIdentity(strategyID: "00000000-0000-0000-0000-000000000002", userID: "u", name: "r", brokerID: nil),
+                                         type: "rsi_mean_reversion",
+                                         parameters: StrategyParameters(["symbol": .string("RELIANCE"), "interval": .string("1min"), "period": .number("3"),
+                                                                         "quantity": .number("1")]))]) {
+                try StrategyFactory.make(type: $0.type, identity: $0.identity, parameters: $0.parameters)
+            }
+            return pipeline
+        }
+        let (first, firstRecorder) = Self.pipeline(url)
+        _ = withRSI(first)
+        first.submit(Array(ticks[..<half]))
+        first.stop()  // a clean stop: the open bars are stored with their indicators
+        firstRecorder.stop()
+        let store = BarStore(connectionString: url)
+        let (resumed, feeds) = try store.barsInProgress(calendar: .standard)
+        store.close()
+        let (second, secondRecorder) = Self.pipeline(url)
+        _ = withRSI(second)
+        second.resume(resumed, feedTimes: feeds)
+        for start in stride(from: half, to: ticks.count, by: 500) { second.submit(Array(ticks[start..<min(start + 500, ticks.count)])) }
+        second.stop()
+        secondRecorder.stop()
+        Self.compare(stored: try Self.storedBars(url), expected: IndependentBars.compute(ticks))
+        let db = try TestDatabase.connect(url)
+        #expect(try db.query("SELECT count(*) FROM indicator_values WHERE indicator_name = 'rsi'").scalar != "0")
+        #expect(try db.query("""
+            SELECT count(*) FROM (SELECT data_id, indicator_name FROM indicator_values GROUP BY 1, 2 HAVING count(*) > 1) d
+            """).scalar == "0", "one value per bar and indicator")
+    }
+    /// Failed on 1106958: storing a bar again (open at a stop, closed after the restart) added a
+    /// second indicator row beside the provisional one instead of replacing it.
+    @Test func storingABarAgainReplacesItsIndicatorValues() throws {
+        let url = try TestDatabase.makeMigrated()
+        let start = Timestamp.parseRFC3339("2026-11-24T10:00:00+05:30")!
+        let bar = Bar(symbol: "RELIANCE", exchange: "NSE", interval: .oneMinute, start: start, open: FixedDecimal(100), high: FixedDecimal(101),
+                      low: FixedDecimal(99), close: FixedDecimal(100), volume: 10)
+        try Self.prepare(url, [Tick(symbol: "RELIANCE", exchange: "NSE", timestamp: start, price: FixedDecimal(100))])
+        let store = BarStore(connectionString: url)
+        defer { store.close() }
+        _ = try store.store([(bar, ["rsi": ["value": 74.13]])])
+        _ = try store.store([(bar, ["rsi": ["value": 65.38]])])
+        let db = try TestDatabase.connect(url)
+        let rows = try db.query(#"SELECT "values"->>'value' FROM indicator_values WHERE indicator_name = 'rsi'"#).rows
+        #expect(rows.count == 1 && rows.first?[0] == "65.38", "\(rows)")
+    }
 }

@@ -95,6 +95,34 @@ struct StrategyTests {
         #expect(position == 0)
     }
 
+    /// Failed on 1106958: the bar stored open at shutdown carried the previous bar's RSI.
+    @Test func anOpenBarStoredAtShutdownCarriesItsOwnRSIAndAskingLeavesTheStrategyUntouched() throws {
+        func strategy() throws -> RSIMeanReversionStrategy {
+            try RSIMeanReversionStrategy(identity: Self.identity, parameters: Self.params([
+                "symbol": .string("INFY"), "interval": .string("1min"), "period": .number("3"), "quantity": .number("5"),
+            ]))
+        }
+        let t0 = Timestamp.parseRFC3339("2026-11-24T10:00:00+05:30")!
+        func bar(_ i: Int, _ close: Int64) -> Bar {
+            Bar(symbol: "INFY", exchange: "NSE", interval: .oneMinute, start: t0.adding(nanoseconds: Int64(i) * 60_000_000_000),
+                open: FixedDecimal(close), high: FixedDecimal(close), low: FixedDecimal(close), close: FixedDecimal(close), volume: 1)
+        }
+        let closes: [Int64] = [100, 102, 99, 104, 101]
+        let asked = try strategy(), reference = try strategy()
+        for (i, close) in closes.dropLast().enumerated() {
+            _ = asked.onBar(bar(i, close), position: 0)
+            _ = reference.onBar(bar(i, close), position: 0)
+        }
+        let open = bar(closes.count - 1, closes.last!)
+        let provisional = asked.indicatorValues(for: open)["rsi"]?["value"]
+        _ = reference.onBar(open, position: 0)
+        let closed = reference.indicatorValues(for: open)["rsi"]?["value"]
+        #expect(provisional != nil && provisional == closed, "the open bar's own RSI, as if it closed now: \(String(describing: provisional)) vs \(String(describing: closed))")
+        #expect(provisional != asked.indicatorValues(for: bar(closes.count - 2, closes[closes.count - 2]))["rsi"]?["value"])
+        _ = asked.onBar(open, position: 0)
+        #expect(asked.indicatorValues(for: open)["rsi"]?["value"] == closed, "asking did not feed the bar twice")
+    }
+
     @Test func openingRangeBreakoutEntersOnceAboveTheRangeAndStopsBelowIt() throws {
         let strategy = try OpeningRangeBreakoutStrategy(identity: Self.identity, parameters: Self.params([
             "symbol": .string("TCS"), "range_minutes": .number("15"), "quantity": .number("2"),

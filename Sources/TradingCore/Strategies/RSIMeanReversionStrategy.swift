@@ -12,6 +12,8 @@ public final class RSIMeanReversionStrategy: TradingStrategy {
     public var barIntervals: Set<BarInterval> { [interval] }
     private var rsi: RelativeStrengthIndex
     private var last: Double?
+    /// The start of the last bar fed to the RSI: `last` is that bar's value.
+    private var lastStart: Timestamp?
 
     public static let parameterNames: Set<String> = ["symbol", "exchange", "interval", "period", "oversold", "overbought", "quantity", "broker_id"]
 
@@ -36,7 +38,9 @@ public final class RSIMeanReversionStrategy: TradingStrategy {
     public func onTick(_ tick: Tick, position: Int64) -> [OrderIntent] { [] }
 
     public func onBar(_ bar: Bar, position: Int64) -> [OrderIntent] {
-        guard bar.interval == interval, let value = rsi.update(Double(bar.close.units) / 10_000) else { return [] }
+        guard bar.interval == interval else { return [] }
+        lastStart = bar.start
+        guard let value = rsi.update(Double(bar.close.units) / 10_000) else { return [] }
         last = value
         let time = bar.start.adding(nanoseconds: interval.nanoseconds)
         if value < oversold && position == 0 {
@@ -48,8 +52,14 @@ public final class RSIMeanReversionStrategy: TradingStrategy {
         return []
     }
 
+    /// The RSI of `bar` itself: for the bar just closed, the value it traded on; for a bar still
+    /// open (stored as it is at shutdown), the value it would have if it closed now, computed on
+    /// a copy so the strategy's state is untouched (it used to carry the previous bar's value).
     public func indicatorValues(for bar: Bar) -> [String: [String: Double]] {
-        guard bar.interval == interval, let last else { return [:] }
-        return ["rsi": ["value": last]]
+        guard bar.interval == interval else { return [:] }
+        if bar.start == lastStart { return last.map { ["rsi": ["value": $0]] } ?? [:] }
+        var probe = rsi
+        guard let value = probe.update(Double(bar.close.units) / 10_000) else { return [:] }
+        return ["rsi": ["value": value]]
     }
 }
