@@ -154,4 +154,20 @@ struct AuditLogProtectionTests {
         try AuditLog.record(db, actor: "cli:root", action: .keysRotated)
         #expect(try db.query("SELECT count(*), max(audit_id) > $1::bigint FROM audit_log", [before[2][0]]).rows[0] == ["4", "t"])
     }
+
+    @Test func migrateAsTheRuntimeLoginIsANoOpOnACurrentSchemaAndPendingMigrationsNameTheOwner() throws {
+        let current = try TestDatabase.makeMigrated()
+        let runtime = try TestDatabase.connect(try TestDatabase.makeLogin(for: current, memberOf: ["algotrader_engine", "algotrader_app"], prefix: "rt"))
+        #expect(try Migrator().migrate(runtime).isEmpty, "what the unit's ExecStartPre does before serve")
+
+        let ownerURL = try TestDatabase.makeEmptyOwnedByLogin()
+        try Migrator(migrations: Array(Migration.all.prefix { $0.version < 10 })).migrate(try TestDatabase.connect(ownerURL))
+        let behind = try TestDatabase.connect(try TestDatabase.makeLogin(for: ownerURL, memberOf: ["algotrader_engine", "algotrader_app"], prefix: "rt"))
+        #expect {
+            try Migrator().migrate(behind)
+        } throws: { error in
+            guard case MigrationError.failed(10, _, _) = error else { return false }
+            return "\(error)".contains("the login that owns the schema")
+        }
+    }
 }
