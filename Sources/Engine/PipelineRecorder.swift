@@ -90,7 +90,7 @@ public final class PipelineRecorder: PipelineSink, Sendable {
                 // The seed's materialized view, refreshed concurrently (readers never block) once a minute.
                 if monotonicNanoseconds() - lastRefresh > 60_000_000_000 || finishing {
                     do {
-                        try refresher.get().execute("REFRESH MATERIALIZED VIEW CONCURRENTLY daily_performance_summary")
+                        try Maintenance.refreshDailyPerformance(try refresher.get())
                     } catch {
                         logger.warning("refreshing daily_performance_summary failed", metadata: ["error": "\(error)"])
                         refresher.close()

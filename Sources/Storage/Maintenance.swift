@@ -37,10 +37,18 @@ public struct Maintenance: Sendable {
         }
     }
 
+    /// Refreshes the seed's materialized view `daily_performance_summary` concurrently (readers
+    /// never block), through the owner's function (migration 10): REFRESH needs the view's owner,
+    /// and the daemon's login is not it.
+    public static func refreshDailyPerformance(_ db: PostgresConnection) throws {
+        try db.query("SELECT daily_performance_summary_refresh()")
+    }
+
     /// Runs every job once, each in its own statement (a failure stops the run; the next retries).
     public func run(_ db: PostgresConnection) throws -> Report {
         var report = Report()
-        // Partitions for the coming week exist before any tick needs them.
+        // Partitions for the coming week exist before any tick needs them. This and retention are
+        // the owner's functions (migration 10), which the daemon's login may only execute.
         try db.query("SELECT market_data_ensure_partitions(now() - interval '1 day', now() + interval '7 days')")
         report.tickPartitionsOrRowsDropped = Int(try db.query("SELECT market_data_apply_retention(make_interval(days => $1::int))",
                                                               [String(tickRetentionDays)]).scalar ?? "0") ?? 0

@@ -19,6 +19,9 @@ public enum MigrationError: Error, CustomStringConvertible, Sendable {
             "database schema is at version \(db), newer than this binary's \(binary): upgrade the binary"
         case .databaseOlder(let db, let binary):
             "database schema is at version \(db), older than this binary's \(binary): run 'algotrader migrate'"
+        case .failed(let version, let name, let error) where error.sqlState == "42501":
+            "migration \(version) (\(name)) was refused and rolled back: \(error); migrations run as the login that owns the schema, "
+                + "not as serve's runtime login (docs/operations.md, \"A runtime login\")"
         case .failed(let version, let name, let error):
             "migration \(version) (\(name)) failed and was rolled back: \(error)"
         }
@@ -56,14 +59,19 @@ public struct Migrator {
     public func migrate(_ connection: PostgresConnection) throws -> [Int] {
         try connection.query("SELECT pg_advisory_lock($1)", [String(Self.lockKey)])
         defer { _ = try? connection.query("SELECT pg_advisory_unlock($1)", [String(Self.lockKey)]) }
-        try connection.execute("""
-            CREATE TABLE IF NOT EXISTS schema_migrations (
-                version INTEGER PRIMARY KEY,
-                name TEXT NOT NULL,
-                checksum TEXT NOT NULL,
-                applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
-            )
-            """)
+        // Made only when absent: CREATE TABLE IF NOT EXISTS needs CREATE on the schema even when
+        // the table exists, and a login that is not the owner (serve's runtime login, whose
+        // systemd unit runs migrate first) must find a current schema a no-op, not an error.
+        if try connection.query("SELECT to_regclass('schema_migrations') IS NULL").scalar == "t" {
+            try connection.execute("""
+                CREATE TABLE IF NOT EXISTS schema_migrations (
+                    version INTEGER PRIMARY KEY,
+                    name TEXT NOT NULL,
+                    checksum TEXT NOT NULL,
+                    applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+                )
+                """)
+        }
         let applied = try verifyApplied(connection)
         var done: [Int] = []
         for migration in migrations where !applied.contains(migration.version) {

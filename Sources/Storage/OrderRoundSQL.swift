@@ -90,15 +90,15 @@ enum OrderRoundSQL {
         for day in round.days { try OrderRecords.upsert(day, conn) }
         for (time, lifting) in round.dayStarts {
             // A new IST day: the halts of the breaches it lifts, raised before it, are lifted
-            // (with audit rows).
+            // (with audit rows, through the engine's one audit path, as every audit row).
             try conn.query("""
                 WITH r AS (
                     UPDATE halts SET resumed_at = now(), resumed_by = 'engine:day-start'
                     WHERE resumed_at IS NULL AND breach = ANY($2::text[]) AND created_at < $1::timestamptz
                     RETURNING user_id, strategy_id, reason)
-                INSERT INTO audit_log (actor, action, target_user_id, target, details)
-                SELECT 'engine:day-start', 'resume', user_id, CASE WHEN strategy_id IS NULL THEN 'user' ELSE 'strategy' END,
-                       jsonb_build_object('reason', reason, 'strategy_id', strategy_id) FROM r
+                SELECT audit_log_append('engine:day-start', NULL, 'resume', user_id,
+                                        CASE WHEN strategy_id IS NULL THEN 'user' ELSE 'strategy' END,
+                                        jsonb_build_object('reason', reason, 'strategy_id', strategy_id), NULL) FROM r
                 """, [time.description, PostgresArrayLiteral.text(lifting)])
         }
         for h in round.strategyHalts {
@@ -108,9 +108,8 @@ enum OrderRoundSQL {
                     SELECT $1::uuid, $2::uuid, $3, 'breach', 'breaker', $4 WHERE NOT EXISTS
                         (SELECT 1 FROM halts WHERE strategy_id = $2::uuid AND resumed_at IS NULL)
                     RETURNING user_id)
-                INSERT INTO audit_log (actor, action, target_user_id, target, details)
-                SELECT 'engine:breaker', 'halt', user_id, 'strategy',
-                       jsonb_build_object('reason', $3::text, 'strategy_id', $2::text, 'breach', $4::text) FROM h
+                SELECT audit_log_append('engine:breaker', NULL, 'halt', user_id, 'strategy',
+                                        jsonb_build_object('reason', $3::text, 'strategy_id', $2::text, 'breach', $4::text), NULL) FROM h
                 """, [h.userID, h.strategyID, h.reason, h.breach])
         }
         for (userID, reason) in round.halts {
@@ -122,8 +121,8 @@ enum OrderRoundSQL {
                     WHERE NOT EXISTS
                         (SELECT 1 FROM halts WHERE user_id = $1::uuid AND strategy_id IS NULL AND resumed_at IS NULL)
                     RETURNING user_id)
-                INSERT INTO audit_log (actor, action, target_user_id, target, details)
-                SELECT 'engine:risk', 'halt', user_id, 'user', jsonb_build_object('reason', $2::text, 'source', 'breach') FROM h
+                SELECT audit_log_append('engine:risk', NULL, 'halt', user_id, 'user',
+                                        jsonb_build_object('reason', $2::text, 'source', 'breach'), NULL) FROM h
                 """, [userID, reason])
         }
         if !events[0].isEmpty {

@@ -58,6 +58,38 @@ public enum TestDatabase {
         }
     }
 
+    /// A login role of the test's own that is a member of `roles` only (no owner, no superuser),
+    /// and `url` with that login in place of the superuser. The test cluster trusts local logins
+    /// (scripts/pg-cluster.sh), so it needs no password. Roles belong to the cluster: the name is
+    /// random so tests never share one.
+    public static func makeLogin(for url: String, memberOf roles: [String], prefix: String = "login") throws -> String {
+        let name = "\(prefix)_\(UInt64.random(in: 0...UInt64.max) % 1_000_000_000_000)"
+        let admin = try PostgresConnection(connectionString: try baseURL())
+        defer { admin.close() }
+        try admin.execute("CREATE ROLE \(name) LOGIN")
+        if !roles.isEmpty { try admin.execute("GRANT \(roles.joined(separator: ", ")) TO \(name)") }
+        guard var components = URLComponents(string: url) else { throw Missing() }
+        components.user = name
+        return components.string!
+    }
+
+    /// A new, empty database owned by a login of its own that is no superuser (as an operator's
+    /// schema owner is), able to run every migration: it owns the database (so may create in its
+    /// schema) and may grant the two group roles to itself (migration 4). Returns the owner's URL.
+    public static func makeEmptyOwnedByLogin(prefix: String = "own") throws -> String {
+        let name = "\(prefix)_\(UInt64.random(in: 0...UInt64.max) % 1_000_000_000_000)"
+        let admin = try PostgresConnection(connectionString: try baseURL())
+        defer { admin.close() }
+        try admin.execute("CREATE ROLE \(name) LOGIN")
+        // The group roles exist once any database of the cluster was migrated; make sure of it.
+        _ = try template.name()
+        try admin.execute("GRANT algotrader_app, algotrader_engine TO \(name) WITH ADMIN OPTION")
+        try admin.execute("CREATE DATABASE \(name) OWNER \(name) TEMPLATE template0")
+        guard var components = URLComponents(string: try url(database: name)) else { throw Missing() }
+        components.user = name
+        return components.string!
+    }
+
     /// Opens a connection to `url`.
     public static func connect(_ url: String) throws -> PostgresConnection {
         try PostgresConnection(connectionString: url)

@@ -47,6 +47,7 @@ struct Serve: ParsableCommand {
         do {
             let status = try Migrator().check(connection)
             logger.info("schema checked", metadata: ["version": "\(status.databaseVersion)"])
+            Startup.warnIfAuditUnprotected(connection, logger: logger)
         } catch let error as MigrationError {
             FileHandle.standardError.write(Data("algotrader serve: \(error)\n".utf8))
             throw ExitCode(ExitStatus.dataError)

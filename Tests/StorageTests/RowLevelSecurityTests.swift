@@ -124,14 +124,16 @@ struct RowLevelSecurityTests {
         }
     }
 
-    @Test func theAuditLogIsAppendOnlyForTheApplicationRole() throws {
+    @Test func theAuditLogIsAppendOnlyAndTheApplicationRoleHasNoRightOnIt() throws {
         let url = try TestDatabase.makeMigrated()
         let db = try TestDatabase.connect(url)
         let user = try Self.seed(db, "dave")
+        // The engine's audit path works inside a user's scope (migration 10); a direct INSERT does not.
         try UserScope.run(db, userID: user) { conn in
-            try conn.query("INSERT INTO audit_log (actor, action, target_user_id) VALUES ('test', 'login', $1::uuid)", [user])
+            try AuditLog.record(conn, actor: "test", action: .login, targetUserID: user)
         }
-        for sql in ["UPDATE audit_log SET action = 'x'", "DELETE FROM audit_log", "TRUNCATE audit_log", "SELECT * FROM audit_log"] {
+        for sql in ["INSERT INTO audit_log (actor, action) VALUES ('test', 'login')", "UPDATE audit_log SET action = 'x'",
+                    "DELETE FROM audit_log", "TRUNCATE audit_log", "SELECT * FROM audit_log"] {
             #expect(throws: PostgresError.self, "\(sql) refused to the application role") {
                 try UserScope.run(db, userID: user) { conn in try conn.execute(sql) }
             }
