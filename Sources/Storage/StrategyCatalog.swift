@@ -27,7 +27,8 @@ public final class StrategyCatalog {
 
     /// Every `is_active` strategy of an active user, its parameters typed by PostgreSQL
     /// (`jsonb_each`: numbers keep their exact text), and its broker resolved: `broker_id` from
-    /// the parameters, or the user's only active broker.
+    /// the parameters, else the broker it first ran with (`strategies.broker_id`, so adding a
+    /// second broker stops nothing), else the user's only active broker.
     ///
     /// With `only` (an id or a name), that strategy whether active or not (a replay), with
     /// `parameterOverrides` (a JSON object) laid over its stored parameters.
@@ -40,7 +41,8 @@ public final class StrategyCatalog {
         let strategies = try db.query("""
             SELECT s.strategy_id::text, s.user_id::text, s.name, s.strategy_type, jsonb_typeof(s.parameters),
                    (SELECT count(*) FROM brokers b WHERE b.user_id = s.user_id AND b.is_active),
-                   (SELECT min(b.broker_id::text) FROM brokers b WHERE b.user_id = s.user_id AND b.is_active)
+                   (SELECT min(b.broker_id::text) FROM brokers b WHERE b.user_id = s.user_id AND b.is_active),
+                   s.broker_id::text, (SELECT coalesce(b.is_active, true) FROM brokers b WHERE b.broker_id = s.broker_id)
             FROM strategies s JOIN users u ON u.user_id = s.user_id
             WHERE \(which)
             ORDER BY s.created_at, s.strategy_id
@@ -78,6 +80,9 @@ public final class StrategyCatalog {
             var broker: String?
             if case .string(let given)? = values["broker_id"] {
                 broker = given.lowercased()
+            } else if let bound = row[7] {
+                broker = bound
+                if row[8] == "f", problem == nil { problem = "its broker \(bound) (the one it first ran with) is disabled: enable it or set parameter 'broker_id'" }
             } else if Int(row[5] ?? "0") == 1 {
                 broker = row[6]
             } else if problem == nil {
@@ -97,6 +102,18 @@ public final class StrategyCatalog {
                    last_run = CASE WHEN strategy_id = ANY($1::uuid[]) THEN now() ELSE last_run END
             WHERE is_running OR strategy_id = ANY($1::uuid[])
             """, [PostgresArrayLiteral.text(running)])
+    }
+
+    /// Remembers the broker each running strategy runs with, for those that have none yet: a
+    /// strategy keeps the broker it first ran with when its user adds another.
+    public func bindBrokers(_ brokers: [String: String]) throws {
+        guard !brokers.isEmpty else { return }
+        let ids = brokers.keys.sorted()
+        try connected().query("""
+            UPDATE strategies s SET broker_id = x.b::uuid FROM unnest($1::uuid[], $2::text[]) AS x(i, b)
+            WHERE s.strategy_id = x.i AND s.broker_id IS NULL
+              AND EXISTS (SELECT 1 FROM brokers WHERE broker_id = x.b::uuid AND user_id = s.user_id)
+            """, [PostgresArrayLiteral.text(ids), PostgresArrayLiteral.text(ids.map { brokers[$0] })])
     }
 
     /// Refreshes `last_run` of running strategies.

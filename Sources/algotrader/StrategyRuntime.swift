@@ -125,6 +125,10 @@ final class StrategyRuntime: Sendable {
         let running = pipeline.runningStrategyIDs
         reportStopped(before.subtracting(running))
         try catalog.markRunning(running)
+        let started = Set(running)
+        try catalog.bindBrokers(Dictionary(rows.compactMap { row in
+            row.identity.brokerID.flatMap { started.contains(row.identity.strategyID) ? (row.identity.strategyID, $0) : nil }
+        }, uniquingKeysWith: { first, _ in first }))
         recorder.setRunning(running)
         logger.info("strategies loaded", metadata: ["running": "\(running.count)", "refused": "\(problems.count)"])
     }

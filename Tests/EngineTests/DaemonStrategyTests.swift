@@ -18,6 +18,41 @@ struct DaemonStrategyTests {
         return false
     }
 
+    /// Failed on 1106958: a second active broker made every strategy without `broker_id` refused
+    /// at the next reload (`refused=5 running=0`).
+    @Test func aStrategyKeepsTheBrokerItFirstRanWithWhenItsUserAddsAnother() throws {
+        let url = try TestDatabase.makeMigrated()
+        let db = try TestDatabase.connect(url)
+        let ids = try SampleRows.userStrategyBrokerTrade(db)
+        try db.query("UPDATE strategies SET is_active = false")
+        let strategy = try db.query("""
+            INSERT INTO strategies (user_id, name, strategy_type, parameters)
+            VALUES ($1, 'cross', 'sma_crossover', '{"symbol": "RELIANCE", "exchange": "NSE", "fast": 5, "slow": 20, "quantity": 10}')
+            RETURNING strategy_id
+            """, [ids.userID]).scalar!
+        let daemon = try DaemonProcess(databaseURL: url)
+        defer { _ = daemon.stop() }
+        #expect(try Self.waitFor(15) { try db.query("SELECT is_running FROM strategies WHERE strategy_id = $1", [strategy]).scalar == "t" })
+        #expect(try db.query("SELECT broker_id::text FROM strategies WHERE strategy_id = $1", [strategy]).scalar == ids.brokerID,
+                "the broker it ran with is remembered")
+        let second = try db.query("""
+            INSERT INTO brokers (user_id, name, api_type, api_credentials_encrypted) VALUES ($1, 'second', 'angel', '{}') RETURNING broker_id::text
+            """, [ids.userID]).scalar!
+        kill(daemon.process.processIdentifier, SIGHUP)
+        Thread.sleep(forTimeInterval: 1.5)
+        #expect(try db.query("SELECT is_running FROM strategies WHERE strategy_id = $1", [strategy]).scalar == "t", "still running after the reload")
+        #expect(try db.query("SELECT count(*) FROM system_logs WHERE component = 'strategy' AND log_level = 'ERROR'").scalar == "0")
+        #expect(try DaemonProcess.python("publish_price_path.py", [daemon.feed, "RELIANCE", "NSE", "3000", "42", "\(daemon.directory)/p.json"]) == 0)
+        #expect(try Self.waitFor(20) { try db.query("SELECT count(*) FROM trades WHERE strategy_id = $1", [strategy]).scalar != "0" })
+        #expect(try db.query("SELECT count(*) FROM trades WHERE strategy_id = $1 AND broker_id::text = $2", [strategy, second]).scalar == "0",
+                "its orders still go to the first broker")
+        // Disabling the broker it runs with refuses it with that reason at the next reload.
+        try db.query("UPDATE brokers SET is_active = false WHERE broker_id = $1::uuid", [ids.brokerID])
+        kill(daemon.process.processIdentifier, SIGHUP)
+        #expect(try Self.waitFor(10) { try db.query("SELECT is_running FROM strategies WHERE strategy_id = $1", [strategy]).scalar == "f" })
+        #expect(try db.query("SELECT message FROM system_logs WHERE component = 'strategy' AND log_level = 'ERROR'").scalar?.contains("disabled") == true)
+    }
+
     @Test func smaCrossoverIntentsFallExactlyWhereTheModelSaysAfterAReload() throws {
         let url = try TestDatabase.makeMigrated()
         let db = try TestDatabase.connect(url)
