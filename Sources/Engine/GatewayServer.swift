@@ -158,7 +158,9 @@ public final class GatewayServer: Sendable {
                 }
             }
             if let ready = try? socket.poll(.readable, timeoutMilliseconds: 1), ready.contains(.readable) {
-                while let message = try? socket.receiveMessage(dontWait: true) {
+                // Identity, topic and payload: a message past that (or past 64 KiB plus the
+                // topic) is dropped unread, however it is split into frames.
+                while let message = try? socket.receiveMessage(dontWait: true, maxBytes: GatewayMessages.maxPayloadBytes + 256, maxFrames: 3) {
                     handleInbound(message, state, socket, logs)
                 }
             }
@@ -206,6 +208,10 @@ public final class GatewayServer: Sendable {
 
     private func handleInbound(_ message: ZMQSocket.ReceivedMessage, _ state: State, _ socket: ZMQSocket, _ logs: SystemLogStore) {
         let frames = message.frames
+        guard !message.oversized else {
+            bad("message larger than \(GatewayMessages.maxPayloadBytes) bytes or of more than 2 frames", frames.first ?? [], socket)
+            return
+        }
         guard frames.count == 3 else {
             bad("expected 2 frames (topic, JSON payload), got \(frames.count - 1)", frames.first ?? [], socket)
             return
@@ -302,6 +308,9 @@ public final class GatewayServer: Sendable {
             if allowed, let type = state.liveBrokers[broker], peer.apiType == nil || peer.apiType == type { accepted.append(broker) } else { refused.append(broker) }
         }
         let newlyAccepted = accepted.filter { !peer.brokers.contains($0) }
+        // A broker this connection no longer asks for (a second hello with fewer) is no longer
+        // routed to it: else its orders went there unanswered and it counted as connected forever.
+        for (broker, routed) in state.routes where routed == identity && !accepted.contains(broker) { state.routes[broker] = nil }
         // A gateway that reconnects (a new DEALER) takes its brokers over from the old route.
         for broker in accepted {
             if let old = state.routes[broker], old != identity { state.peers[old]?.brokers.remove(broker) }

@@ -66,7 +66,16 @@ public final class ReplayServer: Sendable {
         let store = BusEventStore(connectionString: connectionString)
         while !service.isStopping {
             guard let ready = try? socket.poll(.readable, timeoutMilliseconds: 100), ready.contains(.readable),
-                  let frames = try? socket.receive(dontWait: true), frames.count >= 2 else { continue }
+                  let message = try? socket.receiveMessage(dontWait: true, maxBytes: 4_096, maxFrames: 4) else { continue }
+            let frames = message.frames
+            if message.oversized, let identity = frames.first {
+                refused.add(1, ordering: .relaxed)
+                var error = JSONObjectWriter()
+                error.add("error", "the request is larger than 4096 bytes or has too many frames")
+                _ = try? socket.send([identity, Array("replay.error".utf8), error.bytes], dontWait: true)
+                continue
+            }
+            guard frames.count >= 2 else { continue }
             // A REQ client adds an empty delimiter; answer in the same envelope.
             let envelope = frames[1].isEmpty && frames.count > 2 ? [frames[0], []] : [frames[0]]
             let answer = Answer(socket: socket, envelope: envelope, isStopping: { [service] in service.isStopping })

@@ -288,33 +288,48 @@ public final class ZMQSocket {
     /// A received message with the metadata libzmq attached to it.
     public struct ReceivedMessage: Sendable {
         public let frames: [[UInt8]]
-        /// The peer's address (`Peer-Address`: its IP for TCP), or nil (ipc, inproc).
+        /// The peer's address (`Peer-Address`: its IP for TCP; `...:uid:gid:pid` over ipc on Linux).
         public let peerAddress: String?
         /// What the ZAP handler said the peer is (`User-Id`), or nil without authentication.
         public let userID: String?
+        /// The message was larger than the budget: only its first frame (a ROUTER's routing id,
+        /// so it can be answered) is kept, the rest was read and dropped without copying.
+        public let oversized: Bool
     }
 
     /// Receives one whole multipart message with its `Peer-Address` and `User-Id` properties.
-    public func receiveMessage(dontWait: Bool = false) throws(ZMQError) -> ReceivedMessage? {
+    /// `ZMQ_MAXMSGSIZE` bounds each frame only; `maxBytes` and `maxFrames` bound the message,
+    /// so a peer cannot make the receiver hold a huge request made of many small frames.
+    public func receiveMessage(dontWait: Bool = false, maxBytes: Int = .max, maxFrames: Int = .max) throws(ZMQError) -> ReceivedMessage? {
         let h = try live("zmq_msg_recv")
         let msg = message
         var frames: [[UInt8]] = []
         var peer: String?, user: String?
+        var total = 0, count = 0, oversized = false
         while true {
-            let flags: Int32 = frames.isEmpty && dontWait ? ZMQ_DONTWAIT : 0
+            let flags: Int32 = count == 0 && dontWait ? ZMQ_DONTWAIT : 0
             do {
                 _ = try zmqCall("zmq_msg_recv") { zmq_msg_recv(msg, h, flags) }
-            } catch let error where error.isWouldBlock && frames.isEmpty {
+            } catch let error where error.isWouldBlock && count == 0 {
                 return nil
             }
             // A ROUTER makes the routing-id frame itself, without the connection's metadata: the
             // properties come with the frames the peer sent, so take them from the first that has them.
             if peer == nil { peer = zmq_msg_gets(msg, "Peer-Address").map { String(cString: $0) } }
             if user == nil { user = zmq_msg_gets(msg, "User-Id").map { String(cString: $0) } }
-            frames.append(Array(UnsafeRawBufferPointer(start: zmq_msg_data(msg), count: zmq_msg_size(msg))))
+            let size = zmq_msg_size(msg)
+            total += size
+            count += 1
+            if !oversized && count > 1 && (total > maxBytes || count > maxFrames) {
+                oversized = true
+                frames.removeSubrange(1...)
+            }
+            if !oversized || count == 1 {
+                frames.append(Array(UnsafeRawBufferPointer(start: zmq_msg_data(msg), count: size)))
+            }
             if zmq_msg_more(msg) == 0 { break }
         }
-        return ReceivedMessage(frames: frames, peerAddress: peer, userID: user)
+        return ReceivedMessage(frames: frames, peerAddress: peer, userID: user, oversized: oversized)
     }
 
     /// Receives one whole multipart message and hands each frame's bytes to `body` without copying;

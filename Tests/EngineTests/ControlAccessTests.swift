@@ -119,6 +119,11 @@ struct ControlAccessTests {
         let missing = try request("positions", "\"user\":\"nobody\"")?.body["error"]?.stringValue
         #expect(existing == "no user 'carol' you may act on" && missing == "no user 'nobody' you may act on", "\(existing ?? "") / \(missing ?? "")")
         #expect(try request("halt", "\"reason\":\"bad\\u0000reason\"")?.status == "error", "control characters in text are refused")
+        let foreign = try request("halt", "\"scope\":\"engine\"")
+        #expect(foreign?.body["error"]?.stringValue?.contains("takes no field 'scope'") == true, "an unknown field is refused, never read as a self-halt")
+        _ = try client.socket.send([Array("status".utf8)] + Array(repeating: [UInt8](repeating: 0x20, count: 60 << 10), count: 20))
+        #expect(try client.socket.receive().flatMap { try JSONValue.parse($0[1])["error"]?.stringValue }?.contains("larger than") == true,
+                "a request split into many frames under the per-frame cap is refused whole")
         #expect(try request("halt", "\"reason\":\"real\"")?.status == "ok")
         #expect(try db.query("SELECT count(*) FROM halts WHERE user_id = $1::uuid", [bob.userID]).scalar == "1")
     }

@@ -104,5 +104,7 @@ struct ControlSocketTests {
         #expect(try db.query("SELECT count(*) FROM audit_log WHERE action = 'halt' AND actor = 'ctl:root' AND target_user_id = $1::uuid",
                              [trader.userID]).scalar == "1")
         #expect(try db.query("SELECT count(*) FROM audit_log WHERE action = 'login' AND actor_user_id = $1::uuid", [admin.userID]).scalar == "1")
+        // Over ipc the peer is the local user the kernel vouches for, so local users are limited apart.
+        #expect(try db.query("SELECT count(*) FROM audit_log WHERE peer IS NULL OR peer NOT LIKE 'uid:%'").scalar == "0")
     }
 }

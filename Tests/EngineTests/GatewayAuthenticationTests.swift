@@ -89,6 +89,10 @@ struct GatewayAuthenticationTests {
         big.add("gateway_id", String(repeating: "g", count: 24 << 20))
         try huge.send("hello", big)
         #expect(try huge.next("welcome", within: 1) == nil && huge.next("error", within: 0.1) == nil, "no answer: the connection was dropped")
+        // The same 24 MB in 400 frames of 60 KiB (each under the per-frame cap) is refused whole, unread.
+        let split = try Gateway(endpoint: endpoint, serverKey: server.publicKey, keys: aliceKey)
+        _ = try split.socket.send([Array("hello".utf8)] + Array(repeating: [UInt8](repeating: 0x20, count: 60 << 10), count: 400))
+        #expect(try split.next("error", within: 5)?["error"]?.stringValue?.contains("larger than") == true)
 
         // Alice's gateway asks for both brokers: only hers is granted, and bob's route stays his.
         let aliceGateway = try Gateway(endpoint: endpoint, serverKey: server.publicKey, keys: aliceKey)
@@ -117,6 +121,19 @@ struct GatewayAuthenticationTests {
         let status = try db.query("SELECT status, coalesce(filled_quantity, 0) FROM trades WHERE order_id = $1", [orderID]).rows.first
         #expect(status?[0] != "FILLED" && status?[0] != "PARTIAL" && status?[1] == "0", "\(String(describing: status))")
         #expect(try db.query("SELECT count(*) FROM bus_events WHERE event = 'fill'").scalar == "0")
+
+        // A second hello without her broker takes its route away: her strategy's next orders are
+        // rejected as having no gateway, not sent to a connection that no longer serves them.
+        try aliceGateway.hello([bob.brokerID])
+        #expect(try aliceGateway.next("welcome", within: 10)?["broker_ids"] == .array([]))
+        #expect(try DaemonProcess.python("publish_price_path.py", [daemon.feed, "RELIANCE", "NSE", "3000", "11", "\(dir)/prices2.json"]) == 0)
+        #expect(try aliceGateway.next("order.new", within: 3) == nil, "no order reaches a gateway for a broker it dropped")
+        let aliceOrders = try db.query("""
+            SELECT t.status, (SELECT string_agg(l.message, ' | ') FROM trade_logs l WHERE l.trade_id = t.trade_id)
+            FROM trades t WHERE t.broker_id = $1::uuid
+            """, [alice.brokerID]).rows
+        #expect(!aliceOrders.isEmpty && aliceOrders.allSatisfy { $0[0] == "REJECTED" && $0[1]?.contains("no gateway connected") == true },
+                "\(aliceOrders)")
 
         // A gateway's key opens no other socket: the control socket does not answer it.
         let control = try ZMQSocket(context: aliceGateway.context, type: .dealer, linger: 0)

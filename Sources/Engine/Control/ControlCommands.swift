@@ -35,7 +35,7 @@ extension ControlServer {
         switch command {
         case "logout":
             try db.query("DELETE FROM user_sessions WHERE token_hash = $1", [Self.hash(token)])
-            try AuditLog.record(db, actor: actor, actorUserID: caller.userID, action: .logout, targetUserID: caller.userID, peer: peer.address)
+            try AuditLog.record(db, actor: actor, actorUserID: caller.userID, action: .logout, targetUserID: caller.userID, peer: peer.label)
             answer.add("logged_out", true)
         case "status":
             answer = try status(caller, db)
@@ -63,7 +63,7 @@ extension ControlServer {
             try UserScope.run(db, userID: owner) { conn in
                 try conn.query("UPDATE strategies SET is_active = $2::boolean WHERE strategy_id = $1::uuid", [strategyID, start ? "true" : "false"])
                 try AuditLog.record(conn, actor: actor, actorUserID: caller.userID, action: start ? .strategyStarted : .strategyStopped,
-                                    targetUserID: owner, target: strategyID, peer: peer.address)
+                                    targetUserID: owner, target: strategyID, peer: peer.label)
             }
             hooks.reloadStrategies()
             answer.add("strategy_id", strategyID)
@@ -128,7 +128,7 @@ extension ControlServer {
             guard visible, let owner else { throw ControlRefusal("no order '\(orderID)' of yours") }
             hooks.desk?.cancel(orderID: orderID, reason: "cancelled by \(caller.username)", now: SystemClock().now())
             try AuditLog.record(db, actor: actor, actorUserID: caller.userID, action: .orderCancelled, targetUserID: owner, target: orderID,
-                                peer: peer.address)
+                                peer: peer.label)
             answer.add("order_id", orderID)
             answer.add("cancel", "requested")
         case "halt", "resume":
@@ -150,7 +150,7 @@ extension ControlServer {
             }
             if halting {
                 let reason = try request.string("reason", max: 500) ?? "halted by \(caller.username)"
-                try OperatorHalts.halt(db, scope, reason: reason, actor: actor, actorUserID: caller.userID, peer: peer.address)
+                try OperatorHalts.halt(db, scope, reason: reason, actor: actor, actorUserID: caller.userID, peer: peer.label)
                 switch scope {
                 case .engine: answer.add("halted", "engine")
                 case .user(let id): answer.add("halted", id)
@@ -159,7 +159,7 @@ extension ControlServer {
                     answer.add("strategy_id", id)
                 }
             } else {
-                let lifted = try OperatorHalts.resume(db, scope, actor: actor, actorUserID: caller.userID, peer: peer.address)
+                let lifted = try OperatorHalts.resume(db, scope, actor: actor, actorUserID: caller.userID, peer: peer.label)
                 answer.add("lifted", lifted)
                 if case .strategy(let id, _) = scope { answer.add("strategy_id", id) }
             }
@@ -172,7 +172,7 @@ extension ControlServer {
             details.add("closing_orders", result.closingOrders)
             details.add("cancel_requests", result.cancelRequests)
             try AuditLog.record(db, actor: actor, actorUserID: caller.userID, action: .flatten, targetUserID: user, details: details.text,
-                                peer: peer.address)
+                                peer: peer.label)
             answer.add("closing_orders", result.closingOrders)
             answer.add("cancel_requests", result.cancelRequests)
             answer.add("skipped", strings: result.skipped)

@@ -27,6 +27,32 @@ struct ControlRequest {
         value = parsed
     }
 
+    /// The object's member names.
+    var keys: [String] {
+        guard case .object(let members) = value else { return [] }
+        return members.map(\.0)
+    }
+
+    /// Fields every request may carry: the caller's token and who it is.
+    static let commonFields: Set<String> = ["token", "client", "forwarded_for", "forwarder_secret", "user_agent"]
+
+    /// Each command's own fields. A field not listed is refused, so a misspelled or foreign one
+    /// (`"scope": "engine"`) is an error, never a request quietly read as something else.
+    static let commandFields: [String: Set<String>] = [
+        "login": ["username", "password"], "logout": [], "status": [], "strategies": ["user"], "positions": ["user"],
+        "orders": ["user", "limit", "status"], "strategy.start": ["strategy_id"], "strategy.stop": ["strategy_id"],
+        "order.cancel": ["order_id"], "halt": ["user", "strategy_id", "engine", "reason"], "resume": ["user", "strategy_id", "engine"],
+        "flatten": ["user"],
+    ]
+
+    /// Refuses a field the command does not take.
+    func checkFields(for command: String) throws(ControlRefusal) {
+        guard let own = Self.commandFields[command] else { return }  // unknown commands are refused by name
+        if let unknown = keys.first(where: { !own.contains($0) && !Self.commonFields.contains($0) }) {
+            throw ControlRefusal("'\(command)' takes no field '\(PrintableText.make(unknown, maxCharacters: 64))' (it takes \(own.union(["token"]).sorted().joined(separator: ", ")))")
+        }
+    }
+
     func has(_ key: String) -> Bool { value[key] != nil && value[key]?.isNull == false }
 
     /// A string field, absent or null as nil. `printable`: no control characters (identifiers,

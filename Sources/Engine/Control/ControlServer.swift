@@ -90,12 +90,15 @@ public final class ControlServer: Sendable {
     }
 
     /// Where a request came from: recorded in the audit log and `user_sessions`, and the key the
-    /// login limits count by.
+    /// login limits count by — something the client cannot pick: its IP address (TCP, or the
+    /// client's as a front end with the forwarder secret forwards it), or over ipc the user id
+    /// the kernel vouches for (`uid:1000`), so local users on an ipc control socket are told apart.
     struct Peer {
-        /// The client's IP address (TCP, or forwarded by a front end); nil over ipc.
+        /// The client's IP address, for `user_sessions.ip_address`; nil over ipc.
         let address: String?
+        /// What `audit_log.peer` records and the limits count by.
+        let label: String
         let userAgent: String?
-        var limitKey: String { address ?? "local" }
     }
 
     private func run(_ ready: (ZMQError?) -> Void) {
@@ -116,11 +119,11 @@ public final class ControlServer: Sendable {
                                    window: Double(settings.failedLoginWindowSeconds))
         while !service.isStopping {
             guard let ready = try? socket.poll(.readable, timeoutMilliseconds: 100), ready.contains(.readable),
-                  let message = try? socket.receiveMessage(dontWait: true) else { continue }
+                  let message = try? socket.receiveMessage(dontWait: true, maxBytes: Self.maxMessageBytes, maxFrames: 4) else { continue }
             var frames = message.frames
-            guard frames.count >= 2 else { continue }
+            guard frames.count >= 2 || (message.oversized && !frames.isEmpty) else { continue }
             // A REQ client puts an empty delimiter after its identity: answer in the same envelope.
-            let envelope = frames[1].isEmpty ? [frames[0], []] : [frames[0]]
+            let envelope = frames.count > 1 && frames[1].isEmpty ? [frames[0], []] : [frames[0]]
             frames.removeFirst(envelope.count)
             func reply(_ status: String, _ body: JSONObjectWriter) {
                 _ = try? socket.send(envelope + [Array(status.utf8), body.bytes])
@@ -130,12 +133,17 @@ public final class ControlServer: Sendable {
                 body.add("error", message)
                 reply("error", body)
             }
+            guard !message.oversized else {
+                refuse("the request is larger than \(Self.maxMessageBytes) bytes or has too many frames")
+                continue
+            }
             guard frames.count == 2, let command = String(validating: frames[0], as: UTF8.self), command.utf8.count <= 64 else {
                 refuse("expected two frames: a command and a JSON object")
                 continue
             }
             do {
                 let request = try ControlRequest(frames[1])
+                try request.checkFields(for: command)
                 let peer = try peer(of: request, transport: message.peerAddress)
                 let conn = try db.get()
                 reply("ok", try handle(command, request, peer: peer, conn, &limiter))
@@ -159,7 +167,8 @@ public final class ControlServer: Sendable {
     private func peer(of request: ControlRequest, transport: String?) throws(ControlRefusal) -> Peer {
         let client = try request.string("client", max: 256)
         guard let forwarded = try request.string("forwarded_for", max: 64) else {
-            return Peer(address: Self.ipAddress(transport), userAgent: client)
+            if let address = Self.ipAddress(transport) { return Peer(address: address, label: address, userAgent: client) }
+            return Peer(address: nil, label: Self.ipcUser(transport) ?? "local", userAgent: client)
         }
         guard let expected = settings.forwarderSecret,
               let shown = try request.string("forwarder_secret", max: 256, printable: false),
@@ -167,7 +176,15 @@ public final class ControlServer: Sendable {
             throw ControlRefusal("'forwarded_for' needs the forwarder secret (control.forwarder_secret_file)")
         }
         guard let address = Self.ipAddress(forwarded) else { throw ControlRefusal("'forwarded_for' must be an IP address") }
-        return Peer(address: address, userAgent: try request.string("user_agent", max: 512) ?? client)
+        return Peer(address: address, label: address, userAgent: try request.string("user_agent", max: 512) ?? client)
+    }
+
+    /// `uid:N` from an ipc peer's `Peer-Address` (libzmq on Linux: `host:uid:gid:pid`, from
+    /// SO_PEERCRED), or nil.
+    static func ipcUser(_ peer: String?) -> String? {
+        guard let parts = peer?.split(separator: ":", omittingEmptySubsequences: false), parts.count >= 4,
+              let uid = UInt32(parts[parts.count - 3]) else { return nil }
+        return "uid:\(uid)"
     }
 
     static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
@@ -198,13 +215,13 @@ public final class ControlServer: Sendable {
         }
         let auditedName = PrintableText.make(username, maxCharacters: ControlRequest.maxUsername)
         let now = Date().timeIntervalSince1970
-        if let (wait, key) = limiter.blocked(user: auditedName, peer: peer.limitKey, now: now) {
+        if let (wait, key) = limiter.blocked(user: auditedName, peer: peer.label, now: now) {
             if let refused = limiter.refused(key: key, now: now) {
                 var details = JSONObjectWriter()
                 details.add("reason", "rate_limited")
                 details.add("refused", refused)
                 try AuditLog.record(db, actor: "ctl:\(auditedName)", action: .loginFailed, target: auditedName, details: details.text,
-                                    peer: peer.address)
+                                    peer: peer.label)
             }
             throw ControlRefusal("too many failed logins: try again in \(Int(wait.rounded(.up))) s")
         }
@@ -215,14 +232,14 @@ public final class ControlServer: Sendable {
         let stored = row?[1] ?? Self.decoyHash
         let matches = (try? PasswordHasher.verify(password, against: stored)) ?? false
         guard let row, matches, row[3] == "t" else {
-            limiter.fail(user: auditedName, peer: peer.limitKey, now: now)
+            limiter.fail(user: auditedName, peer: peer.label, now: now)
             var details = JSONObjectWriter()
             details.add("reason", row?[3] == "f" ? "disabled" : "bad credentials")
             try AuditLog.record(db, actor: "ctl:\(auditedName)", actorUserID: row?[0], action: .loginFailed, targetUserID: row?[0],
-                                target: auditedName, details: details.text, peer: peer.address)
+                                target: auditedName, details: details.text, peer: peer.label)
             throw ControlRefusal("login failed")
         }
-        limiter.succeed(user: auditedName, peer: peer.limitKey)
+        limiter.succeed(user: auditedName, peer: peer.label)
         var bytes = [UInt8](repeating: 0, count: 32)
         var rng = SystemRandomNumberGenerator()
         for i in bytes.indices { bytes[i] = rng.next() }
@@ -235,7 +252,7 @@ public final class ControlServer: Sendable {
                 VALUES ($1::uuid, $2, now() + make_interval(mins => $3::int), $4::inet, $5) RETURNING to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
                 """, [userID, Self.hash(token), String(settings.sessionTTLMinutes), peer.address, peer.userAgent]).scalar!
             try conn.query("UPDATE users SET last_login = now() WHERE user_id = $1::uuid", [userID])
-            try AuditLog.record(conn, actor: "ctl:\(username)", actorUserID: userID, action: .login, targetUserID: userID, peer: peer.address)
+            try AuditLog.record(conn, actor: "ctl:\(username)", actorUserID: userID, action: .login, targetUserID: userID, peer: peer.label)
             return expires
         }
         var answer = JSONObjectWriter()
