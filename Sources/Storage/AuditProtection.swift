@@ -16,6 +16,8 @@ public enum AuditProtection {
         public var ownerRoles: [String] = []
         /// Whether one of those owns audit_log itself (and so holds every right on it).
         public var ownsTable = false
+        /// Whether the login has CREATEROLE, with which it may grant itself an owner's role.
+        public var canCreateRoles = false
         /// Rights on audit_log itself the login holds through some role (INSERT, UPDATE, ...).
         public var tableRights: [String] = []
         /// Whether the login may call `audit_log_append` (the daemon's login should: it is the
@@ -72,13 +74,20 @@ public enum AuditProtection {
             WITH reach AS (\(reach)),
                  owned AS (SELECT relowner AS owner, 'audit_log' AS what, 0 AS n FROM pg_class WHERE oid = 'audit_log'::regclass
                            UNION ALL SELECT proowner, proname::text, CASE proname WHEN 'audit_log_append' THEN 1 ELSE 2 END FROM pg_proc
-                           WHERE oid IN ($1::regprocedure, 'audit_log_append_only()'::regprocedure))
+                           WHERE oid IN ($1::regprocedure, 'audit_log_append_only()'::regprocedure)
+                           -- The schema's owner may DROP the table and make another (on PostgreSQL 15+
+                           -- `public` belongs to pg_database_owner: whoever owns the database).
+                           UNION ALL SELECT nspowner, 'schema ' || nspname, 3 FROM pg_namespace
+                           WHERE oid = (SELECT relnamespace FROM pg_class WHERE oid = 'audit_log'::regclass))
             SELECT reach.rolname || ' (owner of ' || string_agg(owned.what, ', ' ORDER BY owned.n) || ')', bool_or(owned.n = 0)
             FROM reach JOIN owned ON owned.owner = reach.oid GROUP BY reach.rolname ORDER BY reach.rolname
             """, [appendSignature]).rows
         report.ownerRoles = owners.compactMap { $0[0] }
         report.ownsTable = owners.contains { $0[1] == "t" }
         report.superuserRoles = (roles[0] ?? "").split(separator: ",").map(String.init)
+        // CREATEROLE (before PostgreSQL 16: over every non-superuser role) lets a login grant
+        // itself the owner's role.
+        report.canCreateRoles = try db.query("SELECT rolcreaterole FROM pg_roles WHERE rolname = session_user").scalar == "t"
         for (i, right) in ["INSERT", "UPDATE", "DELETE", "TRUNCATE", "TRIGGER"].enumerated() where roles[1 + i] == "t" {
             report.tableRights.append(right)
         }
@@ -119,6 +128,10 @@ public enum AuditProtection {
         if !r.ownerRoles.isEmpty {
             out.append(Problem(what: "the login '\(r.login)' is or may become an owner: \(r.ownerRoles.joined(separator: ", ")); an owner can "
                                + "ALTER TABLE audit_log DISABLE TRIGGER (or replace the functions) and then change history", fix: fix))
+        }
+        if r.canCreateRoles {
+            out.append(Problem(what: "the login '\(r.login)' has CREATEROLE, with which it may grant itself the owner's role",
+                               fix: "ALTER ROLE \(r.login) NOCREATEROLE, and " + fix))
         }
         // A superuser or an owner holds every right on the table by being one; revoking is no fix.
         let implied = !r.superuserRoles.isEmpty || r.ownsTable

@@ -135,6 +135,23 @@ struct RuntimeLoginTests {
         }
     }
 
+    /// Missed before: the database's owner (on PostgreSQL 15+ the owner of schema public) may
+    /// drop audit_log and make another, and CREATEROLE may grant itself the owner's role.
+    @Test func auditCheckFailsForTheDatabaseOwnerAndForALoginWithCreaterole() throws {
+        let url = try TestDatabase.makeMigrated()
+        let admin = try TestDatabase.connect(url)
+        let database = try #require(URLComponents(string: url)?.path.dropFirst()).description
+        for kind in ["database owner", "createrole"] {
+            let loginURL = try TestDatabase.makeLogin(for: url, memberOf: ["algotrader_engine", "algotrader_app"], prefix: "rt")
+            let login = try #require(URLComponents(string: loginURL)?.user)
+            if kind == "createrole" { try admin.execute("ALTER ROLE \(login) CREATEROLE") } else { try admin.execute("ALTER DATABASE \(database) OWNER TO \(login)") }
+            let outcome = try CommandRunner.algotrader(["audit", "check", "--config", Repository.shippedConfig],
+                                                       environment: ["ALGOTRADER_DATABASE_URL": loginURL])
+            #expect(outcome.status == 1, "\(kind): \(outcome.stdout)\(outcome.stderr)")
+            #expect(outcome.stderr.contains(kind == "createrole" ? "CREATEROLE" : "schema public"), "\(kind): \(outcome.stderr)")
+        }
+    }
+
     @Test func serveWarnsAtStartWhenItsLoginCouldRewriteTheAuditLog() throws {
         let daemon = try DaemonProcess(databaseURL: try TestDatabase.makeMigrated(), captureStderr: true)
         defer { _ = daemon.stop() }
