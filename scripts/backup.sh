@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A backup of the algotrader database that restores (docs/operations.md, "Backup and restore").
 #   scripts/backup.sh DATABASE_URL FILE [pg_dump options...]
-# Run it as the login that owns the schema (the one `algotrader migrate` and `serve` run as) or
+# Run it as the login that owns the schema (the one `algotrader migrate` runs as) or
 # as a superuser, while the daemon runs or not: pg_dump reads one consistent snapshot. FILE is
 # pg_dump's custom format (compressed); scripts/restore.sh restores it into a new cluster.
 # Extra options go to pg_dump, e.g. --exclude-table-data='market_data_tick_p*' to leave ticks out.

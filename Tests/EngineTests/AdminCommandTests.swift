@@ -3,6 +3,7 @@ import Postgres
 import Security
 import TestSupport
 import Testing
+import ZeroMQ
 
 /// The admin subcommands against a real database: users with scrypt hashes, broker credentials
 /// that never reach the database (or a dump of it) in plaintext, key rotation, strategies that
@@ -143,5 +144,15 @@ struct AdminCommandTests {
                               "--max-drawdown-percent", "150", "--max-risk-per-trade", "2"], env).status == 64)
         let actions = try db.query("SELECT action FROM audit_log ORDER BY audit_id").rows.map { $0[0] ?? "" }
         #expect(actions == ["strategy_added", "strategy_stopped", "strategy_removed", "risk_changed"])
+    }
+    @Test func keysCurveWritesASecretOnlyItsOwnerReadsAndPrintsItsPublicKey() throws {
+        let path = NSTemporaryDirectory() + "curve-\(UUID().uuidString.prefix(8)).key"
+        let made = try CommandRunner.algotrader(["keys", "curve", "--secret-file", path], environment: [:])
+        #expect(made.status == 0, "\(made.stderr)")
+        let secret = try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(try CurveKeyPair(secretKey: secret).publicKey == made.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+        let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        #expect(try CommandRunner.algotrader(["keys", "curve", "--secret-file", path], environment: [:]).status == 64, "never overwrites a key")
     }
 }

@@ -3,6 +3,7 @@ import Foundation
 import Postgres
 import Security
 import Storage
+import ZeroMQ
 
 /// `algotrader broker add|list|disable|credentials`: broker accounts, their credentials sealed
 /// with AES-256-GCM under the key ring (docs/security.md).
@@ -130,10 +131,29 @@ struct BrokerCommand: ParsableCommand {
     }
 }
 
-/// `algotrader keys generate|rotate`.
+/// `algotrader keys generate|rotate|curve`.
 struct KeysCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "keys", abstract: "Key-encryption keys for broker credentials.", subcommands: [Generate.self, Rotate.self])
+        commandName: "keys", abstract: "Key-encryption keys for broker credentials, and CURVE key pairs for the sockets.",
+        subcommands: [Generate.self, Rotate.self, Curve.self])
+
+    /// A CURVE key pair for the engine (security.curve_secret_key_file) or for a client (a
+    /// gateway, a subscriber, an operator's ctl): the secret goes to a file only its owner reads,
+    /// the public key to stdout, for the allow-list of the socket the client needs.
+    struct Curve: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Make a CURVE key pair: the secret key (Z85) into --secret-file (mode 0600), the public key printed.")
+        @Option(help: "Where to write the secret key (refused if it exists).") var secretFile: String
+
+        func run() throws {
+            let pair = try CurveKeyPair.generate()
+            guard !FileManager.default.fileExists(atPath: secretFile) else { throw Admin.fail("\(secretFile) exists: choose a new file", status: 64) }
+            guard FileManager.default.createFile(atPath: secretFile, contents: Data((pair.secretKey + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
+                throw Admin.fail("cannot write \(secretFile)")
+            }
+            print(pair.publicKey)
+        }
+    }
 
     struct Generate: ParsableCommand {
         static let configuration = CommandConfiguration(
