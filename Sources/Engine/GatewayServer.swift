@@ -78,6 +78,13 @@ public final class GatewayServer: Sendable {
 
     /// The live broker accounts (`broker_id` -> `api_type`), at start and on SIGHUP.
     public func setLiveBrokers(_ brokers: [String: String]) {
+        if !brokers.isEmpty && security == nil && (!settings.endpoint.hasPrefix("ipc://") || settings.ipcBrokers.isEmpty) {
+            logger.warning("""
+                live brokers are configured but no gateway can authenticate for them: their orders are rejected until one does \
+                (set gateway.curve_keys_file with CURVE, or an ipc:// gateway.bind with gateway.ipc_brokers; docs/security.md)
+                """,
+                           metadata: ["live_brokers": "\(brokers.count)", "endpoint": "\(settings.endpoint)"])
+        }
         outbox.withLock { $0.append(.liveBrokers(brokers)) }
     }
 

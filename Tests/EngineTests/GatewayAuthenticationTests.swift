@@ -143,4 +143,33 @@ struct GatewayAuthenticationTests {
         _ = try control.send([Array("status".utf8), Array("{}".utf8)])
         #expect(try control.receive() == nil, "the ZAP handler refused the gateway's key on the control socket")
     }
+    /// Failed on 1106958: without CURVE a plain TCP gateway's hello got any live broker it named.
+    @Test func aPlainTCPGatewayWithoutCurveGetsNoLiveBrokerAndTheDaemonSaysWhy() throws {
+        let url = try TestDatabase.makeMigrated()
+        let db = try TestDatabase.connect(url)
+        let bob = try DaemonGatewayTests.liveUser(db, "bob")
+        let port = ControlAccessTests.freePort()
+        let daemon = try DaemonProcess(databaseURL: url, environment: [
+            "ALGOTRADER_GATEWAY_BIND": "tcp://127.0.0.1:\(port)", "ALGOTRADER_GATEWAY_IPC_BROKERS": "", "ALGOTRADER_LOGGING_LEVEL": "info",
+        ], captureStderr: true)
+        defer { _ = daemon.stop() }
+        let context = try ZMQContext()
+        let rogue = try ZMQSocket(context: context, type: .dealer, linger: 0)
+        try rogue.setReceiveTimeout(milliseconds: 1_000)
+        try rogue.connect("tcp://127.0.0.1:\(port)")
+        var hello = JSONObjectWriter()
+        hello.add("gateway_id", "rogue")
+        hello.add("broker_ids", strings: [bob.brokerID])
+        var welcome: JSONValue?
+        let deadline = Date().addingTimeInterval(20)
+        while welcome?["refused_broker_ids"] == nil && Date() < deadline {
+            _ = try rogue.send([Array("hello".utf8), hello.bytes])
+            if let frames = try rogue.receive(), frames.count == 2, String(decoding: frames[0], as: UTF8.self) == "welcome" {
+                welcome = try JSONValue.parse(frames[1])
+            }
+        }
+        #expect(welcome?["broker_ids"] == .array([]) && welcome?["refused_broker_ids"] == .array([.string(bob.brokerID)]),
+                "\(String(describing: welcome))")
+        #expect(daemon.stderr.contains("no gateway can authenticate"), "the operator is told why live orders will be rejected")
+    }
 }
