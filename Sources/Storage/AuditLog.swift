@@ -1,4 +1,5 @@
 public import Postgres
+import TradingCore
 
 /// Appends to `audit_log` (migrations 4 and 10): who did what to whom, when. The table is
 /// append-only and no role may write it: every row goes through `audit_log_append`, a function
@@ -58,14 +59,10 @@ public enum AuditLog {
     /// Details over the bound become a JSON object saying so, with the start of the original.
     static func clipDetails(_ details: String) -> String {
         guard details.utf8.count > maxDetailsBytes else { return details }
-        let head = String(details.prefix(1_024)).unicodeScalars.map { scalar -> String in
-            switch scalar {
-            case "\"": return "\\\""
-            case "\\": return "\\\\"
-            case _ where scalar.value < 0x20: return "\\u00" + (scalar.value < 0x10 ? "0" : "") + String(scalar.value, radix: 16)
-            default: return String(scalar)
-            }
-        }.joined()
-        return "{\"clipped\":true,\"bytes\":\(details.utf8.count),\"head\":\"\(head)\"}"
+        var clipped = JSONObjectWriter()
+        clipped.add("clipped", true)
+        clipped.add("bytes", details.utf8.count)
+        clipped.add("head", String(details.prefix(1_024)))
+        return clipped.text
     }
 }

@@ -31,6 +31,29 @@ struct Serve: ParsableCommand {
             sources.append(source)
         }
 
+        // Files the configuration names are read before the database is tried, so a bad key file
+        // exits 78 at once instead of 69 after the connection retries.
+        let security: SocketSecurity?
+        do {
+            security = try SocketSecurity.load(config)
+        } catch {
+            FileHandle.standardError.write(Data("algotrader serve: configuration error: \(error)\n".utf8))
+            throw ExitCode(ExitStatus.config)
+        }
+        if let problem = GatewayIPCCheck.problem(endpoint: config.gatewayBind, brokers: config.gatewayIPCBrokers) {
+            FileHandle.standardError.write(Data("algotrader serve: configuration error: \(problem.key): \(problem.message)\n".utf8))
+            throw ExitCode(ExitStatus.config)
+        }
+        var forwarderSecret: String?
+        if !config.controlForwarderSecretFile.isEmpty {
+            guard let text = try? String(contentsOfFile: config.controlForwarderSecretFile, encoding: .utf8),
+                  case let secret = text.trimmingCharacters(in: .whitespacesAndNewlines), secret.utf8.count >= 16 else {
+                FileHandle.standardError.write(Data("algotrader serve: configuration error: control.forwarder_secret_file: cannot read '\(config.controlForwarderSecretFile)' or it holds under 16 characters\n".utf8))
+                throw ExitCode(ExitStatus.config)
+            }
+            forwarderSecret = secret
+        }
+
         // A connection attempt to an unreachable host must not block a writer, the probe or
         // housekeeping for minutes (libpq waits for the kernel's TCP timeout by default); an
         // operator's own PGCONNECT_TIMEOUT or connect_timeout in the URL wins.
@@ -90,13 +113,6 @@ struct Serve: ParsableCommand {
         let context = try ZMQContext()
         // CURVE on every bound socket when a key is configured; the ZAP handler admits only the
         // listed client keys and must be up before any socket accepts a connection.
-        let security: SocketSecurity?
-        do {
-            security = try SocketSecurity.load(config)
-        } catch {
-            FileHandle.standardError.write(Data("algotrader serve: configuration error: \(error)\n".utf8))
-            throw ExitCode(ExitStatus.config)
-        }
         var zap: ZAPHandler?
         if let security {
             let handler = ZAPHandler(context: context, allowedByDomain: security.allowedByDomain)
@@ -108,10 +124,6 @@ struct Serve: ParsableCommand {
             // Allowed (publishers may live elsewhere), but whoever reaches it can move prices.
             logger.warning("market_data.bind listens beyond this machine without CURVE: anyone who reaches it can publish ticks",
                            metadata: ["endpoint": "\(exposed)"])
-        }
-        if let problem = GatewayIPCCheck.problem(endpoint: config.gatewayBind, brokers: config.gatewayIPCBrokers) {
-            FileHandle.standardError.write(Data("algotrader serve: configuration error: gateway.bind: \(problem)\n".utf8))
-            throw ExitCode(ExitStatus.config)
         }
         // Orders: the desk (risk, paper venue, positions) and the event writer that stores its
         // records and only then publishes them on the bus (CONTRACT.md section 2).
@@ -161,19 +173,10 @@ struct Serve: ParsableCommand {
             FileHandle.standardError.write(Data("algotrader serve: database: \(error)\n".utf8))
             throw ExitCode(ExitStatus.unavailable)
         }
-        var forwarderSecret: String?
-        if !config.controlForwarderSecretFile.isEmpty {
-            guard let text = try? String(contentsOfFile: config.controlForwarderSecretFile, encoding: .utf8),
-                  case let secret = text.trimmingCharacters(in: .whitespacesAndNewlines), secret.utf8.count >= 16 else {
-                FileHandle.standardError.write(Data("algotrader serve: configuration error: control.forwarder_secret_file: cannot read '\(config.controlForwarderSecretFile)' or it holds under 16 characters\n".utf8))
-                throw ExitCode(ExitStatus.config)
-            }
-            forwarderSecret = secret
-        }
         let control = ControlServer(
             settings: .init(endpoint: config.controlBind, sessionTTLMinutes: config.sessionTTLMinutes, maxFailedLogins: config.maxFailedLogins,
                             maxFailedLoginsPerPeer: config.maxFailedLoginsPerPeer, failedLoginWindowSeconds: config.failedLoginWindowSeconds,
-                            forwarderSecret: forwarderSecret),
+                            forwarderSecret: forwarderSecret, passwordLogN: config.passwordScryptLogN),
             context: context, connectionString: config.databaseURL, logger: logger,
             hooks: .init(reloadStrategies: { strategies.reload() }, desk: desk), security: security)
         do {

@@ -28,9 +28,13 @@ public final class ControlServer: Sendable {
         public var failedLoginWindowSeconds: Int
         /// The secret a forwarding front end shows with `forwarded_for`; nil: forwarding refused.
         public var forwarderSecret: String?
+        /// The scrypt cost new passwords get (`security.password_scrypt_log_n`): an unknown
+        /// username is checked against a hash of the same cost, so timing tells nothing.
+        public var passwordLogN: Int
 
         public init(endpoint: String, sessionTTLMinutes: Int = 480, maxFailedLogins: Int = 5, maxFailedLoginsPerPeer: Int = 20,
-                    failedLoginWindowSeconds: Int = 300, forwarderSecret: String? = nil) {
+                    failedLoginWindowSeconds: Int = 300, forwarderSecret: String? = nil, passwordLogN: Int = 15) {
+            self.passwordLogN = passwordLogN
             self.endpoint = endpoint
             self.sessionTTLMinutes = sessionTTLMinutes
             self.maxFailedLogins = maxFailedLogins
@@ -61,10 +65,13 @@ public final class ControlServer: Sendable {
     let hooks: Hooks
     private let security: SocketSecurity?
     private let service = ServiceThread()
+    /// A syntactically valid hash no password matches, for unknown usernames.
+    private let decoyHash: String
 
     public init(settings: Settings, context: ZMQContext, connectionString: String, logger: Logger, hooks: Hooks,
                 security: SocketSecurity? = nil) {
         self.settings = settings
+        decoyHash = (try? PasswordHasher(logN: settings.passwordLogN).hash(UUID().uuidString)) ?? "$scrypt$ln=15,r=8,p=1$AAAA$AAAA"
         self.context = context
         self.connectionString = connectionString
         self.logger = logger
@@ -229,7 +236,7 @@ public final class ControlServer: Sendable {
         let row = valid ? try db.query("SELECT user_id::text, password_hash, role, coalesce(is_active, true) FROM users WHERE username = $1",
                                        [username]).rows.first : nil
         // Unknown users cost a verification too, so timing does not tell which names exist.
-        let stored = row?[1] ?? Self.decoyHash
+        let stored = row?[1] ?? decoyHash
         let matches = (try? PasswordHasher.verify(password, against: stored)) ?? false
         guard let row, matches, row[3] == "t" else {
             limiter.fail(user: auditedName, peer: peer.label, now: now)
@@ -277,6 +284,4 @@ public final class ControlServer: Sendable {
         return try handle(command, request, caller: caller, token: token, peer: peer, db)
     }
 
-    /// A syntactically valid hash no password matches, for unknown usernames (same cost as ln=15).
-    static let decoyHash = (try? PasswordHasher(logN: 15).hash(UUID().uuidString)) ?? "$scrypt$ln=15,r=8,p=1$AAAA$AAAA"
 }
