@@ -283,6 +283,12 @@ public final class GatewayServer: Sendable {
         }
         // Peers are kept until silent for the heartbeat timeout: a flood of hellos from new
         // identities is refused past the bound instead of growing the table.
+        // A full table first drops the stalest connection that serves no broker, so a flood of
+        // hellos that were granted nothing cannot keep a real gateway out.
+        if state.peers[identity] == nil && state.peers.count >= Self.maxPeers,
+           let idle = state.peers.values.filter({ $0.brokers.isEmpty }).min(by: { $0.lastHeard < $1.lastHeard }) {
+            state.peers[idle.identity] = nil
+        }
         if state.peers[identity] == nil && state.peers.count >= Self.maxPeers {
             bad("too many gateways connected (\(Self.maxPeers))", identity, socket)
             return
