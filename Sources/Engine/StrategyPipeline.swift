@@ -332,9 +332,11 @@ final class Shard: @unchecked Sendable {
             let intent = event.order.intent
             guard let runner = runners[Self.key(intent.symbol, intent.exchange)]?.first(where: { $0.spec.identity.strategyID == intent.strategyID }) else { continue }
             let sign: Int64 = intent.side == .buy ? 1 : -1
-            // A bracket child (stoploss/target) was never one of the strategy's intents: its fill
-            // moves the position, but nothing was pending for it.
-            let child = event.order.parentOrderID != nil
+            // A bracket child (stoploss/target) or an order the engine placed for the strategy (MIS
+            // square-off, flatten, a loss halt's exit) was never one of its intents: its fill
+            // moves the position, but nothing was pending for it. Counting it as pending kept a
+            // squared-off strategy believing it was still long, and it sold from flat.
+            let child = event.order.parentOrderID != nil || event.order.intent.placedByEngine
             switch event.kind {
             case .fill:
                 let quantity = (event.fillQuantity ?? 0) * sign

@@ -124,11 +124,12 @@ final class StrategyRuntime: Sendable {
         if !problems.isEmpty { try SystemLogStore(connectionString: config.databaseURL).insert(problems) }
         let running = pipeline.runningStrategyIDs
         reportStopped(before.subtracting(running))
-        try catalog.markRunning(running)
+        // The broker first: a strategy shown running has its broker remembered.
         let started = Set(running)
         try catalog.bindBrokers(Dictionary(rows.compactMap { row in
             row.identity.brokerID.flatMap { started.contains(row.identity.strategyID) ? (row.identity.strategyID, $0) : nil }
         }, uniquingKeysWith: { first, _ in first }))
+        try catalog.markRunning(running)
         recorder.setRunning(running)
         logger.info("strategies loaded", metadata: ["running": "\(running.count)", "refused": "\(problems.count)"])
     }

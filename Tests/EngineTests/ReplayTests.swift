@@ -125,6 +125,18 @@ struct ReplayTests {
             WHERE reason = 'MIS auto square-off at 15:20 IST' AND order_timestamp = timestamptz '2026-11-24 15:20:00+05:30'
             """).rows
         #expect(squareOff == [["SELL", "10", "FILLED"]])
+        // Then the strategy knows it is flat (failed on 1106958: it kept believing it was long and
+        // sold from flat until it was short): no SELL of its own after the square-off, and the
+        // MIS entries it tries after the cut-off are refused.
+        let soldAfter = try db.query("""
+            SELECT count(*) FROM backtest_trades WHERE transaction_type = 'SELL' AND status = 'FILLED'
+              AND order_timestamp > timestamptz '2026-11-24 15:20:00+05:30' AND reason <> 'MIS auto square-off at 15:20 IST'
+            """).scalar
+        #expect(soldAfter == "0")
+        let net = try db.query("""
+            SELECT coalesce(sum(CASE transaction_type WHEN 'BUY' THEN filled_quantity ELSE -filled_quantity END), 0) FROM backtest_trades
+            """).scalar
+        #expect(net == "0", "the long-only strategy ends flat, never short")
         let csv = try String(contentsOfFile: dir + "/equity.csv", encoding: .utf8).split(separator: "\n")
         #expect(csv.first == "time,time_ist,equity,realized,unrealized,position" && csv.count > 300, "a point per minute and per fill")
         let png = try Data(contentsOf: URL(fileURLWithPath: dir + "/equity.png"))

@@ -37,6 +37,22 @@ final class ExplodingStrategy: TradingStrategy {
     }
 }
 
+/// Buys 10 on its first tick, then only records the position it is told it has.
+final class PositionProbeStrategy: TradingStrategy, Sendable {
+    let identity: StrategyIdentity
+    let symbol = "RELIANCE"
+    let exchange = "NSE"
+    var barIntervals: Set<BarInterval> { [] }
+    let seen = Mutex<[Int64]>([])
+    init(identity: StrategyIdentity) { self.identity = identity }
+    func onTick(_ tick: Tick, position: Int64) throws -> [OrderIntent] {
+        let first = seen.withLock { list in list.append(position); return list.count == 1 }
+        guard first else { return [] }
+        return [OrderIntent(strategyID: identity.strategyID, userID: identity.userID, brokerID: identity.brokerID, symbol: symbol,
+                            exchange: exchange, side: .buy, quantity: 10, referencePrice: tick.price, time: tick.timestamp, reason: "probe")]
+    }
+}
+
 @Suite("Strategy pipeline on Dispatch shards")
 struct StrategyPipelineTests {
     static func spec(_ id: String, type: String, _ params: [String: ParameterValue]) -> StrategySpec {
@@ -106,5 +122,32 @@ struct StrategyPipelineTests {
         pipeline.apply([b], make: Self.make)
         pipeline.drain()
         #expect(pipeline.runningStrategyIDs == ["b"])
+    }
+    /// Failed on 1106958: the engine's own closing order (flatten, MIS square-off, a loss halt's
+    /// exit) was counted as the strategy's pending intent, so after it the strategy still
+    /// believed it was long and sold from flat.
+    @Test func afterTheEngineClosesAStrategysPositionTheStrategySeesItFlat() {
+        let sink = CollectingSink()
+        let pipeline = StrategyPipeline(shardCount: 1, calendar: .standard, graceNanoseconds: 0, sink: sink, logger: Logger(label: "t"))
+        let probe = PositionProbeStrategy(identity: StrategyIdentity(strategyID: "s1", userID: "u1", name: "probe", brokerID: "b1"))
+        pipeline.apply([Self.spec("s1", type: "probe", [:])]) { _ in probe }
+        let t0 = Timestamp.parseRFC3339("2026-11-24T10:00:00+05:30")!
+        func tick(_ i: Int64) -> Tick { Tick(symbol: "RELIANCE", exchange: "NSE", timestamp: t0.adding(nanoseconds: i * 1_000_000_000), price: FixedDecimal(2_450)) }
+        func events(_ records: [DeskRecord]) -> [BusEvent] { records.compactMap { if case .event(let e) = $0 { e } else { nil } } }
+        var desk = TradingDesk(ids: UUIDv7Generator(seed: 9))
+        _ = desk.advance(to: t0)
+        pipeline.submit([tick(0)])
+        pipeline.drain()
+        let intents = sink.intentsSeen.withLock { $0 }
+        #expect(intents.count == 1)
+        pipeline.ordersUpdated(events(intents.flatMap { desk.submit($0, now: t0) }))
+        pipeline.submit([tick(1)])
+        pipeline.drain()
+        let (_, closing) = desk.flatten(userID: "u1", time: t0.adding(nanoseconds: 2_000_000_000))
+        pipeline.ordersUpdated(events(closing))
+        pipeline.submit([tick(3)])
+        pipeline.drain()
+        #expect(probe.seen.withLock { $0 } == [0, 10, 0], "long after its own fill, flat after the engine's close")
+        #expect(desk.position(userID: "u1", symbol: "RELIANCE", exchange: "NSE") == 0)
     }
 }

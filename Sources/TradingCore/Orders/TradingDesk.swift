@@ -377,9 +377,10 @@ public struct TradingDesk: Sendable {
     /// in the position's product; it only reduces, so risk passes it even while halted.
     private mutating func close(_ key: PositionKey, quantity: Int64, at price: FixedDecimal,
                                 origin: (strategyID: String, brokerID: String?), reason: String, time: Timestamp) -> [DeskRecord] {
-        let intent = OrderIntent(strategyID: origin.strategyID, userID: key.userID, brokerID: origin.brokerID, symbol: key.symbol,
+        var intent = OrderIntent(strategyID: origin.strategyID, userID: key.userID, brokerID: origin.brokerID, symbol: key.symbol,
                                  exchange: key.exchange, side: quantity > 0 ? .sell : .buy, quantity: Int64(quantity.magnitude),
                                  referencePrice: price, time: time, reason: reason, product: positionProduct[key])
+        intent.placedByEngine = true
         return submit(intent, now: time, closing: true)
     }
 

@@ -32,6 +32,9 @@ public struct OrderIntent: Sendable, Equatable, Codable {
     public var product: Product?
     /// DAY or IOC; nil takes the strategy's (its `validity` parameter) or DAY.
     public var validity: Validity?
+    /// The engine placed it for the strategy (an MIS square-off, a flatten, a loss halt's exit),
+    /// not the strategy: its fills move the strategy's position, but nothing was pending for it.
+    public var placedByEngine = false
 
     public init(strategyID: String, userID: String, brokerID: String?, symbol: String, exchange: String, side: OrderSide,
                 type: OrderType = .market, quantity: Int64, limitPrice: FixedDecimal? = nil, triggerPrice: FixedDecimal? = nil,
