@@ -126,7 +126,7 @@ extension ConfigKey {
         ConfigKey("controls.breaker_orders_per_intent", .integer(0...1_000), default: .integer(5)),
         ConfigKey("controls.breaker_min_orders", .integer(0...1_000_000), default: .integer(50)),
         ConfigKey("controls.lift_daily_loss_halts_at_day_start", .boolean, default: .boolean(false)),
-        ConfigKey("controls.risk_includes_charges", .boolean, default: .boolean(false)),
+        ConfigKey("controls.risk_includes_charges", .boolean, default: .boolean(true)),
         ConfigKey("charges.enabled", .boolean, default: .boolean(true)),
         ConfigKey("charges.schedule_file", .string, default: .string("")),
         // maintenance jobs

@@ -184,6 +184,8 @@ enum OrderRecords {
         metrics.add("gross_pnl_exact", money: d.grossPnL)
         metrics.add("charges_exact", money: d.charges)
         metrics.add("closed_pnl", money: d.closedPnLs)
+        metrics.add("max_drawdown_exact", money: d.maxDrawdown)
+        metrics.add("peak_exact", money: d.netPeak)
         try conn.query("""
             INSERT INTO strategy_performance (strategy_id, date, total_trades, winning_trades, losing_trades, total_pnl,
                                               max_drawdown, sharpe_ratio, win_rate, metrics, gross_pnl, charges)

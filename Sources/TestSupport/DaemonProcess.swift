@@ -86,6 +86,18 @@ public final class DaemonProcess {
         try process.run()
     }
 
+    /// Waits until the daemon has started its services (the control socket binds after the
+    /// database checks, the journal replay and the strategies): a test that breaks PostgreSQL
+    /// must not do it while `serve` is still starting, which is a failure to start (exit 69).
+    @discardableResult
+    public func waitUntilStarted(timeout: Double = 30) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while !FileManager.default.fileExists(atPath: "\(directory)/control.ipc") && Date() < deadline && process.isRunning {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        return FileManager.default.fileExists(atPath: "\(directory)/control.ipc")
+    }
+
     /// What the daemon wrote to stderr so far (empty unless `captureStderr`).
     public var stderr: String {
         stderrPath.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) } ?? ""

@@ -28,6 +28,13 @@ enum DeskState {
         }
     }
 
+    /// The day's results stored so far (`strategy_performance` of IST day `day`).
+    static func dayResults(_ url: String, day: Int64) throws -> [(userID: String, day: StrategyDay)] {
+        let db = try PostgresConnection(connectionString: url)
+        defer { db.close() }
+        return try StrategyDayStore.load(db, day: day)
+    }
+
     static func riskSettings(_ url: String) throws -> [String: RiskSettings] {
         let db = try PostgresConnection(connectionString: url)
         defer { db.close() }

@@ -44,7 +44,11 @@ final class StrategyRuntime: Sendable {
     func start(desk orderDesk: OrderDesk) throws {
         slot.desk.withLock { $0 = orderDesk }
         let positions = try DeskState.openPositions(config.databaseURL)
+        // The day so far: a restart mid-day forgets no loss (daily loss limit, max_loss).
+        let today = SessionCalendar.istDay(SystemClock().now())
+        let day = try DeskState.dayResults(config.databaseURL, day: today)
         orderDesk.restore { desk in
+            desk.restoreDay(day)
             for p in positions {
                 desk.restore(positionID: p.positionID, openingTradeID: p.tradeID, userID: p.userID, symbol: p.symbol,
                              exchange: p.exchange, quantity: p.quantity, averagePrice: p.averagePrice, openedAt: p.openedAt,

@@ -33,6 +33,7 @@ struct DiskFullTests {
         if wrapper == nil { environment["ALGOTRADER_JOURNAL_MAX_BYTES"] = "3MiB" }
         print("disk-full test: \(wrapper == nil ? "journal.max_bytes = 3 MiB (user namespaces refused)" : "a 3 MB tmpfs of the daemon's own")")
         let daemon = try DaemonProcess(databaseURL: cluster.url, environment: environment, wrapper: wrapper ?? [], captureStderr: true)
+        #expect(daemon.waitUntilStarted(), "\(daemon.stderr)")
         let (subscriber, eventsPath) = try FaultTests.subscriber(daemon, idle: 8)
         defer { if subscriber.isRunning { subscriber.terminate() } }
         let publisher = try FaultTests.publisher(daemon, count: 16_000, rate: 4_000, seed: 14, out: "\(daemon.directory)/sent.json")

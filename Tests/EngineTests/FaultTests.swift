@@ -72,6 +72,7 @@ struct FaultTests {
         let daemon = try DaemonProcess(databaseURL: cluster.url, environment: [
             "ALGOTRADER_JOURNAL_MEMORY_TICKS": "1000", "ALGOTRADER_INGEST_QUEUE_CAPACITY": "4000", "ALGOTRADER_INGEST_BATCH_SIZE": "500",
         ])
+        #expect(daemon.waitUntilStarted())
         let (subscriber, eventsPath) = try Self.subscriber(daemon, idle: 8)
         defer { if subscriber.isRunning { subscriber.terminate() } }
         let sent = "\(daemon.directory)/sent.json"

@@ -181,8 +181,33 @@ struct MarketRulesTests {
         }
     }
 
-    /// The daily loss check measures the fills' P&L before charges by default (CONTRACT.md's
-    /// "realized plus unrealized loss", a broker's MTM); `riskIncludesCharges` counts them too.
+    /// Failed on 1106958: a restart forgot the day's loss (lost 70 before it, then down to -170
+    /// with a limit of 100), and charges were left out by default.
+    @Test func aRestartedDeskGoesOnFromTheDaysLossAndCountsChargesByDefault() {
+        var before = TradingDesk(ids: UUIDv7Generator(seed: 13))
+        #expect(before.riskIncludesCharges, "charges are part of the day's loss by default")
+        before.riskSettings["u1"] = RiskSettings(dailyLossLimit: FixedDecimal(100), maxPositionSize: FixedDecimal(10_000_000),
+                                                 maxDrawdownPercent: FixedDecimal(99), maxRiskPerTrade: FixedDecimal(100))
+        _ = before.advance(to: t0)
+        _ = before.submit(intent(.buy, 10, at: "2450"), now: t0)
+        var day: StrategyDay?
+        for record in before.submit(intent(.sell, 10, at: "2443"), now: t0) { if case .performance(let d) = record { day = d } }  // -70
+        let stored = try! #require(day)
+        #expect(stored.totalPnL == -700_000)
+        // A new desk (a restart) given the day's stored results, as the daemon reads them at start.
+        var after = TradingDesk(ids: UUIDv7Generator(seed: 14))
+        after.riskSettings = before.riskSettings
+        after.restoreDay([(userID: "u1", day: stored)])
+        _ = after.advance(to: t0)
+        _ = after.submit(intent(.buy, 10, at: "2443"), now: t0)
+        let loss = after.submit(intent(.sell, 10, at: "2439"), now: t0)  // -40 more: -110 for the day
+        #expect(Self.lastOrder(loss)?.state.status == .filled)
+        #expect(Self.lastOrder(after.submit(intent(.buy, 10, at: "2439"), now: t0))?.state.status == .rejected, "the day's loss passed 100")
+        #expect(after.haltedUsers == ["u1"])
+    }
+
+    /// The daily loss check counts charges by default; `riskIncludesCharges: false` measures the
+    /// fills' P&L before charges (a broker's MTM).
     @Test func theDailyLossCheckCountsChargesOnlyWhenConfiguredTo() {
         for includes in [false, true] {
             var desk = TradingDesk(ids: UUIDv7Generator(seed: 7))
@@ -260,6 +285,24 @@ struct MarketRulesTests {
         _ = desk.advance(to: t0)
         _ = desk.advance(to: at("2026-11-25T09:00:00+05:30"))
         #expect(desk.haltedStrategies.isEmpty)
+    }
+
+    /// Failed on 1106958: the fill that crossed max_loss halted the strategy mid-fill, and the
+    /// halt cancelled that very order from its stale state: the bus said CANCELLED, fill, FILLED
+    /// and the order's row ended CANCELLED with nothing filled.
+    @Test func theFillThatCrossesMaxLossIsPublishedAndStoredFilledAndOnlyOtherWorkingOrdersAreCancelled() {
+        var desk = TradingDesk(ids: UUIDv7Generator(seed: 12))
+        desk.strategyPolicies["s1"] = StrategyOrderPolicy(maxLoss: FixedDecimal(150))
+        _ = desk.submit(intent(.buy, 20, at: "2450"), now: t0)
+        let resting = Self.lastOrder(desk.submit(intent(.buy, 1, at: "2450", type: .limit, limit: "2000"), now: t0))
+        let records = desk.submit(intent(.sell, 20, at: "2430"), now: t0)  // -400
+        let exit = records.compactMap { if case .event(let e) = $0, e.order.intent.side == .sell { e } else { nil } }
+        #expect(exit.map { $0.kind == .fill ? nil : $0.order.state.status } == [.open, nil, .filled], "\(exit.map(\.order.state.status))")
+        let rows = records.compactMap { if case .order(let o) = $0, o.intent.side == .sell { o } else { nil } }
+        #expect(rows.last?.state.status == .filled && rows.last?.state.filledQuantity == 20, "the row stored last for it is FILLED")
+        let cancelled = Self.orders(records).filter { $0.state.status == .cancelled }
+        #expect(cancelled.map(\.orderID) == [resting?.orderID], "the halt cancels the strategy's other working order only")
+        #expect(records.contains { if case .strategyHalt("s1", _, _, "strategy_loss") = $0 { true } else { false } })
     }
 
     @Test func everyOrderCarriesTheAlgoIDToTheGatewayAndLiveOrdersNeedOneOnlyWhenRequired() throws {

@@ -153,6 +153,24 @@ public struct StrategyDay: Sendable, Equatable, Codable {
         self.day = day
     }
 
+    /// A day read back from `strategy_performance` after a restart, to go on from.
+    public init(restoring strategyID: String, day: Int64, trades: Int, winning: Int, losing: Int, grossPnL: Int128, charges: Int128,
+                maxDrawdown: Int128, peak: Int128, closedPnLs: [Int128]) {
+        self.init(strategyID: strategyID, day: day)
+        self.trades = trades
+        self.winning = winning
+        self.losing = losing
+        self.grossPnL = grossPnL
+        self.charges = charges
+        totalPnL = grossPnL - charges
+        self.maxDrawdown = maxDrawdown
+        self.peak = peak
+        self.closedPnLs = closedPnLs
+    }
+
+    /// The running peak of cumulative net P&L (stored with the day so a restart goes on from it).
+    public var netPeak: Int128 { peak }
+
     enum CodingKeys: String, CodingKey {
         case strategyID, day, trades, winning, losing, totalPnL, grossPnL, charges, maxDrawdown, peak, closedPnLs
     }
@@ -286,7 +304,7 @@ public struct TradingDesk: Sendable {
     /// Whether the risk measure (day loss, equity) counts charges. Off by default: CONTRACT.md
     /// section 5's loss is realized plus unrealized P&L of the fills, as a broker's MTM is;
     /// positions and performance report net P&L either way.
-    public var riskIncludesCharges = false
+    public var riskIncludesCharges = true
     /// Whether a new IST day lifts the user halts its daily loss limit raised. Off by default:
     /// CONTRACT.md section 5 keeps a daily loss halt "until an admin resumes"; the day's loss
     /// itself always starts again from zero.
@@ -329,6 +347,18 @@ public struct TradingDesk: Sendable {
 
     /// The ids of the orders still working, in order.
     public var workingOrderIDs: [String] { working.keys.sorted() }
+
+    /// Goes on from the day's results stored before a restart (`strategy_performance` of the
+    /// current IST day): each strategy's day (its `max_loss`, its performance row) and each
+    /// user's realized P&L and charges for the daily loss limit, so a restart forgets nothing.
+    public mutating func restoreDay(_ days: [(userID: String, day: StrategyDay)]) {
+        for (user, day) in days {
+            strategyDays[day.strategyID] = day
+            realizedByUser[user, default: 0] += day.grossPnL
+            chargesByUser[user, default: 0] += day.charges
+            dayStart[user] = (day.day, 0)
+        }
+    }
 
     /// Re-establishes an open position read from `positions` after a restart.
     public mutating func restore(positionID: String, openingTradeID: String, userID: String, symbol: String, exchange: String,
@@ -874,6 +904,9 @@ public struct TradingDesk: Sendable {
             records.append(.event(BusEvent(kind: .order, order: order, time: time)))
         }
         if order.state.status.isTerminal { working[orderID] = nil } else { working[orderID] = order }
+        // After the fill's own events, before its bracket: a halt cancels the strategy's other
+        // working orders, while the bracket placed next only protects the position.
+        records += strategyLossCheck(order.intent, time: time)
         if order.state.status == .filled {
             if order.parentOrderID == nil {
                 records += placeBracket(for: order, time: time)
@@ -1021,12 +1054,17 @@ public struct TradingDesk: Sendable {
         } else {
             positions[key] = open
         }
-        // The strategy's own loss limit (its max_loss parameter), net of charges.
-        if let limit = strategyPolicies[intent.strategyID]?.maxLoss, !haltedStrategies.contains(intent.strategyID),
-           -stats.totalPnL >= Int128(limit.units) {
-            records += haltStrategy(intent.strategyID, userID: intent.userID, breach: "strategy_loss",
-                                    reason: "strategy loss \(RiskCheck.text(-stats.totalPnL)) reached its max_loss \(limit)", time: time)
-        }
         return records
+    }
+
+    /// The strategy's own loss limit (its `max_loss` parameter), net of charges, checked once a
+    /// fill is wholly applied: run in the middle of it, the halt cancelled the very order being
+    /// filled from its stale state, so the bus said CANCELLED, fill, FILLED and its row CANCELLED.
+    private mutating func strategyLossCheck(_ intent: OrderIntent, time: Timestamp) -> [DeskRecord] {
+        guard let limit = strategyPolicies[intent.strategyID]?.maxLoss, !haltedStrategies.contains(intent.strategyID),
+              let stats = strategyDays[intent.strategyID], stats.day == SessionCalendar.istDay(time),
+              -stats.totalPnL >= Int128(limit.units) else { return [] }
+        return haltStrategy(intent.strategyID, userID: intent.userID, breach: "strategy_loss",
+                            reason: "strategy loss \(RiskCheck.text(-stats.totalPnL)) reached its max_loss \(limit)", time: time)
     }
 }
