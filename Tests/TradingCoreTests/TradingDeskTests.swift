@@ -184,4 +184,27 @@ struct BracketOrderTests {
         #expect(TradingDeskTests.events(desk.onTick(Tick(symbol: "X", exchange: "NSE", timestamp: t0, price: FixedDecimal(90)))).isEmpty,
                 "the cancelled stoploss never fires")
     }
+
+    /// Found by the model test (seed 19) and failed on 1106958: with the stoploss cancelled by an
+    /// operator, the strategy sold its position itself and the target left working filled later,
+    /// making the long-only strategy short. Bracket orders are cut to the position they protect.
+    @Test func bracketOrdersShrinkWithThePositionAndGoWhenItIsClosedByOtherMeans() {
+        let t0 = Timestamp.parseRFC3339("2026-11-24T10:00:00+05:30")!
+        var desk = TradingDesk(ids: UUIDv7Generator(seed: 15))
+        func intent(_ side: OrderSide, _ quantity: Int64, bracket: Bool = false) -> OrderIntent {
+            OrderIntent(strategyID: "s", userID: "u", brokerID: "b", symbol: "X", exchange: "NSE", side: side, quantity: quantity,
+                        stoploss: bracket ? FixedDecimal(95) : nil, target: bracket ? FixedDecimal(110) : nil,
+                        referencePrice: FixedDecimal(100), time: t0, reason: "r")
+        }
+        let children = TradingDeskTests.events(desk.submit(intent(.buy, 10, bracket: true), now: t0)).filter { $0.order.parentOrderID != nil }
+        let stop = children.first { $0.order.intent.type == .stopLossMarket }!.order.orderID
+        let target = children.first { $0.order.intent.type == .limit }!.order.orderID
+        _ = desk.cancel(orderID: stop, reason: "operator", time: t0)
+        let partial = TradingDeskTests.events(desk.submit(intent(.sell, 4), now: t0))
+        #expect(partial.contains { $0.order.orderID == target && $0.order.state.quantity == 6 }, "the target is cut to the 6 left")
+        let exit = TradingDeskTests.events(desk.submit(intent(.sell, 6), now: t0))
+        #expect(exit.contains { $0.order.orderID == target && $0.order.state.status == .cancelled && $0.order.reason == "the position it protects is closed" })
+        #expect(TradingDeskTests.events(desk.onTick(Tick(symbol: "X", exchange: "NSE", timestamp: t0, price: FixedDecimal(120)))).isEmpty)
+        #expect(desk.position(userID: "u", symbol: "X", exchange: "NSE") == 0, "never short")
+    }
 }

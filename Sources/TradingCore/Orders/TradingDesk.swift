@@ -280,6 +280,8 @@ public struct TradingDesk: Sendable {
     /// Realized P&L per user since the desk started, before charges (positions restored at
     /// start carry none), and the charges of those executions.
     private var realizedByUser: [String: Int128] = [:]
+    /// Live orders a cancel was asked for (they stay working until their gateway reports it).
+    private var cancelRequested: Set<String> = []
     private var chargesByUser: [String: Int128] = [:]
     /// Per user: the IST day and the realized P&L at its start, for the daily loss limit.
     private var dayStart: [String: (day: Int64, realized: Int128)] = [:]
@@ -915,7 +917,31 @@ public struct TradingDesk: Sendable {
                 records += cancel(orderID: sibling, reason: "one-cancels-other: \(order.orderID) filled", time: time)
             }
         }
+        records += fitBrackets(userID: order.intent.userID, symbol: order.intent.symbol, exchange: order.intent.exchange, time: time)
         return (.applied, records)
+    }
+
+    /// Bracket orders (stoploss, target) only ever close the position they protect: when it
+    /// shrinks by other means (the strategy's own exit, an operator's order), a bracket order
+    /// larger than what is left is cut to it, and cancelled once the position is flat. Before,
+    /// a target left working after the strategy sold filled later and made it short.
+    private mutating func fitBrackets(userID: String, symbol: String, exchange: String, time: Timestamp) -> [DeskRecord] {
+        let held = position(userID: userID, symbol: symbol, exchange: exchange)
+        cancelRequested = cancelRequested.filter { working[$0] != nil }
+        var records: [DeskRecord] = []
+        for (orderID, child) in working.sorted(by: { $0.key < $1.key })
+        where child.parentOrderID != nil && child.intent.userID == userID && child.intent.symbol == symbol && child.intent.exchange == exchange
+            && !cancelRequested.contains(orderID) {
+            let closes = child.intent.side == .sell ? held > 0 : held < 0
+            let room = closes ? Int64(held.magnitude) : 0
+            guard child.state.remainingQuantity > room else { continue }
+            if room == 0 {
+                records += cancel(orderID: orderID, reason: "the position it protects is closed", time: time)
+            } else {
+                records += modify(orderID: orderID, quantity: child.state.filledQuantity + room, price: nil, triggerPrice: nil, time: time)
+            }
+        }
+        return records
     }
 
     /// After an entry with `stoploss` and/or `target` fills: child orders on the other side for
@@ -955,6 +981,7 @@ public struct TradingDesk: Sendable {
     public mutating func cancel(orderID: String, reason: String, time: Timestamp) -> [DeskRecord] {
         guard var order = working[orderID] else { return [] }
         if isLive(order) {
+            cancelRequested.insert(orderID)
             return countOrderMessage(order, time: time) + [
                     .tradeLog(tradeID: order.tradeID, level: "INFO", message: "cancel requested: \(reason)", data: nil),
                     .gatewayRequest(GatewayRequest(kind: .cancel, requestID: ids.next(now: time).description, order: order,
