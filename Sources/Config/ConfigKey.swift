@@ -78,6 +78,9 @@ extension ConfigKey {
         ConfigKey("execution.paper.slippage_bps", .integer(0...1_000), default: .integer(0)),
         ConfigKey("execution.paper.latency_ms", .integer(0...60_000), default: .integer(0)),
         ConfigKey("execution.paper.max_fill_quantity", .integer(0...100_000_000), default: .integer(0)),
+        ConfigKey("execution.paper.capital", .string, default: .string("10000000")),
+        ConfigKey("execution.margin_mis_percent", .string, default: .string("20")),
+        ConfigKey("execution.margin_nrml_percent", .string, default: .string("100")),
         // security and the control socket (docs/security.md)
         ConfigKey("security.password_scrypt_log_n", .integer(10...20), default: .integer(15)),
         ConfigKey("security.credentials_key", .string, default: .string("")),

@@ -73,6 +73,8 @@ public struct EngineConfig: Sendable {
     public var liftDailyLossHaltsAtDayStart: Bool
     /// The daily loss and drawdown checks count charges (off: gross P&L of the fills, as MTM).
     public var riskIncludesCharges: Bool
+    /// Paper capital and the margin schedule (execution.paper.capital, execution.margin_*).
+    public var funds: Funds
     public var defaultProduct: Product
     public var orderControls: OrderControls
     /// nil when `charges.enabled` is false.
@@ -277,6 +279,13 @@ public struct EngineConfig: Sendable {
             throw ConfigError(key: "orders.algo_id", "is empty but orders.require_algo_id is true: set the exchange-approved algo id")
         }
         orderControls = controls
+        let capital = try decimal("execution.paper.capital")
+        let mis = try decimal("execution.margin_mis_percent"), nrml = try decimal("execution.margin_nrml_percent")
+        for (key, value) in [("execution.margin_mis_percent", mis), ("execution.margin_nrml_percent", nrml)] where value > FixedDecimal(100) {
+            throw ConfigError(key: key, "must be a percentage from 0 to 100, got \(value)")
+        }
+        funds = Funds(paperCapital: capital.units > 0 ? Int128(capital.units) : nil,
+                      schedule: Funds.MarginSchedule(misPercent: mis, nrmlPercent: nrml))
         if try boolean("charges.enabled") {
             let file = try string("charges.schedule_file")
             chargeSchedule = file.isEmpty ? .zerodha : try ChargeScheduleFile.load(path: file)

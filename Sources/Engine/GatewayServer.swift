@@ -252,6 +252,15 @@ public final class GatewayServer: Sendable {
                 state.outstanding[requestID] = nil
                 state.order.removeAll { $0 == requestID }
             }
+        case "funds":
+            switch GatewayMessages.funds(body) {
+            case .success(let funds) where peer.brokers.contains(funds.brokerID):
+                desk.withLock { $0 }?.setFunds(brokerID: funds.brokerID, cash: funds.cash)
+            case .success(let funds):
+                bad("funds for broker \(funds.brokerID), which this gateway does not serve", identity, socket)
+            case .failure(let problem):
+                bad(problem.message, identity, socket)
+            }
         case "report":
             switch GatewayMessages.report(body, now: SystemClock().now()) {
             case .success(let report):

@@ -98,6 +98,11 @@ public final class OrderDesk: Sendable {
         }
     }
 
+    /// A live account's available cash as its gateway reports it (docs/protocol.md, `funds`).
+    public func setFunds(brokerID: String, cash: FixedDecimal) {
+        queue.async { [state] in state.desk.funds.report(broker: brokerID, cash: Int128(cash.units)) }
+    }
+
     /// Cancels a working order (paper: at once; live: a request to its gateway).
     public func cancel(orderID: String, reason: String, now: Timestamp) {
         queue.async { [state, writer] in writer.enqueue(state.desk.cancel(orderID: orderID, reason: reason, time: now)) }

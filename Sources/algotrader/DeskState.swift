@@ -35,6 +35,13 @@ enum DeskState {
         return try StrategyDayStore.load(db, day: day)
     }
 
+    /// Each broker account's realized P&L less charges so far.
+    static func settledFunds(_ url: String) throws -> [String: Int128] {
+        let db = try PostgresConnection(connectionString: url)
+        defer { db.close() }
+        return try FundsStore.settled(db)
+    }
+
     static func riskSettings(_ url: String) throws -> [String: RiskSettings] {
         let db = try PostgresConnection(connectionString: url)
         defer { db.close() }

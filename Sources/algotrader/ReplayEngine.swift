@@ -71,6 +71,7 @@ final class ReplayEngine {
         desk.defaultProduct = config.defaultProduct
         for s in strategies { desk.strategyPolicies[s.row.identity.strategyID] = try? StrategyOrderPolicy(parameters: s.row.parameters) }
         desk.paperModel = config.paperModel
+        desk.funds = config.funds
     }
 
     /// Streams the ticks of the strategies' instruments from `from` to `to` in exchange-time

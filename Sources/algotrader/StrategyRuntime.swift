@@ -47,8 +47,10 @@ final class StrategyRuntime: Sendable {
         // The day so far: a restart mid-day forgets no loss (daily loss limit, max_loss).
         let today = SessionCalendar.istDay(SystemClock().now())
         let day = try DeskState.dayResults(config.databaseURL, day: today)
+        let settled = try DeskState.settledFunds(config.databaseURL)
         orderDesk.restore { desk in
             desk.restoreDay(day)
+            for (broker, amount) in settled { desk.funds.restore(broker: broker, settled: amount) }
             for p in positions {
                 desk.restore(positionID: p.positionID, openingTradeID: p.tradeID, userID: p.userID, symbol: p.symbol,
                              exchange: p.exchange, quantity: p.quantity, averagePrice: p.averagePrice, openedAt: p.openedAt,
@@ -91,6 +93,8 @@ final class StrategyRuntime: Sendable {
                 desk.sessionActions = config.sessionActions
                 desk.liftDailyLossHaltsAtDayStart = config.liftDailyLossHaltsAtDayStart
                 desk.riskIncludesCharges = config.riskIncludesCharges
+                desk.funds.paperCapital = config.funds.paperCapital
+                desk.funds.schedule = config.funds.schedule
                 desk.controls = config.orderControls
                 desk.chargeSchedule = config.chargeSchedule
                 desk.defaultProduct = config.defaultProduct

@@ -116,6 +116,18 @@ public enum GatewayMessages {
         }
     }
 
+    /// `funds`: a live account's available cash as its broker reports it (`broker_id`, `cash`:
+    /// a number, rupees, at most four decimals).
+    public static func funds(_ body: JSONValue) -> Result<(brokerID: String, cash: FixedDecimal), Problem> {
+        guard let broker = body["broker_id"]?.stringValue, PrintableText.isIdentifier(broker, maxCharacters: 64) else {
+            return .failure(Problem("funds needs broker_id (a string of 1 to 64 characters)"))
+        }
+        guard let cash = body["cash"]?.fixedDecimalValue else {
+            return .failure(Problem("funds needs cash (a number with at most four decimals, below 10^14)"))
+        }
+        return .success((broker.lowercased(), cash))
+    }
+
     public static func hello(_ body: JSONValue) -> Result<Hello, Problem> {
         guard case .array(let items)? = body["broker_ids"], items.count <= maxBrokersPerHello else {
             return .failure(Problem("hello needs broker_ids (a list of at most \(maxBrokersPerHello) broker_id)"))

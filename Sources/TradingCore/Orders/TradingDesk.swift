@@ -267,6 +267,8 @@ public struct TradingDesk: Sendable {
     public var riskSettings: [String: RiskSettings] = [:]
     /// The paper simulator's optional models (off by default).
     public var paperModel: PaperModel = .default
+    /// Each broker account's cash; the margin blocked is derived from positions and orders.
+    public var funds = Funds()
     /// Broker accounts executed by a gateway (`brokers.execution_mode = 'live'`).
     public var liveBrokers: Set<String> = []
     /// Live broker accounts whose gateway is connected and heard from; orders for the others are
@@ -487,6 +489,9 @@ public struct TradingDesk: Sendable {
             decision = RiskCheck.evaluate(side: intent.side, quantity: intent.quantity, price: checkPrice, stoploss: intent.stoploss,
                                           settings: riskSettings[intent.userID], context: context)
         }
+        if case .accept = decision, !closing, let refusal = fundsRefusal(order, position: context.position, price: checkPrice) {
+            decision = .reject(reason: refusal)
+        }
         if case .accept = decision, haltedExchanges.contains(intent.exchange) {
             decision = .reject(reason: "halted: the \(intent.exchange) feed is silent")
         }
@@ -529,6 +534,38 @@ public struct TradingDesk: Sendable {
               let cutOff = calendar.squareOffTime(intent.exchange, day: SessionCalendar.istDay(intent.time)), intent.time >= cutOff else { return nil }
         let at = TradingCalendar.clock(calendar.squareOff[intent.exchange] ?? 0)
         return "MIS square-off at \(at) IST has passed: new MIS orders that add to a position are refused until the next session"
+    }
+
+    /// The margin an order needs for the exposure it adds (nothing for what only reduces a
+    /// position), against the account's cash less the margin its open positions and working
+    /// orders block; the reason it is refused, or nil.
+    func fundsRefusal(_ order: DeskOrder, position: Int64, price: FixedDecimal) -> String? {
+        let intent = order.intent
+        guard let broker = intent.brokerID, let cash = funds.cash(broker: broker, live: isLive(order)) else { return nil }
+        let signed = intent.side == .buy ? intent.quantity : -intent.quantity
+        let added = Int64((position + signed).magnitude) - Int64(position.magnitude)
+        guard added > 0 else { return nil }
+        let product = order.product ?? defaultProduct
+        let needed = funds.schedule.margin(value: Int128(added) * Int128(price.units), product: product)
+        let available = cash - blockedMargin(broker: broker)
+        guard needed > available else { return nil }
+        return "insufficient funds: the order needs \(RiskCheck.text(needed)) of margin, \(RiskCheck.text(max(available, 0))) is available in broker account \(broker)"
+    }
+
+    /// Margin the account's open positions (at their average price) and working orders (their
+    /// remaining quantity at their limit or reference price; bracket children only close) block.
+    func blockedMargin(broker: String) -> Int128 {
+        var blocked: Int128 = 0
+        for (key, open) in positions where positionOrigin[key]?.brokerID == broker && open.net.quantity != 0 {
+            blocked += funds.schedule.margin(value: Int128(open.net.quantity.magnitude) * Int128((open.net.averagePrice ?? .zero).units),
+                                             product: positionProduct[key] ?? defaultProduct)
+        }
+        for order in working.values where order.intent.brokerID == broker && order.parentOrderID == nil && !order.intent.placedByEngine {
+            let price = order.state.price ?? order.intent.referencePrice
+            blocked += funds.schedule.margin(value: Int128(order.state.remainingQuantity) * Int128(price.units),
+                                             product: order.product ?? defaultProduct)
+        }
+        return blocked
     }
 
     /// Whether an order only takes risk off the position.
@@ -1069,6 +1106,7 @@ public struct TradingDesk: Sendable {
                                                                   pnl: pnl, action: action, time: time)))
         }
         let realizedNow = actions.reduce(Int128(0)) { $0 + $1.pnl }
+        if let broker = intent.brokerID { funds.settle(broker: broker, realized: realizedNow, charges: charges) }
         let closing = actions.contains { $0.action == .close || $0.action == .decrease }
         let day = SessionCalendar.istDay(time)
         var stats = strategyDays[intent.strategyID].flatMap { $0.day == day ? $0 : nil } ?? StrategyDay(strategyID: intent.strategyID, day: day)
