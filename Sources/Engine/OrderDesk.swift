@@ -98,6 +98,11 @@ public final class OrderDesk: Sendable {
         }
     }
 
+    /// Orders still working at the last stop, taken up again (a live PENDING one is resent).
+    public func restoreWorking(_ orders: [DeskOrder]) {
+        queue.async { [state, writer] in writer.enqueue(state.desk.restoreWorking(orders, time: SystemClock().now())) }
+    }
+
     /// A live account's available cash as its gateway reports it (docs/protocol.md, `funds`).
     public func setFunds(brokerID: String, cash: FixedDecimal) {
         queue.async { [state] in state.desk.funds.report(broker: brokerID, cash: Int128(cash.units)) }

@@ -141,6 +141,10 @@ enum OrderRecords {
         var metadata = JSONObjectWriter()
         if let reason = order.reason { metadata.add("reason", reason) }
         metadata.add("intent", i.reason)
+        // What a restart needs to take the order up again (WorkingOrderStore).
+        if i.placedByEngine { metadata.add("placed_by_engine", true) }
+        if let brokerage = order.brokerage { metadata.add("brokerage_units", brokerage) }
+        metadata.add("reference_price", i.referencePrice)
         try conn.query("""
             INSERT INTO trades (trade_id, strategy_id, broker_id, symbol, exchange, instrument_type, order_type, transaction_type,
                                 quantity, price, trigger_price, stoploss, target, status, order_id, parent_order_id,

@@ -54,9 +54,16 @@ public final class StrategyCatalog {
             WHERE \(which)
             """, [only, parameterOverrides]).rows
         var positions: [String: Int64] = [:]
+        // What each strategy is told it holds: its fills, plus what its own orders still working
+        // would add (they are taken up again at start; not bracket orders or the engine's own).
         for row in try db.query("""
-            SELECT strategy_id::text, sum(CASE WHEN transaction_type = 'BUY' THEN filled_quantity ELSE -filled_quantity END)
-            FROM trades WHERE filled_quantity > 0 GROUP BY strategy_id
+            SELECT strategy_id::text,
+                   sum(CASE WHEN transaction_type = 'BUY' THEN 1 ELSE -1 END
+                       * (coalesce(filled_quantity, 0)
+                          + CASE WHEN status IN ('PENDING', 'OPEN', 'PARTIALLY_FILLED') AND parent_order_id IS NULL
+                                      AND coalesce(metadata->>'placed_by_engine', 'false') <> 'true'
+                                 THEN quantity - coalesce(filled_quantity, 0) ELSE 0 END))
+            FROM trades WHERE coalesce(filled_quantity, 0) > 0 OR status IN ('PENDING', 'OPEN', 'PARTIALLY_FILLED') GROUP BY strategy_id
             """).rows {
             if let id = row[0], let q = row[1].flatMap({ Int64($0) }) { positions[id] = q }
         }

@@ -35,6 +35,13 @@ enum DeskState {
         return try StrategyDayStore.load(db, day: day)
     }
 
+    /// Orders still working when the engine last stopped.
+    static func workingOrders(_ url: String) throws -> [DeskOrder] {
+        let db = try PostgresConnection(connectionString: url)
+        defer { db.close() }
+        return try WorkingOrderStore.load(db)
+    }
+
     /// Each broker account's realized P&L less charges so far.
     static func settledFunds(_ url: String) throws -> [String: Int128] {
         let db = try PostgresConnection(connectionString: url)

@@ -65,6 +65,12 @@ final class StrategyRuntime: Sendable {
         if !bars.isEmpty { logger.info("resumed bars in progress from stored ticks", metadata: ["bars": "\(bars.count)"]) }
         recorder.start()
         try load()
+        // After load(): which brokers are live decides where each working order goes back to.
+        let working = try DeskState.workingOrders(config.databaseURL)
+        if !working.isEmpty {
+            orderDesk.restoreWorking(working)
+            logger.notice("took up the orders still working at the last stop", metadata: ["orders": "\(working.count)"])
+        }
     }
 
     /// Reads `strategies` and applies the runnable set; invalid rows go to `system_logs`.

@@ -18,6 +18,25 @@ public struct DeskOrder: Sendable, Equatable, Codable {
     /// Charges of its executions so far, and the brokerage part (capped per order), 1/10,000 units.
     public var charges: Int64?
     public var brokerage: Int64?
+
+    public init(tradeID: String, orderID: String, parentOrderID: String? = nil, intent: OrderIntent, state: OrderState, orderTime: Timestamp,
+                executionTime: Timestamp? = nil, reason: String? = nil, product: Product? = nil, validity: Validity? = nil, instrumentType: String? = nil,
+                algoID: String? = nil, charges: Int64? = nil, brokerage: Int64? = nil) {
+        self.tradeID = tradeID
+        self.orderID = orderID
+        self.parentOrderID = parentOrderID
+        self.intent = intent
+        self.state = state
+        self.orderTime = orderTime
+        self.executionTime = executionTime
+        self.reason = reason
+        self.product = product
+        self.validity = validity
+        self.instrumentType = instrumentType
+        self.algoID = algoID
+        self.charges = charges
+        self.brokerage = brokerage
+    }
 }
 
 /// A fill or order event for the bus; `seq` is given when it is committed.

@@ -139,6 +139,43 @@ public struct TradingDesk: Sendable {
         }
     }
 
+    /// Takes up again the orders still working when the engine stopped (read from `trades`
+    /// after a restart): each is working again; a paper LIMIT or stop order goes back to its
+    /// venue for its remaining quantity (a MARKET remainder, possible only with the partial-fill
+    /// model, is cancelled); a live order still PENDING is sent to its gateway again with the
+    /// same `order_id` (the broker treats it as the same order), since the engine cannot know
+    /// whether the first request arrived. Bracket orders get their one-cancels-other link back.
+    public mutating func restoreWorking(_ orders: [DeskOrder], time: Timestamp) -> [DeskRecord] {
+        var records: [DeskRecord] = []
+        var children: [String: [String]] = [:]
+        for order in orders where working[order.orderID] == nil {
+            working[order.orderID] = order
+            if let parent = order.parentOrderID { children[parent, default: []].append(order.orderID) }
+            if isLive(order) {
+                if order.state.status == .pending {
+                    records.append(.gatewayRequest(GatewayRequest(kind: .new, requestID: ids.next(now: time).description, order: order, time: time)))
+                }
+                continue
+            }
+            guard order.intent.type != .market else {
+                records += cancel(orderID: order.orderID, reason: "engine restarted: a paper MARKET remainder is not taken up again", time: time)
+                continue
+            }
+            let i = order.intent
+            let key = Self.instrument(i.symbol, i.exchange)
+            var venue = venues[key] ?? PaperSimulator(model: paperModel)
+            _ = venue.place(PaperOrder(orderID: order.orderID, side: i.side, type: i.type, quantity: order.state.remainingQuantity,
+                                       limitPrice: order.state.price, triggerPrice: order.state.triggerPrice),
+                            at: i.referencePrice, time: time)
+            venues[key] = venue
+        }
+        for pair in children.values where pair.count == 2 {
+            ocoSibling[pair[0]] = pair[1]
+            ocoSibling[pair[1]] = pair[0]
+        }
+        return records
+    }
+
     /// Re-establishes an open position read from `positions` after a restart.
     public mutating func restore(positionID: String, openingTradeID: String, userID: String, symbol: String, exchange: String,
                                  quantity: Int64, averagePrice: FixedDecimal, openedAt: Timestamp,
