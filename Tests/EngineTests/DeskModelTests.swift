@@ -1,7 +1,10 @@
 import Engine
 import Foundation
 import Logging
+import Postgres
+import Storage
 import Synchronization
+import TestSupport
 import Testing
 import TradingCore
 
@@ -49,7 +52,21 @@ final class RandomLongOnlyStrategy: TradingStrategy, Sendable {
 @Suite("One truth for orders and positions: random sequences against the invariants")
 struct DeskModelTests {
     static let symbols = ["AAA", "BBB", "CCC"]
-    static let users = ["u1", "u2"]
+
+    /// Who trades: in process any names do; against PostgreSQL they are rows of its own.
+    struct Ids {
+        var users = ["u1", "u2"]
+        var strategy: (String, String) -> String = { user, symbol in "s-\(user)-\(symbol)" }
+        var broker: (String) -> String = { user in "b-\(user)" }
+    }
+
+    /// Where the desk's records go when the sequence runs against PostgreSQL, and how a restart
+    /// reads the desk back (as `serve` does at start).
+    struct Database {
+        let url: String
+        let store: OrderRoundStore
+        let db: PostgresConnection
+    }
 
     @Test func randomSequencesKeepEveryInvariant() {
         // DESK_MODEL_SEED=N runs one sequence (with DESK_MODEL_TRACE=1, printing every event).
@@ -61,26 +78,65 @@ struct DeskModelTests {
         for seed in 1...UInt64(sequences) where !run(seed: seed, steps: 200) { break }
     }
 
+    /// The same against PostgreSQL, with restarts: every round stored as the event writer stores
+    /// it, and a restart reading the desk back as `serve` does (positions, the day's results,
+    /// working orders, strategies told what they hold).
+    @Test func randomSequencesWithRestartsKeepEveryInvariantInPostgreSQL() throws {
+        let sequences = Int(ProcessInfo.processInfo.environment["DESK_MODEL_DB_SEQUENCES"] ?? "") ?? 20
+        for seed in 1...UInt64(sequences) {
+            let url = try TestDatabase.makeMigrated()
+            let db = try TestDatabase.connect(url)
+            var ids = Ids()
+            var strategyIDs: [String: String] = [:], brokers: [String: String] = [:]
+            ids.users = []
+            for name in ["m1", "m2"] {
+                let rows = try SampleRows.userStrategyBrokerTrade(db, username: name)
+                try db.query("DELETE FROM trades WHERE trade_id = $1::uuid", [rows.tradeID])
+                try db.query("DELETE FROM strategies WHERE strategy_id = $1::uuid", [rows.strategyID])
+                ids.users.append(rows.userID)
+                brokers[rows.userID] = rows.brokerID
+                for symbol in Self.symbols {
+                    strategyIDs[rows.userID + symbol] = try db.query("""
+                        INSERT INTO strategies (user_id, name, strategy_type, parameters) VALUES ($1::uuid, $2, 'random', '{}') RETURNING strategy_id::text
+                        """, [rows.userID, "random-\(symbol)"]).scalar!
+                }
+            }
+            ids.strategy = { [strategyIDs] user, symbol in strategyIDs[user + symbol]! }
+            ids.broker = { [brokers] user in brokers[user]! }
+            let store = OrderRoundStore(connectionString: url)
+            defer { store.close() }
+            guard run(seed: seed, steps: 200, ids: ids, database: Database(url: url, store: store, db: db)) else { break }
+        }
+    }
+
     /// One sequence; false (after recording why) when an invariant broke.
-    func run(seed: UInt64, steps: Int) -> Bool {
+    func run(seed: UInt64, steps: Int, ids: Ids = Ids(), database: Database? = nil) -> Bool {
         var rng = SplitMix64(seed: seed)
         func roll(_ n: Int) -> Int { Int(rng.next() % UInt64(n)) }
         let sink = CollectingSink()
-        let pipeline = StrategyPipeline(shardCount: 1, calendar: .standard, graceNanoseconds: 0, sink: sink, logger: Logger(label: "t"))
+        var pipeline = StrategyPipeline(shardCount: 1, calendar: .standard, graceNanoseconds: 0, sink: sink, logger: Logger(label: "t"))
         var strategies: [String: RandomLongOnlyStrategy] = [:]
-        var specs: [StrategySpec] = []
-        for (u, user) in Self.users.enumerated() {
-            for (s, symbol) in Self.symbols.enumerated() {
-                let id = "s-\(user)-\(symbol)"
-                strategies[id] = RandomLongOnlyStrategy(identity: StrategyIdentity(strategyID: id, userID: user, name: id, brokerID: "b-\(user)"),
-                                                        symbol: symbol, seed: seed &* 31 &+ UInt64(u * 7 + s))
-                specs.append(StrategySpec(identity: strategies[id]!.identity, type: "random", parameters: StrategyParameters([:])))
+        var generation: UInt64 = 0
+        /// The strategies (new objects after a restart, told what they hold) on a new pipeline.
+        func startStrategies(initial: [String: Int64]) {
+            var specs: [StrategySpec] = []
+            strategies = [:]
+            for (u, user) in ids.users.enumerated() {
+                for (s, symbol) in Self.symbols.enumerated() {
+                    let id = ids.strategy(user, symbol)
+                    strategies[id] = RandomLongOnlyStrategy(identity: StrategyIdentity(strategyID: id, userID: user, name: id, brokerID: ids.broker(user)),
+                                                            symbol: symbol, seed: seed &* 31 &+ UInt64(u * 7 + s) &+ generation &* 1_000)
+                    specs.append(StrategySpec(identity: strategies[id]!.identity, type: "random", parameters: StrategyParameters([:]),
+                                              initialPosition: initial[id] ?? 0))
+                }
             }
+            let current = strategies
+            pipeline.apply(specs) { spec in current[spec.identity.strategyID]! }
         }
-        pipeline.apply(specs) { [strategies] spec in strategies[spec.identity.strategyID]! }
+        startStrategies(initial: [:])
         var desk = TradingDesk(ids: UUIDv7Generator(seed: seed))
         if roll(2) == 0 { desk.chargeSchedule = .zerodha }
-        for user in Self.users {
+        for user in ids.users {
             desk.riskSettings[user] = RiskSettings(dailyLossLimit: FixedDecimal(Int64(200 + roll(2_000))), maxPositionSize: FixedDecimal(10_000_000),
                                                    maxDrawdownPercent: FixedDecimal(99), maxRiskPerTrade: FixedDecimal(100))
         }
@@ -116,6 +172,48 @@ struct DeskModelTests {
                 }
             }
             if !events.isEmpty { pipeline.ordersUpdated(events) }
+            if let database, !records.isEmpty {
+                do {
+                    try database.store.apply(OrderRound(records: records, firstSeq: try database.store.nextSeq(),
+                                                        roundID: UUID().uuidString.lowercased()), deduplicate: false)
+                } catch {
+                    problem = "storing a round: \(error)"
+                }
+            }
+        }
+
+        func restart(_ database: Database) throws {
+            pipeline.drain()
+            pipeline.stop()
+            generation += 1
+            if trace { print("restart \(generation)") }
+            let db = database.db
+            var next = TradingDesk(ids: UUIDv7Generator(seed: seed &+ generation &* 7_919))
+            next.chargeSchedule = desk.chargeSchedule
+            next.riskSettings = desk.riskSettings
+            next.strategyPolicies = desk.strategyPolicies
+            _ = next.advance(to: time)
+            next.restoreDay(try StrategyDayStore.load(db, day: SessionCalendar.istDay(time)))
+            for r in try db.query("""
+                SELECT p.position_id::text, p.trade_id::text, p.user_id::text, p.symbol, p.exchange, p.quantity, p.average_price::text,
+                       t.strategy_id::text, t.broker_id::text, coalesce(p.product, t.product)
+                FROM positions p LEFT JOIN trades t USING (trade_id) WHERE p.status <> 'CLOSED' AND p.quantity <> 0
+                """).rows {
+                next.restore(positionID: r[0]!, openingTradeID: r[1]!, userID: r[2]!, symbol: r[3]!, exchange: r[4]!, quantity: Int64(r[5]!)!,
+                             averagePrice: FixedDecimal(r[6]!)!, openedAt: time, strategyID: r[7], brokerID: r[8],
+                             product: r[9].flatMap(Product.init(rawValue:)))
+            }
+            let catalog = StrategyCatalog(connectionString: database.url)
+            defer { catalog.close() }
+            let initial = Dictionary(try catalog.load().map { ($0.identity.strategyID, $0.position) }, uniquingKeysWith: { a, _ in a })
+            pipeline = StrategyPipeline(shardCount: 1, calendar: .standard, graceNanoseconds: 0, sink: sink, logger: Logger(label: "t"))
+            startStrategies(initial: initial)
+            let halted = desk.haltedStrategies  // in the daemon, the halts table
+            desk = next
+            take(desk.setHalts(users: haltedUsers, engine: false, time: time))
+            take(desk.setHaltedStrategies(halted, time: time))
+            take(desk.restoreWorking(try WorkingOrderStore.load(db), time: time))
+            pipeline.drain()
         }
 
         for step in 0..<steps where problem == nil {
@@ -132,7 +230,7 @@ struct DeskModelTests {
                 pipeline.drain()  // the fills reach the strategies before they see the tick
                 // What each strategy of this symbol must be told: the desk's position.
                 var expected: [String: Int64] = [:]
-                for user in Self.users { expected["s-\(user)-\(symbol)"] = desk.position(userID: user, symbol: symbol, exchange: "NSE") }
+                for user in ids.users { expected[ids.strategy(user, symbol)] = desk.position(userID: user, symbol: symbol, exchange: "NSE") }
                 let before = sink.intentsSeen.withLock { $0.count }
                 pipeline.submit([tick])
                 pipeline.drain()
@@ -144,7 +242,7 @@ struct DeskModelTests {
                 for intent in intents { take(desk.submit(intent, now: time)) }
                 pipeline.drain()
             case 12:
-                let user = Self.users[roll(2)]
+                let user = ids.users[roll(2)]
                 if haltedUsers.contains(user) { haltedUsers.remove(user) } else { haltedUsers.insert(user) }
                 take(desk.setHalts(users: haltedUsers, engine: false, time: time))
             case 13:
@@ -154,7 +252,7 @@ struct DeskModelTests {
                 if halted.contains(id) { halted.remove(id) } else { halted.insert(id) }
                 take(desk.setHaltedStrategies(halted, time: time))
             case 14:
-                take(desk.flatten(userID: Self.users[roll(2)], time: time).1)
+                take(desk.flatten(userID: ids.users[roll(2)], time: time).1)
             case 15, 16:
                 let working = desk.workingOrderIDs
                 if !working.isEmpty { take(desk.cancel(orderID: working[roll(working.count)], reason: "operator", time: time)) }
@@ -165,13 +263,19 @@ struct DeskModelTests {
                     take(desk.modify(orderID: order.orderID, quantity: nil, price: order.state.price.map { FixedDecimal(units: $0.units + shift) },
                                      triggerPrice: order.state.triggerPrice.map { FixedDecimal(units: $0.units - shift) }, time: time))
                 }
+            case 19 where database != nil:  // a restart: the desk and the strategies read back as serve does
+                do {
+                    try restart(database!)
+                } catch {
+                    problem = "restart: \(error)"
+                }
             default:  // time passes with no tick (crossing 15:20 squares off MIS; midnight starts a day)
                 time = time.adding(nanoseconds: Int64(60 + roll(7_200)) * 1_000_000_000)
                 take(desk.advance(to: time))
             }
             pipeline.drain()
             if problem != nil { problem = "step \(step): " + problem!; break }
-            for user in Self.users {
+            for user in ids.users {
                 for symbol in Self.symbols {
                     let held = desk.position(userID: user, symbol: symbol, exchange: "NSE")
                     if held < 0 { problem = "step \(step): \(user) is short \(held) \(symbol) though every strategy is long-only" }
@@ -188,7 +292,27 @@ struct DeskModelTests {
             }
         }
         pipeline.stop()
-        #expect(problem == nil, "seed \(seed): \(problem ?? "")")
+        if let database, problem == nil {
+            // Nothing published is missing from PostgreSQL, and what it holds is what the desk holds.
+            do {
+                let stored = try database.db.query("SELECT order_id, status, filled_quantity FROM trades WHERE order_id IS NOT NULL").rows
+                    .reduce(into: [String: (String, Int64)]()) { $0[$1[0]!] = ($1[1] ?? "", Int64($1[2] ?? "0") ?? 0) }
+                for (orderID, event) in lastEvent where stored[orderID]?.0 != event.state.status.rawValue || stored[orderID]?.1 != event.state.filledQuantity {
+                    problem = "order \(orderID): published \(event.state.status) \(event.state.filledQuantity), stored \(String(describing: stored[orderID]))"
+                }
+                let working = Set(desk.workingOrderIDs)
+                for (orderID, row) in stored where ["PENDING", "OPEN", "PARTIALLY_FILLED"].contains(row.0) && !working.contains(orderID) {
+                    problem = "order \(orderID) is \(row.0) in trades but the desk does not work it"
+                }
+                for r in try database.db.query("SELECT user_id::text, symbol, sum(quantity) FROM positions WHERE status <> 'CLOSED' GROUP BY 1, 2").rows
+                where Int64(r[2] ?? "0") != desk.position(userID: r[0]!, symbol: r[1]!, exchange: "NSE") {
+                    problem = "positions table holds \(r[2] ?? "?") \(r[1]!) for \(r[0]!), the desk \(desk.position(userID: r[0]!, symbol: r[1]!, exchange: "NSE"))"
+                }
+            } catch {
+                problem = "reading PostgreSQL: \(error)"
+            }
+        }
+        #expect(problem == nil, "seed \(seed)\(database == nil ? "" : " (with restarts)"): \(problem ?? "")")
         return problem == nil
     }
 }
