@@ -99,8 +99,8 @@ public final class OrderDesk: Sendable {
     }
 
     /// Orders still working at the last stop, taken up again (a live PENDING one is resent).
-    public func restoreWorking(_ orders: [DeskOrder]) {
-        queue.async { [state, writer] in writer.enqueue(state.desk.restoreWorking(orders, time: SystemClock().now())) }
+    public func restoreWorking(_ orders: [DeskOrder], running: Set<String>) {
+        queue.async { [state, writer] in writer.enqueue(state.desk.restoreWorking(orders, time: SystemClock().now(), running: running)) }
     }
 
     /// A live account's available cash as its gateway reports it (docs/protocol.md, `funds`).

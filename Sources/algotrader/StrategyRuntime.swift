@@ -68,7 +68,7 @@ final class StrategyRuntime: Sendable {
         // After load(): which brokers are live decides where each working order goes back to.
         let working = try DeskState.workingOrders(config.databaseURL)
         if !working.isEmpty {
-            orderDesk.restoreWorking(working)
+            orderDesk.restoreWorking(working, running: Set(pipeline.runningStrategyIDs))
             logger.notice("took up the orders still working at the last stop", metadata: ["orders": "\(working.count)"])
         }
     }

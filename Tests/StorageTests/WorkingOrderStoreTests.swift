@@ -43,6 +43,10 @@ struct WorkingOrderStoreTests {
         // A restarted desk takes them up: the limit goes on filling, the bracket still cancels the other.
         var after = TradingDesk(ids: UUIDv7Generator(seed: 2))
         after.paperModel = before.paperModel
+        // As serve does: the positions first (6 held: 3 from the limit, 3 from the bracketed entry).
+        after.restore(positionID: "p", openingTradeID: "t", userID: ids.userID, symbol: "INFY", exchange: "NSE",
+                      quantity: before.position(userID: ids.userID, symbol: "INFY", exchange: "NSE"), averagePrice: FixedDecimal(1_490),
+                      openedAt: t0, strategyID: ids.strategyID, brokerID: ids.brokerID, product: .mis)
         #expect(after.restoreWorking(loaded, time: t0).isEmpty)
         let more = after.onTick(Tick(symbol: "INFY", exchange: "NSE", timestamp: t0, price: FixedDecimal(1_480)))
         let limit = expected.first { $0.intent.type == .limit && $0.parentOrderID == nil }!
@@ -54,5 +58,29 @@ struct WorkingOrderStoreTests {
         var probe = duplicate
         let firstExec = try #require(try db.query("SELECT data->>'exec_id' FROM trade_logs WHERE trade_id = $1::uuid AND data ? 'exec_id'", [limit.tradeID]).scalar)
         #expect(try probe.apply(.filled(executionID: firstExec, quantity: 3, price: FixedDecimal(1_480))) == .duplicate)
+    }
+    /// Found in review: orders left from before a stop came back whatever their age. What the
+    /// clock would have done while the engine was down is done at start.
+    @Test func atStartAYesterdaysDayOrderExpiresAndAnOrderOfAStoppedStrategyIsCancelled() {
+        let t0 = Timestamp.parseRFC3339("2026-11-24T10:00:00+05:30")!
+        func limit(_ strategy: String) -> OrderIntent {
+            OrderIntent(strategyID: strategy, userID: "u", brokerID: "b", symbol: "INFY", exchange: "NSE", side: .buy, type: .limit, quantity: 5,
+                        limitPrice: FixedDecimal(1_400), referencePrice: FixedDecimal(1_500), time: t0, reason: "r", product: .cnc)
+        }
+        var before = TradingDesk(ids: UUIDv7Generator(seed: 3))
+        _ = before.submit(limit("s1"), now: t0)
+        _ = before.submit(limit("s2"), now: t0)
+        let orders = before.workingOrderIDs.compactMap { before.workingOrder($0) }
+        var sameDay = TradingDesk(ids: UUIDv7Generator(seed: 4))
+        let noon = Timestamp.parseRFC3339("2026-11-24T12:00:00+05:30")!
+        let stopped = sameDay.restoreWorking(orders, time: noon, running: ["s1"])
+        let cancelled = stopped.compactMap { if case .event(let e) = $0, e.order.state.status == .cancelled { e.order } else { nil } }
+        #expect(cancelled.map(\.intent.strategyID) == ["s2"] && cancelled.first?.reason == "its strategy is not running (found at start)")
+        #expect(sameDay.workingOrderIDs.count == 1)
+        var nextDay = TradingDesk(ids: UUIDv7Generator(seed: 5))
+        let expired = nextDay.restoreWorking(orders, time: Timestamp.parseRFC3339("2026-11-25T09:20:00+05:30")!, running: ["s1", "s2"])
+        let reasons = expired.compactMap { if case .event(let e) = $0, e.order.state.status == .cancelled { e.order.reason } else { nil } }
+        #expect(reasons == ["expired: end of the NSE session at 15:30 IST (found at start)", "expired: end of the NSE session at 15:30 IST (found at start)"])
+        #expect(nextDay.workingOrderIDs.isEmpty)
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import TradingCore
 
@@ -34,6 +35,27 @@ struct FundsTests {
         #expect(status(desk.submit(intent(.buy, 200, at: 2_450), now: t0)).0 == .filled, "₹98,000 of ₹99,000")
         #expect(status(desk.submit(intent(.buy, 3, at: 2_450), now: t0)).0 == .rejected)
         #expect(status(desk.submit(intent(.buy, 3, at: 2_450, broker: "b2"), now: t0)).0 == .filled, "each account has its own cash")
+    }
+
+    @Test func anExitWaitingAtItsLimitBlocksNoMargin() {
+        var desk = TradingDesk(ids: UUIDv7Generator(seed: 3))
+        desk.funds = Funds(paperCapital: 100_000 * 10_000)
+        _ = desk.submit(intent(.buy, 100, at: 2_450), now: t0)  // blocks ₹49,000
+        var exit = intent(.sell, 100, at: 2_450)
+        exit.type = .limit
+        exit.limitPrice = FixedDecimal(2_600)
+        #expect(status(desk.submit(exit, now: t0)).0 == .open)
+        #expect(desk.blockedMargin(broker: "b1") == 49_000 * 10_000, "the exit only takes exposure off")
+    }
+
+    /// Failed before the decoder: a journal round written before `placedByEngine` existed.
+    @Test func anIntentJournaledBeforePlacedByEngineStillDecodes() throws {
+        let data = try JSONEncoder().encode(intent(.buy, 1, at: 100))
+        var object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        object["placedByEngine"] = nil
+        let old = try JSONSerialization.data(withJSONObject: object)
+        let decoded = try JSONDecoder().decode(OrderIntent.self, from: old)
+        #expect(decoded == intent(.buy, 1, at: 100) && !decoded.placedByEngine)
     }
 
     @Test func aLiveAccountIsCheckedAgainstWhatItsGatewayReports() {

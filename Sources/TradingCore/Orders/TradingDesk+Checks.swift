@@ -37,6 +37,9 @@ extension TradingDesk {
                                              product: positionProduct[key] ?? defaultProduct)
         }
         for order in working.values where order.intent.brokerID == broker && order.parentOrderID == nil && !order.intent.placedByEngine {
+            // An order against the position (an exit waiting at its limit) adds no exposure.
+            let held = position(userID: order.intent.userID, symbol: order.intent.symbol, exchange: order.intent.exchange)
+            if held != 0 && (held > 0) != (order.intent.side == .buy) { continue }
             let price = order.state.price ?? order.intent.referencePrice
             blocked += funds.schedule.margin(value: Int128(order.state.remainingQuantity) * Int128(price.units),
                                              product: order.product ?? defaultProduct)

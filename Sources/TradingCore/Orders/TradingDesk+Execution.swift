@@ -144,6 +144,7 @@ extension TradingDesk {
     mutating func fitBrackets(userID: String, symbol: String, exchange: String, time: Timestamp) -> [DeskRecord] {
         let held = position(userID: userID, symbol: symbol, exchange: exchange)
         cancelRequested = cancelRequested.filter { working[$0] != nil }
+        modifyRequested = modifyRequested.filter { working[$0.key] != nil }
         var records: [DeskRecord] = []
         for (orderID, child) in working.sorted(by: { $0.key < $1.key })
         where child.parentOrderID != nil && child.intent.userID == userID && child.intent.symbol == symbol && child.intent.exchange == exchange
@@ -153,7 +154,9 @@ extension TradingDesk {
             guard child.state.remainingQuantity > room else { continue }
             if room == 0 {
                 records += cancel(orderID: orderID, reason: "the position it protects is closed", time: time)
-            } else {
+            } else if modifyRequested[orderID] != child.state.filledQuantity + room {
+                // A live modify applies when its gateway reports it: ask once per new size.
+                if isLive(child) { modifyRequested[orderID] = child.state.filledQuantity + room }
                 records += modify(orderID: orderID, quantity: child.state.filledQuantity + room, price: nil, triggerPrice: nil, time: time)
             }
         }

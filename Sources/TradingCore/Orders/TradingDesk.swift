@@ -59,6 +59,8 @@ public struct TradingDesk: Sendable {
     var realizedByUser: [String: Int128] = [:]
     /// Live orders a cancel was asked for (they stay working until their gateway reports it).
     var cancelRequested: Set<String> = []
+    /// Live bracket orders a smaller size was asked for, and that size.
+    var modifyRequested: [String: Int64] = [:]
     var chargesByUser: [String: Int128] = [:]
     /// Per user: the IST day and the realized P&L at its start, for the daily loss limit.
     var dayStart: [String: (day: Int64, realized: Int128)] = [:]
@@ -80,9 +82,9 @@ public struct TradingDesk: Sendable {
     public var calendar = TradingCalendar.standard
     /// Whether the clock expires DAY orders at the close and squares off MIS positions.
     public var sessionActions = true
-    /// Whether the risk measure (day loss, equity) counts charges. Off by default: CONTRACT.md
-    /// section 5's loss is realized plus unrealized P&L of the fills, as a broker's MTM is;
-    /// positions and performance report net P&L either way.
+    /// Whether the risk measure (day loss, equity) counts charges. On by default (docs/risk.md):
+    /// the day's loss is realized plus unrealized P&L less the day's charges; off, the fills'
+    /// P&L before charges (a broker's MTM). Positions and performance report net P&L either way.
     public var riskIncludesCharges = true
     /// Whether a new IST day lifts the user halts its daily loss limit raised. Off by default:
     /// CONTRACT.md section 5 keeps a daily loss halt "until an admin resumes"; the day's loss
@@ -145,9 +147,15 @@ public struct TradingDesk: Sendable {
     /// model, is cancelled); a live order still PENDING is sent to its gateway again with the
     /// same `order_id` (the broker treats it as the same order), since the engine cannot know
     /// whether the first request arrived. Bracket orders get their one-cancels-other link back.
-    public mutating func restoreWorking(_ orders: [DeskOrder], time: Timestamp) -> [DeskRecord] {
+    ///
+    /// What the clock would have done to a paper order while the engine was down is done now:
+    /// a DAY order whose session closed expires, an MIS order past its square-off is cancelled,
+    /// and so is an order of a strategy not running (`running`); bracket orders of positions no
+    /// longer held go too. Live orders are the broker's to expire and report.
+    public mutating func restoreWorking(_ orders: [DeskOrder], time: Timestamp, running: Set<String>? = nil) -> [DeskRecord] {
         var records: [DeskRecord] = []
         var children: [String: [String]] = [:]
+        var stale: [(String, String)] = []
         for order in orders where working[order.orderID] == nil {
             working[order.orderID] = order
             if let parent = order.parentOrderID { children[parent, default: []].append(order.orderID) }
@@ -164,14 +172,33 @@ public struct TradingDesk: Sendable {
             let i = order.intent
             let key = Self.instrument(i.symbol, i.exchange)
             var venue = venues[key] ?? PaperSimulator(model: paperModel)
-            _ = venue.place(PaperOrder(orderID: order.orderID, side: i.side, type: i.type, quantity: order.state.remainingQuantity,
-                                       limitPrice: order.state.price, triggerPrice: order.state.triggerPrice),
-                            at: i.referencePrice, time: time)
+            // The whole order with what is left of it: the venue's own modify counts from the total.
+            var paper = PaperOrder(orderID: order.orderID, side: i.side, type: i.type, quantity: order.state.quantity,
+                                   limitPrice: order.state.price, triggerPrice: order.state.triggerPrice)
+            paper.remaining = order.state.remainingQuantity
+            _ = venue.place(paper, at: i.referencePrice, time: time)
             venues[key] = venue
+            let day = SessionCalendar.istDay(order.orderTime)
+            if let running, !running.contains(i.strategyID) {
+                stale.append((order.orderID, "its strategy is not running (found at start)"))
+            } else if sessionActions, (order.validity ?? .day) == .day, let close = calendar.sessionClose(i.exchange, day: day), close <= time {
+                stale.append((order.orderID, "expired: end of the \(i.exchange) session at \(TradingCalendar.clock(calendar.sessions[i.exchange]?.close ?? 0)) IST (found at start)"))
+            } else if sessionActions, (order.product ?? defaultProduct) == .mis, let cut = calendar.squareOffTime(i.exchange, day: day),
+                      order.orderTime < cut, cut <= time {
+                stale.append((order.orderID, "MIS square-off at \(TradingCalendar.clock(calendar.squareOff[i.exchange] ?? 0)) IST (found at start)"))
+            }
         }
         for pair in children.values where pair.count == 2 {
             ocoSibling[pair[0]] = pair[1]
             ocoSibling[pair[1]] = pair[0]
+        }
+        for (orderID, reason) in stale { records += cancel(orderID: orderID, reason: reason, time: time) }
+        var held: Set<String> = []
+        for order in orders where order.parentOrderID != nil && !isLive(order) {
+            let i = order.intent
+            if held.insert(i.userID + "|" + i.symbol + "|" + i.exchange).inserted {
+                records += fitBrackets(userID: i.userID, symbol: i.symbol, exchange: i.exchange, time: time)
+            }
         }
         return records
     }

@@ -58,4 +58,32 @@ public struct OrderIntent: Sendable, Equatable, Codable {
         self.product = product
         self.validity = validity
     }
+
+    enum CodingKeys: String, CodingKey {
+        case strategyID, userID, brokerID, symbol, exchange, side, type, quantity, limitPrice, triggerPrice, stoploss, target
+        case referencePrice, time, reason, product, validity, placedByEngine
+    }
+
+    /// Journal rounds written before `placedByEngine` existed still decode (as the strategy's own).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        strategyID = try c.decode(String.self, forKey: .strategyID)
+        userID = try c.decode(String.self, forKey: .userID)
+        brokerID = try c.decodeIfPresent(String.self, forKey: .brokerID)
+        symbol = try c.decode(String.self, forKey: .symbol)
+        exchange = try c.decode(String.self, forKey: .exchange)
+        side = try c.decode(OrderSide.self, forKey: .side)
+        type = try c.decode(OrderType.self, forKey: .type)
+        quantity = try c.decode(Int64.self, forKey: .quantity)
+        limitPrice = try c.decodeIfPresent(FixedDecimal.self, forKey: .limitPrice)
+        triggerPrice = try c.decodeIfPresent(FixedDecimal.self, forKey: .triggerPrice)
+        stoploss = try c.decodeIfPresent(FixedDecimal.self, forKey: .stoploss)
+        target = try c.decodeIfPresent(FixedDecimal.self, forKey: .target)
+        referencePrice = try c.decode(FixedDecimal.self, forKey: .referencePrice)
+        time = try c.decode(Timestamp.self, forKey: .time)
+        reason = try c.decode(String.self, forKey: .reason)
+        product = try c.decodeIfPresent(Product.self, forKey: .product)
+        validity = try c.decodeIfPresent(Validity.self, forKey: .validity)
+        placedByEngine = try c.decodeIfPresent(Bool.self, forKey: .placedByEngine) ?? false
+    }
 }
