@@ -12,7 +12,8 @@ public enum WorkingOrderStore {
                    t.exchange, t.transaction_type, t.order_type, t.quantity, t.price::text, t.trigger_price::text, t.stoploss::text,
                    t.target::text, t.status, (extract(epoch FROM t.order_timestamp) * 1000000)::bigint, t.metadata::text,
                    t.product, t.validity, t.instrument_type, t.algo_id, t.charges::text,
-                   (SELECT string_agg((l.data->>'exec_id') || ' ' || (l.data->>'fill_quantity') || ' ' || (l.data->>'fill_price'), ',' ORDER BY l.created_at, l.log_id)
+                   (SELECT json_agg(json_build_array(l.data->>'exec_id', l.data->>'fill_quantity', l.data->>'fill_price')
+                                    ORDER BY l.created_at, l.log_id)::text
                     FROM trade_logs l WHERE l.trade_id = t.trade_id AND l.data ? 'exec_id')
             FROM trades t JOIN strategies s USING (strategy_id)
             WHERE t.status IN ('PENDING', 'OPEN', 'PARTIALLY_FILLED') AND t.order_id IS NOT NULL
@@ -34,10 +35,13 @@ public enum WorkingOrderStore {
             if case .bool(true)? = metadata["placed_by_engine"] { intent.placedByEngine = true }
             var state = OrderState(quantity: quantity, price: price, triggerPrice: trigger)
             if r[15] != "PENDING" { _ = try? state.apply(.accepted) }
-            for execution in (r[23] ?? "").split(separator: ",") {
-                let parts = execution.split(separator: " ").map(String.init)
-                guard parts.count == 3, let q = Int64(parts[1]), let p = FixedDecimal(parts[2]) else { continue }
-                _ = try? state.apply(.filled(executionID: parts[0], quantity: q, price: p))
+            // Exec ids are the broker's text: read as JSON, never split on a character they may hold.
+            if case .array(let executions)? = try? JSONValue.parse(Array((r[23] ?? "[]").utf8)) {
+                for case .array(let parts) in executions where parts.count == 3 {
+                    guard let id = parts[0].stringValue, let q = parts[1].stringValue.flatMap({ Int64($0) }),
+                          let p = parts[2].stringValue.flatMap(FixedDecimal.init) else { continue }
+                    _ = try? state.apply(.filled(executionID: id, quantity: q, price: p))
+                }
             }
             return DeskOrder(tradeID: tradeID, orderID: orderID, parentOrderID: r[2], intent: intent, state: state, orderTime: time,
                              executionTime: nil, reason: metadata["reason"]?.stringValue, product: intent.product, validity: intent.validity,
