@@ -185,6 +185,27 @@ struct BracketOrderTests {
                 "the cancelled stoploss never fires")
     }
 
+    /// Found in review: a loss halt cancelled the strategy's bracket stoploss with its other
+    /// working orders, leaving the position it protected open and unprotected.
+    @Test func aStrategyLossHaltKeepsTheBracketThatProtectsThePosition() {
+        let t0 = Timestamp.parseRFC3339("2026-11-24T10:00:00+05:30")!
+        var desk = TradingDesk(ids: UUIDv7Generator(seed: 16))
+        desk.strategyPolicies["s"] = StrategyOrderPolicy(maxLoss: FixedDecimal(10))
+        func intent(_ side: OrderSide, _ quantity: Int64, at price: Int64, bracket: Bool = false) -> OrderIntent {
+            OrderIntent(strategyID: "s", userID: "u", brokerID: "b", symbol: "X", exchange: "NSE", side: side, quantity: quantity,
+                        stoploss: bracket ? FixedDecimal(90) : nil, target: bracket ? FixedDecimal(120) : nil,
+                        referencePrice: FixedDecimal(price), time: t0, reason: "r")
+        }
+        let children = TradingDeskTests.events(desk.submit(intent(.buy, 10, at: 100, bracket: true), now: t0)).filter { $0.order.parentOrderID != nil }
+        let loss = desk.submit(intent(.sell, 5, at: 97), now: t0)  // -15: past max_loss 10
+        #expect(loss.contains { if case .strategyHalt = $0 { true } else { false } })
+        let cancelled = TradingDeskTests.events(loss).filter { $0.order.state.status == .cancelled }.map(\.order.orderID)
+        #expect(children.allSatisfy { !cancelled.contains($0.order.orderID) }, "the stoploss and target still protect what is held")
+        #expect(desk.workingOrderIDs.count == 2)
+        let stopped = TradingDeskTests.events(desk.onTick(Tick(symbol: "X", exchange: "NSE", timestamp: t0, price: FixedDecimal(89))))
+        #expect(stopped.contains { $0.kind == .fill } && desk.position(userID: "u", symbol: "X", exchange: "NSE") == 0)
+    }
+
     /// Found by the model test (seed 19) and failed on 1106958: with the stoploss cancelled by an
     /// operator, the strategy sold its position itself and the target left working filled later,
     /// making the long-only strategy short. Bracket orders are cut to the position they protect.

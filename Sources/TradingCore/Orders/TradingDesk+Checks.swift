@@ -118,12 +118,13 @@ extension TradingDesk {
     }
 
     /// Halts a strategy (a breaker): its working orders are cancelled, its new orders refused
-    /// unless they reduce a position.
+    /// unless they reduce a position. Bracket orders stay: they only protect what it holds, and
+    /// cancelling a stoploss at a loss halt would leave the position unprotected.
     mutating func haltStrategy(_ strategyID: String, userID: String, breach: String, reason: String, time: Timestamp) -> [DeskRecord] {
         haltedStrategies.insert(strategyID)
         if breach == "strategy_loss" { strategyLossHalts.insert(strategyID) }
         var records: [DeskRecord] = [.strategyHalt(strategyID: strategyID, userID: userID, reason: reason, breach: breach)]
-        for (orderID, order) in working.sorted(by: { $0.key < $1.key }) where order.intent.strategyID == strategyID {
+        for (orderID, order) in working.sorted(by: { $0.key < $1.key }) where order.intent.strategyID == strategyID && order.parentOrderID == nil {
             records += cancel(orderID: orderID, reason: "strategy halted: \(reason)", time: time)
         }
         return records
