@@ -56,7 +56,9 @@ struct CurveSecurityTests {
         // The control socket: the listed key logs in; the unlisted one gets no answer at all.
         func login(_ keyFile: String) throws -> CommandRunner.Outcome {
             try CommandRunner.algotrader(["ctl", "login", "curve", "--endpoint", "ipc://\(daemon.directory)/control.ipc",
-                                          "--token-file", "\(dir)/token", "--timeout", "2", "--curve-server-key", server.publicKey,
+                                          "--token-file", "\(dir)/token", "--timeout", "2",
+                                          // `=`: a Z85 key may start with '-', which would read as an option (failed once so).
+                                          "--curve-server-key=\(server.publicKey)",
                                           "--curve-key-file", keyFile], environment: [:], stdin: "pw\n")
         }
         #expect(try login("\(dir)/listed.key").status == 0)
