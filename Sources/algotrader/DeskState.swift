@@ -28,25 +28,26 @@ enum DeskState {
         }
     }
 
-    /// The day's results stored so far (`strategy_performance` of IST day `day`).
-    static func dayResults(_ url: String, day: Int64) throws -> [(userID: String, day: StrategyDay)] {
+    /// One read on a connection of its own (start and SIGHUP only).
+    private static func reading<T>(_ url: String, _ body: (PostgresConnection) throws -> T) throws -> T {
         let db = try PostgresConnection(connectionString: url)
         defer { db.close() }
-        return try StrategyDayStore.load(db, day: day)
+        return try body(db)
+    }
+
+    /// The day's results stored so far (`strategy_performance` of IST day `day`).
+    static func dayResults(_ url: String, day: Int64) throws -> [(userID: String, day: StrategyDay)] {
+        try reading(url) { try StrategyDayStore.load($0, day: day) }
     }
 
     /// Orders still working when the engine last stopped.
     static func workingOrders(_ url: String) throws -> [DeskOrder] {
-        let db = try PostgresConnection(connectionString: url)
-        defer { db.close() }
-        return try WorkingOrderStore.load(db)
+        try reading(url, WorkingOrderStore.load)
     }
 
     /// Each broker account's realized P&L less charges so far.
     static func settledFunds(_ url: String) throws -> [String: Int128] {
-        let db = try PostgresConnection(connectionString: url)
-        defer { db.close() }
-        return try FundsStore.settled(db)
+        try reading(url, FundsStore.settled)
     }
 
     static func riskSettings(_ url: String) throws -> [String: RiskSettings] {

@@ -11,12 +11,6 @@ import Testing
 /// audit log; `algotrader audit check` tells such a login from the owner or a superuser.
 @Suite("serve as a runtime login, and audit check")
 struct RuntimeLoginTests {
-    static func addUser(_ db: PostgresConnection, _ name: String, role: String, password: String) throws -> SampleRows.IDs {
-        let ids = try SampleRows.userStrategyBrokerTrade(db, username: name)
-        try db.query("UPDATE users SET role = $2, password_hash = $3 WHERE user_id = $1::uuid",
-                     [ids.userID, role, try PasswordHasher(logN: 10).hash(password)])
-        return ids
-    }
 
     static func ctl(_ daemon: DaemonProcess, _ who: String, _ arguments: [String], stdin: String? = nil) throws -> CommandRunner.Outcome {
         try CommandRunner.algotrader([arguments[0], arguments[1], "--endpoint", "ipc://\(daemon.directory)/control.ipc",
@@ -52,8 +46,8 @@ struct RuntimeLoginTests {
     @Test func serveRunsAsALoginThatOwnsNothingAndThatLoginCannotChangeTheAuditLog() throws {
         let url = try TestDatabase.makeMigrated()
         let db = try TestDatabase.connect(url)
-        _ = try Self.addUser(db, "root", role: "admin", password: "admin-pw")
-        let tara = try Self.addUser(db, "tara", role: "trader", password: "tara-pw")
+        _ = try ControlSocketTests.addUser(db, "root", role: "admin", password: "admin-pw")
+        let tara = try ControlSocketTests.addUser(db, "tara", role: "trader", password: "tara-pw")
         let runtimeURL = try TestDatabase.makeLogin(for: url, memberOf: ["algotrader_engine", "algotrader_app"], prefix: "rt")
         let daemon = try DaemonProcess(databaseURL: runtimeURL, captureStderr: true)
         defer { _ = daemon.stop() }
