@@ -12,10 +12,9 @@ public final class ScratchCluster {
 
     public init() throws {
         directory = NSTemporaryDirectory() + "algotrader-pg-fault-\(UUID().uuidString.prefix(8))"
-        // A port of its own above Linux's ephemeral range (32768-60999 by default): a port in it
-        // can be taken by any outgoing connection (the tests make thousands), and the cluster's
-        // restart after a crash then fails to bind. Away from the project's fixed ones (5543x).
-        port = 61_000 + Int.random(in: 0..<4_000)
+        // A port of its own (see LocalPort): its restart after a crash must bind it again.
+        // Away from the project's fixed ones (5543x).
+        port = LocalPort.unused()
         try start()
     }
 

@@ -38,7 +38,7 @@ struct ControlAccessTests {
         }
     }
 
-    static func freePort() -> Int { 61_000 + Int.random(in: 0..<4_000) }
+    static func freePort() -> Int { LocalPort.unused() }
 
     static func startDaemon(_ url: String, port: Int, extra: [String: String] = [:]) throws -> DaemonProcess {
         let daemon = try DaemonProcess(databaseURL: url, environment: ["ALGOTRADER_CONTROL_BIND": "tcp://127.0.0.1:\(port)"].merging(extra) { $1 })

@@ -14,7 +14,7 @@ struct MetricsEndpointTests {
 
     @Test func aScrapeShowsTicksBadMessagesByReasonQueueDepthDatabaseStateAndJournalSize() throws {
         let url = try TestDatabase.makeMigrated()
-        let port = 40_000 + Int.random(in: 0..<10_000)
+        let port = LocalPort.unused()
         let daemon = try DaemonProcess(databaseURL: url, environment: ["ALGOTRADER_METRICS_BIND": "127.0.0.1:\(port)"])
         defer { _ = daemon.stop() }
         #expect(try DaemonProcess.python("publish_ticks.py", [daemon.feed, "2000", "\(daemon.directory)/expected.json", "100"]) == 0)

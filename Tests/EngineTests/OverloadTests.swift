@@ -29,7 +29,8 @@ struct OverloadTests {
     }
 
     static func flood(_ daemon: DaemonProcess, seconds: Int, mode: String) throws {
-        #expect(try DaemonProcess.python("hostile_feed.py", ["flood", daemon.feed, String(seconds), mode, "\(daemon.directory)/flood-\(mode).json"]) == 0)
+        #expect(try DaemonProcess.python("hostile_feed.py", ["flood", daemon.feed, String(seconds), mode, "\(daemon.directory)/flood-\(mode).json"]) == 0,
+                "the daemon \(daemon.process.isRunning ? "runs" : "is gone"); it wrote: \(daemon.stderr.suffix(1_500))")
     }
 
     /// Waits until the stored tick count stops moving (the backlog is written).
@@ -67,7 +68,7 @@ struct OverloadTests {
         // Before: 600k sessions took 2.0 GB and 600,006 feed_sequences rows were restored at every start.
         let url = try TestDatabase.makeMigrated()
         let environment = ["ALGOTRADER_INGEST_MAX_STREAMS": "1000", "ALGOTRADER_BARS_MAX_INSTRUMENTS": "1000",
-                           "ALGOTRADER_LOGGING_LEVEL": "info", "ALGOTRADER_METRICS_BIND": "127.0.0.1:\(41_000 + Int.random(in: 0..<9_000))"]
+                           "ALGOTRADER_LOGGING_LEVEL": "info", "ALGOTRADER_METRICS_BIND": "127.0.0.1:\(LocalPort.unused())"]
         let daemon = try DaemonProcess(databaseURL: url, environment: environment, captureStderr: true)
         let db = try TestDatabase.connect(url)
         let samples = try Self.sampleMemory(daemon) {
@@ -106,7 +107,7 @@ struct OverloadTests {
         let cluster = try ScratchCluster()
         #expect(try CommandRunner.algotrader(["migrate", "--config", Repository.shippedConfig],
                                              environment: ["ALGOTRADER_DATABASE_URL": cluster.url]).status == 0)
-        let bind = "127.0.0.1:\(41_000 + Int.random(in: 0..<9_000))"
+        let bind = "127.0.0.1:\(LocalPort.unused())"
         let daemon = try DaemonProcess(databaseURL: cluster.url, environment: [
             "ALGOTRADER_METRICS_BIND": bind, "ALGOTRADER_JOURNAL_MEMORY_TICKS": "1000", "ALGOTRADER_INGEST_QUEUE_CAPACITY": "4000",
             "ALGOTRADER_INGEST_BATCH_SIZE": "500",
