@@ -4,28 +4,9 @@ import TradingCore
 
 /// What the order desk reads from the database at start and on SIGHUP.
 enum DeskState {
-    struct OpenPosition {
-        var positionID, tradeID, userID, symbol, exchange: String
-        var strategyID, brokerID: String?
-        var product: Product?
-        var quantity: Int64
-        var averagePrice: FixedDecimal
-        var openedAt: Timestamp
-    }
-
-    static func openPositions(_ url: String) throws -> [OpenPosition] {
-        let db = try PostgresConnection(connectionString: url)
-        defer { db.close() }
-        return try db.query("""
-            SELECT p.position_id::text, p.trade_id::text, p.user_id::text, p.symbol, p.exchange, p.quantity, p.average_price::text,
-                   (extract(epoch FROM p.opened_at) * 1000000)::bigint, t.strategy_id::text, t.broker_id::text,
-                   coalesce(p.product, t.product)
-            FROM positions p LEFT JOIN trades t USING (trade_id) WHERE p.status <> 'CLOSED' AND p.quantity <> 0
-            """).rows.compactMap { r in
-            guard let q = r[5].flatMap({ Int64($0) }), let avg = r[6].flatMap(FixedDecimal.init), let at = r[7].flatMap({ Int64($0) }) else { return nil }
-            return OpenPosition(positionID: r[0]!, tradeID: r[1]!, userID: r[2]!, symbol: r[3]!, exchange: r[4]!, strategyID: r[8], brokerID: r[9], product: r[10].flatMap(Product.init(rawValue:)), quantity: q,
-                                averagePrice: avg, openedAt: Timestamp(nanosecondsSinceEpoch: at * 1000))
-        }
+    /// The open positions, with their realized P&L and charges so far.
+    static func openPositions(_ url: String) throws -> [RestoredPosition] {
+        try reading(url, OpenPositionStore.load)
     }
 
     /// One read on a connection of its own (start and SIGHUP only).

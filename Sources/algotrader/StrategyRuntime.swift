@@ -51,11 +51,7 @@ final class StrategyRuntime: Sendable {
         orderDesk.restore { desk in
             desk.restoreDay(day)
             for (broker, amount) in settled { desk.funds.restore(broker: broker, settled: amount) }
-            for p in positions {
-                desk.restore(positionID: p.positionID, openingTradeID: p.tradeID, userID: p.userID, symbol: p.symbol,
-                             exchange: p.exchange, quantity: p.quantity, averagePrice: p.averagePrice, openedAt: p.openedAt,
-                             strategyID: p.strategyID, brokerID: p.brokerID, product: p.product)
-            }
+            for p in positions { desk.restore(p) }
         }
         orderDesk.configure(risk: try DeskState.riskSettings(config.databaseURL))
         let store = BarStore(connectionString: config.databaseURL)

@@ -127,6 +127,27 @@ struct MarketRulesTests {
         #expect(late.position(userID: "u1", symbol: "RELIANCE", exchange: "NSE") == 10)
     }
 
+    /// A position restored at start goes on with its row's realized P&L and charges. Before, the
+    /// next fill rewrote the row with only what came after the restart: its charges lost those
+    /// paid before, and the account's funds, read from the rows at the next start, grew by them
+    /// (the model test's cash fold found it, seed 2 with restarts).
+    @Test func aRestoredPositionKeepsItsRowsRealizedPnLAndChargesWhenItCloses() {
+        var desk = TradingDesk(ids: UUIDv7Generator(seed: 31))
+        desk.chargeSchedule = .zerodha
+        _ = desk.advance(to: t0)
+        desk.restore(RestoredPosition(positionID: "p1", openingTradeID: "t1", userID: "u1", symbol: "RELIANCE", exchange: "NSE",
+                                      quantity: 10, averagePrice: FixedDecimal(2_450), openedAt: t0, strategyID: "s1", brokerID: "b1",
+                                      product: .mis, grossRealized: 500_000, charges: 123_400))
+        let sell = desk.submit(intent(.sell, 10, at: "2460"), now: t0)
+        let row = try! #require(sell.compactMap { if case .position(let p) = $0 { p } else { nil } }.last)
+        let charged = Int128(Self.lastOrder(sell)?.charges ?? 0)
+        #expect(charged > 0)
+        #expect(row.positionID == "p1" && row.status == .closed)
+        #expect(row.grossRealizedPnL == Int128(1_500_000), "50 before the restart and 10 x 10 now")
+        #expect(row.charges == 123_400 + charged, "the charges paid before the restart stay on the row")
+        #expect(row.realizedPnL == 1_500_000 - 123_400 - charged)
+    }
+
     /// Failed on 1106958: an MIS entry after 15:20 was accepted and filled, which a broker refuses.
     @Test func afterTheSquareOffNewMISEntriesAreRefusedUntilTheNextSessionWhileExitsAndCNCAreTaken() {
         var desk = TradingDesk(ids: UUIDv7Generator(seed: 6))
@@ -204,6 +225,29 @@ struct MarketRulesTests {
         #expect(Self.lastOrder(loss)?.state.status == .filled)
         #expect(Self.lastOrder(after.submit(intent(.buy, 10, at: "2439"), now: t0))?.state.status == .rejected, "the day's loss passed 100")
         #expect(after.haltedUsers == ["u1"])
+    }
+
+    /// The day's loss is the fold of the day's own fills: a stoploss that fills in the morning,
+    /// before the strategy asks for anything, is today's loss. Before, the day's base was taken
+    /// at the day's first intent, so that loss counted as yesterday's and the next entry passed.
+    @Test func aFillBeforeTheDaysFirstIntentCountsInThatDaysLoss() {
+        var desk = TradingDesk(ids: UUIDv7Generator(seed: 21))
+        desk.sessionActions = false  // the stoploss stays working overnight
+        desk.riskSettings["u1"] = RiskSettings(dailyLossLimit: FixedDecimal(100), maxPositionSize: FixedDecimal(10_000_000),
+                                               maxDrawdownPercent: FixedDecimal(99), maxRiskPerTrade: FixedDecimal(100))
+        _ = desk.advance(to: t0)
+        var entry = intent(.buy, 10, at: "2450")
+        entry.stoploss = FixedDecimal("2430")
+        #expect(Self.lastOrder(desk.submit(entry, now: t0))?.state.status == .open, "the entry's stoploss works")
+        let morning = t0.adding(nanoseconds: 23 * 3_600_000_000_000 - 40 * 60_000_000_000)  // 09:20 the next day
+        _ = desk.advance(to: morning)
+        let stopped = desk.onTick(Tick(symbol: "RELIANCE", exchange: "NSE", timestamp: morning, price: FixedDecimal("2420")!, quantity: 1))
+        #expect(Self.orders(stopped).contains { $0.state.status == .filled && $0.parentOrderID != nil }, "the stoploss filled")
+        #expect(desk.position(userID: "u1", symbol: "RELIANCE", exchange: "NSE") == 0)
+        #expect(desk.dayPnL(userID: "u1", at: morning) == -3_000_000, "today's loss is the stoploss's: 10 x (2420 - 2450)")
+        let later = morning.adding(nanoseconds: 600_000_000_000)
+        let next = desk.submit(intent(.buy, 10, at: "2420", time: later), now: later)
+        #expect(Self.lastOrder(next)?.state.status == .rejected && desk.haltedUsers == ["u1"], "300 lost today is past the limit of 100")
     }
 
     /// The daily loss check counts charges by default; `riskIncludesCharges: false` measures the

@@ -31,12 +31,8 @@ extension TradingDesk {
     /// Margin the account's open positions (at their average price) and working orders (their
     /// remaining quantity at their limit or reference price; bracket children only close) block.
     func blockedMargin(broker: String) -> Int128 {
-        var blocked: Int128 = 0
-        for (key, open) in positions where positionOrigin[key]?.brokerID == broker && open.net.quantity != 0 {
-            blocked += funds.schedule.margin(value: Int128(open.net.quantity.magnitude) * Int128((open.net.averagePrice ?? .zero).units),
-                                             product: positionProduct[key] ?? defaultProduct)
-        }
-        for order in working.values where order.intent.brokerID == broker && order.parentOrderID == nil && !order.intent.placedByEngine {
+        var blocked = positions.blockedMargin(broker: broker, schedule: funds.schedule)
+        for order in orders.working.values where order.intent.brokerID == broker && order.parentOrderID == nil && !order.intent.placedByEngine {
             // An order against the position (an exit waiting at its limit) adds no exposure.
             let held = position(userID: order.intent.userID, symbol: order.intent.symbol, exchange: order.intent.exchange)
             if held != 0 && (held > 0) != (order.intent.side == .buy) { continue }
@@ -79,7 +75,7 @@ extension TradingDesk {
         if c.maxOrderValue.units > 0, value > Int128(c.maxOrderValue.units) {
             return "fat finger: order value \(RiskCheck.text(value)) is above the cap \(c.maxOrderValue) (controls.max_order_value)"
         }
-        if c.priceBandPercent.units > 0, let ltp = lastPrice[Self.instrument(intent.symbol, intent.exchange)], ltp.units > 0 {
+        if c.priceBandPercent.units > 0, let ltp = positions.lastPrice(symbol: intent.symbol, exchange: intent.exchange), ltp.units > 0 {
             for (label, price) in [("price", intent.limitPrice), ("trigger price", intent.triggerPrice)] {
                 guard let price else { continue }
                 // |price - ltp| / ltp * 100 > band  <=>  |price - ltp| * 100 * 10_000 > band_units * ltp
@@ -110,7 +106,7 @@ extension TradingDesk {
         let sent = orderMessages[strategy, default: 0] + 1
         orderMessages[strategy] = sent
         let multiple = controls.breakerOrdersPerIntent
-        guard multiple > 0, sent >= max(controls.breakerMinimumOrders, 1), !haltedStrategies.contains(strategy) else { return [] }
+        guard multiple > 0, sent >= max(controls.breakerMinimumOrders, 1), !halts.strategies.contains(strategy) else { return [] }
         let intents = intentCount[strategy, default: 0]
         guard sent > multiple * max(intents, 1) else { return [] }
         return haltStrategy(strategy, userID: order.intent.userID, breach: "order_ratio",
@@ -121,23 +117,20 @@ extension TradingDesk {
     /// unless they reduce a position. Bracket orders stay: they only protect what it holds, and
     /// cancelling a stoploss at a loss halt would leave the position unprotected.
     mutating func haltStrategy(_ strategyID: String, userID: String, breach: String, reason: String, time: Timestamp) -> [DeskRecord] {
-        haltedStrategies.insert(strategyID)
-        if breach == "strategy_loss" { strategyLossHalts.insert(strategyID) }
+        halts.haltStrategy(strategyID, breach: breach)
         var records: [DeskRecord] = [.strategyHalt(strategyID: strategyID, userID: userID, reason: reason, breach: breach)]
-        for (orderID, order) in working.sorted(by: { $0.key < $1.key }) where order.intent.strategyID == strategyID && order.parentOrderID == nil {
-            records += cancel(orderID: orderID, reason: "strategy halted: \(reason)", time: time)
+        for order in orders.sorted(where: { $0.intent.strategyID == strategyID && $0.parentOrderID == nil }) {
+            records += cancel(orderID: order.orderID, reason: "strategy halted: \(reason)", time: time)
         }
         return records
     }
 
     /// The strategies halted now (from `halts`, read by the engine); replaces the set.
     public mutating func setHaltedStrategies(_ strategies: Set<String>, time: Timestamp) -> [DeskRecord] {
-        let newly = strategies.subtracting(haltedStrategies)
-        haltedStrategies = strategies
-        strategyLossHalts.formIntersection(strategies)
+        let newly = halts.set(strategies: strategies)
         var records: [DeskRecord] = []
-        for (orderID, order) in working.sorted(by: { $0.key < $1.key }) where newly.contains(order.intent.strategyID) {
-            records += cancel(orderID: orderID, reason: "strategy halted", time: time)
+        for order in orders.sorted(where: { newly.contains($0.intent.strategyID) }) {
+            records += cancel(orderID: order.orderID, reason: "strategy halted", time: time)
         }
         return records
     }
@@ -147,12 +140,12 @@ extension TradingDesk {
     public mutating func strategiesStopped(_ strategyIDs: Set<String>, time: Timestamp)
         -> (records: [DeskRecord], openPositions: [(strategyID: String, symbol: String, exchange: String, quantity: Int64)]) {
         var records: [DeskRecord] = []
-        for (orderID, order) in working.sorted(by: { $0.key < $1.key }) where strategyIDs.contains(order.intent.strategyID) {
-            records += cancel(orderID: orderID, reason: "strategy stopped", time: time)
+        for order in orders.sorted(where: { strategyIDs.contains($0.intent.strategyID) }) {
+            records += cancel(orderID: order.orderID, reason: "strategy stopped", time: time)
         }
         var open: [(String, String, String, Int64)] = []
-        for (key, position) in positions.sorted(by: { $0.value.positionID < $1.value.positionID }) where position.net.quantity != 0 {
-            if let origin = positionOrigin[key], strategyIDs.contains(origin.strategyID) {
+        for (key, position) in positions.sorted() {
+            if let origin = position.origin, strategyIDs.contains(origin.strategyID) {
                 open.append((origin.strategyID, key.symbol, key.exchange, position.net.quantity))
             }
         }

@@ -16,14 +16,7 @@ extension TradingDesk {
         if lastDay > firstDay {
             intentCount = [:]
             orderMessages = [:]
-            var lifting = ["strategy_loss"]
-            if liftDailyLossHaltsAtDayStart {
-                haltedUsers.subtract(dailyLossHalts)
-                dailyLossHalts = []
-                lifting.insert("daily_loss", at: 0)
-            }
-            haltedStrategies.subtract(strategyLossHalts)
-            strategyLossHalts = []
+            let lifting = halts.startDay(liftDailyLoss: liftDailyLossHaltsAtDayStart)
             records.append(.dayStart(day: lastDay, time: TradingCalendar.instant(day: lastDay, minutes: 0), lifting: lifting))
         }
         guard sessionActions else { return records }
@@ -47,13 +40,11 @@ extension TradingDesk {
     mutating func squareOff(exchange: String, time: Timestamp) -> [DeskRecord] {
         let at = TradingCalendar.clock(calendar.squareOff[exchange] ?? 0)
         var records: [DeskRecord] = []
-        for (orderID, order) in working.sorted(by: { $0.key < $1.key })
-        where order.intent.exchange == exchange && (order.product ?? .mis) == .mis && !isLive(order) {
-            records += cancel(orderID: orderID, reason: "MIS square-off at \(at) IST", time: time)
+        for order in orders.sorted(where: { $0.intent.exchange == exchange && ($0.product ?? .mis) == .mis && !isLive($0) }) {
+            records += cancel(orderID: order.orderID, reason: "MIS square-off at \(at) IST", time: time)
         }
-        for (key, open) in positions.sorted(by: { $0.value.positionID < $1.value.positionID })
-        where key.exchange == exchange && open.net.quantity != 0 && positionProduct[key, default: defaultProduct] == .mis {
-            guard let price = lastPrice[Self.instrument(key.symbol, key.exchange)], let origin = positionOrigin[key] else { continue }
+        for (key, open) in positions.sorted(where: { key, open in key.exchange == exchange && open.product == .mis }) {
+            guard let price = positions.lastPrice(symbol: key.symbol, exchange: key.exchange), let origin = open.origin else { continue }
             records += close(key, quantity: open.net.quantity, at: price, origin: origin, reason: "MIS auto square-off at \(at) IST", time: time)
         }
         return records
@@ -63,9 +54,8 @@ extension TradingDesk {
     mutating func expireDayOrders(exchange: String, time: Timestamp) -> [DeskRecord] {
         let at = TradingCalendar.clock(calendar.sessions[exchange]?.close ?? 0)
         var records: [DeskRecord] = []
-        for (orderID, order) in working.sorted(by: { $0.key < $1.key })
-        where order.intent.exchange == exchange && (order.validity ?? .day) == .day && !isLive(order) {
-            records += cancel(orderID: orderID, reason: "expired: end of the \(exchange) session at \(at) IST", time: time)
+        for order in orders.sorted(where: { $0.intent.exchange == exchange && ($0.validity ?? .day) == .day && !isLive($0) }) {
+            records += cancel(orderID: order.orderID, reason: "expired: end of the \(exchange) session at \(at) IST", time: time)
         }
         return records
     }
@@ -74,7 +64,7 @@ extension TradingDesk {
     mutating func place(_ order: DeskOrder, time: Timestamp, why: String) -> [DeskRecord] {
         var order = order
         var records = countOrderMessage(order, time: time)
-        if !records.isEmpty && haltedStrategies.contains(order.intent.strategyID) {
+        if !records.isEmpty && halts.strategies.contains(order.intent.strategyID) {
             // This very order tripped the breaker: it is refused with the halt.
             let reason = "the strategy is halted by the order-to-intent breaker"
             _ = try? order.state.apply(.rejected(reason: reason))
@@ -84,7 +74,7 @@ extension TradingDesk {
         }
         if isLive(order) {
             // PENDING until the gateway reports the broker took it; durable before it is sent.
-            working[order.orderID] = order
+            orders.update(order)
             records.append(.order(order))
             records.append(.tradeLog(tradeID: order.tradeID, level: "INFO", message: "sent to gateway: \(why)", data: nil))
             records.append(.event(BusEvent(kind: .order, order: order, time: time)))
@@ -106,12 +96,12 @@ extension TradingDesk {
             fills += venue.onTick(price: i.referencePrice, time: time)
         }
         venues[key] = venue
-        working[order.orderID] = order
+        orders.update(order)
         for fill in fills {
             records += execute(orderID: fill.orderID, executionID: ids.next(now: fill.time).description, quantity: fill.quantity,
                                price: fill.price, time: fill.time).records
         }
-        if order.validity == .ioc, working[order.orderID] != nil {
+        if order.validity == .ioc, orders[order.orderID] != nil {
             // Immediate or cancel: what did not fill on placement is cancelled.
             records += cancel(orderID: order.orderID, reason: "IOC: the unfilled quantity is cancelled", time: time)
         }
@@ -120,26 +110,17 @@ extension TradingDesk {
 
     /// Open positions whose last traded price moved since they were last marked.
     public mutating func marks() -> [DeskRecord] {
-        var records: [DeskRecord] = []
-        for (key, open) in positions {
-            guard let price = lastPrice[Self.instrument(key.symbol, key.exchange)], marked[open.positionID] != price else { continue }
-            marked[open.positionID] = price
-            records.append(.mark(positionID: open.positionID, price: price))
-        }
-        return records
+        positions.marks().map { .mark(positionID: $0.positionID, price: $0.price) }
     }
 
     /// Applies the active halts. Newly halted users' working orders (all of them, for an engine
     /// halt) are cancelled; orders that only reduce a position are still accepted afterwards.
     public mutating func setHalts(users: Set<String>, engine: Bool, time: Timestamp) -> [DeskRecord] {
-        let newlyHalted = users.subtracting(haltedUsers)
-        let engineNow = engine && !engineHalted
-        haltedUsers = users
-        engineHalted = engine
+        let (newlyHalted, engineNow) = halts.set(users: users, engine: engine)
         guard !newlyHalted.isEmpty || engineNow else { return [] }
         var records: [DeskRecord] = []
-        for (orderID, order) in working.sorted(by: { $0.key < $1.key }) where engineNow || newlyHalted.contains(order.intent.userID) {
-            records += cancel(orderID: orderID, reason: "trading halted", time: time)
+        for order in orders.sorted(where: { engineNow || newlyHalted.contains($0.intent.userID) }) {
+            records += cancel(orderID: order.orderID, reason: "trading halted", time: time)
         }
         return records
     }

@@ -4,12 +4,7 @@ extension TradingDesk {
     /// A trade on an instrument: fills working paper orders it reaches; marks positions.
     public mutating func onTick(_ tick: Tick) -> [DeskRecord] {
         let key = Self.instrument(tick.symbol, tick.exchange)
-        // Every instrument's last price is kept for the checks and marks, up to a bound, so a
-        // flood of made-up symbols cannot grow the desk; past it, only instruments the desk has
-        // traded keep theirs up to date (docs/ingest.md, "Bounds").
-        if lastPrice.count < Self.maxPricedInstruments || lastPrice[key] != nil || venues[key] != nil {
-            lastPrice[key] = tick.price
-        }
+        positions.noteTrade(symbol: tick.symbol, exchange: tick.exchange, price: tick.price, traded: venues[key] != nil)
         guard var venue = venues[key], !venue.working.isEmpty else { return [] }
         let fills = venue.onTick(price: tick.price, time: tick.timestamp)
         venues[key] = venue
@@ -24,7 +19,7 @@ extension TradingDesk {
     /// `servedBrokers`: the brokers the reporting gateway is authenticated for and serves; a report
     /// on another broker's order is treated as one for an unknown order (and says nothing of it).
     public mutating func onGatewayReport(_ report: GatewayReport, servedBrokers: Set<String>? = nil) -> (outcome: ReportOutcome, records: [DeskRecord]) {
-        guard var order = working[report.orderID], isLive(order) else { return (.unknownOrder, []) }
+        guard var order = orders[report.orderID], isLive(order) else { return (.unknownOrder, []) }
         if let servedBrokers, !(order.intent.brokerID.map(servedBrokers.contains) ?? false) { return (.unknownOrder, []) }
         var records: [DeskRecord] = []
         if order.state.status == .pending && (report.kind == .fill || report.kind == .modified) {
@@ -44,7 +39,7 @@ extension TradingDesk {
             let reason = report.reason ?? "cancelled at the broker"
             order.reason = reason
             records += transition(&order, .cancelled(reason: reason), message: "cancelled: \(reason)", time: report.time, data: brokerData(report))
-            if let sibling = ocoSibling.removeValue(forKey: order.orderID) { ocoSibling[sibling] = nil }
+            _ = orders.unlinkOneCancelsOther(order.orderID)
         case .modified:
             records += transition(&order, .modified(quantity: report.quantity, price: report.price, triggerPrice: report.triggerPrice),
                                   message: "modified at the broker", time: report.time, data: brokerData(report))
@@ -52,13 +47,13 @@ extension TradingDesk {
             guard let execID = report.execID, let quantity = report.quantity, let price = report.price else {
                 return (.refused("a fill needs exec_id, fill_quantity and fill_price"), records)
             }
-            working[order.orderID] = order
+            orders.update(order)
             let result = execute(orderID: order.orderID, executionID: execID, quantity: quantity, price: price, time: report.time)
             if case .duplicate = result.outcome, records.isEmpty { return (.duplicate, []) }
             return (result.outcome, records + result.records)
         }
         if records.isEmpty { return (.duplicate, []) }
-        if order.state.status.isTerminal { working[order.orderID] = nil } else { working[order.orderID] = order }
+        orders.update(order)
         return (.applied, records)
     }
 
@@ -81,7 +76,7 @@ extension TradingDesk {
     /// event, and the FILLED order event when it completes; a bracket or one-cancels-other after.
     mutating func execute(orderID: String, executionID: String, quantity: Int64, price: FixedDecimal,
                                   time: Timestamp) -> (outcome: ReportOutcome, records: [DeskRecord]) {
-        guard var order = working[orderID] else { return (.unknownOrder, []) }
+        guard var order = orders[orderID] else { return (.unknownOrder, []) }
         if let refusal = StorageLimits.fillRefusal(quantity: quantity, price: price) {
             return (.refused(refusal), [.tradeLog(tradeID: order.tradeID, level: "ERROR", message: "fill refused: \(refusal)", data: nil)])
         }
@@ -121,15 +116,14 @@ extension TradingDesk {
         if order.state.status != before {
             records.append(.event(BusEvent(kind: .order, order: order, time: time)))
         }
-        if order.state.status.isTerminal { working[orderID] = nil } else { working[orderID] = order }
+        orders.update(order)
         // After the fill's own events, before its bracket: a halt cancels the strategy's other
         // working orders, while the bracket placed next only protects the position.
         records += strategyLossCheck(order.intent, time: time)
         if order.state.status == .filled {
             if order.parentOrderID == nil {
                 records += placeBracket(for: order, time: time)
-            } else if let sibling = ocoSibling.removeValue(forKey: order.orderID) {
-                ocoSibling[sibling] = nil
+            } else if let sibling = orders.unlinkOneCancelsOther(order.orderID) {
                 records += cancel(orderID: sibling, reason: "one-cancels-other: \(order.orderID) filled", time: time)
             }
         }
@@ -143,20 +137,18 @@ extension TradingDesk {
     /// a target left working after the strategy sold filled later and made it short.
     mutating func fitBrackets(userID: String, symbol: String, exchange: String, time: Timestamp) -> [DeskRecord] {
         let held = position(userID: userID, symbol: symbol, exchange: exchange)
-        cancelRequested = cancelRequested.filter { working[$0] != nil }
-        modifyRequested = modifyRequested.filter { working[$0.key] != nil }
         var records: [DeskRecord] = []
-        for (orderID, child) in working.sorted(by: { $0.key < $1.key })
-        where child.parentOrderID != nil && child.intent.userID == userID && child.intent.symbol == symbol && child.intent.exchange == exchange
-            && !cancelRequested.contains(orderID) {
+        for child in orders.sorted(where: { $0.parentOrderID != nil && $0.intent.userID == userID && $0.intent.symbol == symbol
+                                            && $0.intent.exchange == exchange && !orders.cancelRequested.contains($0.orderID) }) {
+            let orderID = child.orderID
             let closes = child.intent.side == .sell ? held > 0 : held < 0
             let room = closes ? Int64(held.magnitude) : 0
             guard child.state.remainingQuantity > room else { continue }
             if room == 0 {
                 records += cancel(orderID: orderID, reason: "the position it protects is closed", time: time)
-            } else if modifyRequested[orderID] != child.state.filledQuantity + room {
+            } else if orders.modifyRequested[orderID] != child.state.filledQuantity + room {
                 // A live modify applies when its gateway reports it: ask once per new size.
-                if isLive(child) { modifyRequested[orderID] = child.state.filledQuantity + room }
+                if isLive(child) { orders.modifyRequested[orderID] = child.state.filledQuantity + room }
                 records += modify(orderID: orderID, quantity: child.state.filledQuantity + room, price: nil, triggerPrice: nil, time: time)
             }
         }
@@ -189,8 +181,7 @@ extension TradingDesk {
             records += place(child, time: time, why: intent.reason)
         }
         if childIDs.count == 2 {
-            ocoSibling[childIDs[0]] = childIDs[1]
-            ocoSibling[childIDs[1]] = childIDs[0]
+            orders.linkOneCancelsOther(childIDs[0], childIDs[1])
         }
         return records
     }
@@ -198,9 +189,9 @@ extension TradingDesk {
     /// Cancels a working order: at once at the paper venue; for a live order, a cancel request
     /// to its gateway (the order is CANCELLED when the gateway reports it).
     public mutating func cancel(orderID: String, reason: String, time: Timestamp) -> [DeskRecord] {
-        guard var order = working[orderID] else { return [] }
+        guard var order = orders[orderID] else { return [] }
         if isLive(order) {
-            cancelRequested.insert(orderID)
+            orders.cancelRequested.insert(orderID)
             return countOrderMessage(order, time: time) + [
                     .tradeLog(tradeID: order.tradeID, level: "INFO", message: "cancel requested: \(reason)", data: nil),
                     .gatewayRequest(GatewayRequest(kind: .cancel, requestID: ids.next(now: time).description, order: order,
@@ -210,9 +201,9 @@ extension TradingDesk {
         order.reason = reason
         var records = transition(&order, .cancelled(reason: reason), message: "cancelled: \(reason)", time: time)
         guard !records.isEmpty else { return [] }
-        working[orderID] = nil
+        orders.remove(orderID)
         if !reason.hasPrefix("strategy halted") && !reason.hasPrefix("expired") { records = countOrderMessage(order, time: time) + records }
-        if let sibling = ocoSibling.removeValue(forKey: orderID) { ocoSibling[sibling] = nil }
+        _ = orders.unlinkOneCancelsOther(orderID)
         return records
     }
 
@@ -221,7 +212,7 @@ extension TradingDesk {
     /// (applied when the gateway reports `modified`). Nothing if the change is not allowed.
     public mutating func modify(orderID: String, quantity: Int64?, price: FixedDecimal?, triggerPrice: FixedDecimal?,
                                 time: Timestamp) -> [DeskRecord] {
-        guard var order = working[orderID] else { return [] }
+        guard var order = orders[orderID] else { return [] }
         var probe = order.state
         guard (try? probe.apply(.modified(quantity: quantity, price: price, triggerPrice: triggerPrice))) != nil else { return [] }
         if isLive(order) {
@@ -233,11 +224,11 @@ extension TradingDesk {
         let key = Self.instrument(order.intent.symbol, order.intent.exchange)
         guard venues[key]?.modify(orderID, quantity: quantity, limitPrice: price, triggerPrice: triggerPrice) == true else { return [] }
         let counted = countOrderMessage(order, time: time)
-        if working[orderID] == nil { return counted }  // the breaker halted the strategy and cancelled it
+        if orders[orderID] == nil { return counted }  // the breaker halted the strategy and cancelled it
         order.reason = "modified"
         let records = counted + transition(&order, .modified(quantity: quantity, price: price, triggerPrice: triggerPrice),
                                  message: "modified", time: time)
-        working[orderID] = order
+        orders.update(order)
         return records
     }
 
@@ -247,20 +238,16 @@ extension TradingDesk {
         let key = PositionKey(userID: intent.userID, symbol: intent.symbol, exchange: intent.exchange)
         let signed = intent.side == .buy ? quantity : -quantity
         var records: [DeskRecord] = []
-        var open = positions[key] ?? OpenPosition(positionID: ids.next(now: time).description, openingTradeID: order.tradeID,
-                                                  openedAt: time, net: NetPosition())
+        var open = positions.open[key] ?? PositionLedger.Open(positionID: ids.next(now: time).description, openingTradeID: order.tradeID,
+                                                              openedAt: time, net: NetPosition())
         let previousQuantity = open.net.quantity
         let entryAverage = open.net.averagePrice
-        positionOrigin[key] = (intent.strategyID, intent.brokerID)
-        let product = order.product ?? defaultProduct
-        positionProduct[key] = product
-        open.product = product
+        open.origin = PositionLedger.Origin(strategyID: intent.strategyID, brokerID: intent.brokerID)
+        open.product = order.product ?? defaultProduct
         open.instrumentType = order.instrumentType ?? "EQ"
-        chargesByUser[intent.userID, default: 0] += charges
         let actions = open.net.apply(fill: signed, price: price)
         let closingPart = min(quantity, Int64(previousQuantity.magnitude))
         for (index, (action, pnl)) in actions.enumerated() {
-            realizedByUser[intent.userID, default: 0] += pnl
             let reducing = action == .close || action == .decrease
             if action == .open {
                 if previousQuantity != 0 {
@@ -288,6 +275,7 @@ extension TradingDesk {
                                                                   pnl: pnl, action: action, time: time)))
         }
         let realizedNow = actions.reduce(Int128(0)) { $0 + $1.pnl }
+        dayLedger.record(userID: intent.userID, day: SessionCalendar.istDay(time), realized: realizedNow, charges: charges)
         if let broker = intent.brokerID { funds.settle(broker: broker, realized: realizedNow, charges: charges) }
         let closing = actions.contains { $0.action == .close || $0.action == .decrease }
         let day = SessionCalendar.istDay(time)
@@ -295,12 +283,7 @@ extension TradingDesk {
         stats.add(fill: realizedNow, closing: closing, charges: charges)
         strategyDays[intent.strategyID] = stats
         records.append(.performance(stats))
-        if open.net.quantity == 0 {
-            positions[key] = nil
-            positionProduct[key] = nil
-        } else {
-            positions[key] = open
-        }
+        positions.open[key] = open.net.quantity == 0 ? nil : open
         return records
     }
 
@@ -308,7 +291,7 @@ extension TradingDesk {
     /// fill is wholly applied: run in the middle of it, the halt cancelled the very order being
     /// filled from its stale state, so the bus said CANCELLED, fill, FILLED and its row CANCELLED.
     mutating func strategyLossCheck(_ intent: OrderIntent, time: Timestamp) -> [DeskRecord] {
-        guard let limit = strategyPolicies[intent.strategyID]?.maxLoss, !haltedStrategies.contains(intent.strategyID),
+        guard let limit = strategyPolicies[intent.strategyID]?.maxLoss, !halts.strategies.contains(intent.strategyID),
               let stats = strategyDays[intent.strategyID], stats.day == SessionCalendar.istDay(time),
               -stats.totalPnL >= Int128(limit.units) else { return [] }
         return haltStrategy(intent.strategyID, userID: intent.userID, breach: "strategy_loss",

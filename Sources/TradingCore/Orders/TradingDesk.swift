@@ -3,23 +3,7 @@
 /// positions, composed. Pure and single-threaded: the engine runs it on one serial queue and
 /// stores its records before publishing them or sending them to a gateway.
 public struct TradingDesk: Sendable {
-    public struct PositionKey: Hashable, Sendable {
-        public var userID: String, symbol: String, exchange: String
-    }
-
-    struct OpenPosition: Sendable {
-        var positionID: String
-        var openingTradeID: String
-        var openedAt: Timestamp
-        var net: NetPosition
-        /// `net.realized` when this row opened: a row's realized P&L is its own, not that of the
-        /// position it replaced when a fill went through zero.
-        var realizedBase: Int128 = 0
-        /// Charges of this row's executions.
-        var charges: Int128 = 0
-        var product: Product = .mis
-        var instrumentType = "EQ"
-    }
+    public typealias PositionKey = PositionLedger.Key
 
     /// What became of a gateway report.
     public enum ReportOutcome: Sendable, Equatable {
@@ -32,48 +16,43 @@ public struct TradingDesk: Sendable {
         case refused(String)
     }
 
+    // The machines, one per truth; the desk composes them and returns the records.
     var ids: UUIDv7Generator
-    var working: [String: DeskOrder] = [:]
-    var venues: [String: PaperSimulator] = [:]  // by "SYMBOL|EXCHANGE"
-    var positions: [PositionKey: OpenPosition] = [:]
-    var lastPrice: [String: FixedDecimal] = [:]
+    /// Orders still working: their state, and the cancels and modifies asked of live ones.
+    var orders = OrderBook()
+    /// Positions, last traded prices and marks.
+    var positions = PositionLedger()
+    /// Each user's day P&L and equity for the risk check.
+    var dayLedger = DayLedger()
+    /// Who is halted.
+    public internal(set) var halts = HaltBook()
+    /// Each broker account's cash; the margin blocked is derived from positions and orders.
+    public var funds = Funds()
+    /// Per strategy: today's figures.
+    var strategyDays: [String: StrategyDay] = [:]
+    /// The paper venue per instrument ("SYMBOL|EXCHANGE").
+    var venues: [String: PaperSimulator] = [:]
+
     /// Instruments whose last price is kept for any tick (see `onTick`).
-    public static let maxPricedInstruments = 200_000
+    public static let maxPricedInstruments = PositionLedger.maxPricedInstruments
     public var riskSettings: [String: RiskSettings] = [:]
     /// The paper simulator's optional models (off by default).
     public var paperModel: PaperModel = .default
-    /// Each broker account's cash; the margin blocked is derived from positions and orders.
-    public var funds = Funds()
     /// Broker accounts executed by a gateway (`brokers.execution_mode = 'live'`).
     public var liveBrokers: Set<String> = []
     /// Live broker accounts whose gateway is connected and heard from; orders for the others are
     /// rejected (their strategies are halted until the gateway returns).
     public internal(set) var connectedBrokers: Set<String> = []
-    public internal(set) var haltedUsers: Set<String> = []
+    public var haltedUsers: Set<String> { halts.users }
     /// Exchanges whose feed is silent in session (feed health, when it halts strategies).
-    public var haltedExchanges: Set<String> = []
+    public var haltedExchanges: Set<String> {
+        get { halts.exchanges }
+        set { halts.exchanges = newValue }
+    }
     /// The whole engine is halted (an operator's kill switch).
-    public internal(set) var engineHalted = false
-    /// Realized P&L per user since the desk started, before charges (positions restored at
-    /// start carry none), and the charges of those executions.
-    var realizedByUser: [String: Int128] = [:]
-    /// Live orders a cancel was asked for (they stay working until their gateway reports it).
-    var cancelRequested: Set<String> = []
-    /// Live bracket orders a smaller size was asked for, and that size.
-    var modifyRequested: [String: Int64] = [:]
-    var chargesByUser: [String: Int128] = [:]
-    /// Per user: the IST day and the realized P&L at its start, for the daily loss limit.
-    var dayStart: [String: (day: Int64, realized: Int128)] = [:]
-    /// Per user: the highest equity seen (docs/risk.md).
-    var equityPeak: [String: Int128] = [:]
-    /// Per strategy: today's figures.
-    var strategyDays: [String: StrategyDay] = [:]
-    /// The price each open position was last marked at.
-    var marked: [String: FixedDecimal] = [:]
-    /// One-cancels-other: a bracket child's order id -> its sibling's.
-    var ocoSibling: [String: String] = [:]
-    /// The strategy and broker account of each open position's last fill (a flatten closes it there).
-    var positionOrigin: [PositionKey: (strategyID: String, brokerID: String?)] = [:]
+    public var engineHalted: Bool { halts.engine }
+    /// Strategies halted by a breaker or an operator.
+    public var haltedStrategies: Set<String> { halts.strategies }
 
     // Indian market rules (docs/risk.md, docs/execution.md).
     /// Lot size, tick size, freeze quantity and type per instrument.
@@ -98,19 +77,12 @@ public struct TradingDesk: Sendable {
     public var defaultProduct: Product = .mis
     /// Per strategy: product, validity and its own loss limit.
     public var strategyPolicies: [String: StrategyOrderPolicy] = [:]
-    /// Strategies halted by a breaker or an operator.
-    public internal(set) var haltedStrategies: Set<String> = []
-    /// Halts this desk raised for a daily loss (lifted at the next day's start when configured).
-    var dailyLossHalts: Set<String> = []
-    var strategyLossHalts: Set<String> = []
     var orderRates = RateWindow()
     /// Per strategy, this day: intents submitted and order messages (new, modify, cancel) sent.
     var intentCount: [String: Int] = [:]
     var orderMessages: [String: Int] = [:]
     /// The latest time the clock advanced to (session actions fire when it crosses their time).
     public internal(set) var clock: Timestamp?
-    /// The product of each open position's fills.
-    var positionProduct: [PositionKey: Product] = [:]
 
     public init(ids: UUIDv7Generator = UUIDv7Generator()) {
         self.ids = ids
@@ -120,14 +92,28 @@ public struct TradingDesk: Sendable {
 
     /// The user's net position in an instrument.
     public func position(userID: String, symbol: String, exchange: String) -> Int64 {
-        positions[PositionKey(userID: userID, symbol: symbol, exchange: exchange)]?.net.quantity ?? 0
+        positions.quantity(PositionKey(userID: userID, symbol: symbol, exchange: exchange))
+    }
+
+    /// The user's day P&L now, as the daily loss limit reads it (docs/risk.md): the day's
+    /// realized P&L (less its charges when `riskIncludesCharges`) plus the open positions' P&L at
+    /// their last traded prices.
+    public func dayPnL(userID: String, at time: Timestamp) -> Int128 {
+        dayLedger.dayPnL(userID: userID, today: SessionCalendar.istDay(time), unrealized: positions.unrealized(userID: userID),
+                         includesCharges: riskIncludesCharges)
+    }
+
+    /// A broker account's cash and the margin its positions and working orders block (1/10,000
+    /// units); nil when its funds are not checked.
+    public func fundsInUse(broker: String, live: Bool) -> (cash: Int128, blocked: Int128)? {
+        funds.cash(broker: broker, live: live).map { ($0, blockedMargin(broker: broker)) }
     }
 
     /// A working (not yet terminal) order by its `order_id`.
-    public func workingOrder(_ orderID: String) -> DeskOrder? { working[orderID] }
+    public func workingOrder(_ orderID: String) -> DeskOrder? { orders[orderID] }
 
     /// The ids of the orders still working, in order.
-    public var workingOrderIDs: [String] { working.keys.sorted() }
+    public var workingOrderIDs: [String] { orders.working.keys.sorted() }
 
     /// Goes on from the day's results stored before a restart (`strategy_performance` of the
     /// current IST day): each strategy's day (its `max_loss`, its performance row) and each
@@ -135,9 +121,7 @@ public struct TradingDesk: Sendable {
     public mutating func restoreDay(_ days: [(userID: String, day: StrategyDay)]) {
         for (user, day) in days {
             strategyDays[day.strategyID] = day
-            realizedByUser[user, default: 0] += day.grossPnL
-            chargesByUser[user, default: 0] += day.charges
-            dayStart[user] = (day.day, 0)
+            dayLedger.restore(userID: user, day: day.day, realized: day.grossPnL, charges: day.charges)
         }
     }
 
@@ -156,8 +140,8 @@ public struct TradingDesk: Sendable {
         var records: [DeskRecord] = []
         var children: [String: [String]] = [:]
         var stale: [(String, String)] = []
-        for order in orders where working[order.orderID] == nil {
-            working[order.orderID] = order
+        for order in orders where self.orders[order.orderID] == nil {
+            self.orders.update(order)
             if let parent = order.parentOrderID { children[parent, default: []].append(order.orderID) }
             if isLive(order) {
                 if order.state.status == .pending {
@@ -188,10 +172,7 @@ public struct TradingDesk: Sendable {
                 stale.append((order.orderID, "MIS square-off at \(TradingCalendar.clock(calendar.squareOff[i.exchange] ?? 0)) IST (found at start)"))
             }
         }
-        for pair in children.values where pair.count == 2 {
-            ocoSibling[pair[0]] = pair[1]
-            ocoSibling[pair[1]] = pair[0]
-        }
+        for pair in children.values where pair.count == 2 { self.orders.linkOneCancelsOther(pair[0], pair[1]) }
         for (orderID, reason) in stale { records += cancel(orderID: orderID, reason: reason, time: time) }
         var held: Set<String> = []
         for order in orders where order.parentOrderID != nil && !isLive(order) {
@@ -207,14 +188,24 @@ public struct TradingDesk: Sendable {
     public mutating func restore(positionID: String, openingTradeID: String, userID: String, symbol: String, exchange: String,
                                  quantity: Int64, averagePrice: FixedDecimal, openedAt: Timestamp,
                                  strategyID: String? = nil, brokerID: String? = nil, product: Product? = nil) {
+        restore(RestoredPosition(positionID: positionID, openingTradeID: openingTradeID, userID: userID, symbol: symbol, exchange: exchange,
+                                 quantity: quantity, averagePrice: averagePrice, openedAt: openedAt, strategyID: strategyID,
+                                 brokerID: brokerID, product: product))
+    }
+
+    /// Re-establishes an open position read from `positions` after a restart. The row goes on
+    /// with its realized P&L and charges so far: before, the next fill rewrote the row with only
+    /// what came after the restart, and its charges (and the account's funds read from the
+    /// rows at the next start) lost those paid before.
+    public mutating func restore(_ p: RestoredPosition) {
         var net = NetPosition()
-        net.apply(fill: quantity, price: averagePrice)
-        let key = PositionKey(userID: userID, symbol: symbol, exchange: exchange)
-        let resolved = product ?? defaultProduct
-        positions[key] = OpenPosition(positionID: positionID, openingTradeID: openingTradeID, openedAt: openedAt, net: net,
-                                      product: resolved, instrumentType: instruments.lookup(symbol: symbol, exchange: exchange).instrumentType)
-        positionProduct[key] = resolved
-        if let strategyID { positionOrigin[key] = (strategyID, brokerID) }
+        net.apply(fill: p.quantity, price: p.averagePrice)
+        let key = PositionKey(userID: p.userID, symbol: p.symbol, exchange: p.exchange)
+        positions.open[key] = PositionLedger.Open(
+            positionID: p.positionID, openingTradeID: p.openingTradeID, openedAt: p.openedAt, net: net,
+            realizedBase: -p.grossRealized, charges: p.charges, product: p.product ?? defaultProduct,
+            instrumentType: instruments.lookup(symbol: p.symbol, exchange: p.exchange).instrumentType,
+            origin: p.strategyID.map { PositionLedger.Origin(strategyID: $0, brokerID: p.brokerID) })
     }
 
     /// What a flatten did.
@@ -231,15 +222,15 @@ public struct TradingDesk: Sendable {
     public mutating func flatten(userID: String, time: Timestamp) -> (FlattenResult, [DeskRecord]) {
         var result = FlattenResult()
         var records: [DeskRecord] = []
-        for (orderID, order) in working.sorted(by: { $0.key < $1.key }) where order.intent.userID == userID {
-            let done = cancel(orderID: orderID, reason: "flatten", time: time)
+        for order in orders.sorted(where: { $0.intent.userID == userID }) {
+            let done = cancel(orderID: order.orderID, reason: "flatten", time: time)
             if !done.isEmpty { result.cancelRequests += 1 }
             records += done
         }
-        for (key, open) in positions.sorted(by: { $0.value.positionID < $1.value.positionID }) where key.userID == userID && open.net.quantity != 0 {
+        for (key, open) in positions.sorted(where: { key, _ in key.userID == userID }) {
             let name = "\(key.symbol)@\(key.exchange)"
-            guard let price = lastPrice[Self.instrument(key.symbol, key.exchange)] else { result.skipped.append("\(name): no traded price yet"); continue }
-            guard let origin = positionOrigin[key] else { result.skipped.append("\(name): no strategy known"); continue }
+            guard let price = positions.lastPrice(symbol: key.symbol, exchange: key.exchange) else { result.skipped.append("\(name): no traded price yet"); continue }
+            guard let origin = open.origin else { result.skipped.append("\(name): no strategy known"); continue }
             records += close(key, quantity: open.net.quantity, at: price, origin: origin, reason: "flatten", time: time)
             result.closingOrders += 1
         }
@@ -249,10 +240,10 @@ public struct TradingDesk: Sendable {
     /// A MARKET order closing a position where its last fill came from (flatten, MIS square-off),
     /// in the position's product; it only reduces, so risk passes it even while halted.
     mutating func close(_ key: PositionKey, quantity: Int64, at price: FixedDecimal,
-                                origin: (strategyID: String, brokerID: String?), reason: String, time: Timestamp) -> [DeskRecord] {
+                                origin: PositionLedger.Origin, reason: String, time: Timestamp) -> [DeskRecord] {
         var intent = OrderIntent(strategyID: origin.strategyID, userID: key.userID, brokerID: origin.brokerID, symbol: key.symbol,
                                  exchange: key.exchange, side: quantity > 0 ? .sell : .buy, quantity: Int64(quantity.magnitude),
-                                 referencePrice: price, time: time, reason: reason, product: positionProduct[key])
+                                 referencePrice: price, time: time, reason: reason, product: positions.open[key]?.product)
         intent.placedByEngine = true
         return submit(intent, now: time, closing: true)
     }
@@ -273,20 +264,10 @@ public struct TradingDesk: Sendable {
     /// unrealized P&L, and its peak is the highest equity seen.
     mutating func riskContext(for intent: OrderIntent) -> RiskContext {
         let user = intent.userID
-        var unrealized: Int128 = 0
-        for (key, open) in positions where key.userID == user {
-            if let mark = lastPrice[Self.instrument(key.symbol, key.exchange)] { unrealized += open.net.unrealized(at: mark) }
-        }
-        let realized = (realizedByUser[user] ?? 0) - (riskIncludesCharges ? chargesByUser[user] ?? 0 : 0)
-        let today = SessionCalendar.istDay(intent.time)
-        if dayStart[user]?.day != today { dayStart[user] = (today, realized) }
-        let dayPnL = realized - (dayStart[user]?.realized ?? 0) + unrealized
-        let capital = Int128(riskSettings[user]?.maxPositionSize.units ?? 0)
-        let equity = capital + realized + unrealized
-        let peak = max(equityPeak[user] ?? equity, equity)
-        equityPeak[user] = peak
+        let measure = dayLedger.measure(userID: user, today: SessionCalendar.istDay(intent.time), unrealized: positions.unrealized(userID: user),
+                                        capital: Int128(riskSettings[user]?.maxPositionSize.units ?? 0), includesCharges: riskIncludesCharges)
         return RiskContext(position: position(userID: user, symbol: intent.symbol, exchange: intent.exchange),
-                           dayPnL: dayPnL, equity: equity, equityPeak: peak, halted: engineHalted || haltedUsers.contains(user))
+                           dayPnL: measure.dayPnL, equity: measure.equity, equityPeak: measure.peak, halted: halts.isHalted(userID: user))
     }
 
     /// Turns an intent into an order: refused by the order controls or the risk check, or
@@ -295,7 +276,7 @@ public struct TradingDesk: Sendable {
     /// `closing` marks the engine's own closing orders (flatten, MIS square-off): they skip the
     /// rate limits and breakers and do not count as the strategy's intents.
     public mutating func submit(_ intent: OrderIntent, now: Timestamp, closing: Bool = false) -> [DeskRecord] {
-        lastPrice[Self.instrument(intent.symbol, intent.exchange)] = intent.referencePrice
+        positions.noteTrade(symbol: intent.symbol, exchange: intent.exchange, price: intent.referencePrice, traded: true)
         let tradeID = ids.next(now: now).description
         let orderID = ids.next(now: now).description
         let policy = strategyPolicies[intent.strategyID]
@@ -318,7 +299,7 @@ public struct TradingDesk: Sendable {
         if case .accept = decision, let refusal = orderRuleRefusal(intent, instrument: instrument, checkPrice: checkPrice, closing: closing) {
             decision = .reject(reason: refusal)
         }
-        if case .accept = decision, haltedStrategies.contains(intent.strategyID), !Self.reducesOnly(intent, position: context.position) {
+        if case .accept = decision, halts.strategies.contains(intent.strategyID), !Self.reducesOnly(intent, position: context.position) {
             decision = .reject(reason: "the strategy is halted; only orders that reduce a position are accepted")
         }
         if case .accept = decision, !closing, let refusal = misCutOffRefusal(order, position: context.position) {
@@ -331,7 +312,7 @@ public struct TradingDesk: Sendable {
         if case .accept = decision, !closing, let refusal = fundsRefusal(order, position: context.position, price: checkPrice) {
             decision = .reject(reason: refusal)
         }
-        if case .accept = decision, haltedExchanges.contains(intent.exchange) {
+        if case .accept = decision, halts.exchanges.contains(intent.exchange) {
             decision = .reject(reason: "halted: the \(intent.exchange) feed is silent")
         }
         if case .accept = decision, isLive(order), let broker = intent.brokerID, !connectedBrokers.contains(broker) {
@@ -348,9 +329,9 @@ public struct TradingDesk: Sendable {
             records.append(.tradeLog(tradeID: tradeID, level: "WARNING", message: "rejected: \(reason)", data: nil))
             records.append(.event(BusEvent(kind: .order, order: order, time: intent.time)))
             if case .rejectAndHalt = decision {
-                if reason.hasPrefix("daily loss") { dailyLossHalts.insert(intent.userID) }
+                if reason.hasPrefix("daily loss") { halts.noteDailyLossHalt(intent.userID) }
                 records.append(.halt(userID: intent.userID, reason: reason))
-                records += setHalts(users: haltedUsers.union([intent.userID]), engine: engineHalted, time: intent.time)
+                records += setHalts(users: halts.users.union([intent.userID]), engine: halts.engine, time: intent.time)
             }
             return records
         case .accept:
