@@ -67,7 +67,7 @@ enum BacktestRecord {
     }
 
     static func report(runID: String, name: String, symbol: String, exchange: String, from: Timestamp, to: Timestamp,
-                       figures f: BacktestFigures, days: [StrategyDay], seconds: Double) -> String {
+                       figures f: BacktestFigures, days: [StrategyDay], halts: [BacktestHalt] = [], seconds: Double) -> String {
         let closed = f.winning + f.losing
         var dayLine = "\(days.count) with fills"
         if days.count > 1, let best = days.map(\.totalPnL).max(), let worst = days.map(\.totalPnL).min() {
@@ -86,6 +86,10 @@ enum BacktestRecord {
               max drawdown    \(rupees(f.maxDrawdown))
               exposure        \(String(format: "%.2f%%", f.exposurePercent)) of the time in a position
               days            \(dayLine)
-            """
+            """ + halts.map {
+                // The loss a halt quotes is the day's at that moment; the figures above go on to
+                // the end of the run (the exits after it included).
+                "\n  halted          \(ist($0.time)) IST: \($0.reason)"
+            }.joined()
     }
 }

@@ -118,7 +118,8 @@ struct Replay: ParsableCommand {
                 try EquityCurve.plot(csv: csv, png: equityPng, title: "\(s.row.identity.name) \(s.symbol)@\(s.exchange)")
             }
             reports.append(BacktestRecord.report(runID: runID, name: s.row.identity.name, symbol: s.symbol, exchange: s.exchange, from: start,
-                                                 to: end, figures: figures, days: ledger.dailyPerformance, seconds: seconds))
+                                                 to: end, figures: figures, days: ledger.dailyPerformance, halts: ledger.halts,
+                                                 seconds: seconds))
         }
         if strategies.count > 1 {
             reports.append("replayed \(engine.ticks) ticks of \(instruments.count) instrument(s) for \(strategies.count) strategies on one desk in \(String(format: "%.2f", seconds)) s")

@@ -162,6 +162,7 @@ final class ReplayEngine {
             case .order(let o): o.intent.strategyID
             case .event(let e): e.order.intent.strategyID
             case .performance(let d): d.strategyID
+            case .strategyHalt(let strategyID, _, _, _): strategyID
             default: nil
             }
             if let strategyID, ledgers[strategyID] != nil { byStrategy[strategyID, default: []].append(record) }

@@ -38,6 +38,39 @@ struct BacktestLedgerTests {
         #expect(f.sharpeRatio.map { abs($0 - (25.0 / 75.0)) < 1e-9 } == true, "mean 25 over sd 75 of +100 and -50")
     }
 
+    /// The run's P&L is the desk's (its days' figures), and a `max_loss` halt is reported with
+    /// its time: the loss it quotes is the loss then, and the run goes on with the exits after it.
+    /// Before, the report folded the fills a second time and said nothing of the halt, so its
+    /// final loss and the halt reason's disagreed with nothing to tell why (issue 16, item 2).
+    @Test func theRunsPnLIsTheDesksAndAHaltIsReportedWithTheLossAtItsTime() {
+        var desk = TradingDesk(ids: UUIDv7Generator(seed: 3))
+        desk.chargeSchedule = .zerodha
+        desk.strategyPolicies["s1"] = StrategyOrderPolicy(maxLoss: FixedDecimal(60))
+        var ledger = BacktestLedger()
+        // Buy 20 at 100; sell 10 at 93 (-70 and charges: the halt); sell 10 at 101 (+10, an exit the halt allows).
+        let script: [(String, Int64, OrderSide, Int64)] = [("100", 0, .buy, 20), ("93", 60, .sell, 10), ("101", 120, .sell, 10)]
+        for (price, at, side, quantity) in script {
+            let t = tick(price, at)
+            ledger.record(desk.onTick(t))
+            var i = intent(side, price, at)
+            i.quantity = quantity
+            let records = desk.submit(i, now: t.timestamp)
+            #expect(records.contains { if case .event(let e) = $0 { e.kind == .fill } else { false } }, "\(price) filled")
+            ledger.record(records)
+            ledger.tick(t)
+        }
+        let f = ledger.finish()
+        let days = ledger.dailyPerformance
+        #expect(f.netPnL == days.reduce(0) { $0 + $1.totalPnL } && f.charges == days.reduce(0) { $0 + $1.charges } && f.charges > 0)
+        #expect(f.grossPnL == Int128(FixedDecimal(-60).units))
+        #expect(ledger.halts.count == 1)
+        let halt = ledger.halts.first
+        #expect(halt?.time == tick("93", 60).timestamp)
+        #expect(halt?.reason.hasPrefix("strategy loss 7") == true && halt?.reason.hasSuffix("reached its max_loss 60") == true,
+                "the loss at the halt, charges included: \(halt?.reason ?? "none")")
+        #expect(f.endPosition == 0)
+    }
+
     /// A round trip on each of two IST days: a performance row per day, in date order, each
     /// with only its own fills, adding up to the run.
     @Test func eachISTDayGetsItsOwnPerformanceInDateOrder() {

@@ -34,10 +34,20 @@ public struct BacktestFigures: Sendable, Equatable {
     public var sharpeRatio: Double?
 }
 
+/// A halt of the strategy during a backtest (a breaker, its `max_loss`): when, and why.
+public struct BacktestHalt: Sendable, Equatable {
+    public var time: Timestamp
+    public var reason: String
+}
+
 /// Follows a backtest's desk records (pure): final order states, fills, net and gross P&L,
 /// the equity curve (a point per fill and per minute of exchange time), drawdown and exposure.
+/// Realized P&L and charges are the desk's own (its `StrategyDay` per day, the figures a halt
+/// reason quotes), never a second fold of the fills; only the unrealized part is valued here.
 public struct BacktestLedger: Sendable {
     public private(set) var figures = BacktestFigures()
+    /// The strategy's halts, in order: the P&L a halt reason quotes is the P&L at that moment.
+    public private(set) var halts: [BacktestHalt] = []
     /// Orders in the order they were placed, at their last state.
     public private(set) var orders: [DeskOrder] = []
     private var orderIndex: [String: Int] = [:]
@@ -45,10 +55,11 @@ public struct BacktestLedger: Sendable {
     private var days: [Int64: StrategyDay] = [:]
     private var net = NetPosition()
     private var lastPrice: FixedDecimal?
-    private var chargesSeen: [String: Int64] = [:]
     private var peak: Int128 = 0
     private var firstTime: Timestamp?
     private var lastTime: Timestamp?
+    /// The latest time the desk's records carried (a halt's record carries none of its own).
+    private var recordTime: Timestamp?
     private var exposedNanoseconds: Int64 = 0
     private var exposureMark: Int64?
     private var lastMinute: Int64 = .min
@@ -82,19 +93,22 @@ public struct BacktestLedger: Sendable {
                     orderIndex[order.orderID] = orders.count
                     orders.append(order)
                 }
-                let charged = order.charges ?? 0
-                figures.charges += Int128(charged - chargesSeen[order.orderID, default: 0])
-                chargesSeen[order.orderID] = charged
+                recordTime = max(recordTime ?? order.orderTime, order.executionTime ?? order.orderTime)
             case .event(let event) where event.kind == .fill:
                 guard let quantity = event.fillQuantity, let price = event.fillPrice else { continue }
                 figures.fills += 1
                 accrueExposure(to: event.time)  // the time before this fill, at the position before it
-                let actions = net.apply(fill: event.order.intent.side == .buy ? quantity : -quantity, price: price)
-                figures.grossPnL += actions.reduce(0) { $0 + $1.pnl }
+                net.apply(fill: event.order.intent.side == .buy ? quantity : -quantity, price: price)
                 lastPrice = lastPrice ?? price
                 mark(event.time, point: true)
             case .performance(let day):
+                // The desk's figures for the day replace what was known of it: the run's gross
+                // and charges are the sum of its days'.
                 days[day.day] = day
+                figures.grossPnL = days.values.reduce(0) { $0 + $1.grossPnL }
+                figures.charges = days.values.reduce(0) { $0 + $1.charges }
+            case .strategyHalt(_, _, let reason, _):
+                halts.append(BacktestHalt(time: recordTime ?? lastTime ?? Timestamp(nanosecondsSinceEpoch: 0), reason: reason))
             default:
                 continue
             }
