@@ -47,8 +47,10 @@ final class RandomLongOnlyStrategy: TradingStrategy, Sendable {
 
 /// Model-based test of the desk and the strategies' view of it (issue 16): random sequences of
 /// ticks, intents, halts and resumes (users and strategies), flattens, operator cancels and
-/// modifies of bracket orders, strategy loss halts, the MIS square-off and day starts; after
-/// every step the invariants that keep one truth must hold. The seed is in every message.
+/// modifies of bracket orders, strategy loss halts, the MIS square-off and day starts, a live
+/// broker's reports (acceptances, rejections, whole, partial and repeated fills, cancels and
+/// modifies it was asked for), funds, and restarts against PostgreSQL; after every step the
+/// invariants that keep one truth must hold. The seed is in every message.
 @Suite("One truth for orders and positions: random sequences against the invariants")
 struct DeskModelTests {
     static let symbols = ["AAA", "BBB", "CCC"]
@@ -140,6 +142,16 @@ struct DeskModelTests {
         // funds check to refuse entries (10 shares at about 100 block 200 under MIS).
         let capital: Int128? = roll(2) == 0 ? Int128(300 + roll(700)) * 10_000 : nil
         if let capital { desk.funds = Funds(paperCapital: capital) }
+        // Half the sequences give the second user a live broker account: its orders go to a
+        // gateway (the model's broker below) and come back as reports, late, partial, repeated.
+        let liveBroker: String? = roll(2) == 0 ? ids.broker(ids.users[1]) : nil
+        if let liveBroker {
+            desk.liveBrokers = [liveBroker]
+            desk.setConnectedBrokers([liveBroker])
+        }
+        /// What the model's broker was asked per order: a cancel, a new size; its exec ids.
+        var asked: [String: (cancel: Bool, size: Int64?)] = [:]
+        var execIDs: [String: [(id: String, quantity: Int64)]] = [:]
         for user in ids.users {
             desk.riskSettings[user] = RiskSettings(dailyLossLimit: FixedDecimal(Int64(200 + roll(2_000))), maxPositionSize: FixedDecimal(10_000_000),
                                                    maxDrawdownPercent: FixedDecimal(99), maxRiskPerTrade: FixedDecimal(100))
@@ -174,6 +186,12 @@ struct DeskModelTests {
                 }
                 switch record {
                 case .order(let order): lastRow[order.orderID] = order
+                case .gatewayRequest(let request):
+                    switch request.kind {
+                    case .new: asked[request.order.orderID] = asked[request.order.orderID] ?? (false, nil)
+                    case .cancel: asked[request.order.orderID, default: (false, nil)].cancel = true
+                    case .modify: asked[request.order.orderID, default: (false, nil)].size = request.quantity
+                    }
                 case .event(let event):
                     events.append(event)
                     if event.kind == .order { lastEvent[event.order.orderID] = event.order }
@@ -212,6 +230,8 @@ struct DeskModelTests {
             next.riskSettings = desk.riskSettings
             next.strategyPolicies = desk.strategyPolicies
             next.funds = Funds(paperCapital: desk.funds.paperCapital, schedule: desk.funds.schedule)
+            next.liveBrokers = desk.liveBrokers
+            next.setConnectedBrokers(desk.connectedBrokers)
             _ = next.advance(to: time)
             next.restoreDay(try StrategyDayStore.load(db, day: SessionCalendar.istDay(time)))
             for (broker, amount) in try FundsStore.settled(db) { next.funds.restore(broker: broker, settled: amount) }
@@ -269,7 +289,7 @@ struct DeskModelTests {
                 }
                 // Funds: flat, the cash is the capital plus every fill's cash flow less charges;
                 // margin grows only by orders the cash covered (a step's own charges aside).
-                guard let capital, let now = desk.fundsInUse(broker: ids.broker(user), live: false) else { continue }
+                guard let capital, let now = desk.fundsInUse(broker: ids.broker(user), live: ids.broker(user) == liveBroker) else { continue }
                 if settledFlat && (now.cash - (capital + allFlow - allCharges)).magnitude > restoredQuantity[user, default: 0].magnitude {
                     return "step \(step): \(user)'s cash is \(now.cash), capital and fills give \(capital + allFlow - allCharges)"
                 }
@@ -283,7 +303,7 @@ struct DeskModelTests {
         }
 
         for step in 0..<steps where problem == nil {
-            let action = roll(20)
+            let action = roll(23)
             let firstFill = fillLog.count
             if trace { print("step \(step) action \(action) time \(time)") }
             switch action {
@@ -298,7 +318,17 @@ struct DeskModelTests {
                 pipeline.drain()  // the fills reach the strategies before they see the tick
                 // What each strategy of this symbol must be told: the desk's position.
                 var expected: [String: Int64] = [:]
-                for user in ids.users { expected[ids.strategy(user, symbol)] = desk.position(userID: user, symbol: symbol, exchange: "NSE") }
+                // The desk's position plus what its own orders still working will add (a live
+                // order is PENDING until its gateway reports): the position it will have, so a
+                // second signal before the fill is not a second order.
+                for user in ids.users {
+                    let id = ids.strategy(user, symbol)
+                    expected[id] = desk.workingOrderIDs.compactMap(desk.workingOrder).reduce(desk.position(userID: user, symbol: symbol, exchange: "NSE")) {
+                        let i = $1.intent
+                        guard i.strategyID == id, $1.parentOrderID == nil, !i.placedByEngine else { return $0 }
+                        return $0 + (i.side == .buy ? 1 : -1) * $1.state.remainingQuantity
+                    }
+                }
                 let before = sink.intentsSeen.withLock { $0.count }
                 pipeline.submit([tick])
                 pipeline.drain()
@@ -331,6 +361,40 @@ struct DeskModelTests {
                     take(desk.modify(orderID: order.orderID, quantity: nil, price: order.state.price.map { FixedDecimal(units: $0.units + shift) },
                                      triggerPrice: order.state.triggerPrice.map { FixedDecimal(units: $0.units - shift) }, time: time))
                 }
+            case 20...22 where liveBroker != nil:
+                // The broker answers one of its orders: a cancel or a modify asked for, or an
+                // acceptance, a rejection, or a fill (whole or partial, sometimes repeated).
+                let live = desk.workingOrderIDs.filter { desk.workingOrder($0)?.intent.brokerID == liveBroker }
+                guard !live.isEmpty else { break }
+                let orderID = live[roll(live.count)]
+                let order = desk.workingOrder(orderID)!
+                var report = GatewayReport(kind: .accepted, reportID: "r\(seed)-\(step)", orderID: orderID, time: time)
+                if asked[orderID]?.cancel == true {
+                    report.kind = .cancelled
+                } else if let size = asked[orderID]?.size, roll(2) == 0 {
+                    report.kind = .modified
+                    report.quantity = size
+                    asked[orderID]?.size = nil
+                } else {
+                    switch roll(6) {
+                    case 0: report.kind = .accepted
+                    case 1: report.kind = .rejected
+                        report.reason = "RMS: margin exceeds"
+                    default:
+                        report.kind = .fill
+                        if let seen = execIDs[orderID]?.last, roll(4) == 0 {
+                            report.execID = seen.id  // a report the gateway sent twice
+                            report.quantity = seen.quantity
+                        } else {
+                            let remaining = order.state.remainingQuantity
+                            report.execID = "x\(seed)-\(step)"
+                            report.quantity = roll(2) == 0 ? remaining : 1 + Int64(roll(Int(remaining)))
+                            execIDs[orderID, default: []].append((report.execID!, report.quantity!))
+                        }
+                        report.price = order.state.price ?? FixedDecimal(units: prices[order.intent.symbol]!)
+                    }
+                }
+                take(desk.onGatewayReport(report, servedBrokers: [liveBroker!]).records)
             case 19 where database != nil:  // a restart: the desk and the strategies read back as serve does
                 do {
                     try restart(database!)
@@ -346,7 +410,7 @@ struct DeskModelTests {
             for user in ids.users {
                 for symbol in Self.symbols {
                     let held = desk.position(userID: user, symbol: symbol, exchange: "NSE")
-                    if held < 0 { problem = "step \(step): \(user) is short \(held) \(symbol) though every strategy is long-only" }
+                    if held < 0 && ids.broker(user) != liveBroker { problem = "step \(step): \(user) is short \(held) \(symbol) though every strategy is long-only" }
                     if held != fills["\(user)|\(symbol)", default: 0] {
                         problem = "step \(step): \(user) \(symbol) holds \(held), its fills add up to \(fills["\(user)|\(symbol)", default: 0])"
                     }
