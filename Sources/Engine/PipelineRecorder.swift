@@ -22,6 +22,9 @@ public final class PipelineRecorder: PipelineSink, Sendable {
     public let intentCount = Atomic<Int>(0)
     private let stopping = Atomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
+    /// Whether `start` ran: a stop after a failed start of `serve` must not wait for a thread
+    /// that never ran.
+    private let began = Atomic<Bool>(false)
     private let connectionString: String
     private let logger: Logger
     /// Strategies currently running, for `last_run` refreshes.
@@ -73,6 +76,7 @@ public final class PipelineRecorder: PipelineSink, Sendable {
     public func setRunning(_ ids: [String]) { running.withLock { $0 = ids } }
 
     public func start() {
+        began.store(true, ordering: .releasing)
         let thread = Thread { [self] in
             let bars = BarStore(connectionString: connectionString)
             let logs = SystemLogStore(connectionString: connectionString)
@@ -112,6 +116,7 @@ public final class PipelineRecorder: PipelineSink, Sendable {
 
     /// Writes what is pending, then ends the thread.
     public func stop() {
+        guard began.load(ordering: .acquiring) else { return }
         stopping.store(true, ordering: .releasing)
         finished.wait()
         finished.signal()

@@ -34,3 +34,27 @@ public enum LocalPort {
         } == 0
     }
 }
+
+/// A TCP listener on 127.0.0.1 that holds its port until released (a test's "port in use").
+public final class PortHolder {
+    public let port: Int
+    private let fd: Int32
+
+    public init() throws {
+        port = LocalPort.unused()
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(port).bigEndian
+        address.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard fd >= 0, bound == 0, listen(fd, 4) == 0 else {
+            if fd >= 0 { close(fd) }
+            throw POSIXError(.EADDRINUSE)
+        }
+    }
+
+    deinit { close(fd) }
+}

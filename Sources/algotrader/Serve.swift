@@ -111,13 +111,22 @@ struct Serve: ParsableCommand {
         // swift-metrics' backend before anything makes a metric (they bind to it when made).
         let metricsRegistry = config.metricsBind.isEmpty ? nil : MetricsExporter.bootstrap()
         let context = try ZMQContext()
+        // Whatever starts from here is stopped in one order, on SIGTERM or when a later start
+        // fails: a start that throws must not leave threads running behind the exit.
+        let stops = StopSequence()
+        var started = false
+        defer {
+            if !started {
+                logger.notice("start failed: stopping what had started", metadata: ["components": "\(stops.order.joined(separator: ","))"])
+                stops.stopAll(logger: logger)
+            }
+        }
         // CURVE on every bound socket when a key is configured; the ZAP handler admits only the
         // listed client keys and must be up before any socket accepts a connection.
-        var zap: ZAPHandler?
         if let security {
             let handler = ZAPHandler(context: context, allowedByDomain: security.allowedByDomain)
             try handler.start()
-            zap = handler
+            stops.add(.authentication, "zap") { handler.stop() }
             logger.notice("CURVE on every bound socket", metadata: ["server_key": "\(security.keys.publicKey)", "clients": "\(security.allowedClients.values.reduce(0) { $0 + $1.count })"])
         }
         if security == nil, let exposed = config.marketDataBind.first(where: { !EngineConfig.isLocal($0) }) {
@@ -141,6 +150,7 @@ struct Serve: ParsableCommand {
                                  seqFloor: seqFloor, gate: gate)
         do {
             try writer.start()
+            stops.add(.eventWriter, "event_writer") { writer.stop() }
         } catch let error as ZMQError {
             FileHandle.standardError.write(Data("algotrader serve: configuration error: bus.bind: cannot bind '\(config.busBind)': \(error)\n".utf8))
             throw ExitCode(ExitStatus.config)
@@ -150,8 +160,10 @@ struct Serve: ParsableCommand {
         }
         let desk = OrderDesk(writer: writer, logger: logger, onIntentsRefused: { intents in pipeline.intentsRefused(intents) })
         gateway.attach(desk)
+        stops.add(.desk, "order_desk") { desk.drain() }
         do {
             try gateway.start()
+            stops.add(.gateway, "gateway") { gateway.stop() }
         } catch {
             FileHandle.standardError.write(Data("algotrader serve: configuration error: gateway.bind: cannot bind '\(config.gatewayBind)': \(error)\n".utf8))
             throw ExitCode(ExitStatus.config)
@@ -160,6 +172,7 @@ struct Serve: ParsableCommand {
                                   security: security)
         do {
             try replay.start()
+            stops.add(.replay, "replay") { replay.stop() }
         } catch {
             FileHandle.standardError.write(Data("algotrader serve: configuration error: bus.replay_bind: cannot bind '\(config.replayBind)': \(error)\n".utf8))
             throw ExitCode(ExitStatus.config)
@@ -167,8 +180,12 @@ struct Serve: ParsableCommand {
         desk.startMarking()
         let halts = HaltWatcher(connectionString: config.databaseURL, desk: desk, logger: logger)
         do {
+            // Registered first: a start that fails halfway has its recorder and pipeline stopped
+            // (the recorder's stop returns at once if it never ran).
+            stops.add(.strategies, "strategies") { strategies.stop() }
             try strategies.start(desk: desk)
             try halts.start()
+            stops.add(.halts, "halts") { halts.stop() }
         } catch {
             FileHandle.standardError.write(Data("algotrader serve: database: \(error)\n".utf8))
             throw ExitCode(ExitStatus.unavailable)
@@ -181,6 +198,7 @@ struct Serve: ParsableCommand {
             hooks: .init(reloadStrategies: { strategies.reload() }, desk: desk), security: security)
         do {
             try control.start()
+            stops.add(.control, "control") { control.stop() }
         } catch {
             FileHandle.standardError.write(Data("algotrader serve: configuration error: control.bind: cannot bind '\(config.controlBind)': \(error)\n".utf8))
             throw ExitCode(ExitStatus.config)
@@ -201,7 +219,8 @@ struct Serve: ParsableCommand {
         hangup.resume()
         sources.append(hangup)
         do {
-            try engine.start()
+            try engine.start()  // stops what it started itself when it fails
+            stops.add(.intake, "intake") { _ = engine.stop() }
         } catch {
             switch error {
             case .socket(let key, let endpoint, let zmqError):
@@ -212,7 +231,6 @@ struct Serve: ParsableCommand {
                 throw ExitCode(ExitStatus.unavailable)
             }
         }
-        var metrics: MetricsExporter?
         if !config.metricsBind.isEmpty {
             var sources = MetricsExporter.Sources(
                 ingest: engine.counters, queueDepth: { engine.queued }, journalBytes: { tickJournal.journal.pendingBytes + eventJournal.pendingBytes },
@@ -245,11 +263,11 @@ struct Serve: ParsableCommand {
             }
             do {
                 try exporter.start()
+                stops.add(.metrics, "metrics") { exporter.stop() }
             } catch {
                 FileHandle.standardError.write(Data("algotrader serve: configuration error: metrics.bind: cannot listen on '\(config.metricsBind)': \(error)\n".utf8))
                 throw ExitCode(ExitStatus.config)
             }
-            metrics = exporter
         }
         let maintenance = MaintenanceTimer(
             jobs: Maintenance(tickRetentionDays: config.tickRetentionDays, systemLogRetentionDays: config.systemLogRetentionDays,
@@ -257,6 +275,8 @@ struct Serve: ParsableCommand {
                               streamIdleSeconds: config.streamIdleSeconds),
             connectionString: config.databaseURL, intervalSeconds: config.maintenanceIntervalSeconds, logger: logger)
         maintenance.start()
+        stops.add(.maintenance, "maintenance") { maintenance.stop() }
+        started = true
         notifier.notify("READY=1\nSTATUS=ingesting ticks")
         logger.info("serving", metadata: [
             "connect": "\(config.marketDataConnect)", "bind": "\(config.marketDataBind)", "bus": "\(config.busBind)",
@@ -286,17 +306,10 @@ struct Serve: ParsableCommand {
         stopRequested.wait()
         logger.info("stop requested: draining")
         notifier.notify("STOPPING=1")
+        // The intake first, for its summary (the stop line); then the rest in the same order a
+        // failed start uses.
         let summary = engine.stop()
-        strategies.stop()
-        halts.stop()
-        desk.drain()
-        writer.stop()
-        gateway.stop()
-        control.stop()
-        replay.stop()
-        zap?.stop()
-        maintenance.stop()
-        metrics?.stop()
+        stops.stopAll(logger: logger)
         watchdog?.cancel()
         sources.forEach { $0.cancel() }
         // The stop line operators and scripts read (docs/operations.md), whatever the log level.

@@ -1,6 +1,8 @@
+import Engine
 import Foundation
 import Postgres
 import TestSupport
+import Synchronization
 import Testing
 
 @Suite("Daemon lifecycle: one instance per database, prompt clean stop")
@@ -20,5 +22,42 @@ struct LifecycleTests {
         let started = Date()
         #expect(daemon.stop() == 0)
         #expect(Date().timeIntervalSince(started) < 10, "SIGTERM drains and exits within 10 s")
+    }
+
+    /// A start that fails after the intake, the event writer and the sockets are running (here
+    /// the metrics port, the last thing serve opens, is taken) stops them all before it exits
+    /// 78: the intake is stopped and drained, and the exit is not a crash. Before, it
+    /// exited with the threads still running; CI once saw such a daemon die by a signal.
+    @Test func aStartThatFailsLateStopsWhatHadStartedAndExitsWithTheConfigurationStatus() throws {
+        let url = try TestDatabase.makeMigrated()
+        let taken = try PortHolder()
+        let daemon = try DaemonProcess(databaseURL: url, environment: ["ALGOTRADER_METRICS_BIND": "127.0.0.1:\(taken.port)",
+                                                                       "ALGOTRADER_LOGGING_LEVEL": "info"], captureStderr: true)
+        let deadline = Date().addingTimeInterval(60)
+        while daemon.process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
+        #expect(!daemon.process.isRunning, "the daemon exits")
+        #expect(daemon.stop() == 78, "exit 78, not a signal: \(daemon.stderr.suffix(1_500))")
+        #expect(daemon.stderr.contains("metrics.bind: cannot listen on '127.0.0.1:\(taken.port)'"))
+        let line = daemon.stderr.split(separator: "\n").first { $0.contains("start failed: stopping what had started") }
+        #expect(line.map { ["intake", "strategies", "event_writer", "gateway", "control", "replay"].allSatisfy($0.contains) } == true,
+                "\(String(describing: line))")
+        #expect(daemon.stderr.contains("ingest stopped"), "the intake was stopped and drained")
+        withExtendedLifetime(taken) {}
+    }
+
+    /// The stop order: by stage (the intake first, so nothing new comes in, then what consumes
+    /// it), the last started first within a stage, each stop once however often it is asked.
+    @Test func stopsRunByStageEachOnce() {
+        let stops = StopSequence()
+        let ran = Mutex<[String]>([])
+        stops.add(.eventWriter, "writer") { ran.withLock { $0.append("writer") } }
+        stops.add(.metrics, "metrics") { ran.withLock { $0.append("metrics") } }
+        stops.add(.intake, "intake") { ran.withLock { $0.append("intake") } }
+        stops.add(.gateway, "gateway-a") { ran.withLock { $0.append("gateway-a") } }
+        stops.add(.gateway, "gateway-b") { ran.withLock { $0.append("gateway-b") } }
+        #expect(stops.order == ["intake", "writer", "gateway-b", "gateway-a", "metrics"])
+        stops.stopAll()
+        stops.stopAll()
+        #expect(ran.withLock { $0 } == ["intake", "writer", "gateway-b", "gateway-a", "metrics"])
     }
 }
