@@ -193,9 +193,10 @@ public final class GatewayServer: Sendable {
             state.order.append(request.requestID)
             transmit(request.requestID, state, socket)
         case .gatewayAck(let peer, let reportID, let status):
-            var w = "{\"report_id\":"
-            w += Self.quoted(reportID) + ",\"status\":" + Self.quoted(status) + "}"
-            _ = send(socket, to: peer, "report.ack", w)
+            var w = JSONObjectWriter()
+            w.add("report_id", reportID)
+            w.add("status", status)
+            _ = send(socket, to: peer, "report.ack", w.text)
         default:
             break
         }
@@ -340,11 +341,12 @@ public final class GatewayServer: Sendable {
         }
         state.peers[identity]?.brokers = Set(accepted)
         if peer.brokers.isEmpty || !newlyAccepted.isEmpty {
-            let welcome = "{\"broker_ids\":[\(accepted.map(Self.quoted).joined(separator: ","))],"
-                + "\"refused_broker_ids\":[\(refused.map(Self.quoted).joined(separator: ","))],"
-                + "\"heartbeat_interval_ms\":\(settings.heartbeatIntervalMilliseconds),"
-                + "\"heartbeat_timeout_ms\":\(settings.heartbeatTimeoutMilliseconds)}"
-            _ = send(socket, to: identity, "welcome", welcome)
+            var welcome = JSONObjectWriter()
+            welcome.add("broker_ids", strings: accepted)
+            welcome.add("refused_broker_ids", strings: refused)
+            welcome.add("heartbeat_interval_ms", settings.heartbeatIntervalMilliseconds)
+            welcome.add("heartbeat_timeout_ms", settings.heartbeatTimeoutMilliseconds)
+            _ = send(socket, to: identity, "welcome", welcome.text)
         }
         desk.withLock { $0 }?.setConnectedBrokers(Set(state.routes.keys))
         for requestID in state.order where newlyAccepted.contains(state.outstanding[requestID]?.request.brokerID ?? "") {
@@ -373,7 +375,7 @@ public final class GatewayServer: Sendable {
                 try? logs.insert([SystemLogEntry(
                     component: "gateway", level: .error,
                     message: "gateway \(peer.gatewayID) silent for over \(timeout) ms: orders for its \(peer.brokers.count) broker(s) halted until it returns",
-                    data: "{\"gateway_id\":\(Self.quoted(peer.gatewayID)),\"broker_ids\":[\(peer.brokers.sorted().map(Self.quoted).joined(separator: ","))]}")])
+                    data: Self.peerJSON(peer.gatewayID, brokers: peer.brokers.sorted()))])
             }
         }
         let resendAfter = UInt64(settings.resendIntervalMilliseconds)
@@ -389,12 +391,17 @@ public final class GatewayServer: Sendable {
         if count <= 10 || count % 1_000 == 0 {
             logger.warning("bad gateway message", metadata: ["problem": "\(problem)", "count": "\(count)"])
         }
-        if !identity.isEmpty { _ = send(socket, to: identity, "error", "{\"error\":\(Self.quoted(problem))}") }
+        if !identity.isEmpty {
+            var w = JSONObjectWriter()
+            w.add("error", problem)
+            _ = send(socket, to: identity, "error", w.text)
+        }
     }
 
-    static func quoted(_ text: String) -> String {
-        var out: [UInt8] = []
-        TickJSONEncoder.appendString(text, to: &out)
-        return String(decoding: out, as: UTF8.self)
+    static func peerJSON(_ gatewayID: String, brokers: [String]) -> String {
+        var w = JSONObjectWriter()
+        w.add("gateway_id", gatewayID)
+        w.add("broker_ids", strings: brokers)
+        return w.text
     }
 }

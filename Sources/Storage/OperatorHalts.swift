@@ -1,5 +1,6 @@
 import Foundation
 public import Postgres
+import TradingCore
 
 /// An operator's halts and resumes (`algotrader halt|resume` and the control socket's), each
 /// stored with its audit row in one transaction. The daemon reads `halts` every 100 ms, so a
@@ -39,7 +40,10 @@ public enum OperatorHalts {
                 INSERT INTO halts (user_id, strategy_id, reason, source, created_by) VALUES ($1::uuid, $2::uuid, $3, 'operator', $4)
                 """, [scope.userID, scope.strategyID, reason, actor])
             try AuditLog.record(conn, actor: actor, actorUserID: actorUserID, action: .halt, targetUserID: scope.userID, target: scope.target,
-                                details: json(["reason": reason, "strategy_id": scope.strategyID]), peer: peer)
+                                details: JSONObjectWriter.object {
+                                    $0.add("reason", reason)
+                                    if let id = scope.strategyID { $0.add("strategy_id", id) }
+                                }, peer: peer)
         }
     }
 
@@ -55,15 +59,12 @@ public enum OperatorHalts {
                                                    ELSE strategy_id = $2::uuid END)
                 """, [scope.userID, scope.strategyID, actor]).affectedRows
             try AuditLog.record(conn, actor: actor, actorUserID: actorUserID, action: .resume, targetUserID: scope.userID, target: scope.target,
-                                details: json(["lifted": lifted, "strategy_id": scope.strategyID]), peer: peer)
+                                details: JSONObjectWriter.object {
+                                    $0.add("lifted", lifted)
+                                    if let id = scope.strategyID { $0.add("strategy_id", id) }
+                                }, peer: peer)
             return lifted
         }
     }
 
-    /// A JSON object of the pairs that are not nil (audit details).
-    static func json(_ pairs: [String: Any?]) -> String {
-        let object = pairs.compactMapValues { $0 }
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
-        return String(decoding: data, as: UTF8.self)
-    }
 }

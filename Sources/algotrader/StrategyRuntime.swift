@@ -120,7 +120,7 @@ final class StrategyRuntime: Sendable {
                 problems.append(SystemLogEntry(
                     component: "strategy", level: .error,
                     message: "strategy \(row.identity.name) (\(row.type)) cannot start: \(problem)",
-                    data: "{\"strategy_id\":\"\(row.identity.strategyID)\",\"user_id\":\"\(row.identity.userID)\"}"))
+                    data: JSONObjectWriter.object { $0.add("strategy_id", row.identity.strategyID); $0.add("user_id", row.identity.userID) }))
                 continue
             }
             specs.append(StrategySpec(identity: row.identity, type: row.type, parameters: row.parameters, initialPosition: row.position))
@@ -160,7 +160,7 @@ final class StrategyRuntime: Sendable {
                 component: "strategy", level: positions.isEmpty ? .info : .warning,
                 message: positions.isEmpty ? "strategy \(id) stopped with no open position"
                     : "strategy \(id) stopped with open positions kept: \(text)",
-                data: "{\"strategy_id\":\"\(id)\",\"open_positions\":\(positions.count)}"))
+                data: JSONObjectWriter.object { $0.add("strategy_id", id); $0.add("open_positions", positions.count) }))
         }
         do { try SystemLogStore(connectionString: config.databaseURL).insert(entries) } catch {
             logger.error("could not store the stopped strategies' report", metadata: ["error": "\(error)"])

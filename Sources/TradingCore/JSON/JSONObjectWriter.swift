@@ -11,6 +11,13 @@ public struct JSONObjectWriter: Sendable {
 
     public init() {}
 
+    /// The text of an object `fill` adds members to: `JSONObjectWriter.object { $0.add("rows", 3) }`.
+    public static func object(_ fill: (inout JSONObjectWriter) -> Void) -> String {
+        var w = JSONObjectWriter()
+        fill(&w)
+        return w.text
+    }
+
     private mutating func key(_ name: String) {
         if !empty { out.append(UInt8(ascii: ",")) }
         empty = false

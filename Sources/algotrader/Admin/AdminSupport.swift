@@ -4,6 +4,7 @@ import Foundation
 import Postgres
 import Security
 import Storage
+import TradingCore
 
 /// What the admin subcommands share: the database, who is acting, reading secrets without
 /// echo or arguments, and the key ring.
@@ -115,8 +116,8 @@ enum Admin {
 
     /// A JSON object literal of string pairs (for audit details).
     static func json(_ pairs: [String: String?]) -> String {
-        let object = pairs.compactMapValues { $0 }
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
-        return String(decoding: data, as: UTF8.self)
+        JSONObjectWriter.object { w in
+            for (key, value) in pairs.compactMapValues({ $0 }).sorted(by: { $0.key < $1.key }) { w.add(key, value) }
+        }
     }
 }

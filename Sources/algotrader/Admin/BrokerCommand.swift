@@ -3,6 +3,7 @@ import Foundation
 import Postgres
 import Security
 import Storage
+import TradingCore
 import ZeroMQ
 
 /// `algotrader broker add|list|disable|credentials`: broker accounts, their credentials sealed
@@ -199,7 +200,7 @@ struct KeysCommand: ParsableCommand {
                     rotated += 1
                 }
                 try AuditLog.record(conn, actor: Admin.actor, action: .keysRotated, target: ring.active.id,
-                                    details: "{\"rotated\":\(rotated),\"already_current\":\(current)}")
+                                    details: JSONObjectWriter.object { $0.add("rotated", rotated); $0.add("already_current", current) })
                 return (rotated, current)
             }
             print("re-encrypted \(rotated) broker(s) under key \(ring.active.id); \(current) already under it")

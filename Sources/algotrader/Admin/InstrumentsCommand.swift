@@ -50,7 +50,11 @@ struct InstrumentsCommand: ParsableCommand {
             let outcome = try InstrumentStore(db).importInstruments(instruments) { sent in bar.update(parsed + sent * parsed / max(instruments.count, 1)) }
             bar.finish(2 * parsed)
             try AuditLog.record(db, actor: Admin.actor, action: .instrumentsImported, target: "instruments",
-                                details: "{\"rows\":\(instruments.count),\"inserted\":\(outcome.inserted),\"updated\":\(outcome.updated)}")
+                                details: JSONObjectWriter.object {
+                                    $0.add("rows", instruments.count)
+                                    $0.add("inserted", outcome.inserted)
+                                    $0.add("updated", outcome.updated)
+                                })
             print("imported \(instruments.count) instruments from \(file): \(outcome.inserted) new, \(outcome.updated) changed, "
                   + "\(instruments.count - outcome.inserted - outcome.updated) unchanged; \(skipped) index rows skipped")
         }
@@ -117,7 +121,7 @@ struct CalendarCommand: ParsableCommand {
             defer { db.close() }
             let added = try InstrumentStore(db).importHolidays(holidays)
             try AuditLog.record(db, actor: Admin.actor, action: .calendarImported, target: "exchange_holidays",
-                                details: "{\"rows\":\(holidays.count),\"new\":\(added)}")
+                                details: JSONObjectWriter.object { $0.add("rows", holidays.count); $0.add("new", added) })
             print("imported \(holidays.count) holidays from \(file): \(added) new; a running engine applies them on SIGHUP")
         }
     }
