@@ -22,8 +22,9 @@ public import ZeroMQ
 /// `gateway.ipc_brokers`. Any other gateway may connect and hear heartbeats, but its `hello` gets
 /// no live broker, and a report or ack about an order of a broker it does not serve changes nothing.
 ///
-/// One thread owns the socket. Requests reach it through a locked outbox that the thread drains
-/// between polls of at most 1 ms: a live order waits at most that long after it is durable.
+/// One thread owns the socket. Requests reach it through a locked outbox; handing one over wakes
+/// the thread through a pipe it polls beside the socket, so a live order goes out as soon as it
+/// is durable, and an idle thread sleeps until the next heartbeat is due.
 public final class GatewayServer: Sendable {
     public struct Settings: Sendable {
         public var endpoint: String
@@ -62,6 +63,7 @@ public final class GatewayServer: Sendable {
 
     private let security: SocketSecurity?
     private let service = ServiceThread()
+    private let wake = WakePipe()
 
     public init(settings: Settings, context: ZMQContext, connectionString: String, logger: Logger, security: SocketSecurity? = nil) {
         self.security = security
@@ -86,11 +88,13 @@ public final class GatewayServer: Sendable {
                            metadata: ["live_brokers": "\(brokers.count)", "endpoint": "\(settings.endpoint)"])
         }
         outbox.withLock { $0.append(.liveBrokers(brokers)) }
+        wake.signal()
     }
 
     /// Gateway requests and report acknowledgements whose rows are committed.
     public func send(_ records: [DeskRecord]) {
         outbox.withLock { $0.append(.records(records)) }
+        wake.signal()
     }
 
     public func start() throws(ZMQError) {
@@ -98,6 +102,8 @@ public final class GatewayServer: Sendable {
     }
 
     public func stop() {
+        service.stopping()
+        wake.signal()
         service.stop()
     }
 
@@ -164,7 +170,11 @@ public final class GatewayServer: Sendable {
                     for record in records { handleOutbound(record, state, socket) }
                 }
             }
-            if let ready = try? socket.poll(.readable, timeoutMilliseconds: 1), ready.contains(.readable) {
+            // Sleep until a message, a hand-over (the pipe) or the next housekeeping is due.
+            let untilHousekeeping = Int(50 - min(50, Self.now() &- lastHousekeeping))
+            let woke = try? ZMQSocket.poll([(socket, .readable)], fileDescriptors: [wake.readEnd], timeoutMilliseconds: max(untilHousekeeping, 0))
+            if woke?.fileDescriptors.first?.contains(.readable) == true { wake.drain() }
+            if let ready = woke?.sockets.first, ready.contains(.readable) {
                 // Identity, topic and payload: a message past that (or past 64 KiB plus the
                 // topic) is dropped unread, however it is split into frames.
                 while let message = try? socket.receiveMessage(dontWait: true, maxBytes: GatewayMessages.maxPayloadBytes + 256, maxFrames: 3) {

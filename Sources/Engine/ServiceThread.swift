@@ -31,6 +31,11 @@ final class ServiceThread: Sendable {
         if let error = startError.withLock({ $0 }) { throw error }
     }
 
+    /// Tells the loop to stop without waiting for it (a service then wakes its thread).
+    func stopping() {
+        stopFlag.store(true, ordering: .releasing)
+    }
+
     func stop() {
         stopFlag.store(true, ordering: .releasing)
         finished.wait()

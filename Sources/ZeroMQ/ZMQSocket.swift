@@ -378,6 +378,27 @@ public final class ZMQSocket {
         return items.map { ZMQEvents(rawValue: $0.revents) }
     }
 
+    /// Waits on sockets and plain file descriptors (a pipe that wakes a socket's thread) at
+    /// once; returns each socket's readiness in order, then each descriptor's.
+    public static func poll(
+        _ sockets: [(socket: ZMQSocket, events: ZMQEvents)],
+        fileDescriptors: [Int32],
+        timeoutMilliseconds: Int
+    ) throws(ZMQError) -> (sockets: [ZMQEvents], fileDescriptors: [ZMQEvents]) {
+        var items: [zmq_pollitem_t] = []
+        items.reserveCapacity(sockets.count + fileDescriptors.count)
+        for entry in sockets {
+            items.append(zmq_pollitem_t(socket: try entry.socket.live("zmq_poll"), fd: -1, events: entry.events.rawValue, revents: 0))
+        }
+        for fd in fileDescriptors {
+            items.append(zmq_pollitem_t(socket: nil, fd: fd, events: ZMQEvents.readable.rawValue, revents: 0))
+        }
+        let count = Int32(items.count)
+        _ = try zmqCall("zmq_poll") { zmq_poll(&items, count, timeoutMilliseconds) }
+        let all = items.map { ZMQEvents(rawValue: $0.revents) }
+        return (Array(all.prefix(sockets.count)), Array(all.dropFirst(sockets.count)))
+    }
+
     // MARK: - Monitoring
 
     /// Starts `zmq_socket_monitor` publishing this socket's events on `endpoint` (`inproc://...`),

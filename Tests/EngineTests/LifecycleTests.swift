@@ -60,4 +60,31 @@ struct LifecycleTests {
         stops.stopAll()
         #expect(ran.withLock { $0 } == ["intake", "writer", "gateway-b", "gateway-a", "metrics"])
     }
+
+    /// An idle daemon's threads sleep in blocking waits: none wakes more than 100 times a second
+    /// (the busiest poll every 50 ms). Before, the gateway's thread polled its outbox every 1 ms,
+    /// about 1,000 wake-ups a second with nothing to do.
+    @Test func anIdleDaemonsThreadsWakeAtMostAHundredTimesASecond() throws {
+        let url = try TestDatabase.makeMigrated()
+        let daemon = try DaemonProcess(databaseURL: url)
+        defer { _ = daemon.stop() }
+        #expect(daemon.waitUntilStarted())
+        Thread.sleep(forTimeInterval: 1)
+        func wakeUps() -> [String: Int] {
+            let tasks = "/proc/\(daemon.process.processIdentifier)/task"
+            var out: [String: Int] = [:]
+            for tid in (try? FileManager.default.contentsOfDirectory(atPath: tasks)) ?? [] {
+                let status = (try? String(contentsOfFile: "\(tasks)/\(tid)/status", encoding: .utf8)) ?? ""
+                let line = status.split(separator: "\n").first { $0.hasPrefix("voluntary_ctxt_switches:") }
+                out[tid] = line.flatMap { Int($0.split(separator: "\t").last ?? "") }
+            }
+            return out
+        }
+        let before = wakeUps()
+        Thread.sleep(forTimeInterval: 3)
+        let after = wakeUps()
+        let perSecond = after.compactMap { tid, n in before[tid].map { (tid, (n - $0) / 3) } }.sorted { $0.1 > $1.1 }
+        #expect(!perSecond.isEmpty)
+        #expect((perSecond.first?.1 ?? 0) <= 100, "wake-ups a second per thread: \(perSecond.prefix(5))")
+    }
 }
