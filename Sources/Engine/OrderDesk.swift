@@ -43,16 +43,13 @@ public final class OrderDesk: Sendable {
         queue.async { [state] in state.desk.riskSettings = risk }
     }
 
-    /// Live broker accounts and the paper models (at start and on SIGHUP).
-    public func configure(liveBrokers: Set<String>, paperModel: PaperModel) {
-        queue.async { [state] in
-            state.desk.liveBrokers = liveBrokers
-            state.desk.paperModel = paperModel
-        }
+    /// Live broker accounts (at start and on SIGHUP).
+    public func configure(liveBrokers: Set<String>) {
+        queue.async { [state] in state.desk.liveBrokers = liveBrokers }
     }
 
-    /// The Indian market rules (at start and on SIGHUP): instruments, calendar, controls,
-    /// charges, per-strategy policies.
+    /// The desk's settings (at start and on SIGHUP): `DeskSettings`, applied as a replay
+    /// applies them.
     public func configure(market: @escaping @Sendable (inout TradingDesk) -> Void) {
         queue.async { [state] in market(&state.desk) }
     }

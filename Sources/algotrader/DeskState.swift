@@ -1,3 +1,4 @@
+import Config
 import Postgres
 import Storage
 import TradingCore
@@ -7,6 +8,27 @@ enum DeskState {
     /// The open positions, with their realized P&L and charges so far.
     static func openPositions(_ url: String) throws -> [RestoredPosition] {
         try reading(url, OpenPositionStore.load)
+    }
+
+    /// The desk's settings from the configuration and the database (instruments, holidays,
+    /// the strategies' policies): the one place live trading and a replay get them from.
+    static func settings(_ config: EngineConfig, strategies: [(strategyID: String, parameters: StrategyParameters)]) throws -> DeskSettings {
+        var settings = DeskSettings()
+        settings.instruments = try instruments(config.databaseURL)
+        var calendar = config.tradingCalendar
+        calendar.holidays = try holidays(config.databaseURL)
+        settings.calendar = calendar
+        settings.sessionActions = config.sessionActions
+        settings.liftDailyLossHaltsAtDayStart = config.liftDailyLossHaltsAtDayStart
+        settings.riskIncludesCharges = config.riskIncludesCharges
+        settings.paperModel = config.paperModel
+        settings.paperCapital = config.funds.paperCapital
+        settings.marginSchedule = config.funds.schedule
+        settings.controls = config.orderControls
+        settings.chargeSchedule = config.chargeSchedule
+        settings.defaultProduct = config.defaultProduct
+        settings.strategyPolicies = DeskSettings.policies(strategies)
+        return settings
     }
 
     /// One read on a connection of its own (start and SIGHUP only).

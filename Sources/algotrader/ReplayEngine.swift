@@ -59,19 +59,7 @@ final class ReplayEngine {
         let users = Set(strategies.map(\.row.identity.userID))
         desk = TradingDesk(ids: UUIDv7Generator(seed: 1))
         desk.riskSettings = try DeskState.riskSettings(config.databaseURL).filter { users.contains($0.key) }
-        desk.instruments = try DeskState.instruments(config.databaseURL)
-        var trading = config.tradingCalendar
-        trading.holidays = try DeskState.holidays(config.databaseURL)
-        desk.calendar = trading
-        desk.sessionActions = config.sessionActions
-        desk.liftDailyLossHaltsAtDayStart = config.liftDailyLossHaltsAtDayStart
-        desk.riskIncludesCharges = config.riskIncludesCharges
-        desk.controls = config.orderControls
-        desk.chargeSchedule = config.chargeSchedule
-        desk.defaultProduct = config.defaultProduct
-        for s in strategies { desk.strategyPolicies[s.row.identity.strategyID] = try? StrategyOrderPolicy(parameters: s.row.parameters) }
-        desk.paperModel = config.paperModel
-        desk.funds = config.funds
+        desk.apply(try DeskState.settings(config, strategies: strategies.map { ($0.row.identity.strategyID, $0.row.parameters) }))
     }
 
     /// Streams the ticks of the strategies' instruments from `from` to `to` in exchange-time

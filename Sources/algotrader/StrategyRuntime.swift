@@ -77,31 +77,15 @@ final class StrategyRuntime: Sendable {
         if let orderDesk = slot.desk.withLock({ $0 }) {
             orderDesk.configure(risk: try DeskState.riskSettings(config.databaseURL))
             let live = try DeskState.liveBrokers(config.databaseURL)
-            orderDesk.configure(liveBrokers: Set(live.keys), paperModel: config.paperModel)
+            orderDesk.configure(liveBrokers: Set(live.keys))
             gateway?.setLiveBrokers(live)
             if !live.isEmpty && config.orderControls.algoID == nil {
                 logger.warning("live brokers are configured but orders.algo_id is empty: their orders reach the gateways without an algo id",
                                metadata: ["live_brokers": "\(live.count)"])
             }
-            let instruments = try DeskState.instruments(config.databaseURL)
-            var calendar = config.tradingCalendar
-            calendar.holidays = try DeskState.holidays(config.databaseURL)
-            var policies: [String: StrategyOrderPolicy] = [:]
-            for row in rows { policies[row.identity.strategyID] = try? StrategyOrderPolicy(parameters: row.parameters) }
-            let config = self.config
-            orderDesk.configure { [policies, calendar] desk in
-                desk.instruments = instruments
-                desk.calendar = calendar
-                desk.sessionActions = config.sessionActions
-                desk.liftDailyLossHaltsAtDayStart = config.liftDailyLossHaltsAtDayStart
-                desk.riskIncludesCharges = config.riskIncludesCharges
-                desk.funds.paperCapital = config.funds.paperCapital
-                desk.funds.schedule = config.funds.schedule
-                desk.controls = config.orderControls
-                desk.chargeSchedule = config.chargeSchedule
-                desk.defaultProduct = config.defaultProduct
-                desk.strategyPolicies = policies
-            }
+            // The same settings a replay applies (DeskState.settings).
+            let settings = try DeskState.settings(config, strategies: rows.map { ($0.identity.strategyID, $0.parameters) })
+            orderDesk.configure { desk in desk.apply(settings) }
         }
         var specs: [StrategySpec] = []
         var problems: [SystemLogEntry] = []

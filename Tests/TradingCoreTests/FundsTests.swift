@@ -80,4 +80,27 @@ struct FundsTests {
         #expect(funds.cash(broker: "b", live: false) == 1_150)
         #expect(funds.cash(broker: "b", live: true) == nil)
     }
+
+    /// Settings (live at start and on SIGHUP, a replay at its start) replace the configuration,
+    /// never what the desk holds: a position, the account's cash so far.
+    @Test func applyingSettingsKeepsWhatTheDeskHolds() {
+        var desk = TradingDesk(ids: UUIDv7Generator(seed: 9))
+        var settings = DeskSettings()
+        settings.paperCapital = 1_000_000_000
+        settings.sessionActions = false
+        settings.defaultProduct = .cnc
+        settings.strategyPolicies = DeskSettings.policies([("s1", StrategyParameters(["max_loss": .number("50")]))])
+        desk.apply(settings)
+        let t = Timestamp.parseRFC3339("2026-11-24T10:00:00+05:30")!
+        _ = desk.advance(to: t)
+        _ = desk.submit(OrderIntent(strategyID: "s1", userID: "u1", brokerID: "b1", symbol: "INFY", exchange: "NSE", side: .buy, quantity: 10,
+                                    referencePrice: FixedDecimal(1_500), time: t, reason: "test"), now: t)
+        let before = desk.fundsInUse(broker: "b1", live: false)
+        settings.marginSchedule = Funds.MarginSchedule(misPercent: FixedDecimal(25))
+        desk.apply(settings)
+        #expect(desk.position(userID: "u1", symbol: "INFY", exchange: "NSE") == 10)
+        #expect(desk.fundsInUse(broker: "b1", live: false)?.cash == before?.cash && before?.blocked == 150_000_000, "CNC blocks the full value")
+        #expect(desk.strategyPolicies["s1"]?.maxLoss == FixedDecimal(50) && desk.defaultProduct == .cnc && !desk.sessionActions)
+        #expect(desk.funds.schedule.misPercent == FixedDecimal(25))
+    }
 }
