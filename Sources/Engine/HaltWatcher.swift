@@ -5,9 +5,12 @@ import Postgres
 import Storage
 public import Synchronization
 
-/// Reads the active halts every 100 ms and hands changes to the order desk, so an operator's
-/// `algotrader halt` (or a breach recorded by another engine) takes effect within that, and a
-/// halt survives a restart.
+/// Hands the halts in force to the order desk whenever they change, so an operator's
+/// `algotrader halt` (or a breach recorded by another engine) takes effect at once, and a halt
+/// survives a restart. It listens on `halts`' channel (migration 12) and reads the halts when it
+/// hears a change; after a lost connection it listens again and reads them once, since a change
+/// made while it was away sent no notification it could hear. Before, it read `halts` every
+/// 100 ms.
 public final class HaltWatcher: Sendable {
     private let connectionString: String
     private let desk: OrderDesk
@@ -16,6 +19,8 @@ public final class HaltWatcher: Sendable {
     private let finished = DispatchSemaphore(value: 0)
     /// Active halts (users, plus 1 for an engine-wide one), for metrics.
     public let activeHalts = Atomic<Int>(0)
+    /// Reads of `halts` so far (at start, on a notification, after a reconnect), for tests.
+    public let reads = Atomic<Int>(0)
 
     public init(connectionString: String, desk: OrderDesk, logger: Logger) {
         self.connectionString = connectionString
@@ -25,30 +30,51 @@ public final class HaltWatcher: Sendable {
 
     /// Reads the halts once (so they apply before intake starts), then keeps watching.
     public func start() throws {
-        let initial = LazyConnection(connectionString: connectionString)
-        let first = try Self.read(initial)
-        initial.close()
-        desk.setHalts(users: first.users, strategies: first.strategies, engine: first.engine, now: SystemClock().now())
-        activeHalts.store(first.users.count + first.strategies.count + (first.engine ? 1 : 0), ordering: .relaxed)
+        let once = try PostgresConnection(connectionString: connectionString)
+        let first = try HaltStore.active(once)
+        once.close()
+        reads.add(1, ordering: .relaxed)
+        apply(first)
         let thread = Thread { [self] in
-            // The thread's own connection (a PGconn belongs to one thread).
-            let db = LazyConnection(connectionString: connectionString)
+            // The thread's own connection (a PGconn belongs to one thread): it listens, then
+            // reads again, so a change made since the first read is not missed.
+            var db: PostgresConnection?
             var current = first
             while !stopping.load(ordering: .acquiring) {
-                Thread.sleep(forTimeInterval: 0.1)
-                guard let next = try? Self.read(db) else { db.close(); continue }
-                if next.users != current.users || next.strategies != current.strategies || next.engine != current.engine {
-                    logger.warning("halts changed", metadata: ["users": "\(next.users.count)", "strategies": "\(next.strategies.count)", "engine": "\(next.engine)"])
-                    desk.setHalts(users: next.users, strategies: next.strategies, engine: next.engine, now: SystemClock().now())
-                    activeHalts.store(next.users.count + next.strategies.count + (next.engine ? 1 : 0), ordering: .relaxed)
-                    current = next
+                do {
+                    if db == nil {
+                        let fresh = try PostgresConnection(connectionString: connectionString)
+                        try HaltStore.listen(fresh)
+                        db = fresh
+                        try read(fresh, &current)  // what changed while it was away
+                    }
+                    // Wakes at most every 250 ms to see whether it should stop.
+                    if try !db!.waitForNotifications(timeoutMilliseconds: 250).isEmpty { try read(db!, &current) }
+                } catch {
+                    db?.close()
+                    db = nil
+                    Thread.sleep(forTimeInterval: 0.25)
                 }
             }
-            db.close()
+            db?.close()
             finished.signal()
         }
         thread.name = "halt watcher"
         thread.start()
+    }
+
+    private func read(_ db: PostgresConnection, _ current: inout HaltStore.Active) throws {
+        let next = try HaltStore.active(db)
+        reads.add(1, ordering: .relaxed)
+        guard next != current else { return }
+        logger.warning("halts changed", metadata: ["users": "\(next.users.count)", "strategies": "\(next.strategies.count)", "engine": "\(next.engine)"])
+        apply(next)
+        current = next
+    }
+
+    private func apply(_ halts: HaltStore.Active) {
+        desk.setHalts(users: halts.users, strategies: halts.strategies, engine: halts.engine, now: SystemClock().now())
+        activeHalts.store(halts.count, ordering: .relaxed)
     }
 
     public func stop() {
@@ -57,9 +83,4 @@ public final class HaltWatcher: Sendable {
         finished.signal()
     }
 
-    /// Active halts: users (no strategy named), strategies (a breaker's), and the engine (neither).
-    static func read(_ db: LazyConnection) throws -> (users: Set<String>, strategies: Set<String>, engine: Bool) {
-        let rows = try db.get().query("SELECT user_id::text, strategy_id::text FROM halts WHERE resumed_at IS NULL").rows
-        return (Set(rows.compactMap { $0[1] == nil ? $0[0] : nil }), Set(rows.compactMap { $0[1] }), rows.contains { $0[0] == nil && $0[1] == nil })
-    }
 }

@@ -43,6 +43,34 @@ public final class PostgresConnection {
         try open()
     }
 
+    /// Waits up to `timeoutMilliseconds` for `NOTIFY`s on the channels this connection `LISTEN`s
+    /// to, and returns their channel names (empty on timeout). A lost connection throws, so the
+    /// caller reconnects and listens again. Notifications that arrived during an earlier query
+    /// are returned at once.
+    public func waitForNotifications(timeoutMilliseconds: Int32) throws(PostgresError) -> [String] {
+        guard let conn, PQstatus(conn) == CONNECTION_OK else { throw PostgresError(code: .connectionLost, message: "no connection") }
+        var channels = Self.takeNotifications(conn)
+        if !channels.isEmpty { return channels }
+        var item = pollfd(fd: PQsocket(conn), events: Int16(POLLIN), revents: 0)
+        guard item.fd >= 0 else { throw PostgresError(code: .connectionLost, message: "no socket") }
+        let ready = poll(&item, 1, timeoutMilliseconds)
+        guard ready > 0 else { return [] }  // timeout, or EINTR: the caller waits again
+        guard PQconsumeInput(conn) == 1 else {
+            throw PostgresError(code: .connectionLost, message: Self.trimmed(PQerrorMessage(conn)))
+        }
+        channels = Self.takeNotifications(conn)
+        return channels
+    }
+
+    private static func takeNotifications(_ conn: OpaquePointer) -> [String] {
+        var channels: [String] = []
+        while let notify = PQnotifies(conn) {
+            channels.append(String(cString: notify.pointee.relname))
+            PQfreemem(notify)
+        }
+        return channels
+    }
+
     /// Whether the connection is usable as far as libpq knows (`PQstatus == CONNECTION_OK`).
     public var isConnected: Bool {
         guard let conn else { return false }

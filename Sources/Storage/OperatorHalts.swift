@@ -3,8 +3,8 @@ public import Postgres
 import TradingCore
 
 /// An operator's halts and resumes (`algotrader halt|resume` and the control socket's), each
-/// stored with its audit row in one transaction. The daemon reads `halts` every 100 ms, so a
-/// change applies within that (docs/risk.md).
+/// stored with its audit row in one transaction. The change notifies the daemon at commit
+/// (`HaltStore`), which applies it at once (docs/risk.md).
 public enum OperatorHalts {
     /// What a halt or a resume applies to.
     public enum Scope: Sendable, Equatable {
