@@ -126,7 +126,7 @@ public final class OrderDesk: Sendable {
         }
     }
 
-    /// Applies the active halts (read every 100 ms); cancels the newly halted users' working orders.
+    /// Applies the active halts (read when they change); cancels the newly halted users' working orders.
     public func setHalts(users: Set<String>, strategies: Set<String> = [], engine: Bool, now: Timestamp) {
         queue.async { [state, writer] in
             writer.enqueue(state.desk.setHalts(users: users, engine: engine, time: now)
