@@ -25,7 +25,6 @@ public final class StopSequence: Sendable {
         case authentication
         case maintenance
         case metrics
-        case signals
 
         public static func < (a: Stage, b: Stage) -> Bool { a.rawValue < b.rawValue }
     }
@@ -48,14 +47,14 @@ public final class StopSequence: Sendable {
     /// The names registered, in the order `stopAll` would stop them.
     public var order: [String] { entries.withLock { Self.sorted($0).map(\.name) } }
 
-    /// Stops everything registered, by stage (within a stage, the last started first); a
-    /// second call does nothing.
-    public func stopAll(logger: Logger? = nil) {
+    /// Stops everything registered, by stage (within a stage, the last started first), but the
+    /// stages the caller already stopped itself; a second call does nothing.
+    public func stopAll(logger: Logger? = nil, skipping stopped: Set<Stage> = []) {
         let taken = entries.withLock { list -> [Entry] in
             defer { list = [] }
             return Self.sorted(list)
         }
-        for entry in taken {
+        for entry in taken where !stopped.contains(entry.stage) {
             logger?.debug("stopping", metadata: ["component": "\(entry.name)"])
             entry.stop()
         }

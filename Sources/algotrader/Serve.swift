@@ -309,7 +309,7 @@ struct Serve: ParsableCommand {
         // The intake first, for its summary (the stop line); then the rest in the same order a
         // failed start uses.
         let summary = engine.stop()
-        stops.stopAll(logger: logger)
+        stops.stopAll(logger: logger, skipping: [.intake])
         watchdog?.cancel()
         sources.forEach { $0.cancel() }
         // The stop line operators and scripts read (docs/operations.md), whatever the log level.

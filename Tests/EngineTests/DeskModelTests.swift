@@ -200,7 +200,10 @@ struct DeskModelTests {
                         let signed = (i.side == .buy ? 1 : -1) * (event.fillQuantity ?? 0)
                         fills["\(i.userID)|\(i.symbol)", default: 0] += signed
                         let charged = event.order.charges ?? 0
-                        fillLog.append((i.userID, i.symbol, SessionCalendar.istDay(event.time), signed, event.fillPrice?.units ?? 0,
+                        // A fill counts in the clock's day, or its own when later (an old tick's
+                        // fill counts today), as the desk counts it.
+                        let day = max(SessionCalendar.istDay(event.time), SessionCalendar.istDay(time))
+                        fillLog.append((i.userID, i.symbol, day, signed, event.fillPrice?.units ?? 0,
                                         charged - chargesSeen[event.order.orderID, default: 0]))
                         chargesSeen[event.order.orderID] = charged
                         lastEvent[event.order.orderID] = event.order
@@ -311,7 +314,10 @@ struct DeskModelTests {
                 time = time.adding(nanoseconds: Int64(1 + roll(roll(10) == 0 ? 3_600 : 90)) * 1_000_000_000)
                 let symbol = Self.symbols[roll(Self.symbols.count)]
                 prices[symbol]! += Int64(roll(41) - 20) * 500
-                let tick = Tick(symbol: symbol, exchange: "NSE", timestamp: time, price: FixedDecimal(units: prices[symbol]!), quantity: 1)
+                // Now and then a tick stamped a day earlier (accepted: any age within the window);
+                // what it fills counts in today's figures.
+                let stamp = roll(25) == 0 ? time.adding(nanoseconds: -86_400_000_000_000) : time
+                let tick = Tick(symbol: symbol, exchange: "NSE", timestamp: stamp, price: FixedDecimal(units: prices[symbol]!), quantity: 1)
                 priced.insert(symbol)
                 take(desk.advance(to: time))
                 take(desk.onTick(tick))
@@ -333,7 +339,7 @@ struct DeskModelTests {
                 pipeline.submit([tick])
                 pipeline.drain()
                 for (id, position) in expected {
-                    guard let last = strategies[id]!.told.withLock({ $0.last }), last.0 == time else { continue }
+                    guard let last = strategies[id]!.told.withLock({ $0.last }), last.0 == tick.timestamp else { continue }
                     if last.1 != position { problem = "\(id) was told \(last.1), the desk holds \(position)" }
                 }
                 let intents = sink.intentsSeen.withLock { Array($0[before...]) }

@@ -148,6 +148,29 @@ struct MarketRulesTests {
         #expect(row.realizedPnL == 1_500_000 - 123_400 - charged)
     }
 
+    /// Once the desk has squared off, an MIS entry is refused until the next session opens,
+    /// whatever time its tick carries: an intent from a tick stamped 15:19:59.9 that reaches the
+    /// desk after its clock squared off at 15:20 opened a position nothing closed that day. A desk
+    /// started after 15:20 squared off nothing and takes entries from that day's ticks.
+    @Test func afterTheDeskSquaredOffAnEntryFromAnEarlierTickIsRefusedUntilTheNextOpen() {
+        var desk = TradingDesk(ids: UUIDv7Generator(seed: 45))
+        _ = desk.advance(to: at("2026-11-24T15:19:00+05:30"))
+        _ = desk.advance(to: at("2026-11-24T15:20:00.700+05:30"))  // the square-off
+        let late = desk.submit(intent(.buy, 10, at: "2450", time: at("2026-11-24T15:19:59.900+05:30")), now: at("2026-11-24T15:20:00.700+05:30"))
+        #expect(Self.lastOrder(late)?.state.status == .rejected)
+        #expect(desk.position(userID: "u1", symbol: "RELIANCE", exchange: "NSE") == 0)
+        let preOpen = at("2026-11-25T09:10:00+05:30"), open = at("2026-11-25T09:16:00+05:30")
+        _ = desk.advance(to: preOpen)
+        #expect(Self.lastOrder(desk.submit(intent(.buy, 10, at: "2450", time: preOpen), now: preOpen))?.state.status == .rejected)
+        _ = desk.advance(to: open)
+        #expect(Self.lastOrder(desk.submit(intent(.buy, 10, at: "2450", time: open), now: open))?.state.status == .filled)
+
+        var evening = TradingDesk(ids: UUIDv7Generator(seed: 46))
+        _ = evening.advance(to: at("2026-11-24T22:00:00+05:30"))  // started after 15:20: no square-off
+        let replayed = evening.submit(intent(.buy, 10, at: "2450", time: t0), now: at("2026-11-24T22:00:00+05:30"))
+        #expect(Self.lastOrder(replayed)?.state.status == .filled, "a 10:00 tick's entry, the desk having squared off nothing")
+    }
+
     /// Failed on 1106958: an MIS entry after 15:20 was accepted and filled, which a broker refuses.
     @Test func afterTheSquareOffNewMISEntriesAreRefusedUntilTheNextSessionWhileExitsAndCNCAreTaken() {
         var desk = TradingDesk(ids: UUIDv7Generator(seed: 6))
@@ -248,6 +271,39 @@ struct MarketRulesTests {
         let later = morning.adding(nanoseconds: 600_000_000_000)
         let next = desk.submit(intent(.buy, 10, at: "2420", time: later), now: later)
         #expect(Self.lastOrder(next)?.state.status == .rejected && desk.haltedUsers == ["u1"], "300 lost today is past the limit of 100")
+    }
+
+    /// An intent from an older tick counts in today's loss: with 200 lost today against a limit
+    /// of 100, an entry stamped yesterday is refused. Before, the check measured the intent's
+    /// own day, in which nothing was lost, and it filled.
+    @Test func anIntentFromAnOlderTickIsCheckedAgainstTodaysLoss() {
+        var desk = TradingDesk(ids: UUIDv7Generator(seed: 41))
+        desk.riskSettings["u1"] = RiskSettings(dailyLossLimit: FixedDecimal(100), maxPositionSize: FixedDecimal(10_000_000),
+                                               maxDrawdownPercent: FixedDecimal(99), maxRiskPerTrade: FixedDecimal(100))
+        _ = desk.advance(to: t0)
+        _ = desk.submit(intent(.buy, 10, at: "2450"), now: t0)
+        _ = desk.submit(intent(.sell, 10, at: "2430"), now: t0)  // -200, an exit: taken
+        let yesterday = at("2026-11-23T14:00:00+05:30")
+        let stale = desk.submit(intent(.buy, 10, at: "2430", time: yesterday), now: t0)
+        #expect(Self.lastOrder(stale)?.state.status == .rejected && desk.haltedUsers == ["u1"], "today's 200 is past the limit")
+    }
+
+    /// A fill stamped before the strategy's current day (an old tick, a late report) counts in
+    /// that day's figures and its `max_loss`. Before, it started a day of its own and today's
+    /// figures, their row and the loss limit began again from that one fill.
+    @Test func aFillStampedOnAnEarlierDayCountsInTheStrategysCurrentDay() {
+        var desk = TradingDesk(ids: UUIDv7Generator(seed: 43))
+        desk.strategyPolicies["s1"] = StrategyOrderPolicy(maxLoss: FixedDecimal(250))
+        _ = desk.advance(to: t0)
+        _ = desk.submit(intent(.buy, 10, at: "2450"), now: t0)
+        _ = desk.submit(intent(.sell, 10, at: "2430"), now: t0)  // -200 today
+        let yesterday = at("2026-11-23T14:00:00+05:30")
+        _ = desk.submit(intent(.buy, 10, at: "2430", time: yesterday), now: t0)
+        let exit = desk.submit(intent(.sell, 10, at: "2425", time: yesterday), now: t0)  // -50 more
+        let day = exit.compactMap { if case .performance(let d) = $0 { d } else { nil } }.last
+        #expect(day?.day == SessionCalendar.istDay(t0) && day?.trades == 4 && day?.totalPnL == -2_500_000, "\(String(describing: day))")
+        #expect(desk.haltedStrategies == ["s1"], "250 lost today reaches max_loss 250")
+        #expect(desk.dayPnL(userID: "u1", at: t0) == -2_500_000)
     }
 
     /// The daily loss check counts charges by default; `riskIncludesCharges: false` measures the

@@ -108,7 +108,7 @@ public struct BacktestLedger: Sendable {
                 figures.grossPnL = days.values.reduce(0) { $0 + $1.grossPnL }
                 figures.charges = days.values.reduce(0) { $0 + $1.charges }
             case .strategyHalt(_, _, let reason, _):
-                halts.append(BacktestHalt(time: recordTime ?? lastTime ?? Timestamp(nanosecondsSinceEpoch: 0), reason: reason))
+                halts.append(BacktestHalt(time: [recordTime, lastTime].compactMap { $0 }.max() ?? Timestamp(nanosecondsSinceEpoch: 0), reason: reason))
             default:
                 continue
             }

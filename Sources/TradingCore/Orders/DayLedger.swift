@@ -3,7 +3,8 @@
 /// charges of the executions of the day a fill is in, and since the desk started (for equity and
 /// its peak). Unrealized P&L is the positions' business and comes in as an argument.
 ///
-/// The day is the fill's own: a day's figures start from zero at the first fill of a later day.
+/// The day is the fill's own: a day's figures start from zero at the first fill of a later day,
+/// and a fill stamped before the current day counts in the current day.
 /// Before, the day's base was taken at the day's first intent, so a stoploss that filled in the
 /// morning before the strategy asked for anything was counted as yesterday's loss.
 public struct DayLedger: Sendable, Equatable {
@@ -27,14 +28,9 @@ public struct DayLedger: Sendable, Equatable {
     /// A fill of `userID` on IST day `day`: its realized P&L (before charges) and its charges.
     mutating func record(userID: String, day: Int64, realized: Int128, charges: Int128) {
         var f = users[userID] ?? Figures()
-        if f.day != day {
-            // A fill stamped before the current day (a late gateway report) counts in equity only.
-            if day < f.day && f.day != .min {
-                f.realized += realized
-                f.charges += charges
-                users[userID] = f
-                return
-            }
+        if f.day != day && !(day < f.day && f.day != .min) {
+            // A later day starts from zero. A fill stamped before the current day (an old tick,
+            // a late gateway report) counts in the current day: its money moves today.
             f.day = day
             f.dayRealized = 0
             f.dayCharges = 0

@@ -1,15 +1,32 @@
 /// The desk's pre-trade checks beyond the risk settings (the MIS cut-off, funds, the instrument
 /// rules and order controls) and the breakers that halt a strategy.
 extension TradingDesk {
-    /// After an exchange's MIS square-off time on a trading day, an MIS order that would add to a
-    /// position is refused until the next session (brokers refuse them too); one that only
-    /// reduces a position is still taken. Off with the session actions.
+    /// After an exchange's MIS square-off on a trading day, an MIS order that would add to a
+    /// position is refused until the next session opens (brokers refuse them too); one that only
+    /// reduces a position is still taken. Off with the session actions. Refused when the
+    /// intent's own time is past that day's square-off, or when the desk has squared off and the
+    /// next session has not opened by the intent's time: an intent from a tick stamped 15:19:59
+    /// that reaches the desk after the clock squared off at 15:20 would otherwise open a
+    /// position nothing closes that day. (A desk started after 15:20 has squared off nothing.)
     func misCutOffRefusal(_ order: DeskOrder, position: Int64) -> String? {
         let intent = order.intent
-        guard sessionActions, (order.product ?? .mis) == .mis, !Self.reducesOnly(intent, position: position),
-              let cutOff = calendar.squareOffTime(intent.exchange, day: SessionCalendar.istDay(intent.time)), intent.time >= cutOff else { return nil }
+        guard sessionActions, (order.product ?? .mis) == .mis, !Self.reducesOnly(intent, position: position) else { return nil }
         let at = TradingCalendar.clock(calendar.squareOff[intent.exchange] ?? 0)
-        return "MIS square-off at \(at) IST has passed: new MIS orders that add to a position are refused until the next session"
+        let refusal = "MIS square-off at \(at) IST has passed: new MIS orders that add to a position are refused until the next session"
+        if let cutOff = calendar.squareOffTime(intent.exchange, day: SessionCalendar.istDay(intent.time)), intent.time >= cutOff { return refusal }
+        if let done = squaredOffAt[intent.exchange], intent.time < nextSessionOpen(intent.exchange, after: done) { return refusal }
+        return nil
+    }
+
+    /// The first session open of `exchange` after `time` (a week on at most, past holidays).
+    func nextSessionOpen(_ exchange: String, after time: Timestamp) -> Timestamp {
+        guard let session = calendar.sessions[exchange] else { return time }
+        let first = SessionCalendar.istDay(time)
+        for day in first...(first + 14) where calendar.isTradingDay(exchange, day: day) {
+            let open = TradingCalendar.instant(day: day, minutes: session.open)
+            if open > time { return open }
+        }
+        return time
     }
 
     /// The margin an order needs for the exposure it adds (nothing for what only reduces a

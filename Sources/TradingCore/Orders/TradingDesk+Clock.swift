@@ -38,6 +38,7 @@ extension TradingDesk {
     /// MIS square-off on one exchange: its working MIS orders cancelled, its MIS positions
     /// closed at the last traded price.
     mutating func squareOff(exchange: String, time: Timestamp) -> [DeskRecord] {
+        squaredOffAt[exchange] = time
         let at = TradingCalendar.clock(calendar.squareOff[exchange] ?? 0)
         var records: [DeskRecord] = []
         for order in orders.sorted(where: { $0.intent.exchange == exchange && ($0.product ?? .mis) == .mis && !isLive($0) }) {

@@ -241,6 +241,7 @@ extension TradingDesk {
         var open = positions.open[key] ?? PositionLedger.Open(positionID: ids.next(now: time).description, openingTradeID: order.tradeID,
                                                               openedAt: time, net: NetPosition())
         let previousQuantity = open.net.quantity
+        let previousID = open.positionID
         let entryAverage = open.net.averagePrice
         open.origin = PositionLedger.Origin(strategyID: intent.strategyID, brokerID: intent.brokerID)
         open.product = order.product ?? defaultProduct
@@ -275,15 +276,20 @@ extension TradingDesk {
                                                                   pnl: pnl, action: action, time: time)))
         }
         let realizedNow = actions.reduce(Int128(0)) { $0 + $1.pnl }
-        dayLedger.record(userID: intent.userID, day: SessionCalendar.istDay(time), realized: realizedNow, charges: charges)
+        // A fill counts in the desk's current day, or its own when later: an old tick's fill or a
+        // late report moves money today (in the user's loss and the strategy's figures alike).
+        let day = riskDay(time)
+        dayLedger.record(userID: intent.userID, day: day, realized: realizedNow, charges: charges)
         if let broker = intent.brokerID { funds.settle(broker: broker, realized: realizedNow, charges: charges) }
         let closing = actions.contains { $0.action == .close || $0.action == .decrease }
-        let day = SessionCalendar.istDay(time)
+        // Starting a day over for a fill stamped before the current one overwrote today's
+        // figures and their row.
         var stats = strategyDays[intent.strategyID].flatMap { $0.day == day ? $0 : nil } ?? StrategyDay(strategyID: intent.strategyID, day: day)
         stats.add(fill: realizedNow, closing: closing, charges: charges)
         strategyDays[intent.strategyID] = stats
         records.append(.performance(stats))
         positions.open[key] = open.net.quantity == 0 ? nil : open
+        if open.net.quantity == 0 || open.positionID != previousID { positions.marked[previousID] = nil }
         return records
     }
 
@@ -292,7 +298,7 @@ extension TradingDesk {
     /// filled from its stale state, so the bus said CANCELLED, fill, FILLED and its row CANCELLED.
     mutating func strategyLossCheck(_ intent: OrderIntent, time: Timestamp) -> [DeskRecord] {
         guard let limit = strategyPolicies[intent.strategyID]?.maxLoss, !halts.strategies.contains(intent.strategyID),
-              let stats = strategyDays[intent.strategyID], stats.day == SessionCalendar.istDay(time),
+              let stats = strategyDays[intent.strategyID], stats.day >= SessionCalendar.istDay(time),
               -stats.totalPnL >= Int128(limit.units) else { return [] }
         return haltStrategy(intent.strategyID, userID: intent.userID, breach: "strategy_loss",
                             reason: "strategy loss \(RiskCheck.text(-stats.totalPnL)) reached its max_loss \(limit)", time: time)

@@ -83,6 +83,15 @@ public struct TradingDesk: Sendable {
     var orderMessages: [String: Int] = [:]
     /// The latest time the clock advanced to (session actions fire when it crosses their time).
     public internal(set) var clock: Timestamp?
+    /// Per exchange: when the desk last squared off its MIS positions (new MIS entries are
+    /// refused from then until the next session opens, whatever time their tick carries).
+    var squaredOffAt: [String: Timestamp] = [:]
+
+    /// The IST day the risk check counts in: the desk clock's, or the intent's when it is later.
+    /// An intent from an older tick counts in today's loss, not in a day already over.
+    func riskDay(_ time: Timestamp) -> Int64 {
+        SessionCalendar.istDay(max(time, clock ?? time))
+    }
 
     public init(ids: UUIDv7Generator = UUIDv7Generator()) {
         self.ids = ids
@@ -99,7 +108,7 @@ public struct TradingDesk: Sendable {
     /// realized P&L (less its charges when `riskIncludesCharges`) plus the open positions' P&L at
     /// their last traded prices.
     public func dayPnL(userID: String, at time: Timestamp) -> Int128 {
-        dayLedger.dayPnL(userID: userID, today: SessionCalendar.istDay(time), unrealized: positions.unrealized(userID: userID),
+        dayLedger.dayPnL(userID: userID, today: riskDay(time), unrealized: positions.unrealized(userID: userID),
                          includesCharges: riskIncludesCharges)
     }
 
@@ -264,7 +273,7 @@ public struct TradingDesk: Sendable {
     /// unrealized P&L, and its peak is the highest equity seen.
     mutating func riskContext(for intent: OrderIntent) -> RiskContext {
         let user = intent.userID
-        let measure = dayLedger.measure(userID: user, today: SessionCalendar.istDay(intent.time), unrealized: positions.unrealized(userID: user),
+        let measure = dayLedger.measure(userID: user, today: riskDay(intent.time), unrealized: positions.unrealized(userID: user),
                                         capital: Int128(riskSettings[user]?.maxPositionSize.units ?? 0), includesCharges: riskIncludesCharges)
         return RiskContext(position: position(userID: user, symbol: intent.symbol, exchange: intent.exchange),
                            dayPnL: measure.dayPnL, equity: measure.equity, equityPeak: measure.peak, halted: halts.isHalted(userID: user))
