@@ -10,7 +10,7 @@ import TradingCore
 /// paths keep their own atomic counters (no per-tick metric calls); at each scrape the exporter
 /// brings swift-metrics counters and gauges up to date from them, and the Prometheus registry
 /// writes the text. The tick writer records batch sizes and flush latency through swift-metrics
-/// itself, per batch. One thread serves the socket, one request per connection.
+/// itself, per batch. The HTTP side is `MetricsServer` (Hummingbird).
 public final class MetricsExporter: Sendable {
     /// The engine's bounds and overload state at a scrape (docs/operations.md, "Overload").
     public struct Health: Sendable {
@@ -73,8 +73,7 @@ public final class MetricsExporter: Sendable {
     private let host: String
     private let port: UInt16
     private let logger: Logger
-    private let stopping = Atomic<Bool>(false)
-    private let finished = DispatchSemaphore(value: 0)
+    private let server = Mutex<MetricsServer?>(nil)
     private let sources: Sources
     /// Last values handed to the counters (they only move by deltas).
     private let reported = Mutex<[String: Int]>([:])
@@ -158,69 +157,15 @@ public final class MetricsExporter: Sendable {
         return registry.emitToString()
     }
 
+    /// Listens on `metrics.bind`; throws why it cannot (the port taken, say).
     public func start() throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw POSIXError(.init(rawValue: errno) ?? .EIO) }
-        var yes: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = port.bigEndian
-        guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else {
-            close(fd)
-            throw POSIXError(.EINVAL)
-        }
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard bound == 0, listen(fd, 16) == 0 else {
-            let code = errno
-            close(fd)
-            throw POSIXError(.init(rawValue: code) ?? .EIO)
-        }
-        let thread = Thread { [self] in
-            serve(fd)
-            close(fd)
-            finished.signal()
-        }
-        thread.name = "metrics"
-        thread.start()
+        let server = MetricsServer(host: host, port: Int(port), logger: logger) { [self] in render() }
+        try server.start()
+        self.server.withLock { $0 = server }
         logger.info("metrics endpoint ready", metadata: ["url": "http://\(host):\(port)/metrics"])
     }
 
     public func stop() {
-        stopping.store(true, ordering: .releasing)
-        finished.wait()
-        finished.signal()
-    }
-
-    private func serve(_ listener: Int32) {
-        while !stopping.load(ordering: .acquiring) {
-            var item = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
-            guard poll(&item, 1, 200) > 0 else { continue }
-            let client = accept(listener, nil, nil)
-            guard client >= 0 else { continue }
-            var timeout = timeval(tv_sec: 2, tv_usec: 0)
-            setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-            var buffer = [UInt8](repeating: 0, count: 4096)
-            let n = read(client, &buffer, buffer.count)
-            let request = n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self) : ""
-            let line = request.split(separator: "\r\n", maxSplits: 1).first ?? ""
-            let response: String
-            if line.hasPrefix("GET /metrics ") || line == "GET /metrics" {
-                let body = render()
-                response = "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body
-            } else {
-                response = "HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-            }
-            let bytes = Array(response.utf8)
-            var sent = 0
-            while sent < bytes.count {
-                let w = bytes[sent...].withUnsafeBytes { write(client, $0.baseAddress, $0.count) }
-                if w <= 0 { break }
-                sent += w
-            }
-            close(client)
-        }
+        server.withLock { s -> MetricsServer? in defer { s = nil }; return s }?.stop()
     }
 }
