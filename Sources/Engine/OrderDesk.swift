@@ -6,7 +6,7 @@ public import TradingCore
 /// Runs the ``TradingDesk`` on one serial queue: intents from the strategies, ticks for working
 /// orders and marks, and its records to the ``EventWriter`` (stored, then published).
 public final class OrderDesk: Sendable {
-    private let queue = DispatchQueue(label: "algotrader.order-desk")
+    private let queue: DispatchQueue
     private let state: DeskBox
     private let writer: EventWriter
 
@@ -17,10 +17,39 @@ public final class OrderDesk: Sendable {
     // restore/flatten/strategiesStopped/startMarking/drain), which libdispatch runs one at a
     // time with happens-before between consecutive blocks.
     final class DeskBox: @unchecked Sendable {
-        var desk: TradingDesk
+        private let queue: DispatchQueue
+        private var storedDesk: TradingDesk
+        private var storedTimer: (any DispatchSourceTimer)?
+
+        /// Asserted on the queue at every access (dispatchPrecondition), in place (`_modify`:
+        /// no copy of the desk's tables per mutation).
+        var desk: TradingDesk {
+            get {
+                dispatchPrecondition(condition: .onQueue(queue))
+                return storedDesk
+            }
+            _modify {
+                dispatchPrecondition(condition: .onQueue(queue))
+                yield &storedDesk
+            }
+        }
+
         /// The marking timer, also touched only on the queue.
-        var markTimer: (any DispatchSourceTimer)?
-        init(_ desk: TradingDesk) { self.desk = desk }
+        var markTimer: (any DispatchSourceTimer)? {
+            get {
+                dispatchPrecondition(condition: .onQueue(queue))
+                return storedTimer
+            }
+            set {
+                dispatchPrecondition(condition: .onQueue(queue))
+                storedTimer = newValue
+            }
+        }
+
+        init(_ desk: TradingDesk, queue: DispatchQueue) {
+            storedDesk = desk
+            self.queue = queue
+        }
     }
 
     /// Told of intents the desk refused without an order (see `submit`), so the strategies
@@ -33,7 +62,9 @@ public final class OrderDesk: Sendable {
     public init(writer: EventWriter, desk: TradingDesk = TradingDesk(), logger: Logger? = nil,
                 onIntentsRefused: @escaping @Sendable ([OrderIntent]) -> Void = { _ in }) {
         self.writer = writer
-        self.state = DeskBox(desk)
+        let queue = DispatchQueue(label: "algotrader.order-desk")
+        self.queue = queue
+        self.state = DeskBox(desk, queue: queue)
         self.logger = logger
         self.onIntentsRefused = onIntentsRefused
     }

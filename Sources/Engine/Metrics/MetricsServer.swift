@@ -2,7 +2,7 @@ import Dispatch
 import HTTPTypes
 import Hummingbird
 import HummingbirdCore
-public import Logging
+import Logging
 import NIOCore
 import ServiceLifecycle
 import Synchronization
