@@ -39,18 +39,23 @@ public final class HaltWatcher: Sendable {
             // The thread's own connection (a PGconn belongs to one thread): it listens, then
             // reads again, so a change made since the first read is not missed.
             var db: PostgresConnection?
+            var lost = false
             var current = first
             while !stopping.load(ordering: .acquiring) {
                 do {
                     if db == nil {
-                        let fresh = try PostgresConnection(connectionString: connectionString)
+                        let fresh = try PostgresConnection(connectionString: connectionString, options: Self.keepalives)
                         try HaltStore.listen(fresh)
                         db = fresh
+                        if lost { logger.notice("halt watcher listening again") }
+                        lost = false
                         try read(fresh, &current)  // what changed while it was away
                     }
                     // Wakes at most every 250 ms to see whether it should stop.
                     if try !db!.waitForNotifications(timeoutMilliseconds: 250).isEmpty { try read(db!, &current) }
                 } catch {
+                    if !lost { logger.warning("halt watcher lost its connection; reconnecting", metadata: ["error": "\(error)"]) }
+                    lost = true
                     db?.close()
                     db = nil
                     Thread.sleep(forTimeInterval: 0.25)
@@ -62,6 +67,12 @@ public final class HaltWatcher: Sendable {
         thread.name = "halt watcher"
         thread.start()
     }
+
+    /// The listening connection sends nothing while no halt changes, so a connection a network
+    /// dropped silently would go unnoticed for libpq's default of about two hours. TCP keepalives
+    /// find it within about 20 s (10 s idle, then 3 probes 3 s apart, or 20 s unacknowledged).
+    static let keepalives = [("keepalives", "1"), ("keepalives_idle", "10"), ("keepalives_interval", "3"),
+                             ("keepalives_count", "3"), ("tcp_user_timeout", "20000")]
 
     private func read(_ db: PostgresConnection, _ current: inout HaltStore.Active) throws {
         let next = try HaltStore.active(db)

@@ -14,13 +14,15 @@ public final class StopSequence: Sendable {
     public enum Stage: Int, Sendable, Comparable, CaseIterable {
         /// The feed's intake: no tick is accepted after this.
         case intake
+        /// Operators' commands: none reaches the desk after the event writer stopped (it would
+        /// be applied in memory and never stored).
+        case control
         case strategies
         case halts
         /// The order desk drains what it holds into the event writer.
         case desk
         case eventWriter
         case gateway
-        case control
         case replay
         case authentication
         case maintenance

@@ -9,10 +9,21 @@ public final class PostgresConnection {
     private var conn: OpaquePointer?
     /// The connection string as given (URL or `key=value`), so `PG*` variables and `.pgpass` apply.
     private let connectionString: String
+    /// libpq parameters added to the string's own (`keepalives_idle`, say).
+    private let options: [(String, String)]
 
     /// Connects with `PQconnectdb`. The string is passed to libpq unchanged.
     public init(connectionString: String) throws(PostgresError) {
         self.connectionString = connectionString
+        options = []
+        try open()
+    }
+
+    /// Connects with the string plus libpq `options` (keyword, value), which win over the
+    /// string's own: `PQconnectdbParams` with the string expanded as `dbname`.
+    public init(connectionString: String, options: [(String, String)]) throws(PostgresError) {
+        self.connectionString = connectionString
+        self.options = options
         try open()
     }
 
@@ -23,13 +34,33 @@ public final class PostgresConnection {
 
     private func open() throws(PostgresError) {
         if let conn { PQfinish(conn) }
-        conn = PQconnectdb(connectionString)
+        conn = options.isEmpty ? PQconnectdb(connectionString) : Self.connect(connectionString, options)
         guard let conn, PQstatus(conn) == CONNECTION_OK else {
             let message = conn.map { Self.trimmed(PQerrorMessage($0)) } ?? "out of memory"
             throw PostgresError(code: .connectionFailed, message: message)
         }
         // Notices (e.g. "relation already exists, skipping") would otherwise go to stderr raw.
         PQsetNoticeProcessor(conn, { _, _ in }, nil)
+    }
+
+    private static func connect(_ string: String, _ options: [(String, String)]) -> OpaquePointer? {
+        // Later keywords win in PQconnectdbParams; the string (expanded) goes first.
+        let keywords = ["dbname"] + options.map(\.0), values = [string] + options.map(\.1)
+        var keywordPointers = keywords.map { strdup($0) } + [nil]
+        var valuePointers = values.map { strdup($0) } + [nil]
+        defer {
+            keywordPointers.forEach { free($0) }
+            valuePointers.forEach { free($0) }
+        }
+        return keywordPointers.withUnsafeMutableBufferPointer { k in
+            valuePointers.withUnsafeMutableBufferPointer { v in
+                k.baseAddress!.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: k.count) { kp in
+                    v.baseAddress!.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: v.count) { vp in
+                        PQconnectdbParams(kp, vp, 1)
+                    }
+                }
+            }
+        }
     }
 
     /// Closes the connection now. Later calls fail with `connectionLost` until ``reconnect()``.

@@ -308,10 +308,11 @@ struct Serve: ParsableCommand {
         notifier.notify("STOPPING=1")
         // The intake first, for its summary (the stop line); then the rest in the same order a
         // failed start uses.
+        // No SIGHUP reload may run once the strategies stop (it would mark them running again).
+        sources.forEach { $0.cancel() }
         let summary = engine.stop()
         stops.stopAll(logger: logger, skipping: [.intake])
         watchdog?.cancel()
-        sources.forEach { $0.cancel() }
         // The stop line operators and scripts read (docs/operations.md), whatever the log level.
         let abandonedTicks = engine.abandonedTicks, abandonedRecords = writer.abandonedRecords.load(ordering: .relaxed)
         FileHandle.standardError.write(Data("\(summary) abandoned_ticks=\(abandonedTicks) abandoned_records=\(abandonedRecords)\n".utf8))

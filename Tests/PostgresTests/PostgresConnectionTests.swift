@@ -13,6 +13,23 @@ struct PostgresConnectionTests {
         #expect(result.rows[0][2] == nil)
     }
 
+    /// Options join the connection string's own settings and win over them, with the string
+    /// (URL or key=value) still naming the server and database; a reconnect keeps them.
+    @Test func optionsJoinTheConnectionStringAndSurviveAReconnect() throws {
+        let url = try TestDatabase.makeEmpty()
+        let db = try PostgresConnection(connectionString: url + (url.contains("?") ? "&" : "?") + "application_name=from-url",
+                                        options: [("application_name", "from-options"), ("keepalives_idle", "10")])
+        #expect(try db.query("SHOW application_name").scalar == "from-options")
+        #expect(try db.query("SELECT current_database()").scalar == TestDatabase.connect(url).query("SELECT current_database()").scalar)
+        try db.reconnect()
+        #expect(try db.query("SHOW application_name").scalar == "from-options")
+        // Notifications: one sent on another connection is heard; none makes the wait time out.
+        try db.execute("LISTEN probe")
+        #expect(try db.waitForNotifications(timeoutMilliseconds: 50).isEmpty)
+        try TestDatabase.connect(url).execute("NOTIFY probe")
+        #expect(try db.waitForNotifications(timeoutMilliseconds: 5_000) == ["probe"])
+    }
+
     @Test func serverErrorCarriesSQLStateAndConstraint() throws {
         let db = try TestDatabase.connect(try TestDatabase.makeEmpty())
         try db.execute("CREATE TABLE u (id int CONSTRAINT u_pk PRIMARY KEY)")

@@ -34,10 +34,15 @@ final class MetricsServer: Sendable {
     func start() throws {
         let router = Router()
         let render = self.render
+        // Scrapes render one at a time on a queue of their own: the counters move by deltas from
+        // the last scrape (two at once could count an increase twice), and rendering waits on
+        // the strategy shards' queues, which is no work for an event loop thread.
+        let renderQueue = DispatchQueue(label: "algotrader.metrics-render")
         router.get("metrics") { _, _ -> Response in
+            let text = await withCheckedContinuation { done in renderQueue.async { done.resume(returning: render()) } }
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4"
-            return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: render())))
+            return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
         }
         // Hummingbird's own messages (listening, each connection) below warning stay out of the log.
         var quiet = logger
