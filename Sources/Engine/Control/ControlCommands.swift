@@ -34,7 +34,7 @@ extension ControlServer {
         var answer = JSONObjectWriter()
         switch command {
         case "logout":
-            try db.query("DELETE FROM user_sessions WHERE token_hash = $1", [Self.hash(token)])
+            try SessionStore.close(db, tokenHash: Self.hash(token))
             try AuditLog.record(db, actor: actor, actorUserID: caller.userID, action: .logout, targetUserID: caller.userID, peer: peer.label)
             answer.add("logged_out", true)
         case "status":

@@ -233,16 +233,15 @@ public final class ControlServer: Sendable {
             throw ControlRefusal("too many failed logins: try again in \(Int(wait.rounded(.up))) s")
         }
         let valid = PrintableText.isIdentifier(username, maxCharacters: ControlRequest.maxUsername)
-        let row = valid ? try db.query("SELECT user_id::text, password_hash, role, coalesce(is_active, true) FROM users WHERE username = $1",
-                                       [username]).rows.first : nil
+        let user = valid ? try SessionStore.credentials(db, username: username) : nil
         // Unknown users cost a verification too, so timing does not tell which names exist.
-        let stored = row?[1] ?? decoyHash
+        let stored = user?.passwordHash ?? decoyHash
         let matches = (try? PasswordHasher.verify(password, against: stored)) ?? false
-        guard let row, matches, row[3] == "t" else {
+        guard let user, matches, user.isActive else {
             limiter.fail(user: auditedName, peer: peer.label, now: now)
             var details = JSONObjectWriter()
-            details.add("reason", row?[3] == "f" ? "disabled" : "bad credentials")
-            try AuditLog.record(db, actor: "ctl:\(auditedName)", actorUserID: row?[0], action: .loginFailed, targetUserID: row?[0],
+            details.add("reason", user?.isActive == false ? "disabled" : "bad credentials")
+            try AuditLog.record(db, actor: "ctl:\(auditedName)", actorUserID: user?.userID, action: .loginFailed, targetUserID: user?.userID,
                                 target: auditedName, details: details.text, peer: peer.label)
             throw ControlRefusal("login failed")
         }
@@ -252,20 +251,15 @@ public final class ControlServer: Sendable {
         for i in bytes.indices { bytes[i] = rng.next() }
         let token = Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
             .replacingOccurrences(of: "=", with: "")
-        let userID = row[0]!
-        let expires = try db.transaction { conn -> String in
-            let expires = try conn.query("""
-                INSERT INTO user_sessions (user_id, token_hash, expires_at, ip_address, user_agent)
-                VALUES ($1::uuid, $2, now() + make_interval(mins => $3::int), $4::inet, $5) RETURNING to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
-                """, [userID, Self.hash(token), String(settings.sessionTTLMinutes), peer.address, peer.userAgent]).scalar!
-            try conn.query("UPDATE users SET last_login = now() WHERE user_id = $1::uuid", [userID])
+        let userID = user.userID
+        let expires = try SessionStore.open(db, userID: userID, tokenHash: Self.hash(token), minutes: settings.sessionTTLMinutes,
+                                            ipAddress: peer.address, userAgent: peer.userAgent) { conn in
             try AuditLog.record(conn, actor: "ctl:\(username)", actorUserID: userID, action: .login, targetUserID: userID, peer: peer.label)
-            return expires
         }
         var answer = JSONObjectWriter()
         answer.add("token", token)
         answer.add("user_id", userID)
-        answer.add("role", row[2] ?? "")
+        answer.add("role", user.role)
         answer.add("expires_at", expires)
         return answer
     }
@@ -276,11 +270,10 @@ public final class ControlServer: Sendable {
         guard let token = try request.string("token", max: 128), !token.isEmpty else {
             throw ControlRefusal("'\(PrintableText.make(command, maxCharacters: 64))' needs a token (log in first)")
         }
-        guard let row = try db.query("""
-            SELECT u.user_id::text, u.username, u.role FROM user_sessions s JOIN users u USING (user_id)
-            WHERE s.token_hash = $1 AND s.expires_at > now() AND coalesce(u.is_active, true)
-            """, [Self.hash(token)]).rows.first else { throw ControlRefusal("the token is unknown or expired: log in again") }
-        let caller = Caller(userID: row[0]!, username: row[1]!, role: row[2]!)
+        guard let session = try SessionStore.caller(db, tokenHash: Self.hash(token)) else {
+            throw ControlRefusal("the token is unknown or expired: log in again")
+        }
+        let caller = Caller(userID: session.userID, username: session.username, role: session.role)
         return try handle(command, request, caller: caller, token: token, peer: peer, db)
     }
 
