@@ -13,7 +13,7 @@ extension ControlServer {
         /// The user a command acts on: the caller, or for an admin the `user` it names.
         func target() throws -> String {
             guard let named = try request.string("user", max: 64), !named.isEmpty else { return caller.userID }
-            let id = try db.query("SELECT user_id::text FROM users WHERE username = $1 OR user_id::text = lower($1)", [named]).scalar
+            let id = try AccountViews.userID(db, named: named)
             guard let id, id == caller.userID || caller.isAdmin else {
                 throw ControlRefusal(caller.isAdmin ? "no user '\(named)'" : "no user '\(named)' you may act on")
             }
@@ -27,8 +27,7 @@ extension ControlServer {
         /// The `strategy_id` a request names and its owner, if the caller may act for them.
         func namedStrategy() throws -> (id: String, owner: String) {
             let strategyID = try request.requiredUUID("strategy_id")
-            let rows = try db.query("SELECT user_id::text FROM strategies WHERE strategy_id = $1::uuid AND deleted_at IS NULL", [strategyID])
-            guard let owner = rows.scalar, owner == caller.userID || caller.isAdmin else { throw ControlRefusal("no strategy '\(strategyID)' of yours") }
+            guard let owner = try AccountViews.strategyOwner(db, strategyID: strategyID), owner == caller.userID || caller.isAdmin else { throw ControlRefusal("no strategy '\(strategyID)' of yours") }
             return (strategyID, owner)
         }
         var answer = JSONObjectWriter()
@@ -40,28 +39,21 @@ extension ControlServer {
         case "status":
             answer = try status(caller, db)
         case "strategies":
-            let rows = try UserScope.run(db, userID: try target()) { conn in
-                try conn.query("""
-                    SELECT strategy_id::text, name, strategy_type, is_active, coalesce(is_running, false), parameters::text
-                    FROM strategies WHERE deleted_at IS NULL ORDER BY name
-                    """).rows
-            }
-            answer.add("strategies", objects: rows.map { row in
+            answer.add("strategies", objects: try AccountViews.strategies(db, userID: try target()).map { s in
                 var w = JSONObjectWriter()
-                w.add("strategy_id", row[0])
-                w.add("name", row[1] ?? "")
-                w.add("type", row[2] ?? "")
-                w.add("is_active", row[3] == "t")
-                w.add("is_running", row[4] == "t")
-                w.add("parameters", row[5] ?? "{}")
+                w.add("strategy_id", s.strategyID)
+                w.add("name", s.name)
+                w.add("type", s.type)
+                w.add("is_active", s.isActive)
+                w.add("is_running", s.isRunning)
+                w.add("parameters", s.parameters)
                 return w
             })
         case "strategy.start", "strategy.stop":
             try requireActor()
             let (strategyID, owner) = try namedStrategy()
             let start = command == "strategy.start"
-            try UserScope.run(db, userID: owner) { conn in
-                try conn.query("UPDATE strategies SET is_active = $2::boolean WHERE strategy_id = $1::uuid", [strategyID, start ? "true" : "false"])
+            try AccountViews.setStrategyActive(db, strategyID: strategyID, owner: owner, active: start) { conn in
                 try AuditLog.record(conn, actor: actor, actorUserID: caller.userID, action: start ? .strategyStarted : .strategyStopped,
                                     targetUserID: owner, target: strategyID, peer: peer.label)
             }
@@ -69,62 +61,44 @@ extension ControlServer {
             answer.add("strategy_id", strategyID)
             answer.add("is_active", start)
         case "positions":
-            let rows = try UserScope.run(db, userID: try target()) { conn in
-                try conn.query("""
-                    SELECT position_id::text, symbol, exchange, quantity, average_price::text, current_price::text,
-                           unrealized_pnl::text, realized_pnl::text, status
-                    FROM positions WHERE status <> 'CLOSED' ORDER BY symbol, exchange
-                    """).rows
-            }
-            answer.add("positions", objects: rows.map { row in
+            answer.add("positions", objects: try AccountViews.openPositions(db, userID: try target()).map { p in
                 var w = JSONObjectWriter()
-                w.add("position_id", row[0])
-                w.add("symbol", row[1] ?? "")
-                w.add("exchange", row[2] ?? "")
-                w.add("quantity", Int64(row[3] ?? "0") ?? 0)
-                w.add("average_price", row[4])
-                w.add("current_price", row[5])
-                w.add("unrealized_pnl", row[6])
-                w.add("realized_pnl", row[7])
-                w.add("status", row[8] ?? "")
+                w.add("position_id", p.positionID)
+                w.add("symbol", p.symbol)
+                w.add("exchange", p.exchange)
+                w.add("quantity", p.quantity)
+                w.add("average_price", p.averagePrice)
+                w.add("current_price", p.currentPrice)
+                w.add("unrealized_pnl", p.unrealizedPnL)
+                w.add("realized_pnl", p.realizedPnL)
+                w.add("status", p.status)
                 return w
             })
         case "orders":
             let user = try target()
             let limit = try request.integer("limit", in: 1...1_000) ?? 100
             let status = try request.string("status", max: 32)
-            let rows = try UserScope.run(db, userID: user) { conn in
-                try conn.query("""
-                    SELECT order_id, trade_id::text, symbol, exchange, transaction_type, order_type, quantity, filled_quantity,
-                           price::text, average_price::text, status, order_timestamp::text
-                    FROM trades WHERE $1::text IS NULL OR status = $1 ORDER BY order_timestamp DESC LIMIT $2::int
-                    """, [status, String(limit)]).rows
-            }
-            answer.add("orders", objects: rows.map { row in
+            answer.add("orders", objects: try AccountViews.orders(db, userID: user, status: status, limit: Int(limit)).map { o in
                 var w = JSONObjectWriter()
-                w.add("order_id", row[0])
-                w.add("trade_id", row[1])
-                w.add("symbol", row[2] ?? "")
-                w.add("exchange", row[3] ?? "")
-                w.add("transaction_type", row[4] ?? "")
-                w.add("order_type", row[5] ?? "")
-                w.add("quantity", Int64(row[6] ?? "0") ?? 0)
-                w.add("filled_quantity", Int64(row[7] ?? "0") ?? 0)
-                w.add("price", row[8])
-                w.add("average_price", row[9])
-                w.add("status", row[10] ?? "")
-                w.add("order_timestamp", row[11] ?? "")
+                w.add("order_id", o.orderID)
+                w.add("trade_id", o.tradeID)
+                w.add("symbol", o.symbol)
+                w.add("exchange", o.exchange)
+                w.add("transaction_type", o.side)
+                w.add("order_type", o.type)
+                w.add("quantity", o.quantity)
+                w.add("filled_quantity", o.filledQuantity)
+                w.add("price", o.price)
+                w.add("average_price", o.averagePrice)
+                w.add("status", o.status)
+                w.add("order_timestamp", o.orderTimestamp)
                 return w
             })
         case "order.cancel":
             try requireActor()
             let orderID = try request.requiredString("order_id", max: 64).lowercased()
-            let visible = try UserScope.run(db, userID: caller.isAdmin ? nil : caller.userID) { conn -> Bool in
-                if caller.isAdmin { return true }
-                return try conn.query("SELECT 1 FROM trades WHERE order_id = $1", [orderID]).rows.count == 1
-            }
-            let owner = try db.query("SELECT s.user_id::text FROM trades t JOIN strategies s USING (strategy_id) WHERE t.order_id = $1",
-                                     [orderID]).scalar
+            let visible = try AccountViews.orderVisible(db, orderID: orderID, to: caller.isAdmin ? nil : caller.userID)
+            let owner = try AccountViews.orderOwner(db, orderID: orderID)
             guard visible, let owner else { throw ControlRefusal("no order '\(orderID)' of yours") }
             hooks.desk?.cancel(orderID: orderID, reason: "cancelled by \(caller.username)", now: SystemClock().now())
             try AuditLog.record(db, actor: actor, actorUserID: caller.userID, action: .orderCancelled, targetUserID: owner, target: orderID,
@@ -184,31 +158,24 @@ extension ControlServer {
     }
 
     private func status(_ caller: Caller, _ db: PostgresConnection) throws -> JSONObjectWriter {
-        let halts = try db.query("SELECT user_id::text, reason, source, strategy_id::text FROM halts WHERE resumed_at IS NULL").rows
-        let visible = halts.filter { $0[0] == nil || caller.isAdmin || $0[0] == caller.userID }
-        let counts: [String?]
-        if caller.isAdmin {
-            counts = try db.query("SELECT count(*) FILTER (WHERE is_running), count(*) FROM strategies WHERE deleted_at IS NULL").rows[0]
-        } else {
-            counts = try UserScope.run(db, userID: caller.userID) { conn in
-                try conn.query("SELECT count(*) FILTER (WHERE is_running), count(*) FROM strategies WHERE deleted_at IS NULL").rows[0]
-            }
-        }
+        let halts = try AccountViews.activeHalts(db)
+        let visible = halts.filter { $0.userID == nil || caller.isAdmin || $0.userID == caller.userID }
+        let counts = try AccountViews.strategyCounts(db, userID: caller.isAdmin ? nil : caller.userID)
         var body = JSONObjectWriter()
         body.add("user", caller.username)
         body.add("user_id", caller.userID)
         body.add("role", caller.role)
-        body.add("engine_halted", halts.contains { $0[0] == nil })
-        body.add("halts", objects: visible.map { row in
+        body.add("engine_halted", halts.contains { $0.userID == nil })
+        body.add("halts", objects: visible.map { h in
             var w = JSONObjectWriter()
-            w.add("user_id", row[0])
-            w.add("strategy_id", row[3])
-            w.add("reason", row[1] ?? "")
-            w.add("source", row[2] ?? "")
+            w.add("user_id", h.userID)
+            w.add("strategy_id", h.strategyID)
+            w.add("reason", h.reason)
+            w.add("source", h.source)
             return w
         })
-        body.add("strategies_running", Int64(counts[0] ?? "0") ?? 0)
-        body.add("strategies", Int64(counts[1] ?? "0") ?? 0)
+        body.add("strategies_running", counts.running)
+        body.add("strategies", counts.all)
         return body
     }
 }
