@@ -10,12 +10,6 @@ import ZeroMQ
 /// Halts reach the engine when they change, without a polling query (migration 12's channel).
 @Suite("Halts reach the engine by notification")
 struct HaltWatcherTests {
-    static func waitFor(_ seconds: Double, _ condition: () -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while !condition() && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
-        return condition()
-    }
-
     @Test func aHaltAppliesWhenItIsCommittedAndOneMadeWhileTheConnectionWasLostAppliesAfterItReconnects() throws {
         let url = try TestDatabase.makeMigrated()
         let db = try TestDatabase.connect(url)
@@ -29,7 +23,7 @@ struct HaltWatcherTests {
         let watcher = HaltWatcher(connectionString: url, desk: desk, logger: Logger(label: "test"))
         try watcher.start()
         defer { watcher.stop() }
-        #expect(Self.waitFor(5) { watcher.reads.load(ordering: .relaxed) >= 2 }, "the first read, and the thread's after it listens")
+        #expect(HostileInputTests.waitFor(5) { watcher.reads.load(ordering: .relaxed) >= 2 }, "the first read, and the thread's after it listens")
 
         // Idle: no reads (before, one every 100 ms).
         let idle = watcher.reads.load(ordering: .relaxed)
@@ -37,7 +31,7 @@ struct HaltWatcherTests {
         #expect(watcher.reads.load(ordering: .relaxed) == idle, "no polling while nothing changes")
 
         try OperatorHalts.halt(db, .user(alice.userID), reason: "review", actor: "test")
-        #expect(Self.waitFor(5) { watcher.activeHalts.load(ordering: .relaxed) == 1 }, "applied on its notification")
+        #expect(HostileInputTests.waitFor(5) { watcher.activeHalts.load(ordering: .relaxed) == 1 }, "applied on its notification")
 
         // The watcher's connection is cut; a halt made while it is away is read when it returns.
         let cut = try db.query("""
@@ -45,8 +39,8 @@ struct HaltWatcherTests {
             """, [HaltStore.applicationName]).rows.count
         #expect(cut == 1, "the watcher's listening connection")
         try OperatorHalts.halt(db, .user(bob.userID), reason: "review", actor: "test")
-        #expect(Self.waitFor(10) { watcher.activeHalts.load(ordering: .relaxed) == 2 }, "read again after it reconnected")
+        #expect(HostileInputTests.waitFor(10) { watcher.activeHalts.load(ordering: .relaxed) == 2 }, "read again after it reconnected")
         _ = try OperatorHalts.resume(db, .user(alice.userID), actor: "test")
-        #expect(Self.waitFor(5) { watcher.activeHalts.load(ordering: .relaxed) == 1 }, "a resume applies the same way")
+        #expect(HostileInputTests.waitFor(5) { watcher.activeHalts.load(ordering: .relaxed) == 1 }, "a resume applies the same way")
     }
 }

@@ -25,7 +25,8 @@ public struct DayLedger: Sendable, Equatable {
 
     public init() {}
 
-    /// A fill of `userID` on IST day `day`: its realized P&L (before charges) and its charges.
+    /// A fill of `userID` on IST day `day`: its realized P&L (before charges) and its charges;
+    /// also a day's results read back at a restart (added up per user).
     mutating func record(userID: String, day: Int64, realized: Int128, charges: Int128) {
         var f = users[userID] ?? Figures()
         if f.day != day && !(day < f.day && f.day != .min) {
@@ -40,11 +41,6 @@ public struct DayLedger: Sendable, Equatable {
         f.realized += realized
         f.charges += charges
         users[userID] = f
-    }
-
-    /// Goes on from a day's results stored before a restart (added up per user).
-    mutating func restore(userID: String, day: Int64, realized: Int128, charges: Int128) {
-        record(userID: userID, day: day, realized: realized, charges: charges)
     }
 
     /// The user's day P&L on IST day `today`: the day's realized P&L (less its charges when

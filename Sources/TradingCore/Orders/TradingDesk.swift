@@ -33,8 +33,6 @@ public struct TradingDesk: Sendable {
     /// The paper venue per instrument ("SYMBOL|EXCHANGE").
     var venues: [String: PaperSimulator] = [:]
 
-    /// Instruments whose last price is kept for any tick (see `onTick`).
-    public static let maxPricedInstruments = PositionLedger.maxPricedInstruments
     public var riskSettings: [String: RiskSettings] = [:]
     /// The paper simulator's optional models (off by default).
     public var paperModel: PaperModel = .default
@@ -130,7 +128,7 @@ public struct TradingDesk: Sendable {
     public mutating func restoreDay(_ days: [(userID: String, day: StrategyDay)]) {
         for (user, day) in days {
             strategyDays[day.strategyID] = day
-            dayLedger.restore(userID: user, day: day.day, realized: day.grossPnL, charges: day.charges)
+            dayLedger.record(userID: user, day: day.day, realized: day.grossPnL, charges: day.charges)
         }
     }
 
