@@ -113,7 +113,11 @@ let package = Package(
         ),
         .testTarget(
             name: "EngineTests",
-            dependencies: ["Engine", "Storage", "Postgres", "ZeroMQ", "TradingCore", "Config", "Security", "TestSupport"],
+            dependencies: [
+                "Engine", "Storage", "Postgres", "ZeroMQ", "TradingCore", "Config", "Security", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strict
         ),
     ]

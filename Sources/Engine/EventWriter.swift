@@ -1,7 +1,6 @@
 import Dispatch
 import Foundation
 public import Logging
-import Postgres
 import Storage
 public import Synchronization
 public import TradingCore
@@ -379,7 +378,7 @@ public final class EventWriter: Sendable {
             return true
         } catch {
             store.close()
-            if error is PostgresError { databaseReachable.store(false, ordering: .relaxed) }
+            if error is DatabaseError { databaseReachable.store(false, ordering: .relaxed) }
             logger.warning("replaying the order journal stopped; it is retried", metadata: ["error": "\(error)"])
             return false
         }

@@ -1,7 +1,6 @@
 import Dispatch
 import Foundation
 public import Logging
-import Postgres
 import Storage
 public import Synchronization
 
@@ -30,7 +29,7 @@ public final class HaltWatcher: Sendable {
 
     /// Reads the halts once (so they apply before intake starts), then keeps watching.
     public func start() throws {
-        let once = try PostgresConnection(connectionString: connectionString)
+        let once = try DatabaseConnection(connectionString: connectionString)
         let first = try HaltStore.active(once)
         once.close()
         reads.add(1, ordering: .relaxed)
@@ -38,13 +37,13 @@ public final class HaltWatcher: Sendable {
         let thread = Thread { [self] in
             // The thread's own connection (a PGconn belongs to one thread): it listens, then
             // reads again, so a change made since the first read is not missed.
-            var db: PostgresConnection?
+            var db: DatabaseConnection?
             var lost = false
             var current = first
             while !stopping.load(ordering: .acquiring) {
                 do {
                     if db == nil {
-                        let fresh = try PostgresConnection(connectionString: connectionString, options: Self.keepalives)
+                        let fresh = try DatabaseConnection(connectionString: connectionString, options: Self.keepalives)
                         try HaltStore.listen(fresh)
                         db = fresh
                         if lost { logger.notice("halt watcher listening again") }
@@ -74,7 +73,7 @@ public final class HaltWatcher: Sendable {
     static let keepalives = [("keepalives", "1"), ("keepalives_idle", "10"), ("keepalives_interval", "3"),
                              ("keepalives_count", "3"), ("tcp_user_timeout", "20000")]
 
-    private func read(_ db: PostgresConnection, _ current: inout HaltStore.Active) throws {
+    private func read(_ db: DatabaseConnection, _ current: inout HaltStore.Active) throws {
         let next = try HaltStore.active(db)
         reads.add(1, ordering: .relaxed)
         guard next != current else { return }

@@ -1,7 +1,6 @@
 import Dispatch
 import Foundation
 public import Logging
-import Postgres
 public import Storage
 import Synchronization
 

@@ -2,7 +2,6 @@ import Dispatch
 import Foundation
 public import Logging
 import Metrics
-import Postgres
 import Storage
 public import Synchronization
 import TradingCore
@@ -80,7 +79,7 @@ public final class TickWriterLoop: Sendable {
             do {
                 try writer.ensurePartitions(from: now.adding(nanoseconds: -partitionWindow.back), to: now.adding(nanoseconds: partitionWindow.ahead))
                 break
-            } catch let error as PostgresError where error.isTransient && attempt < 5 {
+            } catch let error as DatabaseError where error.isTransient && attempt < 5 {
                 // A deadlock or serialization failure is retried; anything else is reported.
                 attempt += 1
                 logger.warning("making partitions failed; retrying", metadata: ["error": "\(error)"])

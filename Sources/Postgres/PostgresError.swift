@@ -44,25 +44,4 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable {
         if let detail { text += " (\(detail))" }
         return text
     }
-
-    /// Whether retrying the whole transaction is the right response: serialization failure,
-    /// deadlock, or a lost connection (after reconnecting).
-    public var isTransient: Bool {
-        if code == .connectionLost || code == .connectionFailed { return true }
-        guard let sqlState else { return false }
-        return sqlState == "40001" || sqlState == "40P01" || sqlState.hasPrefix("08")
-            || sqlState == "57P01" || sqlState == "57P02" || sqlState == "57P03"
-    }
-}
-
-extension PostgresError {
-    /// Whether the server refused the statement for what it holds (SQLSTATE class 22, data
-    /// exception: a NUL in text, a number out of a column's range, bad UTF-8; class 23, integrity
-    /// constraint: a foreign key, a check, a missing partition) rather than for the connection,
-    /// a lock or the server's resources. Retrying such a statement fails the same way forever,
-    /// so the record in it is isolated instead (Storage's `PoisonIsolation`).
-    public var isContentRefusal: Bool {
-        guard code == .serverError || code == .copyFailed, let sqlState else { return false }
-        return sqlState.hasPrefix("22") || sqlState.hasPrefix("23")
-    }
 }

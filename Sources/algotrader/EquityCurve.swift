@@ -6,8 +6,8 @@ enum EquityCurve {
     static func writeCSV(_ curve: [EquityPoint], to path: String) throws {
         var text = "time,time_ist,equity,realized,unrealized,position\n"
         for p in curve {
-            text += "\(p.time),\(BacktestRecord.ist(p.time)),\(BacktestRecord.rupees(p.equity)),\(BacktestRecord.rupees(p.realized)),"
-                + "\(BacktestRecord.rupees(p.unrealized)),\(p.position)\n"
+            text += "\(p.time),\(BacktestReport.ist(p.time)),\(BacktestReport.rupees(p.equity)),\(BacktestReport.rupees(p.realized)),"
+                + "\(BacktestReport.rupees(p.unrealized)),\(p.position)\n"
         }
         do { try text.write(toFile: path, atomically: true, encoding: .utf8) } catch {
             throw Admin.fail("--equity-csv: cannot write '\(path)': \(error.localizedDescription)")

@@ -16,7 +16,7 @@ struct Migrate: ParsableCommand {
         let connection = try Startup.connect(config.databaseURL, retrySeconds: config.connectRetrySeconds, logger: logger)
         do {
             let applied = try Migrator(timescaleMode: config.timescaleMode).migrate(connection)
-            let layout = (try? connection.query("SELECT layout FROM market_data_layout").scalar) ?? nil
+            let layout = EngineInstance.marketDataLayout(connection)
             if applied.isEmpty {
                 print("schema is current at version \(Migration.latestVersion) (market_data layout: \(layout ?? "?"))")
             } else {

@@ -4,7 +4,6 @@ import Dispatch
 import Engine
 import Foundation
 import Logging
-import Postgres
 import Storage
 import Synchronization
 import TradingCore
@@ -73,21 +72,13 @@ struct Replay: ParsableCommand {
             strategies.append((row, made.symbol, made.exchange))
         }
         let instruments = Array(Set(strategies.map { "\($0.symbol)@\($0.exchange)" })).sorted()
-        let total = Int(try db.query("""
-            SELECT count(*) FROM market_data WHERE "interval" = 'tick'
-              AND (symbol, exchange) IN (SELECT * FROM unnest($1::text[], $2::text[]))
-              AND "timestamp" >= $3::timestamptz AND "timestamp" < $4::timestamptz
-            """, [PostgresArrayLiteral.text(strategies.map(\.symbol)), PostgresArrayLiteral.text(strategies.map(\.exchange)),
-                  start.description, end.description]).scalar ?? "0") ?? 0
+        let total = try TickHistory.count(db, instruments: strategies.map { ($0.symbol, $0.exchange) }, from: start, to: end)
         guard total > 0 else { throw Admin.fail("no ticks of \(instruments.joined(separator: ", ")) from \(start) to \(end): the range is empty") }
 
         var runIDs: [String: String] = [:]
         for s in strategies {
-            runIDs[s.row.identity.strategyID] = try db.query("""
-                INSERT INTO backtest_runs (user_id, strategy_id, strategy_type, parameters, symbol, exchange, from_time, to_time, speed)
-                SELECT user_id, strategy_id, strategy_type, parameters || $2::jsonb, $3, $4, $5::timestamptz, $6::timestamptz, $7
-                FROM strategies WHERE strategy_id = $1::uuid RETURNING run_id::text
-                """, [s.row.identity.strategyID, params ?? "{}", s.symbol, s.exchange, start.description, end.description, speed]).scalar!
+            runIDs[s.row.identity.strategyID] = try BacktestStore.open(db, strategyID: s.row.identity.strategyID, parameterOverrides: params ?? "{}",
+                                                                       symbol: s.symbol, exchange: s.exchange, from: start, to: end, speed: speed)
         }
 
         let engine = try ReplayEngine(config: config, strategies: strategies)
@@ -97,8 +88,7 @@ struct Replay: ParsableCommand {
             try engine.run(db: db, from: start, to: end, factor: factor) { done in bar.update(done) }
         } catch {
             for runID in runIDs.values {
-                _ = try? db.query("UPDATE backtest_runs SET status = 'failed', error = $2, finished_at = now() WHERE run_id = $1::uuid",
-                                  [runID, "\(error)"])
+                try? BacktestStore.fail(db, runID: runID, error: "\(error)")
             }
             throw Admin.fail("replay failed: \(error)", status: ExitStatus.unavailable)
         }
@@ -109,7 +99,7 @@ struct Replay: ParsableCommand {
             let strategyID = s.row.identity.strategyID
             guard var ledger = engine.ledgers[strategyID], let runID = runIDs[strategyID] else { continue }
             let figures = ledger.finish()
-            try BacktestRecord.store(db, runID: runID, figures: figures, orders: ledger.orders, days: ledger.dailyPerformance)
+            try BacktestStore.complete(db, runID: runID, figures: figures, orders: ledger.orders, days: ledger.dailyPerformance)
             if let equityCsv { try EquityCurve.writeCSV(ledger.curve, to: equityCsv) }
             if let equityPng {
                 let csv = equityCsv ?? NSTemporaryDirectory() + "algotrader-equity-\(runID).csv"
@@ -117,7 +107,7 @@ struct Replay: ParsableCommand {
                 defer { if equityCsv == nil { try? FileManager.default.removeItem(atPath: csv) } }
                 try EquityCurve.plot(csv: csv, png: equityPng, title: "\(s.row.identity.name) \(s.symbol)@\(s.exchange)")
             }
-            reports.append(BacktestRecord.report(runID: runID, name: s.row.identity.name, symbol: s.symbol, exchange: s.exchange, from: start,
+            reports.append(BacktestReport.report(runID: runID, name: s.row.identity.name, symbol: s.symbol, exchange: s.exchange, from: start,
                                                  to: end, figures: figures, days: ledger.dailyPerformance, halts: ledger.halts,
                                                  seconds: seconds))
         }

@@ -24,41 +24,28 @@ struct LifecycleTests {
         #expect(Date().timeIntervalSince(started) < 10, "SIGTERM drains and exits within 10 s")
     }
 
-    /// A start that fails after the intake, the event writer and the sockets are running (here
-    /// the metrics port, the last thing serve opens, is taken) stops them all before it exits
-    /// 78: the intake is stopped and drained, and the exit is not a crash. Before, it
-    /// exited with the threads still running; CI once saw such a daemon die by a signal.
+    /// A start that fails late (here the intake, the last component to start: its market-data
+    /// port is taken) stops everything that had started, in reverse order, before it exits 78,
+    /// and the exit is not a crash. Before, such a start exited with the threads still running;
+    /// CI once saw such a daemon die by a signal.
     @Test func aStartThatFailsLateStopsWhatHadStartedAndExitsWithTheConfigurationStatus() throws {
         let url = try TestDatabase.makeMigrated()
         let taken = try PortHolder()
-        let daemon = try DaemonProcess(databaseURL: url, environment: ["ALGOTRADER_METRICS_BIND": "127.0.0.1:\(taken.port)",
-                                                                       "ALGOTRADER_LOGGING_LEVEL": "info"], captureStderr: true)
+        let daemon = try DaemonProcess(databaseURL: url, environment: ["ALGOTRADER_MARKET_DATA_BIND": "tcp://127.0.0.1:\(taken.port)",
+                                                                       "ALGOTRADER_LOGGING_LEVEL": "debug"], captureStderr: true)
         let deadline = Date().addingTimeInterval(60)
         while daemon.process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
         #expect(!daemon.process.isRunning, "the daemon exits")
         #expect(daemon.stop() == 78, "exit 78, not a signal: \(daemon.stderr.suffix(1_500))")
-        #expect(daemon.stderr.contains("metrics.bind: cannot listen on '127.0.0.1:\(taken.port)'"))
+        #expect(daemon.stderr.contains("market_data.bind: cannot use 'tcp://127.0.0.1:\(taken.port)'"), "\(daemon.stderr.suffix(1_500))")
         let line = daemon.stderr.split(separator: "\n").first { $0.contains("start failed: stopping what had started") }
-        #expect(line.map { ["intake", "strategies", "event_writer", "gateway", "control", "replay"].allSatisfy($0.contains) } == true,
+        #expect(line.map { ["strategies", "event_writer", "gateway", "control", "replay", "halts"].allSatisfy($0.contains) } == true,
                 "\(String(describing: line))")
-        #expect(daemon.stderr.contains("ingest stopped"), "the intake was stopped and drained")
+        let stopped = daemon.stderr.split(separator: "\n").filter { $0.hasSuffix(" stopping") && $0.contains("component=") }
+            .compactMap { $0.split(separator: "component=").last?.split(separator: " ").first.map(String.init) }
+        #expect(stopped == ["control", "strategies", "halts", "order_desk", "event_writer", "gateway", "replay", "maintenance"],
+                "every started component stopped, the last started first: \(stopped)")
         withExtendedLifetime(taken) {}
-    }
-
-    /// The stop order: by stage (the intake first, so nothing new comes in, then what consumes
-    /// it), the last started first within a stage, each stop once however often it is asked.
-    @Test func stopsRunByStageEachOnce() {
-        let stops = StopSequence()
-        let ran = Mutex<[String]>([])
-        stops.add(.eventWriter, "writer") { ran.withLock { $0.append("writer") } }
-        stops.add(.metrics, "metrics") { ran.withLock { $0.append("metrics") } }
-        stops.add(.intake, "intake") { ran.withLock { $0.append("intake") } }
-        stops.add(.gateway, "gateway-a") { ran.withLock { $0.append("gateway-a") } }
-        stops.add(.gateway, "gateway-b") { ran.withLock { $0.append("gateway-b") } }
-        #expect(stops.order == ["intake", "writer", "gateway-b", "gateway-a", "metrics"])
-        stops.stopAll()
-        stops.stopAll()
-        #expect(ran.withLock { $0 } == ["intake", "writer", "gateway-b", "gateway-a", "metrics"])
     }
 
     /// An idle daemon's threads sleep in blocking waits: none wakes more than 100 times a second

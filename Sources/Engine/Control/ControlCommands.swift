@@ -1,5 +1,4 @@
 import Foundation
-import Postgres
 import Storage
 import TradingCore
 
@@ -8,7 +7,7 @@ import TradingCore
 /// exist, so nothing tells a caller which names or ids exist beyond their own.
 extension ControlServer {
     func handle(_ command: String, _ request: ControlRequest, caller: Caller, token: String, peer: Peer,
-                _ db: PostgresConnection) throws -> JSONObjectWriter {
+                _ db: DatabaseConnection) throws -> JSONObjectWriter {
         let actor = "ctl:\(caller.username)"
         /// The user a command acts on: the caller, or for an admin the `user` it names.
         func target() throws -> String {
@@ -157,7 +156,7 @@ extension ControlServer {
         return answer
     }
 
-    private func status(_ caller: Caller, _ db: PostgresConnection) throws -> JSONObjectWriter {
+    private func status(_ caller: Caller, _ db: DatabaseConnection) throws -> JSONObjectWriter {
         let halts = try AccountViews.activeHalts(db)
         let visible = halts.filter { $0.userID == nil || caller.isAdmin || $0.userID == caller.userID }
         let counts = try AccountViews.strategyCounts(db, userID: caller.isAdmin ? nil : caller.userID)

@@ -2,7 +2,6 @@ import Crypto
 import Dispatch
 import Foundation
 public import Logging
-import Postgres
 import Security
 import Storage
 import TradingCore
@@ -156,7 +155,7 @@ public final class ControlServer: Sendable {
                 reply("ok", try handle(command, request, peer: peer, conn, &limiter))
             } catch let refusal as ControlRefusal {
                 refuse(refusal.message)
-            } catch let error as PostgresError {
+            } catch let error as DatabaseError {
                 db.close()
                 logger.error("control request failed", metadata: ["command": "\(PrintableText.make(command, maxCharacters: 64))", "error": "\(error)"])
                 refuse("database error: \(error.message)")
@@ -213,7 +212,7 @@ public final class ControlServer: Sendable {
         return nil
     }
 
-    private func login(_ request: ControlRequest, peer: Peer, _ db: PostgresConnection, _ limiter: inout LoginLimiter) throws -> JSONObjectWriter {
+    private func login(_ request: ControlRequest, peer: Peer, _ db: DatabaseConnection, _ limiter: inout LoginLimiter) throws -> JSONObjectWriter {
         // Type errors are refused before anything is counted; a name too long or unprintable to
         // be anyone's fails like a wrong password (and is audited cut to the longest name).
         guard let username = try request.string("username", max: Self.maxMessageBytes, printable: false),
@@ -264,7 +263,7 @@ public final class ControlServer: Sendable {
         return answer
     }
 
-    func handle(_ command: String, _ request: ControlRequest, peer: Peer, _ db: PostgresConnection,
+    func handle(_ command: String, _ request: ControlRequest, peer: Peer, _ db: DatabaseConnection,
                 _ limiter: inout LoginLimiter) throws -> JSONObjectWriter {
         if command == "login" { return try login(request, peer: peer, db, &limiter) }
         guard let token = try request.string("token", max: 128), !token.isEmpty else {

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Config
 import Foundation
-import Postgres
 import Security
 import Storage
 import TradingCore
@@ -13,7 +12,7 @@ enum Admin {
         try Startup.loadConfig(options, purpose: .migrate)
     }
 
-    static func connect(_ config: EngineConfig) throws -> PostgresConnection {
+    static func connect(_ config: EngineConfig) throws -> DatabaseConnection {
         let logger = Startup.bootstrapLogging(level: config.logLevel)
         return try Startup.connect(config.databaseURL, retrySeconds: 0, logger: logger)
     }
@@ -27,7 +26,7 @@ enum Admin {
     }
 
     /// A user id from a username or id; exits 64 naming it when there is none.
-    static func userID(_ user: String, _ db: PostgresConnection) throws -> String {
+    static func userID(_ user: String, _ db: DatabaseConnection) throws -> String {
         let rows = try db.query("SELECT user_id::text FROM users WHERE username = $1 OR user_id::text = lower($1)", [user]).rows
         guard let id = rows.first?[0] else { throw fail("no user '\(user)'") }
         return id
@@ -35,7 +34,7 @@ enum Admin {
 
     /// A strategy's id and owner from its id or name (a name must name exactly one strategy
     /// that is not removed); exits 64 naming it when there is none or the name is ambiguous.
-    static func strategy(_ strategy: String, _ db: PostgresConnection) throws -> (id: String, userID: String) {
+    static func strategy(_ strategy: String, _ db: DatabaseConnection) throws -> (id: String, userID: String) {
         let rows = try db.query("""
             SELECT strategy_id::text, user_id::text FROM strategies
             WHERE deleted_at IS NULL AND (strategy_id::text = lower($1) OR name = $1) ORDER BY strategy_id
@@ -48,7 +47,7 @@ enum Admin {
     }
 
     /// What `halt` / `resume` apply to: a strategy, a user, or with neither the engine.
-    static func haltScope(user: String?, strategy: String?, _ db: PostgresConnection) throws -> OperatorHalts.Scope {
+    static func haltScope(user: String?, strategy: String?, _ db: DatabaseConnection) throws -> OperatorHalts.Scope {
         if let strategy {
             let (id, owner) = try Self.strategy(strategy, db)
             return .strategy(id: id, userID: owner)

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import Postgres
 import Storage
 
 /// `algotrader halt` / `algotrader resume`: the operator's kill switch, per user, per strategy or engine-wide.

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Config
 import Foundation
-import Postgres
 import Storage
 import TradingCore
 

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import Postgres
 import Storage
 import TradingCore
 
@@ -52,7 +51,7 @@ struct StrategyCommand: ParsableCommand {
     }
 
     /// The parameters typed as the engine types them (numbers keep their exact text).
-    static func typedParameters(_ json: String, _ db: PostgresConnection) throws -> [String: ParameterValue] {
+    static func typedParameters(_ json: String, _ db: DatabaseConnection) throws -> [String: ParameterValue] {
         guard try db.query("SELECT jsonb_typeof($1::jsonb)", [json]).scalar == "object" else { throw Admin.fail("--params must be a JSON object") }
         var values: [String: ParameterValue] = [:]
         for row in try db.query("SELECT key, jsonb_typeof(value), value #>> '{}' FROM jsonb_each($1::jsonb)", [json]).rows {

@@ -1,8 +1,7 @@
-import Config
+public import Config
 import Dispatch
-import Engine
 import Foundation
-import Logging
+public import Logging
 import Synchronization
 import Storage
 import TradingCore
@@ -10,8 +9,8 @@ import TradingCore
 /// The strategy side of `serve`: loads the runnable strategies, reports the ones that cannot
 /// start, resumes bars in progress, and reloads on SIGHUP without losing ticks (the new set
 /// takes effect at one point of the tick stream in every shard).
-final class StrategyRuntime: Sendable {
-    let pipeline: StrategyPipeline
+public final class StrategyRuntime: Sendable {
+    public let pipeline: StrategyPipeline
     let recorder: PipelineRecorder
     /// The order desk, set at start; intents recorded before that have nowhere to go.
     final class DeskSlot: Sendable {
@@ -25,7 +24,7 @@ final class StrategyRuntime: Sendable {
     private let calendar: SessionCalendar
     private let reloads = DispatchQueue(label: "algotrader.strategy-reload")
 
-    init(config: EngineConfig, logger: Logger, gateway: GatewayServer? = nil) {
+    public init(config: EngineConfig, logger: Logger, gateway: GatewayServer? = nil) {
         self.config = config
         self.gateway = gateway
         self.logger = logger
@@ -41,7 +40,7 @@ final class StrategyRuntime: Sendable {
 
     /// Before intake starts: open positions and risk settings into the desk, bars in progress,
     /// strategies, the recorder thread.
-    func start(desk orderDesk: OrderDesk) throws {
+    public func start(desk orderDesk: OrderDesk) throws {
         slot.desk.withLock { $0 = orderDesk }
         let positions = try DeskState.openPositions(config.databaseURL)
         // The day so far: a restart mid-day forgets no loss (daily loss limit, max_loss).
@@ -70,7 +69,7 @@ final class StrategyRuntime: Sendable {
     }
 
     /// Reads `strategies` and applies the runnable set; invalid rows go to `system_logs`.
-    func load() throws {
+    public func load() throws {
         let catalog = StrategyCatalog(connectionString: config.databaseURL)
         defer { catalog.close() }
         let rows = try catalog.load()
@@ -152,7 +151,7 @@ final class StrategyRuntime: Sendable {
     }
 
     /// SIGHUP: reload off the signal handler's queue.
-    func reload() {
+    public func reload() {
         reloads.async { [self] in
             do {
                 try load()
@@ -163,7 +162,7 @@ final class StrategyRuntime: Sendable {
     }
 
     /// After intake stopped: every open bar stored, strategies marked not running.
-    func stop() {
+    public func stop() {
         reloads.sync {}
         pipeline.stop()
         recorder.stop()

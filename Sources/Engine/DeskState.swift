@@ -1,18 +1,17 @@
-import Config
-import Postgres
+public import Config
 import Storage
-import TradingCore
+public import TradingCore
 
 /// What the order desk reads from the database at start and on SIGHUP.
-enum DeskState {
+public enum DeskState {
     /// The open positions, with their realized P&L and charges so far.
-    static func openPositions(_ url: String) throws -> [RestoredPosition] {
+    public static func openPositions(_ url: String) throws -> [RestoredPosition] {
         try reading(url, OpenPositionStore.load)
     }
 
     /// The desk's settings from the configuration and the database (instruments, holidays,
     /// the strategies' policies): the one place live trading and a replay get them from.
-    static func settings(_ config: EngineConfig, strategies: [(strategyID: String, parameters: StrategyParameters)]) throws -> DeskSettings {
+    public static func settings(_ config: EngineConfig, strategies: [(strategyID: String, parameters: StrategyParameters)]) throws -> DeskSettings {
         var settings = DeskSettings()
         settings.instruments = try instruments(config.databaseURL)
         var calendar = config.tradingCalendar
@@ -32,42 +31,42 @@ enum DeskState {
     }
 
     /// One read on a connection of its own (start and SIGHUP only).
-    private static func reading<T>(_ url: String, _ body: (PostgresConnection) throws -> T) throws -> T {
-        let db = try PostgresConnection(connectionString: url)
+    private static func reading<T>(_ url: String, _ body: (DatabaseConnection) throws -> T) throws -> T {
+        let db = try DatabaseConnection(connectionString: url)
         defer { db.close() }
         return try body(db)
     }
 
     /// The day's results stored so far (`strategy_performance` of IST day `day`).
-    static func dayResults(_ url: String, day: Int64) throws -> [(userID: String, day: StrategyDay)] {
+    public static func dayResults(_ url: String, day: Int64) throws -> [(userID: String, day: StrategyDay)] {
         try reading(url) { try StrategyDayStore.load($0, day: day) }
     }
 
     /// Orders still working when the engine last stopped.
-    static func workingOrders(_ url: String) throws -> [DeskOrder] {
+    public static func workingOrders(_ url: String) throws -> [DeskOrder] {
         try reading(url, WorkingOrderStore.load)
     }
 
     /// Each broker account's realized P&L less charges so far.
-    static func settledFunds(_ url: String) throws -> [String: Int128] {
+    public static func settledFunds(_ url: String) throws -> [String: Int128] {
         try reading(url, FundsStore.settled)
     }
 
-    static func riskSettings(_ url: String) throws -> [String: RiskSettings] {
+    public static func riskSettings(_ url: String) throws -> [String: RiskSettings] {
         try reading(url, DeskConfigurationStore.riskSettings)
     }
 
     /// Active broker accounts executed by a gateway: `broker_id` -> `api_type`.
-    static func liveBrokers(_ url: String) throws -> [String: String] {
+    public static func liveBrokers(_ url: String) throws -> [String: String] {
         try reading(url, DeskConfigurationStore.liveBrokers)
     }
 
-    static func instruments(_ url: String) throws -> InstrumentMaster {
+    public static func instruments(_ url: String) throws -> InstrumentMaster {
         try reading(url, DeskConfigurationStore.instruments)
     }
 
     /// Exchange holidays, as IST days per exchange.
-    static func holidays(_ url: String) throws -> [String: Set<Int64>] {
+    public static func holidays(_ url: String) throws -> [String: Set<Int64>] {
         try reading(url, DeskConfigurationStore.holidays)
     }
 }

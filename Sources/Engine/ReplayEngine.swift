@@ -1,12 +1,10 @@
-import Config
+public import Config
 import Dispatch
-import Engine
 import Foundation
 import Logging
-import Postgres
-import Storage
+public import Storage
 import Synchronization
-import TradingCore
+public import TradingCore
 
 /// The pipeline's results during a replay: intents and fills are handed back synchronously
 /// between batches, so the run is a pure function of the ticks.
@@ -24,12 +22,12 @@ final class ReplaySink: PipelineSink {
 /// one paper ``TradingDesk`` configured as `serve` configures it (risk, instruments, calendar,
 /// controls, charges), with no database writes and no bus. Several strategies share the desk as
 /// they do live, so one user's daily loss and drawdown span all of that user's strategies.
-final class ReplayEngine {
+public final class ReplayEngine {
     let pipeline: StrategyPipeline
     let sink = ReplaySink()
-    var desk: TradingDesk
+    public private(set) var desk: TradingDesk
     /// Per strategy id: its figures, orders and equity curve.
-    private(set) var ledgers: [String: BacktestLedger] = [:]
+    public private(set) var ledgers: [String: BacktestLedger] = [:]
     /// An instrument as a dictionary key (no string built per tick on the replay's hot path).
     private struct Instrument: Hashable {
         let symbol: String, exchange: String
@@ -37,10 +35,10 @@ final class ReplayEngine {
     /// Per instrument: the strategies that trade it.
     private let traders: [Instrument: [String]]
     /// Ticks streamed so far, of every instrument.
-    private(set) var ticks = 0
+    public private(set) var ticks = 0
 
     /// `strategies`: each row with the instrument its strategy trades.
-    init(config: EngineConfig, strategies: [(row: StrategyRow, symbol: String, exchange: String)]) throws {
+    public init(config: EngineConfig, strategies: [(row: StrategyRow, symbol: String, exchange: String)]) throws {
         let calendar = SessionCalendar(sessionOpenMinutes: config.sessionOpenMinutes)
         var logger = Logger(label: "algotrader.replay")
         logger.logLevel = .error
@@ -66,53 +64,32 @@ final class ReplayEngine {
     /// order, in batches (a server-side cursor), each through the pipeline and then the desk, as
     /// the engine does: the desk sees the batch's ticks, then the intents they produced; fills go
     /// back to the strategies before the next batch.
-    func run(db: PostgresConnection, from: Timestamp, to: Timestamp, factor: Double?, progress: (Int) -> Void) throws {
+    public func run(db: DatabaseConnection, from: Timestamp, to: Timestamp, factor: Double?, progress: (Int) -> Void) throws {
         let batchSize = factor == nil ? 2_000 : 1
         var firstTickTime: Int64?
         let wallStart = monotonicNanoseconds()
-        let instruments = Array(traders.keys)
-        try db.transaction { conn in
-            _ = try conn.query("""
-                DECLARE replay_ticks NO SCROLL CURSOR FOR
-                SELECT symbol, exchange, (extract(epoch FROM "timestamp") * 1000000)::bigint, close::text, volume, oi::text
-                FROM market_data WHERE "interval" = 'tick'
-                  AND (symbol, exchange) IN (SELECT * FROM unnest($1::text[], $2::text[]))
-                  AND "timestamp" >= $3::timestamptz AND "timestamp" < $4::timestamptz
-                ORDER BY "timestamp", data_id
-                """, [PostgresArrayLiteral.text(instruments.map(\.symbol)), PostgresArrayLiteral.text(instruments.map(\.exchange)),
-                      from.description, to.description])
-            while true {
-                let rows = try conn.query("FETCH FORWARD \(factor == nil ? 20_000 : 1_000) FROM replay_ticks").rows
-                if rows.isEmpty { break }
-                var ticks: [Tick] = []
-                ticks.reserveCapacity(rows.count)
-                for r in rows {
-                    guard let micros = r[2].flatMap({ Int64($0) }), let price = r[3].flatMap(FixedDecimal.init) else { continue }
-                    ticks.append(Tick(symbol: r[0]!, exchange: r[1]!, timestamp: Timestamp(nanosecondsSinceEpoch: micros * 1_000), price: price,
-                                      quantity: r[4].flatMap { Int64($0) } ?? 0, openInterest: r[5].flatMap(WideDecimal.init)))
+        let instruments = traders.keys.map { (symbol: $0.symbol, exchange: $0.exchange) }
+        try TickHistory.stream(db, instruments: instruments, from: from, to: to, pageSize: factor == nil ? 20_000 : 1_000) { ticks in
+            var index = 0
+            while index < ticks.count {
+                // A batch spans at most 50 ms of exchange time (live, fills reach the strategy
+                // within milliseconds; a sparse feed so replays tick by tick) and batchSize ticks.
+                var stop = index + 1
+                let horizon = ticks[index].timestamp.nanosecondsSinceEpoch + 50_000_000
+                while stop < ticks.count && stop - index < batchSize && ticks[stop].timestamp.nanosecondsSinceEpoch <= horizon { stop += 1 }
+                let batch = Array(ticks[index..<stop])
+                index = stop
+                if let factor {
+                    // Paced: wait until this tick's exchange time, scaled, has passed on the wall clock.
+                    let first = firstTickTime ?? batch[0].timestamp.nanosecondsSinceEpoch
+                    firstTickTime = first
+                    let due = wallStart + UInt64(Double(batch[0].timestamp.nanosecondsSinceEpoch - first) / factor)
+                    let now = monotonicNanoseconds()
+                    if due > now { Thread.sleep(forTimeInterval: Double(due - now) / 1e9) }
                 }
-                var index = 0
-                while index < ticks.count {
-                    // A batch spans at most 50 ms of exchange time (live, fills reach the strategy
-                    // within milliseconds; a sparse feed so replays tick by tick) and batchSize ticks.
-                    var stop = index + 1
-                    let horizon = ticks[index].timestamp.nanosecondsSinceEpoch + 50_000_000
-                    while stop < ticks.count && stop - index < batchSize && ticks[stop].timestamp.nanosecondsSinceEpoch <= horizon { stop += 1 }
-                    let batch = Array(ticks[index..<stop])
-                    index = stop
-                    if let factor {
-                        // Paced: wait until this tick's exchange time, scaled, has passed on the wall clock.
-                        let first = firstTickTime ?? batch[0].timestamp.nanosecondsSinceEpoch
-                        firstTickTime = first
-                        let due = wallStart + UInt64(Double(batch[0].timestamp.nanosecondsSinceEpoch - first) / factor)
-                        let now = monotonicNanoseconds()
-                        if due > now { Thread.sleep(forTimeInterval: Double(due - now) / 1e9) }
-                    }
-                    try step(batch)
-                    progress(self.ticks)
-                }
+                try step(batch)
+                progress(self.ticks)
             }
-            _ = try conn.execute("CLOSE replay_ticks")
         }
         pipeline.stop()
     }
@@ -165,7 +142,7 @@ final class ReplayEngine {
     }
 }
 
-struct ReplayFailure: Error, CustomStringConvertible {
-    let message: String
-    var description: String { message }
+public struct ReplayFailure: Error, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
 }

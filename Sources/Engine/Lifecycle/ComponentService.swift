@@ -1,0 +1,165 @@
+import Foundation
+public import Logging
+public import ServiceLifecycle
+import Synchronization
+
+/// One component of the daemon that owns a thread or a socket, as a swift-service-lifecycle
+/// `Service`: `start` (blocking, on a thread of its own, returning once the component runs or
+/// throwing why it cannot), then the service waits for its graceful shutdown, then `stop`
+/// (blocking: it returns once the component's threads ended and its sockets closed).
+///
+/// `ServiceGroup` starts its services concurrently and stops them in reverse order; the engine
+/// needs them started in order too (the authentication handler before any socket binds, the event
+/// writer before the desk hands it records, the intake last). So each service waits for the one
+/// before it (`ServiceChain`): it starts only once that one is running, and never if that one
+/// failed, or if the group is already shutting down. A service that never started returns when
+/// its own shutdown comes, so the group's reverse-order shutdown stops exactly what started.
+public struct ComponentService: Service {
+    public let name: String
+    private let startBody: @Sendable () throws -> Void
+    private let stopBody: @Sendable () -> Void
+    fileprivate let mayStart: StartSignal
+    fileprivate var next: StartSignal?
+    private let record: StartRecord
+    private let logger: Logger
+
+    fileprivate init(name: String, start: @escaping @Sendable () throws -> Void, stop: @escaping @Sendable () -> Void,
+                     mayStart: StartSignal, record: StartRecord, logger: Logger) {
+        self.logger = logger
+        self.name = name
+        self.startBody = start
+        self.stopBody = stop
+        self.mayStart = mayStart
+        self.record = record
+    }
+
+    public func run() async throws {
+        let mayStart = self.mayStart
+        let go = await withGracefulShutdownHandler {
+            await mayStart.wait()
+        } onGracefulShutdown: {
+            mayStart.resolve(false)
+        }
+        guard go else {
+            next?.resolve(false)
+            // Not started: wait for this service's own turn to stop (returning earlier would
+            // count, to the group, as a service ending unexpectedly).
+            try? await gracefulShutdown()
+            return
+        }
+        do {
+            try await Self.onThread(name: "start-\(name)", startBody)
+        } catch {
+            record.failed(name, error)
+            logger.notice("start failed: stopping what had started", metadata: [
+                "failed": "\(name)", "components": "\(record.current.started.reversed().joined(separator: ","))"])
+            next?.resolve(false)
+            throw error
+        }
+        record.started(name)
+        logger.debug("started", metadata: ["component": "\(name)"])
+        next?.resolve(true)
+        try? await gracefulShutdown()  // returns on this service's shutdown, or on cancellation
+        logger.debug("stopping", metadata: ["component": "\(name)"])
+        try? await Self.onThread(name: "stop-\(name)") { stopBody() }
+        record.stopped(name)
+    }
+
+    /// Blocking work on a thread of its own, never on the cooperative pool Swift concurrency
+    /// shares (a blocked pool thread would hold up every other service's wait).
+    private static func onThread(name: String, _ body: @escaping @Sendable () throws -> Void) async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            let thread = Thread {
+                do {
+                    try body()
+                    continuation.resume()
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
+            thread.name = name
+            thread.start()
+        }
+    }
+}
+
+/// The components of one daemon, in start order, chained so each starts after the one before.
+public final class ServiceChain: Sendable {
+    private let services = Mutex<[ComponentService]>([])
+    /// What started, failed and stopped, in order: the start-failure log line and the tests.
+    public let record = StartRecord()
+    private let logger: Logger
+
+    public init(logger: Logger) {
+        self.logger = logger
+    }
+
+    /// Appends a component: it starts after every one appended before and stops before them.
+    public func add(_ name: String, start: @escaping @Sendable () throws -> Void = {}, stop: @escaping @Sendable () -> Void) {
+        services.withLock { list in
+            let signal = StartSignal()
+            if list.isEmpty { signal.resolve(true) }
+            if !list.isEmpty { list[list.count - 1].next = signal }
+            list.append(ComponentService(name: name, start: start, stop: stop, mayStart: signal, record: record, logger: logger))
+        }
+    }
+
+    /// The services in start order, for one `ServiceGroup`.
+    public var all: [ComponentService] { services.withLock { $0 } }
+}
+
+/// What the services of a chain did.
+public final class StartRecord: Sendable {
+    public struct State: Sendable {
+        public var started: [String] = []
+        public var stopped: [String] = []
+        public var failure: (service: String, error: String)?
+    }
+
+    private let state = Mutex(State())
+    public var current: State { state.withLock { $0 } }
+    /// The first start failure's error, as thrown.
+    private let firstError = Mutex<(any Error)?>(nil)
+    public var startError: (any Error)? { firstError.withLock { $0 } }
+
+    fileprivate func started(_ name: String) { state.withLock { $0.started.append(name) } }
+    fileprivate func stopped(_ name: String) { state.withLock { $0.stopped.append(name) } }
+    fileprivate func failed(_ name: String, _ error: any Error) {
+        state.withLock { if $0.failure == nil { $0.failure = (name, "\(error)") } }
+        firstError.withLock { if $0 == nil { $0 = error } }
+    }
+}
+
+/// A one-shot answer to "may this service start?": the first `resolve` wins.
+final class StartSignal: Sendable {
+    private enum State {
+        case pending([CheckedContinuation<Bool, Never>])
+        case resolved(Bool)
+    }
+
+    private let state = Mutex<State>(.pending([]))
+
+    func resolve(_ value: Bool) {
+        let waiting = state.withLock { state -> [CheckedContinuation<Bool, Never>] in
+            guard case .pending(let list) = state else { return [] }
+            state = .resolved(value)
+            return list
+        }
+        for continuation in waiting { continuation.resume(returning: value) }
+    }
+
+    func wait() async -> Bool {
+        await withCheckedContinuation { continuation in
+            let now = state.withLock { state -> Bool? in
+                switch state {
+                case .resolved(let value): return value
+                case .pending(var list):
+                    list.append(continuation)
+                    state = .pending(list)
+                    return nil
+                }
+            }
+            if let now { continuation.resume(returning: now) }
+        }
+    }
+}

@@ -1,0 +1,127 @@
+import Config
+import Engine
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+import Testing
+import TestSupport
+import ZeroMQ
+
+/// The daemon's one lifecycle: its components as services of one swift-service-lifecycle
+/// `ServiceGroup`, started in order, stopped in reverse, and a failed start stopping exactly what
+/// had started.
+@Suite("One service lifecycle", .serialized)
+struct ServiceGroupTests {
+    struct Refused: Error {}
+
+    final class Log: Sendable {
+        let lines = Mutex<[String]>([])
+        func append(_ line: String) { lines.withLock { $0.append(line) } }
+        var all: [String] { lines.withLock { $0 } }
+    }
+
+    /// A chain of components that log what they do.
+    static func chain(_ names: [String], failing: String? = nil, log: Log) -> ServiceChain {
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let chain = ServiceChain(logger: logger)
+        for name in names {
+            chain.add(name, start: {
+                Thread.sleep(forTimeInterval: 0.01)  // a start takes time: the next must wait for it
+                log.append("start \(name)")
+                if name == failing { throw Refused() }
+            }, stop: { log.append("stop \(name)") })
+        }
+        return chain
+    }
+
+    static func group(_ chain: ServiceChain) -> ServiceGroup {
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        return ServiceGroup(configuration: .init(
+            services: chain.all.map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup,
+                                            failureTerminationBehavior: .gracefullyShutdownGroup) },
+            gracefulShutdownSignals: [], logger: logger))
+    }
+
+    @Test func servicesStartInOrderAndStopInReverseOrder() async throws {
+        let log = Log()
+        let chain = Self.chain(["a", "b", "c", "d"], log: log)
+        let group = Self.group(chain)
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            while chain.record.current.started.count < 4 { try await Task.sleep(for: .milliseconds(10)) }
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+        #expect(log.all == ["start a", "start b", "start c", "start d", "stop d", "stop c", "stop b", "stop a"])
+    }
+
+    @Test func aServiceThatFailsToStartStopsTheOnesBeforeItAndTheOnesAfterItNeverStart() async throws {
+        let log = Log()
+        let chain = Self.chain(["a", "b", "c", "d", "e"], failing: "c", log: log)
+        await #expect(throws: Refused.self) { try await Self.group(chain).run() }
+        #expect(log.all == ["start a", "start b", "start c", "stop b", "stop a"])
+        #expect(chain.record.current.failure?.service == "c")
+        #expect(chain.record.current.stopped == ["b", "a"])
+    }
+
+    /// The whole daemon in process: every component a service of one group, real PostgreSQL and
+    /// ZeroMQ; ticks go through to `market_data`; SIGTERM to this process stops it in reverse
+    /// order with nothing abandoned.
+    @Test func theWholeDaemonRunsInProcessAndSIGTERMStopsEveryServiceInReverseOrder() async throws {
+        let url = try TestDatabase.makeMigrated()
+        let directory = NSTemporaryDirectory() + "algotrader-inprocess-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        var environment = DaemonProcess.plainMarketRules
+        environment.merge([
+            "ALGOTRADER_DATABASE_URL": url,
+            "ALGOTRADER_MARKET_DATA_CONNECT": "ipc://\(directory)/feed.ipc",
+            "ALGOTRADER_BUS_BIND": "ipc://\(directory)/bus.ipc",
+            "ALGOTRADER_BUS_REPLAY_BIND": "ipc://\(directory)/replay.ipc",
+            "ALGOTRADER_GATEWAY_BIND": "ipc://\(directory)/gateway.ipc",
+            "ALGOTRADER_CONTROL_BIND": "ipc://\(directory)/control.ipc",
+            "ALGOTRADER_GATEWAY_IPC_BROKERS": "*",
+            "ALGOTRADER_JOURNAL_DIR": "\(directory)/journal",
+            "ALGOTRADER_METRICS_BIND": "",
+            "ALGOTRADER_INGEST_FLUSH_INTERVAL_MS": "20",
+        ]) { $1 }
+        let config = try ConfigLoader().load(file: Repository.shippedConfig, environment: environment, purpose: .serve)
+        var logger = Logger(label: "in-process")
+        logger.logLevel = .error  // not the warning that the test's login may rewrite the audit log
+        let signals = StopSignals()
+        let daemon = try Daemon.prepare(config: config, logger: logger, signals: signals)
+        let running = Task { try await daemon.run() }
+
+        let context = try ZMQContext()
+        let feed = try ZMQSocket(context: context, type: .pub)
+        try feed.bind("ipc://\(directory)/feed.ipc")
+        let db = try TestDatabase.connect(url)
+        func stored() throws -> Int { Int(try db.query(#"SELECT count(*) FROM market_data WHERE "interval" = 'tick'"#).scalar ?? "0") ?? 0 }
+        let start = Int64(Date().timeIntervalSince1970 * 1e9)
+        var sent = 0
+        let deadline = Date().addingTimeInterval(30)
+        // PUB/SUB joins late: send until the first ticks arrive, then count what was sent.
+        while try stored() == 0 && Date() < deadline {
+            for _ in 0..<10 {
+                let payload = #"{"symbol":"INPROC","exchange":"NSE","ts":\#(start + Int64(sent) * 1_000),"price":100.5,"qty":1}"#
+                _ = try feed.send(topic: "tick.NSE.INPROC", payload: Array(payload.utf8))
+                sent += 1
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(try stored() > 0, "ticks reach market_data through the in-process daemon")
+        #expect(FileManager.default.fileExists(atPath: "\(directory)/control.ipc"), "every socket is bound")
+
+        kill(getpid(), SIGTERM)
+        let outcome = try await running.value
+        #expect(outcome.isClean)
+        #expect(outcome.started == ["maintenance", "replay", "gateway", "event_writer", "order_desk", "halts", "strategies", "control",
+                                    "intake", "readiness"])
+        let summary = outcome.summary ?? ""
+        #expect(summary.contains("stored=\(try stored())"), "everything accepted is stored: \(summary)")
+        // The one-engine lock went with the run: the next engine on this database may start.
+        #expect(throws: Never.self) { _ = try Daemon.prepare(config: config, logger: logger, signals: signals) }
+    }
+}
