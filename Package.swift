@@ -73,7 +73,8 @@ let package = Package(
         .target(
             name: "Engine",
             dependencies: [
-                "ZeroMQ", "Postgres", "TradingCore", "Storage", "Config", "Security",
+                // No "Postgres": the engine reaches the database only through Storage's types.
+                "ZeroMQ", "TradingCore", "Storage", "Config", "Security",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -89,7 +90,7 @@ let package = Package(
         .executableTarget(
             name: "algotrader",
             dependencies: [
-                "Engine", "Config", "Storage", "Postgres", "ZeroMQ", "TradingCore", "Security",
+                "Engine", "Config", "Storage", "ZeroMQ", "TradingCore", "Security",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -92,6 +92,33 @@ public struct InstrumentStore {
         }
     }
 
+    /// What the master holds of a symbol, as text for display (nil columns unset).
+    public struct Listing: Sendable {
+        public let exchange: String, symbol: String, token: String, type: String, segment: String, lotSize: String, tickSize: String
+        public let freezeQuantity: String?, expiry: String?, strike: String?
+    }
+
+    /// The master's rows for `symbol` (on `exchange`, or on every exchange).
+    public func listing(symbol: String, exchange: String?) throws -> [Listing] {
+        try db.query("""
+            SELECT exchange, tradingsymbol, instrument_token::text, instrument_type, segment, lot_size::text, tick_size::text,
+                   freeze_quantity::text, expiry::text, strike::text
+            FROM instruments WHERE tradingsymbol = $1 AND ($2::text IS NULL OR exchange = $2) ORDER BY exchange
+            """, [symbol, exchange]).rows.map { r in
+            Listing(exchange: r[0] ?? "", symbol: r[1] ?? "", token: r[2] ?? "", type: r[3] ?? "", segment: r[4] ?? "", lotSize: r[5] ?? "",
+                    tickSize: r[6] ?? "", freezeQuantity: r[7], expiry: r[8], strike: r[9])
+        }
+    }
+
+    /// Holidays (date as YYYY-MM-DD, exchange, description), of one exchange and year or all.
+    public func holidays(exchange: String?, year: Int?) throws -> [(date: String, exchange: String, description: String)] {
+        try db.query("""
+            SELECT holiday_date::text, exchange, coalesce(description, '') FROM exchange_holidays
+            WHERE ($1::text IS NULL OR exchange = $1) AND ($2::int IS NULL OR extract(year FROM holiday_date) = $2)
+            ORDER BY holiday_date, exchange
+            """, [exchange, year.map(String.init)]).rows.map { r in (r[0] ?? "", r[1] ?? "", r[2] ?? "") }
+    }
+
     static func date(_ day: Int64) -> String {
         let (y, m, d) = CivilCalendar.civil(fromDays: day)
         return String(y) + "-" + (m < 10 ? "0" : "") + String(m) + "-" + (d < 10 ? "0" : "") + String(d)

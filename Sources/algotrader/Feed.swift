@@ -2,7 +2,6 @@ import ArgumentParser
 import Engine
 import Foundation
 import TradingCore
-import ZeroMQ
 
 struct Feed: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -45,78 +44,16 @@ struct Feed: ParsableCommand {
     }
 
     func run() throws {
-        let context = try ZMQContext()
-        let socket = try ZMQSocket(context: context, type: .xpub, linger: 30_000)
-        try socket.setSendHighWaterMark(0)  // never drop: the point is to count every tick
-        try socket.bind(bind)
-        let deadline = Date().addingTimeInterval(waitSeconds)
-        var subscribed = false
-        while !subscribed && Date() < deadline {
-            if try socket.poll(.readable, timeoutMilliseconds: 100).contains(.readable),
-               let frames = try socket.receive(dontWait: true), let first = frames.first,
-               first.first == 1, "tick.".utf8.starts(with: first.dropFirst()) {
-                subscribed = true
-            }
-        }
-        guard subscribed else {
-            FileHandle.standardError.write(Data("algotrader feed: no subscriber within \(waitSeconds) s\n".utf8))
+        let feed = SyntheticFeed(bind: bind, count: count, rate: rate, symbols: symbols?.split(separator: ",").map(String.init), seed: seed,
+                                 badEvery: badEvery, waitSeconds: waitSeconds, sessionDay: sessionDay.flatMap(InstrumentCSVReader.date))
+        let report: SyntheticFeed.Report
+        do {
+            report = try feed.run()
+        } catch let error as SyntheticFeed.NoSubscriber {
+            FileHandle.standardError.write(Data("algotrader feed: \(error)\n".utf8))
             throw ExitCode.failure
         }
-        var ids = UUIDv7Generator()
-        let session = ids.next(now: SystemClock().now()).description
-        var generator = SyntheticTickGenerator(symbols: symbols?.split(separator: ",").map(String.init), seed: seed,
-                                               source: "synthetic", session: session)
-        let clock = SystemClock()
-        let start = monotonicNanoseconds()
-        var bad = 0
-        var payload: [UInt8] = []
-        for i in 0..<count {
-            if rate > 0 {
-                let due = start + UInt64(i) * 1_000_000_000 / UInt64(rate)
-                while true {
-                    let now = monotonicNanoseconds()
-                    guard now < due else { break }
-                    if due - now > 200_000 { Thread.sleep(forTimeInterval: Double(due - now) / 2e9) }
-                }
-            }
-            let tick = generator.next(at: sessionTime(i) ?? clock.now())
-            payload.removeAll(keepingCapacity: true)
-            TickJSONEncoder.append(tick, to: &payload)
-            try socket.send([Array(TickJSONEncoder.topic(for: tick).utf8), payload])
-            if badEvery > 0 && (i + 1) % badEvery == 0 {
-                try socket.send(MalformedMessages.sample(bad))
-                bad += 1
-            }
-        }
-        let seconds = Double(monotonicNanoseconds() - start) / 1e9
-        print("sent=\(count) bad=\(bad) session=\(session) seconds=\(String(format: "%.3f", seconds)) rate=\(Int(Double(count) / max(seconds, 1e-9)))")
-        socket.close()  // lingers until the queued ticks are delivered
-    }
-
-    /// Tick `i`'s exchange time spread evenly over the session day, if one was given.
-    func sessionTime(_ i: Int) -> Timestamp? {
-        guard let day = sessionDay.flatMap(InstrumentCSVReader.date) else { return nil }
-        let open = TradingCalendar.instant(day: day, minutes: 9 * 60 + 15).nanosecondsSinceEpoch
-        let length: Int64 = (6 * 60 + 15) * 60 * 1_000_000_000
-        return Timestamp(nanosecondsSinceEpoch: open + length / Int64(max(count, 1)) * Int64(i))
-    }
-}
-
-/// Ten kinds of malformed message, for the demo and tests: each must be counted and dropped.
-enum MalformedMessages {
-    static func sample(_ n: Int) -> [[UInt8]] {
-        let topic = Array("tick.NSE.BAD".utf8)
-        switch n % 10 {
-        case 0: return [topic, Array("not json".utf8)]
-        case 1: return [topic, Array(#"{"symbol":"INFY","exchange":"NSE","ts":"2026-11-24T05:00:00Z","price":"#.utf8)]
-        case 2: return [topic, Array(#"{"exchange":"NSE","ts":"2026-11-24T05:00:00Z","price":1}"#.utf8)]
-        case 3: return [topic, Array(#"{"symbol":"INFY","exchange":"NSE","ts":"2026-11-24T05:00:00Z","price":"1"}"#.utf8)]
-        case 4: return [topic, Array(#"{"symbol":"INFY","exchange":"NSE","ts":"2026-11-24T05:00:00Z","price":-5}"#.utf8)]
-        case 5: return [topic, Array(#"{"symbol":"INFY","exchange":"NSE","ts":"2001-01-01T00:00:00Z","price":5}"#.utf8)]
-        case 6: return [topic, Array(#"{"symbol":"INFY","exchange":"NSE","ts":"soon","price":5}"#.utf8)]
-        case 7: return [topic, [UInt8](repeating: 0x20, count: 70_000)]
-        case 8: return [topic]
-        default: return [topic, Array(#"[1,2,3]"#.utf8)]
-        }
+        print("sent=\(report.sent) bad=\(report.bad) session=\(report.session) seconds=\(String(format: "%.3f", report.seconds)) "
+              + "rate=\(Int(Double(report.sent) / max(report.seconds, 1e-9)))")
     }
 }

@@ -3,9 +3,7 @@ import Config
 import Dispatch
 import Engine
 import Foundation
-import Logging
 import Storage
-import Synchronization
 import TradingCore
 
 /// `algotrader replay`: one strategy, or several on one desk, over stored ticks through the live
@@ -48,71 +46,36 @@ struct Replay: ParsableCommand {
         let config = try Admin.config(options)
         let db = try Admin.connect(config)
         defer { db.close() }
-
-        let catalog = StrategyCatalog(connectionString: config.databaseURL)
-        defer { catalog.close() }
-        let calendar = SessionCalendar(sessionOpenMinutes: config.sessionOpenMinutes)
-        var strategies: [(row: StrategyRow, symbol: String, exchange: String)] = []
-        for name in strategy {
-            let rows = try catalog.load(only: name, parameterOverrides: params ?? "{}")
-            guard !rows.isEmpty else { throw Admin.fail("no strategy '\(name)'") }
-            guard rows.count == 1, let row = rows.first else {
-                throw Admin.fail("strategy name '\(name)' is ambiguous: use its id (\(rows.map(\.identity.strategyID).joined(separator: ", ")))")
-            }
-            if let problem = row.problem { throw Admin.fail("strategy \(row.identity.name): \(problem)") }
-            guard !strategies.contains(where: { $0.row.identity.strategyID == row.identity.strategyID }) else {
-                throw Admin.fail("strategy \(row.identity.name) is given twice")
-            }
-            let made: any TradingStrategy
-            do {
-                made = try StrategyFactory.make(type: row.type, identity: row.identity, parameters: row.parameters, calendar: calendar)
-            } catch {
-                throw Admin.fail("strategy \(row.identity.name): \(error)")
-            }
-            strategies.append((row, made.symbol, made.exchange))
-        }
-        let instruments = Array(Set(strategies.map { "\($0.symbol)@\($0.exchange)" })).sorted()
-        let total = try TickHistory.count(db, instruments: strategies.map { ($0.symbol, $0.exchange) }, from: start, to: end)
-        guard total > 0 else { throw Admin.fail("no ticks of \(instruments.joined(separator: ", ")) from \(start) to \(end): the range is empty") }
-
-        var runIDs: [String: String] = [:]
-        for s in strategies {
-            runIDs[s.row.identity.strategyID] = try BacktestStore.open(db, strategyID: s.row.identity.strategyID, parameterOverrides: params ?? "{}",
-                                                                       symbol: s.symbol, exchange: s.exchange, from: start, to: end, speed: speed)
-        }
-
-        let engine = try ReplayEngine(config: config, strategies: strategies)
-        var bar = ProgressBar(total: total, unit: "ticks", mode: progress)
+        let backtest: Backtest
+        let outcome: (results: [Backtest.Result], ticks: Int)
+        var bar: ProgressBar?
         let began = monotonicNanoseconds()
         do {
-            try engine.run(db: db, from: start, to: end, factor: factor) { done in bar.update(done) }
-        } catch {
-            for runID in runIDs.values {
-                try? BacktestStore.fail(db, runID: runID, error: "\(error)")
-            }
-            throw Admin.fail("replay failed: \(error)", status: ExitStatus.unavailable)
+            backtest = try Backtest(config: config, names: strategy, parameterOverrides: params ?? "{}", from: start, to: end)
+            outcome = try backtest.run(db: db, parameterOverrides: params ?? "{}", speed: speed, factor: factor,
+                                       started: { bar = ProgressBar(total: $0, unit: "ticks", mode: progress) },
+                                       progress: { bar?.update($0) })
+        } catch let problem as Backtest.Problem {
+            throw Admin.fail(problem.message, status: problem.duringRun ? ExitStatus.unavailable : ExitStatus.usage)
         }
-        bar.finish(engine.ticks)
+        bar?.finish(outcome.ticks)
         let seconds = Double(monotonicNanoseconds() - began) / 1e9
         var reports: [String] = []
-        for s in strategies {
-            let strategyID = s.row.identity.strategyID
-            guard var ledger = engine.ledgers[strategyID], let runID = runIDs[strategyID] else { continue }
-            let figures = ledger.finish()
-            try BacktestStore.complete(db, runID: runID, figures: figures, orders: ledger.orders, days: ledger.dailyPerformance)
-            if let equityCsv { try EquityCurve.writeCSV(ledger.curve, to: equityCsv) }
+        for result in outcome.results {
+            let e = result.entry
+            if let equityCsv { try EquityCurve.writeCSV(result.curve, to: equityCsv) }
             if let equityPng {
-                let csv = equityCsv ?? NSTemporaryDirectory() + "algotrader-equity-\(runID).csv"
-                if equityCsv == nil { try EquityCurve.writeCSV(ledger.curve, to: csv) }
+                let csv = equityCsv ?? NSTemporaryDirectory() + "algotrader-equity-\(result.runID).csv"
+                if equityCsv == nil { try EquityCurve.writeCSV(result.curve, to: csv) }
                 defer { if equityCsv == nil { try? FileManager.default.removeItem(atPath: csv) } }
-                try EquityCurve.plot(csv: csv, png: equityPng, title: "\(s.row.identity.name) \(s.symbol)@\(s.exchange)")
+                try EquityCurve.plot(csv: csv, png: equityPng, title: "\(e.row.identity.name) \(e.symbol)@\(e.exchange)")
             }
-            reports.append(BacktestReport.report(runID: runID, name: s.row.identity.name, symbol: s.symbol, exchange: s.exchange, from: start,
-                                                 to: end, figures: figures, days: ledger.dailyPerformance, halts: ledger.halts,
+            reports.append(BacktestReport.report(runID: result.runID, name: e.row.identity.name, symbol: e.symbol, exchange: e.exchange,
+                                                 from: start, to: end, figures: result.figures, days: result.days, halts: result.halts,
                                                  seconds: seconds))
         }
-        if strategies.count > 1 {
-            reports.append("replayed \(engine.ticks) ticks of \(instruments.count) instrument(s) for \(strategies.count) strategies on one desk in \(String(format: "%.2f", seconds)) s")
+        if outcome.results.count > 1 {
+            reports.append("replayed \(outcome.ticks) ticks of \(backtest.instruments.count) instrument(s) for \(outcome.results.count) strategies on one desk in \(String(format: "%.2f", seconds)) s")
         }
         print(reports.joined(separator: "\n"))
     }

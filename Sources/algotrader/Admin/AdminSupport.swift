@@ -1,5 +1,6 @@
 import ArgumentParser
 import Config
+import Engine
 import Foundation
 import Security
 import Storage
@@ -27,23 +28,19 @@ enum Admin {
 
     /// A user id from a username or id; exits 64 naming it when there is none.
     static func userID(_ user: String, _ db: DatabaseConnection) throws -> String {
-        let rows = try db.query("SELECT user_id::text FROM users WHERE username = $1 OR user_id::text = lower($1)", [user]).rows
-        guard let id = rows.first?[0] else { throw fail("no user '\(user)'") }
+        guard let id = try UserDirectory.userID(db, nameOrID: user) else { throw fail("no user '\(user)'") }
         return id
     }
 
     /// A strategy's id and owner from its id or name (a name must name exactly one strategy
     /// that is not removed); exits 64 naming it when there is none or the name is ambiguous.
     static func strategy(_ strategy: String, _ db: DatabaseConnection) throws -> (id: String, userID: String) {
-        let rows = try db.query("""
-            SELECT strategy_id::text, user_id::text FROM strategies
-            WHERE deleted_at IS NULL AND (strategy_id::text = lower($1) OR name = $1) ORDER BY strategy_id
-            """, [strategy]).rows
-        guard let first = rows.first, let id = first[0], let owner = first[1] else { throw fail("no strategy '\(strategy)'") }
-        guard rows.count == 1 else {
-            throw fail("strategy name '\(strategy)' is ambiguous: use its id (\(rows.compactMap { $0[0] }.joined(separator: ", ")))")
+        let found = try StrategyDirectory.find(db, idOrName: strategy)
+        guard let first = found.first else { throw fail("no strategy '\(strategy)'") }
+        guard found.count == 1 else {
+            throw fail("strategy name '\(strategy)' is ambiguous: use its id (\(found.map(\.strategyID).joined(separator: ", ")))")
         }
-        return (id, owner)
+        return (first.strategyID, first.userID)
     }
 
     /// What `halt` / `resume` apply to: a strategy, a user, or with neither the engine.
@@ -81,25 +78,9 @@ enum Admin {
         return first
     }
 
-    /// The key ring for broker credentials: `security.credentials_key` (environment), then
-    /// `security.credentials_key_file`, then the systemd credential `credentials-key`.
+    /// The key ring for broker credentials (exit 78 naming the key when there is none).
     static func keyRing(_ config: EngineConfig) throws -> CredentialKeyRing {
-        do {
-            if !config.credentialsKey.isEmpty {
-                return try CredentialKeyRing(fileContents: config.credentialsKey.replacingOccurrences(of: ",", with: "\n"))
-            }
-            var path = config.credentialsKeyFile
-            if path.isEmpty, let dir = ProcessInfo.processInfo.environment["CREDENTIALS_DIRECTORY"] {
-                path = dir + "/credentials-key"
-            }
-            guard !path.isEmpty, let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-                throw fail("security.credentials_key_file: no credentials key (set ALGOTRADER_SECURITY_CREDENTIALS_KEY, the key file, or the systemd credential 'credentials-key'; make one with 'algotrader keys generate')",
-                           status: ExitStatus.config)
-            }
-            return try CredentialKeyRing(fileContents: text)
-        } catch let error as CredentialError {
-            throw fail("security.credentials_key: \(error)", status: ExitStatus.config)
-        }
+        do { return try CredentialKeyRing.load(config) } catch { throw fail("\(error)", status: ExitStatus.config) }
     }
 
     /// Prints rows as aligned columns.

@@ -48,20 +48,13 @@ struct BrokerCommand: ParsableCommand {
             let ring = try secret.map { _ in try Admin.keyRing(config) }
             let db = try Admin.connect(config)
             let userID = try Admin.userID(user, db)
-            let brokerID = try UserScope.run(db, userID: userID) { conn -> String in
-                let id = try conn.query("""
-                    INSERT INTO brokers (user_id, name, api_type, api_credentials_encrypted, execution_mode)
-                    VALUES ($1::uuid, $2, $3, '{}', $4) RETURNING broker_id::text
-                    """, [userID, name, apiType, mode]).scalar!
-                if let secret, let ring {
-                    let sealed = try CredentialCipher.seal(secret, key: ring.active, userID: userID, brokerID: id)
-                    try conn.query("UPDATE brokers SET api_credentials_encrypted = $2::jsonb, credentials_key_id = $3 WHERE broker_id = $1::uuid",
-                                   [id, sealed, ring.active.id])
-                }
-                try AuditLog.record(conn, actor: Admin.actor, action: .brokerAdded, targetUserID: userID, target: id,
-                                    details: Admin.json(["api_type": apiType, "mode": mode, "credentials": secret == nil ? "none" : "sealed",
-                                                         "key_id": secret == nil ? nil : ring?.active.id]))
-                return id
+            let brokerID = try BrokerDirectory.add(
+                db, userID: userID, name: name, apiType: apiType, mode: mode, actor: Admin.actor,
+                auditDetails: Admin.json(["api_type": apiType, "mode": mode, "credentials": secret == nil ? "none" : "sealed",
+                                          "key_id": secret == nil ? nil : ring?.active.id])) { id in
+                guard let secret, let ring else { return nil }
+                return BrokerDirectory.Sealed(text: try CredentialCipher.seal(secret, key: ring.active, userID: userID, brokerID: id),
+                                              keyID: ring.active.id)
             }
             print("added \(mode) \(apiType) broker \(name) (\(brokerID)) for \(user)")
         }
@@ -75,13 +68,9 @@ struct BrokerCommand: ParsableCommand {
         func run() throws {
             let db = try Admin.connect(try Admin.config(options))
             let userID = try user.map { try Admin.userID($0, db) }
-            let rows = try db.query("""
-                SELECT b.broker_id::text, u.username, b.name, b.api_type, b.execution_mode,
-                       CASE WHEN coalesce(b.is_active, true) THEN 'active' ELSE 'disabled' END,
-                       CASE WHEN b.api_credentials_encrypted = '{}'::jsonb THEN '-' ELSE coalesce(b.credentials_key_id, '?') END
-                FROM brokers b JOIN users u USING (user_id)
-                WHERE $1::uuid IS NULL OR b.user_id = $1::uuid ORDER BY u.username, b.name
-                """, [userID]).rows
+            let rows = try BrokerDirectory.list(db, userID: userID).map { b -> [String?] in
+                [b.brokerID, b.username, b.name, b.apiType, b.mode, b.isActive ? "active" : "disabled", b.hasCredentials ? b.keyID ?? "?" : "-"]
+            }
             Admin.table(["BROKER_ID", "USER", "NAME", "API", "MODE", "STATE", "KEY_ID"], rows)
         }
     }
@@ -93,13 +82,8 @@ struct BrokerCommand: ParsableCommand {
 
         func run() throws {
             let db = try Admin.connect(try Admin.config(options))
-            guard let owner = try db.query("SELECT user_id::text FROM brokers WHERE broker_id::text = lower($1)", [brokerID]).scalar else {
-                throw Admin.fail("no broker '\(brokerID)'")
-            }
-            try UserScope.run(db, userID: owner) { conn in
-                try conn.query("UPDATE brokers SET is_active = false WHERE broker_id = $1::uuid", [brokerID])
-                try AuditLog.record(conn, actor: Admin.actor, action: .brokerDisabled, targetUserID: owner, target: brokerID.lowercased())
-            }
+            guard let owner = try BrokerDirectory.owner(db, brokerID: brokerID) else { throw Admin.fail("no broker '\(brokerID)'") }
+            try BrokerDirectory.disable(db, brokerID: brokerID, owner: owner, actor: Admin.actor)
             print("disabled broker \(brokerID)")
         }
     }
@@ -113,8 +97,7 @@ struct BrokerCommand: ParsableCommand {
         func run() throws {
             let config = try Admin.config(options)
             let db = try Admin.connect(config)
-            guard let row = try db.query("SELECT user_id::text, api_credentials_encrypted::text FROM brokers WHERE broker_id::text = lower($1)",
-                                         [brokerID]).rows.first, let userID = row[0], let stored = row[1] else {
+            guard let (userID, stored) = try BrokerDirectory.sealedCredentials(db, brokerID: brokerID) else {
                 throw Admin.fail("no broker '\(brokerID)'")
             }
             guard try CredentialCipher.keyID(of: stored) != nil else { throw Admin.fail("broker \(brokerID) has no credentials (a paper account)") }
@@ -178,30 +161,20 @@ struct KeysCommand: ParsableCommand {
             let config = try Admin.config(options)
             let ring = try Admin.keyRing(config)
             let db = try Admin.connect(config)
-            let (rotated, current) = try db.transaction { conn -> (Int, Int) in
-                let rows = try conn.query("""
-                    SELECT broker_id::text, user_id::text, api_credentials_encrypted::text FROM brokers
-                    WHERE api_credentials_encrypted <> '{}'::jsonb FOR UPDATE
-                    """).rows
-                var rotated = 0, current = 0
-                for row in rows {
-                    guard let broker = row[0], let user = row[1], let stored = row[2] else { continue }
-                    if try CredentialCipher.keyID(of: stored) == ring.active.id { current += 1; continue }
-                    let plaintext: [UInt8]
-                    do {
-                        plaintext = try CredentialCipher.open(stored, ring: ring, userID: user, brokerID: broker) ?? []
-                    } catch {
-                        throw Admin.fail("broker \(broker): \(error); nothing was changed", status: ExitStatus.dataError)
-                    }
-                    let sealed = try CredentialCipher.seal(plaintext, key: ring.active, userID: user, brokerID: broker)
-                    try conn.query("UPDATE brokers SET api_credentials_encrypted = $2::jsonb, credentials_key_id = $3 WHERE broker_id = $1::uuid",
-                                   [broker, sealed, ring.active.id])
-                    rotated += 1
+            let (rotated, current) = try BrokerDirectory.reseal(db, { broker, user, stored in
+                if try CredentialCipher.keyID(of: stored) == ring.active.id { return nil }
+                let plaintext: [UInt8]
+                do {
+                    plaintext = try CredentialCipher.open(stored, ring: ring, userID: user, brokerID: broker) ?? []
+                } catch {
+                    throw Admin.fail("broker \(broker): \(error); nothing was changed", status: ExitStatus.dataError)
                 }
+                return BrokerDirectory.Sealed(text: try CredentialCipher.seal(plaintext, key: ring.active, userID: user, brokerID: broker),
+                                              keyID: ring.active.id)
+            }, audit: { rotated, current, conn in
                 try AuditLog.record(conn, actor: Admin.actor, action: .keysRotated, target: ring.active.id,
                                     details: JSONObjectWriter.object { $0.add("rotated", rotated); $0.add("already_current", current) })
-                return (rotated, current)
-            }
+            })
             print("re-encrypted \(rotated) broker(s) under key \(ring.active.id); \(current) already under it")
         }
     }

@@ -69,22 +69,16 @@ struct InstrumentsCommand: ParsableCommand {
             let config = try Admin.config(options)
             let db = try Admin.connect(config)
             defer { db.close() }
-            let rows = try db.query("""
-                SELECT exchange, tradingsymbol, instrument_token, instrument_type, segment, lot_size, tick_size::text,
-                       coalesce(freeze_quantity::text, '-'), coalesce(expiry::text, '-'), coalesce(strike::text, '-')
-                FROM instruments WHERE tradingsymbol = $1 AND ($2::text IS NULL OR exchange = $2) ORDER BY exchange
-                """, [symbol, exchange]).rows
+            let rows = try InstrumentStore(db).listing(symbol: symbol, exchange: exchange)
             guard !rows.isEmpty else {
                 print("\(symbol): not in the instrument master; it trades as an equity with lot size 1 and tick size 0.01")
                 return
             }
             print("exchange  symbol                token       type  segment   lot    tick    freeze  expiry      strike")
+            func cell(_ text: String, _ width: Int) -> String { text.padding(toLength: width, withPad: " ", startingAt: 0) }
             for r in rows {
-                print([r[0]!.padding(toLength: 8, withPad: " ", startingAt: 0), r[1]!.padding(toLength: 20, withPad: " ", startingAt: 0),
-                       r[2]!.padding(toLength: 10, withPad: " ", startingAt: 0), r[3]!.padding(toLength: 4, withPad: " ", startingAt: 0),
-                       r[4]!.padding(toLength: 8, withPad: " ", startingAt: 0), r[5]!.padding(toLength: 5, withPad: " ", startingAt: 0),
-                       r[6]!.padding(toLength: 6, withPad: " ", startingAt: 0), r[7]!.padding(toLength: 6, withPad: " ", startingAt: 0),
-                       r[8]!.padding(toLength: 10, withPad: " ", startingAt: 0), r[9]!].joined(separator: "  "))
+                print([cell(r.exchange, 8), cell(r.symbol, 20), cell(r.token, 10), cell(r.type, 4), cell(r.segment, 8), cell(r.lotSize, 5),
+                       cell(r.tickSize, 6), cell(r.freezeQuantity ?? "-", 6), cell(r.expiry ?? "-", 10), r.strike ?? "-"].joined(separator: "  "))
             }
         }
     }
@@ -135,12 +129,8 @@ struct CalendarCommand: ParsableCommand {
             let config = try Admin.config(options)
             let db = try Admin.connect(config)
             defer { db.close() }
-            for r in try db.query("""
-                SELECT holiday_date::text, exchange, coalesce(description, '') FROM exchange_holidays
-                WHERE ($1::text IS NULL OR exchange = $1) AND ($2::int IS NULL OR extract(year FROM holiday_date) = $2)
-                ORDER BY holiday_date, exchange
-                """, [exchange, year.map(String.init)]).rows {
-                print("\(r[0]!)  \(r[1]!.padding(toLength: 6, withPad: " ", startingAt: 0))  \(r[2]!)")
+            for h in try InstrumentStore(db).holidays(exchange: exchange, year: year) {
+                print("\(h.date)  \(h.exchange.padding(toLength: 6, withPad: " ", startingAt: 0))  \(h.description)")
             }
         }
     }

@@ -37,30 +37,23 @@ struct StrategyCommand: ParsableCommand {
             } catch {
                 throw Admin.fail("--params: \(error)")
             }
-            let id = try UserScope.run(db, userID: userID) { conn -> String in
-                let id = try conn.query("""
-                    INSERT INTO strategies (user_id, name, strategy_type, parameters, is_active) VALUES ($1::uuid, $2, $3, $4::jsonb, $5::boolean)
-                    RETURNING strategy_id::text
-                    """, [userID, name, type, params, inactive ? "false" : "true"]).scalar!
-                try AuditLog.record(conn, actor: Admin.actor, action: .strategyAdded, targetUserID: userID, target: id,
-                                    details: Admin.json(["type": type, "name": name]))
-                return id
-            }
+            let id = try StrategyDirectory.add(db, userID: userID, name: name, type: type, parameters: params, active: !inactive,
+                                               actor: Admin.actor, auditDetails: Admin.json(["type": type, "name": name]))
             print("added strategy \(name) (\(id)); a running daemon starts it on SIGHUP")
         }
     }
 
     /// The parameters typed as the engine types them (numbers keep their exact text).
     static func typedParameters(_ json: String, _ db: DatabaseConnection) throws -> [String: ParameterValue] {
-        guard try db.query("SELECT jsonb_typeof($1::jsonb)", [json]).scalar == "object" else { throw Admin.fail("--params must be a JSON object") }
+        guard let members = try StrategyDirectory.members(db, ofObject: json) else { throw Admin.fail("--params must be a JSON object") }
         var values: [String: ParameterValue] = [:]
-        for row in try db.query("SELECT key, jsonb_typeof(value), value #>> '{}' FROM jsonb_each($1::jsonb)", [json]).rows {
-            switch row[1] {
-            case "string": values[row[0]!] = .string(row[2] ?? "")
-            case "number": values[row[0]!] = .number(row[2] ?? "")
-            case "boolean": values[row[0]!] = .bool(row[2] == "true")
-            case "null": values[row[0]!] = .null
-            default: values[row[0]!] = .other
+        for member in members {
+            switch member.type {
+            case "string": values[member.key] = .string(member.text ?? "")
+            case "number": values[member.key] = .number(member.text ?? "")
+            case "boolean": values[member.key] = .bool(member.text == "true")
+            case "null": values[member.key] = .null
+            default: values[member.key] = .other
             }
         }
         return values
@@ -75,14 +68,9 @@ struct StrategyCommand: ParsableCommand {
         func run() throws {
             let db = try Admin.connect(try Admin.config(options))
             let userID = try user.map { try Admin.userID($0, db) }
-            let rows = try db.query("""
-                SELECT s.strategy_id::text, u.username, s.name, s.strategy_type,
-                       CASE WHEN s.deleted_at IS NOT NULL THEN 'removed' WHEN s.is_active THEN 'active' ELSE 'inactive' END,
-                       CASE WHEN s.is_running THEN 'running' ELSE '-' END, s.parameters::text
-                FROM strategies s JOIN users u USING (user_id)
-                WHERE ($1::uuid IS NULL OR s.user_id = $1::uuid) AND ($2::boolean OR s.deleted_at IS NULL)
-                ORDER BY u.username, s.name
-                """, [userID, all ? "true" : "false"]).rows
+            let rows = try StrategyDirectory.list(db, userID: userID, includeRemoved: all).map { s -> [String?] in
+                [s.strategyID, s.username, s.name, s.type, s.state, s.isRunning ? "running" : "-", s.parameters]
+            }
             Admin.table(["STRATEGY_ID", "USER", "NAME", "TYPE", "STATE", "RUNNING", "PARAMETERS"], rows)
         }
     }
@@ -90,16 +78,8 @@ struct StrategyCommand: ParsableCommand {
     /// Sets `is_active` (and `deleted_at` for a removal) as the strategy's owner, audited.
     static func change(_ options: ConfigOptions, _ strategyID: String, active: Bool, remove: Bool = false) throws {
         let db = try Admin.connect(try Admin.config(options))
-        guard let owner = try db.query("SELECT user_id::text FROM strategies WHERE strategy_id::text = lower($1) AND deleted_at IS NULL",
-                                       [strategyID]).scalar else {
-            throw Admin.fail("no strategy '\(strategyID)'")
-        }
-        try UserScope.run(db, userID: owner) { conn in
-            try conn.query("UPDATE strategies SET is_active = $2::boolean, deleted_at = CASE WHEN $3::boolean THEN now() END WHERE strategy_id = $1::uuid",
-                           [strategyID.lowercased(), active ? "true" : "false", remove ? "true" : "false"])
-            try AuditLog.record(conn, actor: Admin.actor, action: remove ? .strategyRemoved : (active ? .strategyStarted : .strategyStopped),
-                                targetUserID: owner, target: strategyID.lowercased())
-        }
+        guard let owner = try StrategyDirectory.owner(db, strategyID: strategyID) else { throw Admin.fail("no strategy '\(strategyID)'") }
+        try StrategyDirectory.setState(db, strategyID: strategyID, owner: owner, active: active, remove: remove, actor: Admin.actor)
         print("\(remove ? "removed" : active ? "enabled" : "disabled") strategy \(strategyID); a running daemon applies it on SIGHUP")
     }
 
@@ -153,19 +133,12 @@ struct RiskCommand: ParsableCommand {
         func run() throws {
             let db = try Admin.connect(try Admin.config(options))
             let userID = try Admin.userID(user, db)
-            try UserScope.run(db, userID: userID) { conn in
-                try conn.query("""
-                    INSERT INTO risk_settings (user_id, daily_loss_limit, max_position_size, max_drawdown_percent, max_risk_per_trade, is_active)
-                    VALUES ($1::uuid, $2::numeric, $3::numeric, $4::numeric, $5::numeric, $6::boolean)
-                    ON CONFLICT (user_id) DO UPDATE SET daily_loss_limit = EXCLUDED.daily_loss_limit,
-                        max_position_size = EXCLUDED.max_position_size, max_drawdown_percent = EXCLUDED.max_drawdown_percent,
-                        max_risk_per_trade = EXCLUDED.max_risk_per_trade, is_active = EXCLUDED.is_active
-                    """, [userID, dailyLossLimit, maxPositionSize, maxDrawdownPercent, maxRiskPerTrade, inactive ? "false" : "true"])
-                try AuditLog.record(conn, actor: Admin.actor, action: .riskChanged, targetUserID: userID,
-                                    details: Admin.json(["daily_loss_limit": dailyLossLimit, "max_position_size": maxPositionSize,
+            let limits = RiskLimits(dailyLossLimit: dailyLossLimit, maxPositionSize: maxPositionSize, maxDrawdownPercent: maxDrawdownPercent,
+                                    maxRiskPerTrade: maxRiskPerTrade, isActive: !inactive)
+            try RiskLimits.set(db, userID: userID, limits, actor: Admin.actor,
+                               auditDetails: Admin.json(["daily_loss_limit": dailyLossLimit, "max_position_size": maxPositionSize,
                                                          "max_drawdown_percent": maxDrawdownPercent, "max_risk_per_trade": maxRiskPerTrade,
                                                          "is_active": inactive ? "false" : "true"]))
-            }
             print("risk limits set for \(user)")
         }
     }
@@ -178,13 +151,9 @@ struct RiskCommand: ParsableCommand {
         func run() throws {
             let db = try Admin.connect(try Admin.config(options))
             let userID = try Admin.userID(user, db)
-            let rows = try UserScope.run(db, userID: userID) { conn in
-                try conn.query("""
-                    SELECT daily_loss_limit::text, max_position_size::text, max_drawdown_percent::text, max_risk_per_trade::text,
-                           CASE WHEN coalesce(is_active, true) THEN 'active' ELSE 'inactive' END FROM risk_settings
-                    """).rows
-            }
-            guard !rows.isEmpty else { print("no risk limits for \(user): orders are not risk-checked"); return }
+            guard let limits = try RiskLimits.read(db, userID: userID) else { print("no risk limits for \(user): orders are not risk-checked"); return }
+            let rows: [[String?]] = [[limits.dailyLossLimit, limits.maxPositionSize, limits.maxDrawdownPercent, limits.maxRiskPerTrade,
+                                      limits.isActive ? "active" : "inactive"]]
             Admin.table(["DAILY_LOSS_LIMIT", "MAX_POSITION_SIZE", "MAX_DRAWDOWN_%", "MAX_RISK_PER_TRADE_%", "STATE"], rows)
         }
     }

@@ -35,15 +35,9 @@ struct UserCommand: ParsableCommand {
             let db = try Admin.connect(config)
             let password = try Admin.readSecret(prompt: "password for \(username): ", confirm: true)
             let hash = try PasswordHasher(logN: config.passwordScryptLogN).hash(password)
-            let id = try db.transaction { conn -> String in
-                guard let id = try conn.query("""
-                    INSERT INTO users (username, email, password_hash, role) VALUES ($1, $2, $3, $4)
-                    ON CONFLICT DO NOTHING RETURNING user_id::text
-                    """, [username, email, hash, role]).scalar else {
-                    throw Admin.fail("a user named '\(username)' or with e-mail '\(email)' exists")
-                }
-                try AuditLog.record(conn, actor: Admin.actor, action: .userAdded, targetUserID: id, details: Admin.json(["role": role, "username": username]))
-                return id
+            guard let id = try UserDirectory.add(db, username: username, email: email, passwordHash: hash, role: role, actor: Admin.actor,
+                                                 auditDetails: Admin.json(["role": role, "username": username])) else {
+                throw Admin.fail("a user named '\(username)' or with e-mail '\(email)' exists")
             }
             print("added \(role) \(username) (\(id))")
         }
@@ -55,11 +49,9 @@ struct UserCommand: ParsableCommand {
 
         func run() throws {
             let db = try Admin.connect(try Admin.config(options))
-            let rows = try db.query("""
-                SELECT user_id::text, username, email, role, CASE WHEN coalesce(is_active, true) THEN 'active' ELSE 'disabled' END,
-                       coalesce(to_char(last_login AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), '-')
-                FROM users ORDER BY username
-                """).rows
+            let rows = try UserDirectory.list(db).map { u -> [String?] in
+                [u.userID, u.username, u.email, u.role, u.isActive ? "active" : "disabled", u.lastLogin ?? "-"]
+            }
             Admin.table(["USER_ID", "USERNAME", "EMAIL", "ROLE", "STATE", "LAST_LOGIN"], rows)
         }
     }
@@ -67,11 +59,7 @@ struct UserCommand: ParsableCommand {
     static func setActive(_ options: ConfigOptions, _ user: String, _ active: Bool) throws {
         let db = try Admin.connect(try Admin.config(options))
         let id = try Admin.userID(user, db)
-        try db.transaction { conn in
-            try conn.query("UPDATE users SET is_active = $2::boolean WHERE user_id = $1::uuid", [id, active ? "true" : "false"])
-            if !active { try conn.query("DELETE FROM user_sessions WHERE user_id = $1::uuid", [id]) }  // its tokens die with it
-            try AuditLog.record(conn, actor: Admin.actor, action: active ? .userEnabled : .userDisabled, targetUserID: id)
-        }
+        try UserDirectory.setActive(db, userID: id, active: active, actor: Admin.actor)  // its sessions end with it
         print("\(active ? "enabled" : "disabled") \(user)")
     }
 
@@ -100,11 +88,7 @@ struct UserCommand: ParsableCommand {
             let id = try Admin.userID(user, db)
             let password = try Admin.readSecret(prompt: "new password for \(user): ", confirm: true)
             let hash = try PasswordHasher(logN: config.passwordScryptLogN).hash(password)
-            try db.transaction { conn in
-                try conn.query("UPDATE users SET password_hash = $2 WHERE user_id = $1::uuid", [id, hash])
-                try conn.query("DELETE FROM user_sessions WHERE user_id = $1::uuid", [id])
-                try AuditLog.record(conn, actor: Admin.actor, action: .passwordChanged, targetUserID: id)
-            }
+            try UserDirectory.setPassword(db, userID: id, passwordHash: hash, actor: Admin.actor)
             print("password changed for \(user)")
         }
     }
