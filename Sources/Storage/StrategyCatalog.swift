@@ -77,10 +77,13 @@ public final class StrategyCatalog {
             case "null": value = .null
             default: value = .other
             }
-            parameters[row[0]!, default: [:]][row[1]!] = value
+            guard let strategy = row[0], let key = row[1] else { continue }  // jsonb_each never yields a NULL key
+            parameters[strategy, default: [:]][key] = value
         }
-        return strategies.map { row in
-            let id = row[0]!
+        return try strategies.map { row in
+            guard let id = row[0], let userID = row[1] else {
+                throw PostgresError(code: .unexpectedResult, message: "a strategies row without its strategy_id or user_id")
+            }
             let values = parameters[id] ?? [:]
             var problem: String?
             if row[4] != "object" { problem = "parameters must be a JSON object" }
@@ -95,7 +98,7 @@ public final class StrategyCatalog {
             } else if problem == nil {
                 problem = "parameter 'broker_id': is required when the user has \(row[5] ?? "0") active brokers"
             }
-            return StrategyRow(identity: StrategyIdentity(strategyID: id, userID: row[1]!, name: row[2] ?? "", brokerID: broker),
+            return StrategyRow(identity: StrategyIdentity(strategyID: id, userID: userID, name: row[2] ?? "", brokerID: broker),
                                type: row[3] ?? "", parameters: StrategyParameters(values), problem: problem,
                                position: positions[id] ?? 0)
         }
