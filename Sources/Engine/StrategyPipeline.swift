@@ -208,11 +208,34 @@ public final class StrategyPipeline: Sendable {
 // guarantees the happens-before between blocks of one serial queue).
 final class Shard: @unchecked Sendable {
     let queue: DispatchQueue
-    var aggregator: BarAggregator
+    private var confinedAggregator: BarAggregator
+    private var confinedRunners: [String: [Runner]] = [:]
     let sink: any PipelineSink
     let logger: Logger
-    /// Running strategies by instrument ("SYMBOL|EXCHANGE").
-    var runners: [String: [Runner]] = [:]
+
+    /// The shard's bars, asserted on its queue at every access (in place: no copy per tick).
+    var aggregator: BarAggregator {
+        get {
+            dispatchPrecondition(condition: .onQueue(queue))
+            return confinedAggregator
+        }
+        _modify {
+            dispatchPrecondition(condition: .onQueue(queue))
+            yield &confinedAggregator
+        }
+    }
+
+    /// Running strategies by instrument ("SYMBOL|EXCHANGE"), asserted on the queue likewise.
+    var runners: [String: [Runner]] {
+        get {
+            dispatchPrecondition(condition: .onQueue(queue))
+            return confinedRunners
+        }
+        _modify {
+            dispatchPrecondition(condition: .onQueue(queue))
+            yield &confinedRunners
+        }
+    }
 
     final class Runner {
         let spec: StrategySpec
@@ -235,7 +258,7 @@ final class Shard: @unchecked Sendable {
     init(index: Int, aggregator: BarAggregator, sink: any PipelineSink, logger: Logger, maxBatchesInFlight: Int) {
         self.inFlight = DispatchSemaphore(value: max(1, maxBatchesInFlight))
         self.queue = DispatchQueue(label: "algotrader.pipeline.shard\(index)")
-        self.aggregator = aggregator
+        self.confinedAggregator = aggregator
         self.sink = sink
         self.logger = logger
     }

@@ -17,7 +17,6 @@ public enum SQLState {
     /// Class 23, integrity constraint violation: a foreign key, a check, a unique key, a row no
     /// partition takes (23514).
     public static let integrityConstraintClass = "23"
-    public static let uniqueViolation = "23505"
     public static let serializationFailure = "40001"
     public static let deadlockDetected = "40P01"
     /// Class 53, insufficient resources: 53100 disk_full, 53200 out_of_memory, 53300
@@ -28,8 +27,8 @@ public enum SQLState {
     public static let adminShutdown = "57P01"
     public static let crashShutdown = "57P02"
     public static let cannotConnectNow = "57P03"
-    /// 42P01 undefined_table: the schema is not there (a database never migrated).
-    public static let undefinedTable = "42P01"
+    /// 42501 insufficient_privilege: the login may not do what it asked.
+    public static let insufficientPrivilege = "42501"
 }
 
 /// What a failed database operation means for the caller, decided in one place.

@@ -19,7 +19,7 @@ public enum MigrationError: Error, CustomStringConvertible, Sendable {
             "database schema is at version \(db), newer than this binary's \(binary): upgrade the binary"
         case .databaseOlder(let db, let binary):
             "database schema is at version \(db), older than this binary's \(binary): run 'algotrader migrate'"
-        case .failed(let version, let name, let error) where error.sqlState == "42501":
+        case .failed(let version, let name, let error) where error.sqlState == SQLState.insufficientPrivilege:
             "migration \(version) (\(name)) was refused and rolled back: \(error); migrations run as the login that owns the schema, "
                 + "not as serve's runtime login (docs/operations.md, \"A runtime login\")"
         case .failed(let version, let name, let error):

@@ -115,8 +115,11 @@ public struct RiskLimits: Sendable {
                 SELECT daily_loss_limit::text, max_position_size::text, max_drawdown_percent::text, max_risk_per_trade::text,
                        coalesce(is_active, true)::text FROM risk_settings
                 """).rows.first.map { r in
-                RiskLimits(dailyLossLimit: r[0] ?? "0", maxPositionSize: r[1] ?? "0", maxDrawdownPercent: r[2] ?? "0",
-                           maxRiskPerTrade: r[3] ?? "0", isActive: r[4] == "true")
+                guard let loss = r[0], let size = r[1], let drawdown = r[2], let perTrade = r[3] else {
+                    throw PostgresError(code: .unexpectedResult, message: "a risk_settings row with an empty limit")
+                }
+                return RiskLimits(dailyLossLimit: loss, maxPositionSize: size, maxDrawdownPercent: drawdown, maxRiskPerTrade: perTrade,
+                                  isActive: r[4] == "true")
             }
         }
     }

@@ -18,11 +18,18 @@ struct Serve: ParsableCommand {
         // Signals first: a SIGTERM while the database is still being reached stops the daemon as
         // soon as it runs, instead of killing it by the default handler.
         let signals = StopSignals()
+        // Connecting (with retries), the schema check and the journals block: done here, on the
+        // main thread, not on a thread of Swift concurrency's small shared pool.
+        let daemon: Daemon
+        do {
+            daemon = try Daemon.prepare(config: config, logger: logger, signals: signals)
+        } catch {
+            throw Self.exit(error)
+        }
         let result = Mutex<Result<Daemon.Outcome, DaemonError>?>(nil)
         let done = DispatchSemaphore(value: 0)
         Task {
             do throws(DaemonError) {
-                let daemon = try Daemon.prepare(config: config, logger: logger, signals: signals)
                 let outcome = try await daemon.run()
                 result.withLock { $0 = .success(outcome) }
             } catch {
@@ -33,26 +40,28 @@ struct Serve: ParsableCommand {
         done.wait()
         let outcome: Daemon.Outcome
         switch result.withLock({ $0 }) {
-        case .success(let value)?:
-            outcome = value
-        case .failure(let error)?:
-            FileHandle.standardError.write(Data("algotrader serve: \(error.message)\n".utf8))
-            switch error.kind {
-            case .configuration: throw ExitCode(ExitStatus.config)
-            case .unavailable: throw ExitCode(ExitStatus.unavailable)
-            case .schema: throw ExitCode(ExitStatus.dataError)
-            }
-        case nil:
-            throw ExitCode.failure
+        case .success(let value)?: outcome = value
+        case .failure(let error)?: throw Self.exit(error)
+        case nil: throw ExitCode.failure
         }
         // The stop line operators and scripts read (docs/operations.md), whatever the log level.
-        FileHandle.standardError.write(Data("\(outcome.summary ?? "ingest stopped") abandoned_ticks=\(outcome.abandonedTicks) abandoned_records=\(outcome.abandonedRecords)\n".utf8))
+        FileHandle.standardError.write(Data("\(outcome.summary) abandoned_ticks=\(outcome.abandonedTicks) abandoned_records=\(outcome.abandonedRecords)\n".utf8))
         guard outcome.isClean else {
             // Not a clean stop: say so, and exit 75 (EX_TEMPFAIL) so systemd sees it.
             logger.critical("stopped with work that could not be made durable (PostgreSQL away and the journal full)",
                             metadata: ["ticks": "\(outcome.abandonedTicks)", "order_records": "\(outcome.abandonedRecords)"])
             throw ExitCode(ExitStatus.temporaryFailure)
         }
-        logger.info("stopped cleanly", metadata: ["summary": "\(outcome.summary ?? "")"])
+        logger.info("stopped cleanly", metadata: ["summary": "\(outcome.summary)"])
+    }
+
+    /// Says why the daemon could not start or run, and the exit status that goes with it.
+    static func exit(_ error: DaemonError) -> ExitCode {
+        FileHandle.standardError.write(Data("algotrader serve: \(error.message)\n".utf8))
+        switch error.kind {
+        case .configuration: return ExitCode(ExitStatus.config)
+        case .unavailable: return ExitCode(ExitStatus.unavailable)
+        case .schema: return ExitCode(ExitStatus.dataError)
+        }
     }
 }

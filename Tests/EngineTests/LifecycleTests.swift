@@ -43,7 +43,7 @@ struct LifecycleTests {
                 "\(String(describing: line))")
         let stopped = daemon.stderr.split(separator: "\n").filter { $0.hasSuffix(" stopping") && $0.contains("component=") }
             .compactMap { $0.split(separator: "component=").last?.split(separator: " ").first.map(String.init) }
-        #expect(stopped == ["control", "strategies", "halts", "order_desk", "event_writer", "gateway", "replay", "maintenance"],
+        #expect(stopped == ["control", "halts", "strategies", "order_desk", "event_writer", "gateway", "replay", "maintenance"],
                 "every started component stopped, the last started first: \(stopped)")
         withExtendedLifetime(taken) {}
     }

@@ -13,6 +13,9 @@ import TestSupport
         #"\bFETCH\s+FORWARD\b"#, #"\b(LISTEN|NOTIFY)\s+\w+"#, #"\bSET\s+(LOCAL\s+)?ROLE\b"#, #"\bCOPY\s+\w+.*\bFROM\s+STDIN\b"#,
     ].joined(separator: "|"))
 
+    /// `import Postgres` in any of its forms (`@testable`, `public`, `import struct Postgres.X`).
+    static let importOfTheWrapper = #"^(@\w+\s+)*((public|internal|package|fileprivate|private)\s+)?import\s+((struct|class|enum|protocol|func|var|let|typealias)\s+)?(Postgres|CLibPQ)\b"#
+
     static func swiftFiles(under folder: String) throws -> [URL] {
         let root = Repository.root.appendingPathComponent(folder)
         let walker = FileManager.default.enumerator(at: root, includingPropertiesForKeys: nil)
@@ -30,7 +33,12 @@ import TestSupport
                 let code = text.trimmingCharacters(in: .whitespaces)
                 if code.hasPrefix("//") { continue }
                 let place = "\(file.lastPathComponent):\(number + 1): \(code)"
-                if code.range(of: #"^(public |internal |package |@_exported )?import\s+(Postgres|CLibPQ)\b"#, options: .regularExpression) != nil {
+                if code.range(of: Self.importOfTheWrapper,
+                              options: .regularExpression) != nil {
+                    found.append(place)
+                }
+                // A statement's text may span lines; running one needs a call on the connection.
+                if code.range(of: #"\.(query|execute|copyIn)\(|\.transaction\s*[({]"#, options: .regularExpression) != nil {
                     found.append(place)
                 }
                 if Self.statement.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil { found.append(place) }
@@ -48,6 +56,10 @@ import TestSupport
             matched += Self.statement.numberOfMatches(in: text, range: NSRange(text.startIndex..., in: text))
         }
         #expect(matched > 100, "statements recognised in Storage: \(matched)")
+        for sample in [#"import struct Postgres.PostgresConnection"#, #"@testable import Postgres"#] {
+            #expect(sample.range(of: Self.importOfTheWrapper,
+                                 options: .regularExpression) != nil, "\(sample)")
+        }
         for sample in [#"db.query("SELECT user_id::text FROM users")"#, #""UPDATE brokers SET is_active = false""#,
                        #"try conn.execute("SET LOCAL ROLE x")"#, #""DECLARE replay_ticks NO SCROLL CURSOR FOR""#] {
             #expect(Self.statement.firstMatch(in: sample, range: NSRange(sample.startIndex..., in: sample)) != nil, "\(sample)")

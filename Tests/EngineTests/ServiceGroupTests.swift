@@ -1,4 +1,5 @@
 import Config
+import Dispatch
 import Engine
 import Foundation
 import Logging
@@ -45,13 +46,56 @@ struct ServiceGroupTests {
             gracefulShutdownSignals: [], logger: logger))
     }
 
+    struct TimedOut: Error {}
+
+    /// A task's value, or `TimedOut` after `limit` (a stop that hangs fails the test instead of
+    /// hanging the run).
+    static func value<T: Sendable>(of task: Task<T, any Error>, within limit: Duration) async throws -> T {
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await task.value }
+            group.addTask {
+                try await Task.sleep(for: limit)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let value = first else { throw TimedOut() }
+            return value
+        }
+    }
+
+    /// A stop asked while the services are still starting: those started stop in reverse
+    /// order, the rest never start.
+    @Test func aStopDuringTheStartStopsWhatStartedAndStartsNothingMore() async throws {
+        let log = Log()
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let chain = ServiceChain(logger: logger)
+        let release = DispatchSemaphore(value: 0)
+        chain.add("a", start: { log.append("start a") }, stop: { log.append("stop a") })
+        chain.add("slow", start: {
+            log.append("start slow")
+            release.wait()  // still starting when the stop comes
+        }, stop: { log.append("stop slow") })
+        chain.add("c", start: { log.append("start c") }, stop: { log.append("stop c") })
+        let group = Self.group(chain)
+        let running = Task { try await group.run() }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !log.all.contains("start slow") && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        await group.triggerGracefulShutdown()
+        try await Task.sleep(for: .milliseconds(50))
+        release.signal()
+        try await Self.value(of: running, within: .seconds(10))
+        #expect(log.all == ["start a", "start slow", "stop slow", "stop a"], "c never starts; what started stops, last first")
+    }
+
     @Test func servicesStartInOrderAndStopInReverseOrder() async throws {
         let log = Log()
         let chain = Self.chain(["a", "b", "c", "d"], log: log)
         let group = Self.group(chain)
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
-            while chain.record.current.started.count < 4 { try await Task.sleep(for: .milliseconds(10)) }
+            let deadline = ContinuousClock.now + .seconds(10)
+            while chain.record.current.started.count < 4 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
             await group.triggerGracefulShutdown()
             try await tasks.waitForAll()
         }
@@ -115,11 +159,11 @@ struct ServiceGroupTests {
         #expect(FileManager.default.fileExists(atPath: "\(directory)/control.ipc"), "every socket is bound")
 
         kill(getpid(), SIGTERM)
-        let outcome = try await running.value
+        let outcome = try await Self.value(of: running, within: .seconds(30))
         #expect(outcome.isClean)
-        #expect(outcome.started == ["maintenance", "replay", "gateway", "event_writer", "order_desk", "halts", "strategies", "control",
+        #expect(outcome.started == ["maintenance", "replay", "gateway", "event_writer", "order_desk", "strategies", "halts", "control",
                                     "intake", "readiness"])
-        let summary = outcome.summary ?? ""
+        let summary = outcome.summary
         #expect(summary.contains("stored=\(try stored())"), "everything accepted is stored: \(summary)")
         // The one-engine lock went with the run: the next engine on this database may start.
         #expect(throws: Never.self) { _ = try Daemon.prepare(config: config, logger: logger, signals: signals) }

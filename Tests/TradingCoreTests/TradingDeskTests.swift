@@ -122,6 +122,35 @@ struct TradingDeskHaltTests {
     }
 }
 
+extension TradingDeskHaltTests {
+    /// A halt committed while the engine was down cancels, at the next start, the orders it
+    /// would have cancelled had the engine been up. Before, the halts were set before the
+    /// working orders were taken up again and then never applied to them: the orders of a
+    /// halted user stayed working (and a paper one could fill).
+    @Test func ordersTakenUpAtStartAreCancelledWhenTheirUserOrStrategyIsAlreadyHalted() throws {
+        let t0 = Timestamp.parseRFC3339("2026-11-24T10:00:00+05:30")!
+        func intent(_ user: String, _ strategy: String) -> OrderIntent {
+            OrderIntent(strategyID: strategy, userID: user, brokerID: "b", symbol: "X", exchange: "NSE", side: .buy, type: .limit, quantity: 5,
+                        limitPrice: FixedDecimal(90), referencePrice: FixedDecimal(100), time: t0, reason: "t")
+        }
+        var before = TradingDesk(ids: UUIDv7Generator(seed: 21))
+        _ = before.submit(intent("u", "s"), now: t0)
+        _ = before.submit(intent("v", "halted-strategy"), now: t0)
+        _ = before.submit(intent("w", "free"), now: t0)
+        let working = before.workingOrderIDs.compactMap { before.workingOrder($0) }
+        #expect(working.count == 3)
+
+        var after = TradingDesk(ids: UUIDv7Generator(seed: 22))
+        _ = after.setHalts(users: ["u"], engine: false, time: t0)
+        _ = after.setHaltedStrategies(["halted-strategy"], time: t0)
+        let records = TradingDeskTests.events(after.restoreWorking(working, time: t0))
+        let cancelled = Dictionary(uniqueKeysWithValues: records.filter { $0.order.state.status == .cancelled }
+            .map { ($0.order.intent.strategyID, $0.order.reason ?? "") })
+        #expect(cancelled == ["s": "trading halted (found at start)", "halted-strategy": "strategy halted (found at start)"])
+        #expect(after.workingOrderIDs.compactMap { after.workingOrder($0)?.intent.strategyID } == ["free"], "the free user's order works on")
+    }
+}
+
 @Suite("Strategy day figures and position marks")
 struct StrategyDayTests {
     @Test func figuresFollowTheClosingExecutions() {

@@ -13,8 +13,8 @@ import ZeroMQ
 public final class Daemon: Sendable {
     /// How a run ended: the stop line's figures.
     public struct Outcome: Sendable {
-        /// The intake's summary (`ingest stopped ...`), nil if the intake never started.
-        public var summary: String?
+        /// The intake's counters as the stop line gives them (`received=N accepted=N ...`).
+        public var summary: String
         public var abandonedTicks: Int
         public var abandonedRecords: Int
         /// The services that started, in order.

@@ -2,6 +2,7 @@ import Config
 import Dispatch
 import Foundation
 import Logging
+import ServiceLifecycle
 import Storage
 import Synchronization
 import ZeroMQ
@@ -10,7 +11,7 @@ import ZeroMQ
 /// reverse is the stop order: the intake first, so nothing new comes in, then what consumes it):
 ///
 /// authentication (ZAP) -> maintenance -> metrics -> replay -> gateway -> event writer ->
-/// order desk -> halts -> strategies -> control -> intake -> readiness
+/// order desk -> strategies -> halts -> control -> intake -> readiness
 ///
 /// Operators' commands stop before the desk drains into the event writer (a command applied
 /// after it stopped would be in memory only); the event writer stops before the gateway it hands
@@ -94,11 +95,13 @@ final class DaemonServices: Sendable {
             guard let exporter = MetricsExporter(bind: config.metricsBind, registry: registry, sources: sources, logger: logger) else {
                 throw .configuration("metrics.bind: '\(config.metricsBind)'")
             }
-            chain.add("metrics", start: {
-                do { try exporter.start() } catch {
-                    throw DaemonError.configuration("metrics.bind: cannot listen on '\(config.metricsBind)': \(error)")
+            // Hummingbird's server, a service of this group itself; a bind that fails is the
+            // configuration's error.
+            chain.add("metrics", service: { running in
+                FailureNaming(exporter.service(running: running)) { error in
+                    DaemonError.configuration("metrics.bind: cannot listen on '\(config.metricsBind)': \(error)")
                 }
-            }, stop: { exporter.stop() })
+            })
         }
         chain.add("replay", start: {
             do { try replay.start() } catch {
@@ -118,15 +121,17 @@ final class DaemonServices: Sendable {
             }
         }, stop: { writer.stop() })
         chain.add("order_desk", start: { desk.startMarking() }, stop: { desk.drain() })
-        chain.add("halts", start: {
-            do { try halts.start() } catch { throw DaemonError.database(error) }
-        }, stop: { halts.stop() })
+        // The strategies (and the orders still working at the last stop) before the halts: the
+        // halts' first read then cancels what a halt committed while the engine was down covers.
         chain.add("strategies", start: {
             do { try strategies.start(desk: desk) } catch {
                 strategies.stop()  // the recorder and pipeline, if they got as far
                 throw DaemonError.database(error)
             }
         }, stop: { strategies.stop() })
+        chain.add("halts", start: {
+            do { try halts.start() } catch { throw DaemonError.database(error) }
+        }, stop: { halts.stop() })
         chain.add("control", start: {
             do { try control.start() } catch {
                 throw DaemonError.configuration("control.bind: cannot bind '\(config.controlBind)': \(error)")
@@ -161,7 +166,9 @@ final class DaemonServices: Sendable {
 
     /// The stop line's figures, once every service stopped.
     func outcome() -> Daemon.Outcome {
-        Daemon.Outcome(summary: summary.text.withLock { $0 }, abandonedTicks: engine.abandonedTicks,
+        // A stop asked before the intake started still ends with the stop line's counters
+        // (all zero then), in the format operators' scripts read.
+        Daemon.Outcome(summary: summary.text.withLock { $0 } ?? "\(engine.counters.snapshot())", abandonedTicks: engine.abandonedTicks,
                        abandonedRecords: writer.abandonedRecords.load(ordering: .relaxed), started: chain.record.current.started)
     }
 
@@ -194,5 +201,20 @@ final class DaemonServices: Sendable {
             return h
         }
         return sources
+    }
+}
+
+/// A service whose failure is reported as `name(error)` (the configuration key it concerns).
+private struct FailureNaming: Service {
+    let inner: any Service
+    let name: @Sendable (any Error) -> any Error
+
+    init(_ inner: any Service, name: @escaping @Sendable (any Error) -> any Error) {
+        self.inner = inner
+        self.name = name
+    }
+
+    func run() async throws {
+        do { try await inner.run() } catch { throw name(error) }
     }
 }

@@ -15,54 +15,105 @@ import Synchronization
 /// failed, or if the group is already shutting down. A service that never started returns when
 /// its own shutdown comes, so the group's reverse-order shutdown stops exactly what started.
 public struct ComponentService: Service {
+    /// What the service runs: a component with blocking start and stop (threads and sockets of
+    /// its own), or a service of Swift concurrency (Hummingbird's HTTP server) that says when it
+    /// runs (its listener bound) and stops at this service's graceful shutdown.
+    public enum Body: Sendable {
+        case blocking(start: @Sendable () throws -> Void, stop: @Sendable () -> Void)
+        case service(@Sendable (_ running: @escaping @Sendable () -> Void) -> any Service)
+    }
+
     public let name: String
-    private let startBody: @Sendable () throws -> Void
-    private let stopBody: @Sendable () -> Void
+    private let body: Body
     fileprivate let mayStart: StartSignal
     fileprivate var next: StartSignal?
     private let record: StartRecord
     private let logger: Logger
 
-    fileprivate init(name: String, start: @escaping @Sendable () throws -> Void, stop: @escaping @Sendable () -> Void,
-                     mayStart: StartSignal, record: StartRecord, logger: Logger) {
+    fileprivate init(name: String, body: Body, mayStart: StartSignal, record: StartRecord, logger: Logger) {
         self.logger = logger
         self.name = name
-        self.startBody = start
-        self.stopBody = stop
+        self.body = body
         self.mayStart = mayStart
         self.record = record
     }
 
     public func run() async throws {
-        let mayStart = self.mayStart
-        let go = await withGracefulShutdownHandler {
+        let mayStart = self.mayStart, record = self.record
+        let go = await withTaskCancellationOrGracefulShutdownHandler {
             await mayStart.wait()
-        } onGracefulShutdown: {
+        } onCancelOrGracefulShutdown: {
+            // Any service's stop means the group is stopping: nothing starts from now on.
+            record.stopping()
             mayStart.resolve(false)
         }
-        guard go else {
+        guard go, !record.isStopping else {
             next?.resolve(false)
             // Not started: wait for this service's own turn to stop (returning earlier would
             // count, to the group, as a service ending unexpectedly).
             try? await gracefulShutdown()
             return
         }
-        do {
-            try await Self.onThread(name: "start-\(name)", startBody)
-        } catch {
-            record.failed(name, error)
-            logger.notice("start failed: stopping what had started", metadata: [
-                "failed": "\(name)", "components": "\(record.current.started.reversed().joined(separator: ","))"])
-            next?.resolve(false)
-            throw error
+        switch body {
+        case .blocking(let start, let stop):
+            do {
+                try await Self.onThread(name: "start-\(name)", start)
+            } catch {
+                throw failed(error)
+            }
+            running()
+            // Until this service's shutdown, or the group's cancellation.
+            await withTaskCancellationOrGracefulShutdownHandler {
+                try? await gracefulShutdown()
+            } onCancelOrGracefulShutdown: {
+                record.stopping()
+            }
+            logger.debug("stopping", metadata: ["component": "\(name)"])
+            try? await Self.onThread(name: "stop-\(name)") { stop() }
+        case .service(let make):
+            // The inner service runs in this service's task, so this service's graceful
+            // shutdown is its own; it ends when it has stopped.
+            let listening = StartSignal()
+            let inner = make { listening.resolve(true) }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    defer { listening.resolve(false) }
+                    try await withTaskCancellationOrGracefulShutdownHandler {
+                        try await inner.run()
+                    } onCancelOrGracefulShutdown: {
+                        record.stopping()
+                    }
+                }
+                guard await listening.wait() else {
+                    // It ended before it ran: its error is why it could not start.
+                    do {
+                        try await group.waitForAll()
+                    } catch {
+                        throw failed(error)
+                    }
+                    throw failed(StartSignal.EndedBeforeRunning(service: name))
+                }
+                running()
+                try await group.waitForAll()
+                logger.debug("stopping", metadata: ["component": "\(name)"])
+            }
         }
+        record.stopped(name)
+    }
+
+    /// Records a start failure and tells the services after this one never to start.
+    private func failed(_ error: any Error) -> any Error {
+        record.failed(name, error)
+        logger.notice("start failed: stopping what had started", metadata: [
+            "failed": "\(name)", "components": "\(record.current.started.reversed().joined(separator: ","))"])
+        next?.resolve(false)
+        return error
+    }
+
+    private func running() {
         record.started(name)
         logger.debug("started", metadata: ["component": "\(name)"])
         next?.resolve(true)
-        try? await gracefulShutdown()  // returns on this service's shutdown, or on cancellation
-        logger.debug("stopping", metadata: ["component": "\(name)"])
-        try? await Self.onThread(name: "stop-\(name)") { stopBody() }
-        record.stopped(name)
     }
 
     /// Blocking work on a thread of its own, never on the cooperative pool Swift concurrency
@@ -96,16 +147,33 @@ public final class ServiceChain: Sendable {
 
     /// Appends a component: it starts after every one appended before and stops before them.
     public func add(_ name: String, start: @escaping @Sendable () throws -> Void = {}, stop: @escaping @Sendable () -> Void) {
+        add(name, .blocking(start: start, stop: stop))
+    }
+
+    /// Appends a service of Swift concurrency: `make` builds it with the callback it calls once
+    /// it runs (an HTTP server: once it listens); it stops at its turn in the group's shutdown.
+    public func add(_ name: String, service make: @escaping @Sendable (_ running: @escaping @Sendable () -> Void) -> any Service) {
+        add(name, .service(make))
+    }
+
+    private func add(_ name: String, _ body: ComponentService.Body) {
         services.withLock { list in
+            // The services handed to a group are copies: one added after would never be told it may start.
+            precondition(!frozen.withLock { $0 }, "ServiceChain: \(name) added after the chain was handed to a group")
             let signal = StartSignal()
             if list.isEmpty { signal.resolve(true) }
             if !list.isEmpty { list[list.count - 1].next = signal }
-            list.append(ComponentService(name: name, start: start, stop: stop, mayStart: signal, record: record, logger: logger))
+            list.append(ComponentService(name: name, body: body, mayStart: signal, record: record, logger: logger))
         }
     }
 
-    /// The services in start order, for one `ServiceGroup`.
-    public var all: [ComponentService] { services.withLock { $0 } }
+    private let frozen = Mutex(false)
+
+    /// The services in start order, for one `ServiceGroup`; nothing may be added after.
+    public var all: [ComponentService] {
+        frozen.withLock { $0 = true }
+        return services.withLock { $0 }
+    }
 }
 
 /// What the services of a chain did.
@@ -122,6 +190,11 @@ public final class StartRecord: Sendable {
     private let firstError = Mutex<(any Error)?>(nil)
     public var startError: (any Error)? { firstError.withLock { $0 } }
 
+    private let stopAsked = Atomic<Bool>(false)
+    /// Whether any service's stop (or the group's cancellation) came: no service starts after.
+    public var isStopping: Bool { stopAsked.load(ordering: .acquiring) }
+    fileprivate func stopping() { stopAsked.store(true, ordering: .releasing) }
+
     fileprivate func started(_ name: String) { state.withLock { $0.started.append(name) } }
     fileprivate func stopped(_ name: String) { state.withLock { $0.stopped.append(name) } }
     fileprivate func failed(_ name: String, _ error: any Error) {
@@ -130,8 +203,13 @@ public final class StartRecord: Sendable {
     }
 }
 
-/// A one-shot answer to "may this service start?": the first `resolve` wins.
+/// A one-shot answer to "may this service start?" (or "does it run?"): the first `resolve` wins.
 final class StartSignal: Sendable {
+    struct EndedBeforeRunning: Error, CustomStringConvertible {
+        let service: String
+        var description: String { "\(service) ended before it ran" }
+    }
+
     private enum State {
         case pending([CheckedContinuation<Bool, Never>])
         case resolved(Bool)

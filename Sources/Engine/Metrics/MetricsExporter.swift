@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 public import Logging
 import Metrics
+public import ServiceLifecycle
 public import Prometheus
 import Synchronization
 import TradingCore
@@ -73,7 +74,6 @@ public final class MetricsExporter: Sendable {
     private let host: String
     private let port: UInt16
     private let logger: Logger
-    private let server = Mutex<MetricsServer?>(nil)
     private let sources: Sources
     /// Last values handed to the counters (they only move by deltas).
     private let reported = Mutex<[String: Int]>([:])
@@ -157,15 +157,13 @@ public final class MetricsExporter: Sendable {
         return registry.emitToString()
     }
 
-    /// Listens on `metrics.bind`; throws why it cannot (the port taken, say).
-    public func start() throws {
-        let server = MetricsServer(host: host, port: Int(port), logger: logger) { [self] in render() }
-        try server.start()
-        self.server.withLock { $0 = server }
-        logger.info("metrics endpoint ready", metadata: ["url": "http://\(host):\(port)/metrics"])
-    }
-
-    public func stop() {
-        server.withLock { s -> MetricsServer? in defer { s = nil }; return s }?.stop()
+    /// The endpoint on `metrics.bind` as a service: `running` is called once it listens; its
+    /// `run` throws why it cannot (the port taken, say).
+    public func service(running: @escaping @Sendable () -> Void) -> any Service {
+        let logger = self.logger, host = self.host, port = self.port
+        return MetricsServer(host: host, port: Int(port), logger: logger) { [self] in render() }.application {
+            logger.info("metrics endpoint ready", metadata: ["url": "http://\(host):\(port)/metrics"])
+            running()
+        }
     }
 }

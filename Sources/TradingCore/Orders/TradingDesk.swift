@@ -143,6 +143,12 @@ public struct TradingDesk: Sendable {
     /// a DAY order whose session closed expires, an MIS order past its square-off is cancelled,
     /// and so is an order of a strategy not running (`running`); bracket orders of positions no
     /// longer held go too. Live orders are the broker's to expire and report.
+    ///
+    /// Halts already set (an operator's, committed while the engine was down, read before the
+    /// orders) cancel what they would have cancelled had the engine been up: every order of a
+    /// halted user or of a halted engine, live or paper, and a halted strategy's orders but its
+    /// brackets (they only protect what it holds; the halt's kind, a loss or an operator's, is
+    /// not known here).
     public mutating func restoreWorking(_ orders: [DeskOrder], time: Timestamp, running: Set<String>? = nil) -> [DeskRecord] {
         var records: [DeskRecord] = []
         var children: [String: [String]] = [:]
@@ -180,6 +186,15 @@ public struct TradingDesk: Sendable {
             }
         }
         for pair in children.values where pair.count == 2 { self.orders.linkOneCancelsOther(pair[0], pair[1]) }
+        let already = Set(stale.map(\.0))
+        for order in orders where !already.contains(order.orderID) && self.orders[order.orderID] != nil {
+            let i = order.intent
+            if halts.isHalted(userID: i.userID) {
+                stale.append((order.orderID, "trading halted (found at start)"))
+            } else if halts.strategies.contains(i.strategyID) && order.parentOrderID == nil {
+                stale.append((order.orderID, "strategy halted (found at start)"))
+            }
+        }
         for (orderID, reason) in stale { records += cancel(orderID: orderID, reason: reason, time: time) }
         var held: Set<String> = []
         for order in orders where order.parentOrderID != nil && !isLive(order) {
