@@ -43,13 +43,13 @@ struct DaemonStrategyTests {
         #expect(try db.query("SELECT is_running FROM strategies WHERE strategy_id = $1", [strategy]).scalar == "t", "still running after the reload")
         #expect(try db.query("SELECT count(*) FROM system_logs WHERE component = 'strategy' AND log_level = 'ERROR'").scalar == "0")
         #expect(try DaemonProcess.python("publish_price_path.py", [daemon.feed, "RELIANCE", "NSE", "3000", "42", "\(daemon.directory)/p.json"]) == 0)
-        #expect(try Self.waitFor(20) { try db.query("SELECT count(*) FROM trades WHERE strategy_id = $1", [strategy]).scalar != "0" })
+        #expect(try Self.waitFor(120) { try db.query("SELECT count(*) FROM trades WHERE strategy_id = $1", [strategy]).scalar != "0" })
         #expect(try db.query("SELECT count(*) FROM trades WHERE strategy_id = $1 AND broker_id::text = $2", [strategy, second]).scalar == "0",
                 "its orders still go to the first broker")
         // Disabling the broker it runs with refuses it with that reason at the next reload.
         try db.query("UPDATE brokers SET is_active = false WHERE broker_id = $1::uuid", [ids.brokerID])
         kill(daemon.process.processIdentifier, SIGHUP)
-        #expect(try Self.waitFor(10) { try db.query("SELECT is_running FROM strategies WHERE strategy_id = $1", [strategy]).scalar == "f" })
+        #expect(try Self.waitFor(60) { try db.query("SELECT is_running FROM strategies WHERE strategy_id = $1", [strategy]).scalar == "f" })
         #expect(try db.query("SELECT message FROM system_logs WHERE component = 'strategy' AND log_level = 'ERROR'").scalar?.contains("disabled") == true)
     }
 
@@ -80,7 +80,7 @@ struct DaemonStrategyTests {
             RETURNING strategy_id
             """, [ids.userID]).scalar!
         kill(daemon.process.processIdentifier, SIGHUP)
-        #expect(try Self.waitFor(10) {
+        #expect(try Self.waitFor(60) {
             try db.query("SELECT count(*) FROM strategies WHERE is_running").scalar == "2"
         }, "SIGHUP starts the valid strategies")
         #expect(try db.query("SELECT is_running FROM strategies WHERE strategy_id = $1", [bad]).scalar == "f")
@@ -92,7 +92,7 @@ struct DaemonStrategyTests {
         let prices = try JSONDecoder().decode([String].self, from: Data(contentsOf: URL(fileURLWithPath: pricesPath))).map { FixedDecimal($0)! }
         let model = SMACrossoverModel.signals(prices: prices, fast: 5, slow: 20, quantity: 10)
         #expect(model.count > 10)
-        #expect(try Self.waitFor(20) {
+        #expect(try Self.waitFor(120) {
             try db.query("SELECT count(*) FROM market_data WHERE \"interval\" = 'tick'").scalar == "3000"
         })
         #expect(daemon.stop() == 0)

@@ -79,12 +79,15 @@ struct ServiceGroupTests {
         chain.add("c", start: { log.append("start c") }, stop: { log.append("stop c") })
         let group = Self.group(chain)
         let running = Task { try await group.run() }
-        let deadline = ContinuousClock.now + .seconds(10)
+        // Generous: under `make test` the other suites' synchronous tests can hold both threads
+        // of Swift concurrency's pool on this 2-core machine for a long time.
+        let deadline = ContinuousClock.now + .seconds(180)
         while !log.all.contains("start slow") && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        try #require(log.all.contains("start slow"), "the slow service began its start")
         await group.triggerGracefulShutdown()
         try await Task.sleep(for: .milliseconds(50))
         release.signal()
-        try await Self.value(of: running, within: .seconds(10))
+        try await Self.value(of: running, within: .seconds(180))
         #expect(log.all == ["start a", "start slow", "stop slow", "stop a"], "c never starts; what started stops, last first")
     }
 
@@ -94,7 +97,7 @@ struct ServiceGroupTests {
         let group = Self.group(chain)
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
-            let deadline = ContinuousClock.now + .seconds(10)
+            let deadline = ContinuousClock.now + .seconds(180)
             while chain.record.current.started.count < 4 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
             await group.triggerGracefulShutdown()
             try await tasks.waitForAll()
@@ -135,6 +138,8 @@ struct ServiceGroupTests {
         var logger = Logger(label: "in-process")
         logger.logLevel = .error  // not the warning that the test's login may rewrite the audit log
         let signals = StopSignals()
+        // The processes later tests start must not inherit SIGTERM ignored (they could not be stopped).
+        defer { signals.release() }
         let daemon = try Daemon.prepare(config: config, logger: logger, signals: signals)
         let running = Task { try await daemon.run() }
 
@@ -159,7 +164,7 @@ struct ServiceGroupTests {
         #expect(FileManager.default.fileExists(atPath: "\(directory)/control.ipc"), "every socket is bound")
 
         kill(getpid(), SIGTERM)
-        let outcome = try await Self.value(of: running, within: .seconds(30))
+        let outcome = try await Self.value(of: running, within: .seconds(180))
         #expect(outcome.isClean)
         #expect(outcome.started == ["maintenance", "replay", "gateway", "event_writer", "order_desk", "strategies", "halts", "control",
                                     "intake", "readiness"])

@@ -123,12 +123,27 @@ final class DaemonServices: Sendable {
         chain.add("order_desk", start: { desk.startMarking() }, stop: { desk.drain() })
         // The strategies (and the orders still working at the last stop) before the halts: the
         // halts' first read then cancels what a halt committed while the engine was down covers.
+        // SIGHUP reloads while the strategies run: from their start (an operator who saw the
+        // control socket appear may send it at once) until their stop (a reload after it would
+        // mark them running again).
+        let signals = daemon.signals
+        let reload: @Sendable () -> Void = {
+            logger.info("SIGHUP: reloading strategies, risk settings, instruments and holidays")
+            strategies.reload()
+            do { engine.setHolidays(try DeskState.holidays(config.databaseURL)) } catch {
+                logger.error("could not reload exchange holidays", metadata: ["error": "\(error)"])
+            }
+        }
         chain.add("strategies", start: {
             do { try strategies.start(desk: desk) } catch {
                 strategies.stop()  // the recorder and pipeline, if they got as far
                 throw DaemonError.database(error)
             }
-        }, stop: { strategies.stop() })
+            signals.onReload(reload)
+        }, stop: {
+            signals.onReload(nil)
+            strategies.stop()
+        })
         chain.add("halts", start: {
             do { try halts.start() } catch { throw DaemonError.database(error) }
         }, stop: { halts.stop() })
@@ -154,13 +169,7 @@ final class DaemonServices: Sendable {
             let text = "\(engine.stop())"
             summary.text.withLock { $0 = text }
         })
-        let readiness = Readiness(config: config, logger: logger, signals: daemon.signals, pipeline: pipeline, writer: writer) {
-            logger.info("SIGHUP: reloading strategies, risk settings, instruments and holidays")
-            strategies.reload()
-            do { engine.setHolidays(try DeskState.holidays(config.databaseURL)) } catch {
-                logger.error("could not reload exchange holidays", metadata: ["error": "\(error)"])
-            }
-        }
+        let readiness = Readiness(config: config, logger: logger, pipeline: pipeline, writer: writer)
         chain.add("readiness", start: { readiness.start() }, stop: { readiness.stop() })
     }
 

@@ -5,30 +5,24 @@ import Logging
 import Synchronization
 
 /// The last service to start and the first to stop: tells systemd the engine is ready (and, at
-/// the stop, that it is stopping), takes SIGHUP reloads while the strategies run, and pings the
-/// watchdog while the pipeline's own health check passes.
+/// the stop, that it is stopping), and pings the watchdog while the pipeline's own health check
+/// passes.
 final class Readiness: Sendable {
     private let config: EngineConfig
     private let logger: Logger
-    private let signals: StopSignals
     private let pipeline: StrategyPipeline
     private let writer: EventWriter
-    private let reload: @Sendable () -> Void
     private let notifier = SystemdNotifier()
     private let watchdog = Mutex<(any DispatchSourceTimer)?>(nil)
 
-    init(config: EngineConfig, logger: Logger, signals: StopSignals, pipeline: StrategyPipeline, writer: EventWriter,
-         reload: @escaping @Sendable () -> Void) {
+    init(config: EngineConfig, logger: Logger, pipeline: StrategyPipeline, writer: EventWriter) {
         self.config = config
         self.logger = logger
-        self.signals = signals
         self.pipeline = pipeline
         self.writer = writer
-        self.reload = reload
     }
 
     func start() {
-        signals.onReload(reload)
         notifier.notify("READY=1\nSTATUS=ingesting ticks")
         logger.info("serving", metadata: [
             "connect": "\(config.marketDataConnect)", "bind": "\(config.marketDataBind)", "bus": "\(config.busBind)",
@@ -59,8 +53,6 @@ final class Readiness: Sendable {
     func stop() {
         logger.info("stop requested: draining")
         notifier.notify("STOPPING=1")
-        // No SIGHUP reload may run once the strategies stop (it would mark them running again).
-        signals.onReload(nil)
         watchdog.withLock { timer in
             timer?.cancel()
             timer = nil

@@ -15,9 +15,17 @@ public final class StopSignals: Sendable {
 
     private let state = Mutex(State())
     private let sources: Mutex<[any DispatchSourceSignal]>
+    /// The signals that were ignored before (the others were at their default action).
+    private let ignoredBefore: Set<Int32>
+    private static let taken = [SIGTERM, SIGINT, SIGHUP, SIGPIPE]
 
     public init() {
-        for sig in [SIGTERM, SIGINT, SIGHUP, SIGPIPE] { signal(sig, SIG_IGN) }
+        var ignored: Set<Int32> = []
+        for sig in Self.taken {
+            let previous = signal(sig, SIG_IGN)
+            if unsafeBitCast(previous, to: Int.self) == unsafeBitCast(SIG_IGN, to: Int.self) { ignored.insert(sig) }
+        }
+        ignoredBefore = ignored
         sources = Mutex([])
         // Made inside the lock, so the sources never leave it (they are not `Sendable`).
         sources.withLock { list in
@@ -32,6 +40,18 @@ public final class StopSignals: Sendable {
             hangup.resume()
             list.append(hangup)
         }
+    }
+
+    /// Gives the signals back: the sources end and each signal's action is what it was before.
+    /// A process that goes on after its daemon (a test that ran one in process) needs this, as
+    /// the processes it starts later inherit ignored signals (a helper it then stops with SIGTERM
+    /// would ignore it). `serve` exits instead.
+    public func release() {
+        sources.withLock { list in
+            for source in list { source.cancel() }
+            list = []
+        }
+        for sig in Self.taken { signal(sig, ignoredBefore.contains(sig) ? SIG_IGN : SIG_DFL) }
     }
 
     /// Whether a stop was asked.
