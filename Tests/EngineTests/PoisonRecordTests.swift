@@ -35,7 +35,7 @@ struct PoisonRecordTests {
                 && HostileInputTests.count(db, "SELECT count(*) FROM trades WHERE broker_id = $1::uuid AND status NOT IN ('FILLED', 'REJECTED')",
                                            [ids.brokerID]) == 0
         }
-        #expect(try HostileInputTests.waitFor(30, settled), "orders after the poisoned reasons were filled")
+        #expect(try HostileInputTests.waitFor(120, settled), "orders after the poisoned reasons were filled")
         subscriber.waitUntilExit()
         Thread.sleep(forTimeInterval: 1.2)  // the last report.acks reach the gateway
         _ = FileManager.default.createFile(atPath: "\(dir)/gateway.stop", contents: nil)
