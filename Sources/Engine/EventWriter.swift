@@ -96,6 +96,7 @@ public final class EventWriter: Sendable {
     /// Binds the PUB socket and reads the next `seq`; throws why not.
     public func start() throws {
         let thread = Thread { [self] in
+            ThreadName.setCurrent("event writer")
             run()
             finished.signal()
         }

@@ -29,6 +29,9 @@ public final class FeedReceiver: Sendable {
     /// Everyone else who wants the accepted ticks, in batches (the strategy pipeline, the order desk).
     private let consumers: [@Sendable ([Tick]) -> Void]
     private let stopping = Atomic<Bool>(false)
+    /// Wakes the thread from its wait for a message when it is told to stop: idle, it sleeps
+    /// until a message or the stop (it woke every 50 ms before, to look at the stop flag).
+    private let wake = WakePipe()
     private let finished = DispatchSemaphore(value: 0)
     private let started = DispatchSemaphore(value: 0)
     private let startError = Mutex<ZMQError?>(nil)
@@ -69,6 +72,7 @@ public final class FeedReceiver: Sendable {
     /// Starts the thread; returns once the socket is connected or bound, or throws why not.
     public func start() throws(ZMQError) {
         let thread = Thread { [self] in
+            ThreadName.setCurrent("feed \(endpoint)")
             self.run()
             self.finished.signal()
         }
@@ -84,6 +88,7 @@ public final class FeedReceiver: Sendable {
     /// Stops intake: the thread hands on what it already decoded, closes its socket and ends.
     public func stop() {
         stopping.store(true, ordering: .releasing)
+        wake.signal()
     }
 
     /// Waits until the thread has ended.
@@ -132,8 +137,13 @@ public final class FeedReceiver: Sendable {
                 continue
             }
             do {
-                let ready = try socket.poll(.readable, timeoutMilliseconds: 50)
-                if ready.isEmpty {
+                // Idle (nothing decoded waiting to be handed on), the wait lasts until a message
+                // or the stop; with a partial batch it only looks, and hands the batch on if
+                // nothing more is there. Without a wake pipe (none could be made): 50 ms.
+                let woke = try ZMQSocket.poll([(socket, .readable)], fileDescriptors: [wake.readEnd],
+                                              timeoutMilliseconds: !batch.isEmpty ? 0 : wake.readEnd >= 0 ? -1 : 50)
+                if woke.fileDescriptors.first?.contains(.readable) == true { wake.drain() }
+                if woke.sockets.first?.contains(.readable) != true {
                     flush(&batch)
                     continue
                 }

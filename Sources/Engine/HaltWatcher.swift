@@ -35,6 +35,7 @@ public final class HaltWatcher: Sendable {
         reads.add(1, ordering: .relaxed)
         apply(first)
         let thread = Thread { [self] in
+            ThreadName.setCurrent("halt watcher")
             // The thread's own connection (a PGconn belongs to one thread): it listens, then
             // reads again, so a change made since the first read is not missed.
             var db: DatabaseConnection?

@@ -180,6 +180,7 @@ public final class IngestEngine: Sendable {
 
     private func startHousekeeping() {
         let thread = Thread { [self] in
+            ThreadName.setCurrent("housekeeping")
             let store = SystemLogStore(connectionString: config.databaseURL)
             let sequenceStore = FeedSequenceStore(connectionString: config.databaseURL)
             let probe = DatabaseProbe(connectionString: config.databaseURL)

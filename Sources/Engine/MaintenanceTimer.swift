@@ -24,6 +24,7 @@ public final class MaintenanceTimer: Sendable {
 
     public func start() {
         let thread = Thread { [self] in
+            ThreadName.setCurrent("maintenance")
             let db = LazyConnection(connectionString: connectionString)
             var delay = min(60, intervalSeconds)
             while !stopping.load(ordering: .acquiring) {

@@ -78,6 +78,7 @@ public final class PipelineRecorder: PipelineSink, Sendable {
     public func start() {
         began.store(true, ordering: .releasing)
         let thread = Thread { [self] in
+            ThreadName.setCurrent("pipeline recorder")
             let bars = BarStore(connectionString: connectionString)
             let logs = SystemLogStore(connectionString: connectionString)
             let catalog = StrategyCatalog(connectionString: connectionString)

@@ -65,7 +65,7 @@ public final class ReplayServer: Sendable {
         ready(nil)
         let store = BusEventStore(connectionString: connectionString)
         while !service.isStopping {
-            guard let ready = try? socket.poll(.readable, timeoutMilliseconds: 100), ready.contains(.readable),
+            guard service.waitForMessage(on: socket),
                   let message = try? socket.receiveMessage(dontWait: true, maxBytes: 4_096, maxFrames: 4) else { continue }
             let frames = message.frames
             if message.oversized, let identity = frames.first {

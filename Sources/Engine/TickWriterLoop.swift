@@ -90,6 +90,7 @@ public final class TickWriterLoop: Sendable {
         writer.close()
         for index in 0..<writers {
             let thread = Thread { [self] in
+                ThreadName.setCurrent("tick writer \(index)")
                 self.run()
                 self.finished.signal()
             }
@@ -114,7 +115,14 @@ public final class TickWriterLoop: Sendable {
         var nextReplayAttempt: UInt64 = 0
         while true {
             let now = monotonicNanoseconds()
-            let wait = pending.isEmpty ? flushIntervalNanoseconds : (firstPendingAt + flushIntervalNanoseconds > now ? firstPendingAt + flushIntervalNanoseconds - now : 0)
+            // Idle, the writer sleeps until ticks come or the queue closes (a push and the close
+            // wake it); with a journal to give back, until its next attempt (once a second).
+            let idleWait: UInt64 = if let journal, !journal.isEmpty {
+                nextReplayAttempt > now ? min(nextReplayAttempt - now, 1_000_000_000) : 0
+            } else {
+                TickQueue.forever
+            }
+            let wait = pending.isEmpty ? idleWait : (firstPendingAt + flushIntervalNanoseconds > now ? firstPendingAt + flushIntervalNanoseconds - now : 0)
             let taken = queue.take(max: batchSize - pending.count, timeoutNanoseconds: wait)
             if pending.isEmpty && !taken.isEmpty { firstPendingAt = monotonicNanoseconds() }
             pending.append(contentsOf: taken)

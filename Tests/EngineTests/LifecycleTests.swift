@@ -73,5 +73,13 @@ struct LifecycleTests {
         let perSecond = after.compactMap { tid, n in before[tid].map { (tid, (n - $0) / 3) } }.sorted { $0.1 > $1.1 }
         #expect(!perSecond.isEmpty)
         #expect((perSecond.first?.1 ?? 0) <= 100, "wake-ups a second per thread: \(perSecond.prefix(5))")
+        // The market-data receiver sleeps until a message or its stop (it woke 20 times a
+        // second, polling with a 50 ms timeout, before).
+        let tasks = "/proc/\(daemon.process.processIdentifier)/task"
+        let feeds = perSecond.filter { tid, _ in
+            ((try? String(contentsOfFile: "\(tasks)/\(tid)/comm", encoding: .utf8)) ?? "").hasPrefix("feed ")
+        }
+        #expect(!feeds.isEmpty, "the receiver thread is found by its name")
+        #expect(feeds.allSatisfy { $0.1 <= 2 }, "an idle receiver's wake-ups a second: \(feeds)")
     }
 }

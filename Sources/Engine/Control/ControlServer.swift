@@ -124,7 +124,7 @@ public final class ControlServer: Sendable {
         var limiter = LoginLimiter(max: settings.maxFailedLogins, maxPerPeer: settings.maxFailedLoginsPerPeer,
                                    window: Double(settings.failedLoginWindowSeconds))
         while !service.isStopping {
-            guard let ready = try? socket.poll(.readable, timeoutMilliseconds: 100), ready.contains(.readable),
+            guard service.waitForMessage(on: socket),
                   let message = try? socket.receiveMessage(dontWait: true, maxBytes: Self.maxMessageBytes, maxFrames: 4) else { continue }
             var frames = message.frames
             guard frames.count >= 2 || (message.oversized && !frames.isEmpty) else { continue }

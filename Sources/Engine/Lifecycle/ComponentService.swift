@@ -121,6 +121,7 @@ public struct ComponentService: Service {
     private static func onThread(name: String, _ body: @escaping @Sendable () throws -> Void) async throws {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             let thread = Thread {
+                ThreadName.setCurrent(name)
                 do {
                     try body()
                     continuation.resume()
