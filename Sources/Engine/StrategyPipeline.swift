@@ -205,7 +205,8 @@ public final class StrategyPipeline: Sendable {
 // @unchecked Sendable is safe here: every mutable property below is read and written only from
 // blocks running on `queue`, a serial DispatchQueue (the pipeline never touches them otherwise),
 // so accesses are serialized and each block sees the previous block's writes (libdispatch
-// guarantees the happens-before between blocks of one serial queue).
+// guarantees the happens-before between blocks of one serial queue); `aggregator` and `runners`
+// assert it at every access (dispatchPrecondition).
 final class Shard: @unchecked Sendable {
     let queue: DispatchQueue
     private var confinedAggregator: BarAggregator

@@ -1,9 +1,7 @@
 import ArgumentParser
 import Config
-import Dispatch
 import Engine
 import Foundation
-import Synchronization
 
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -26,23 +24,11 @@ struct Serve: ParsableCommand {
         } catch {
             throw Self.exit(error)
         }
-        let result = Mutex<Result<Daemon.Outcome, DaemonError>?>(nil)
-        let done = DispatchSemaphore(value: 0)
-        Task {
-            do throws(DaemonError) {
-                let outcome = try await daemon.run()
-                result.withLock { $0 = .success(outcome) }
-            } catch {
-                result.withLock { $0 = .failure(error) }
-            }
-            done.signal()
-        }
-        done.wait()
         let outcome: Daemon.Outcome
-        switch result.withLock({ $0 }) {
-        case .success(let value)?: outcome = value
-        case .failure(let error)?: throw Self.exit(error)
-        case nil: throw ExitCode.failure
+        do {
+            outcome = try daemon.runBlocking()
+        } catch {
+            throw Self.exit(error)
         }
         // The stop line operators and scripts read (docs/operations.md), whatever the log level.
         FileHandle.standardError.write(Data("\(outcome.summary) abandoned_ticks=\(outcome.abandonedTicks) abandoned_records=\(outcome.abandonedRecords)\n".utf8))

@@ -1,4 +1,5 @@
 public import Config
+import Dispatch
 import Foundation
 public import Logging
 import ServiceLifecycle
@@ -163,6 +164,24 @@ public final class Daemon: Sendable {
         } catch {
             logger.warning("could not check whether the audit log is protected from this login", metadata: ["error": "\(error)"])
         }
+    }
+
+    /// `run` for a caller outside Swift concurrency (`serve`'s main thread): blocks until it ends.
+    public func runBlocking() throws(DaemonError) -> Outcome {
+        let result = Mutex<Result<Outcome, DaemonError>?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            do throws(DaemonError) {
+                let outcome = try await run()
+                result.withLock { $0 = .success(outcome) }
+            } catch {
+                result.withLock { $0 = .failure(error) }
+            }
+            done.signal()
+        }
+        done.wait()
+        guard let ended = result.withLock({ $0 }) else { throw DaemonError(.unavailable, "the daemon ended without an outcome") }
+        return try ended.get()
     }
 
     /// Starts every service in order, serves until a stop is asked (SIGTERM, SIGINT,
