@@ -72,7 +72,7 @@ public final class FeedReceiver: Sendable {
     /// Starts the thread; returns once the socket is connected or bound, or throws why not.
     public func start() throws(ZMQError) {
         let thread = Thread { [self] in
-            ThreadName.setCurrent("feed \(endpoint)")
+            ThreadName.setCurrent("feed " + String(endpoint.suffix(10)))  // the end names it: the port or the file
             self.run()
             self.finished.signal()
         }

@@ -83,11 +83,11 @@ public final class TickQueue: Sendable {
         }
     }
 
-    /// Takes up to `max` ticks (whole batches; at least one batch if any is there), waiting up to
-    /// `timeoutNanoseconds` for the first. Returns an empty array on timeout or when closed and drained.
     /// A `take` timeout that never runs out (a push or the close ends the wait).
     public static let forever = UInt64.max
 
+    /// Takes up to `max` ticks (whole batches; at least one batch if any is there), waiting up to
+    /// `timeoutNanoseconds` for the first. Returns an empty array on timeout or when closed and drained.
     public func take(max: Int, timeoutNanoseconds: UInt64) -> [Tick] {
         let deadline: DispatchTime = timeoutNanoseconds == Self.forever
             ? .distantFuture : DispatchTime.now() + .nanoseconds(Int(min(timeoutNanoseconds, UInt64(Int.max / 2))))

@@ -112,7 +112,9 @@ public final class TickWriterLoop: Sendable {
         var pending: [Tick] = []
         pending.reserveCapacity(batchSize)
         var firstPendingAt: UInt64 = 0
-        var nextReplayAttempt: UInt64 = 0
+        // Not at once: at start `replayJournalAtStart` gives the journal back (and seeds the
+        // streams' sequences from it) before the intake opens.
+        var nextReplayAttempt: UInt64 = monotonicNanoseconds() + 1_000_000_000
         while true {
             let now = monotonicNanoseconds()
             // Idle, the writer sleeps until ticks come or the queue closes (a push and the close
@@ -143,7 +145,10 @@ public final class TickWriterLoop: Sendable {
             if drained && pending.isEmpty { break }
             // Journaled ticks go back as soon as PostgreSQL answers, even with no new ticks.
             if pending.isEmpty, let journal, !journal.isEmpty, monotonicNanoseconds() >= nextReplayAttempt {
-                if !replayJournal(writer) { nextReplayAttempt = monotonicNanoseconds() + 1_000_000_000 }
+                replayJournal(writer)
+                // Left over (PostgreSQL failed again, or another writer is giving it back): look
+                // again in a second. At once would spin while the other writer works.
+                if !journal.isEmpty { nextReplayAttempt = monotonicNanoseconds() + 1_000_000_000 }
             }
         }
         writer.close()

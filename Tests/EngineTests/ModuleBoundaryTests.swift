@@ -16,6 +16,9 @@ import TestSupport
     /// `import Postgres` in any of its forms (`@testable`, `public`, `import struct Postgres.X`).
     static let importOfTheWrapper = #"^(@\w+\s+)*((public|internal|package|fileprivate|private)\s+)?import\s+((struct|class|enum|protocol|func|var|let|typealias)\s+)?(Postgres|CLibPQ)\b"#
 
+    /// A call that runs a statement on a connection (its text may be built elsewhere).
+    static let connectionCall = #"\.(query|execute|copyIn)\(|\.transaction\s*[({]"#
+
     static func swiftFiles(under folder: String) throws -> [URL] {
         let root = Repository.root.appendingPathComponent(folder)
         let walker = FileManager.default.enumerator(at: root, includingPropertiesForKeys: nil)
@@ -38,7 +41,7 @@ import TestSupport
                     found.append(place)
                 }
                 // A statement's text may span lines; running one needs a call on the connection.
-                if code.range(of: #"\.(query|execute|copyIn)\(|\.transaction\s*[({]"#, options: .regularExpression) != nil {
+                if code.range(of: Self.connectionCall, options: .regularExpression) != nil {
                     found.append(place)
                 }
                 if Self.statement.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil { found.append(place) }
@@ -59,6 +62,9 @@ import TestSupport
         for sample in [#"import struct Postgres.PostgresConnection"#, #"@testable import Postgres"#] {
             #expect(sample.range(of: Self.importOfTheWrapper,
                                  options: .regularExpression) != nil, "\(sample)")
+        }
+        for sample in ["try db.query(sql, [id])", "try conn.execute(text)", "try db.transaction { conn in"] {
+            #expect(sample.range(of: Self.connectionCall, options: .regularExpression) != nil, "\(sample)")
         }
         for sample in [#"db.query("SELECT user_id::text FROM users")"#, #""UPDATE brokers SET is_active = false""#,
                        #"try conn.execute("SET LOCAL ROLE x")"#, #""DECLARE replay_ticks NO SCROLL CURSOR FOR""#] {

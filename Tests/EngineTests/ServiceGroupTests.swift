@@ -85,10 +85,77 @@ struct ServiceGroupTests {
         while !log.all.contains("start slow") && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
         try #require(log.all.contains("start slow"), "the slow service began its start")
         await group.triggerGracefulShutdown()
-        try await Task.sleep(for: .milliseconds(50))
+        // Released only once the stop reached the chain (a busy pool may take a while).
+        while !chain.record.isStopping && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
         release.signal()
         try await Self.value(of: running, within: .seconds(180))
         #expect(log.all == ["start a", "start slow", "stop slow", "stop a"], "c never starts; what started stops, last first")
+    }
+
+    /// A service of Swift concurrency (as Hummingbird's server is) in the chain.
+    struct FakeServer: Service {
+        enum Fault { case none, beforeRunning, whileRunning }
+        let name: String, fault: Fault, log: Log, running: @Sendable () -> Void
+        func run() async throws {
+            log.append("start \(name)")
+            if fault == .beforeRunning { throw Refused() }
+            running()
+            if fault == .whileRunning { throw Refused() }
+            try? await gracefulShutdown()
+            log.append("stop \(name)")
+        }
+    }
+
+    struct Named: Error { let inner: any Error }
+
+    static func serviceChain(_ faults: [(String, FakeServer.Fault)], log: Log) -> ServiceChain {
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let chain = ServiceChain(logger: logger)
+        for (name, fault) in faults {
+            if name.hasPrefix("server") {
+                chain.add(name, service: { running in FakeServer(name: name, fault: fault, log: log, running: running) },
+                          startFailure: { Named(inner: $0) })
+            } else {
+                chain.add(name, start: { log.append("start \(name)") }, stop: { log.append("stop \(name)") })
+            }
+        }
+        return chain
+    }
+
+    @Test func aConcurrencyServiceStartsInItsTurnAndAFailureBeforeItRunsIsAStartFailure() async throws {
+        let log = Log()
+        let chain = Self.serviceChain([("a", .none), ("server", .beforeRunning), ("c", .none)], log: log)
+        await #expect(throws: Named.self) { try await Self.group(chain).run() }
+        #expect(log.all == ["start a", "start server", "stop a"], "c never starts; a stops")
+        #expect(chain.record.current.failure?.service == "server")
+
+        let fine = Log()
+        let ok = Self.serviceChain([("a", .none), ("server", .none), ("c", .none)], log: fine)
+        let group = Self.group(ok)
+        let running = Task { try await group.run() }
+        let deadline = ContinuousClock.now + .seconds(180)
+        while ok.record.current.started.count < 3 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        await group.triggerGracefulShutdown()
+        try await Self.value(of: running, within: .seconds(180))
+        #expect(fine.all == ["start a", "start server", "start c", "stop c", "stop server", "stop a"])
+    }
+
+    /// A concurrency service that fails after it ran (the metrics endpoint, say) is logged and
+    /// the rest goes on until the stop; it is no start failure and stops nothing else.
+    @Test func aConcurrencyServiceFailingWhileItRunsStopsNothingElse() async throws {
+        let log = Log()
+        let chain = Self.serviceChain([("a", .none), ("server", .whileRunning), ("c", .none)], log: log)
+        let group = Self.group(chain)
+        let running = Task { try await group.run() }
+        let deadline = ContinuousClock.now + .seconds(180)
+        while chain.record.current.started.count < 3 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(chain.record.current.stopped.isEmpty && !chain.record.isStopping, "nothing stopped because of it")
+        await group.triggerGracefulShutdown()
+        try await Self.value(of: running, within: .seconds(180))
+        #expect(log.all == ["start a", "start server", "start c", "stop c", "stop a"])
+        #expect(chain.record.current.failure == nil)
     }
 
     @Test func servicesStartInOrderAndStopInReverseOrder() async throws {
@@ -166,7 +233,7 @@ struct ServiceGroupTests {
         kill(getpid(), SIGTERM)
         let outcome = try await Self.value(of: running, within: .seconds(180))
         #expect(outcome.isClean)
-        #expect(outcome.started == ["maintenance", "replay", "gateway", "event_writer", "order_desk", "strategies", "halts", "control",
+        #expect(outcome.started == ["maintenance", "replay", "gateway", "event_writer", "order_desk", "halts", "strategies", "control",
                                     "intake", "readiness"])
         let summary = outcome.summary
         #expect(summary.contains("stored=\(try stored())"), "everything accepted is stored: \(summary)")

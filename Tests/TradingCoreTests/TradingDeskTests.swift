@@ -151,6 +151,56 @@ extension TradingDeskHaltTests {
     }
 }
 
+extension TradingDeskHaltTests {
+    /// A strategy's halt (an operator's, or any halt read again at a restart) cancels its
+    /// working orders but the stoploss and target of what it holds. Before, it cancelled them
+    /// too, leaving an open position without its stoploss.
+    @Test func aStrategyHaltKeepsTheBracketsProtectingItsPosition() {
+        let t0 = Timestamp.parseRFC3339("2026-11-24T10:00:00+05:30")!
+        var desk = TradingDesk(ids: UUIDv7Generator(seed: 23))
+        let entry = OrderIntent(strategyID: "s", userID: "u", brokerID: "b", symbol: "X", exchange: "NSE", side: .buy, quantity: 10,
+                                stoploss: FixedDecimal(95), target: FixedDecimal(110), referencePrice: FixedDecimal(100), time: t0, reason: "entry")
+        _ = desk.submit(entry, now: t0)
+        let resting = OrderIntent(strategyID: "s", userID: "u", brokerID: "b", symbol: "X", exchange: "NSE", side: .buy, type: .limit,
+                                  quantity: 5, limitPrice: FixedDecimal(90), referencePrice: FixedDecimal(100), time: t0, reason: "add")
+        _ = desk.submit(resting, now: t0)
+        let cancelled = TradingDeskTests.events(desk.setHaltedStrategies(["s"], time: t0)).filter { $0.order.state.status == .cancelled }
+        #expect(cancelled.map { $0.order.intent.type } == [.limit] && cancelled.allSatisfy { $0.order.parentOrderID == nil },
+                "only the resting entry is cancelled")
+        let working = desk.workingOrderIDs.compactMap { desk.workingOrder($0) }
+        #expect(working.count == 2 && working.allSatisfy { $0.parentOrderID != nil }, "the stoploss and the target keep working")
+        let stopped = TradingDeskTests.events(desk.onTick(Tick(symbol: "X", exchange: "NSE", timestamp: t0, price: FixedDecimal(94))))
+        #expect(stopped.contains { $0.kind == .fill && $0.order.intent.type == .stopLossMarket }, "the stoploss still protects the position")
+    }
+
+    /// At a restart, a live order of a halted user still PENDING (the broker may or may not have
+    /// it) is not sent to the broker again: only its cancel is.
+    @Test func aHaltedUsersPendingLiveOrderIsNotResentAtStartOnlyCancelled() throws {
+        let t0 = Timestamp.parseRFC3339("2026-11-24T10:00:00+05:30")!
+        func liveDesk(_ seed: UInt64) -> TradingDesk {
+            var desk = TradingDesk(ids: UUIDv7Generator(seed: seed))
+            desk.liveBrokers = ["live1"]
+            desk.controls.algoID = "TEST-ALGO-1"
+            desk.setConnectedBrokers(["live1"])
+            return desk
+        }
+        var before = liveDesk(24)
+        let intent = OrderIntent(strategyID: "s", userID: "u", brokerID: "live1", symbol: "X", exchange: "NSE", side: .buy, quantity: 5,
+                                 referencePrice: FixedDecimal(100), time: t0, reason: "t")
+        _ = before.submit(intent, now: t0)
+        let pending = before.workingOrderIDs.compactMap { before.workingOrder($0) }
+        #expect(pending.count == 1 && pending[0].state.status == .pending)
+
+        var free = liveDesk(25)
+        #expect(GatewayDeskTests.requests(free.restoreWorking(pending, time: t0)).map(\.kind) == [.new], "not halted: sent again")
+        var halted = liveDesk(26)
+        _ = halted.setHalts(users: ["u"], engine: false, time: t0)
+        let requests = GatewayDeskTests.requests(halted.restoreWorking(pending, time: t0))
+        #expect(requests.map(\.kind) == [.cancel], "halted: only the cancel goes out")
+        #expect(requests.first?.reason == "trading halted (found at start)")
+    }
+}
+
 @Suite("Strategy day figures and position marks")
 struct StrategyDayTests {
     @Test func figuresFollowTheClosingExecutions() {

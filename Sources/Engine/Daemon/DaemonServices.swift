@@ -2,7 +2,6 @@ import Config
 import Dispatch
 import Foundation
 import Logging
-import ServiceLifecycle
 import Storage
 import Synchronization
 import ZeroMQ
@@ -11,7 +10,7 @@ import ZeroMQ
 /// reverse is the stop order: the intake first, so nothing new comes in, then what consumes it):
 ///
 /// authentication (ZAP) -> maintenance -> metrics -> replay -> gateway -> event writer ->
-/// order desk -> strategies -> halts -> control -> intake -> readiness
+/// order desk -> halts -> strategies -> control -> intake -> readiness
 ///
 /// Operators' commands stop before the desk drains into the event writer (a command applied
 /// after it stopped would be in memory only); the event writer stops before the gateway it hands
@@ -97,10 +96,8 @@ final class DaemonServices: Sendable {
             }
             // Hummingbird's server, a service of this group itself; a bind that fails is the
             // configuration's error.
-            chain.add("metrics", service: { running in
-                FailureNaming(exporter.service(running: running)) { error in
-                    DaemonError.configuration("metrics.bind: cannot listen on '\(config.metricsBind)': \(error)")
-                }
+            chain.add("metrics", service: { running in exporter.service(running: running) }, startFailure: { error in
+                DaemonError.configuration("metrics.bind: cannot listen on '\(config.metricsBind)': \(error)")
             })
         }
         chain.add("replay", start: {
@@ -121,8 +118,11 @@ final class DaemonServices: Sendable {
             }
         }, stop: { writer.stop() })
         chain.add("order_desk", start: { desk.startMarking() }, stop: { desk.drain() })
-        // The strategies (and the orders still working at the last stop) before the halts: the
-        // halts' first read then cancels what a halt committed while the engine was down covers.
+        // The halts before the strategies: the desk knows who is halted when it takes up the
+        // orders still working at the last stop, and cancels (never resends) a halted one's.
+        chain.add("halts", start: {
+            do { try halts.start() } catch { throw DaemonError.database(error) }
+        }, stop: { halts.stop() })
         // SIGHUP reloads while the strategies run: from their start (an operator who saw the
         // control socket appear may send it at once) until their stop (a reload after it would
         // mark them running again).
@@ -144,9 +144,6 @@ final class DaemonServices: Sendable {
             signals.onReload(nil)
             strategies.stop()
         })
-        chain.add("halts", start: {
-            do { try halts.start() } catch { throw DaemonError.database(error) }
-        }, stop: { halts.stop() })
         chain.add("control", start: {
             do { try control.start() } catch {
                 throw DaemonError.configuration("control.bind: cannot bind '\(config.controlBind)': \(error)")
@@ -210,20 +207,5 @@ final class DaemonServices: Sendable {
             return h
         }
         return sources
-    }
-}
-
-/// A service whose failure is reported as `name(error)` (the configuration key it concerns).
-private struct FailureNaming: Service {
-    let inner: any Service
-    let name: @Sendable (any Error) -> any Error
-
-    init(_ inner: any Service, name: @escaping @Sendable (any Error) -> any Error) {
-        self.inner = inner
-        self.name = name
-    }
-
-    func run() async throws {
-        do { try await inner.run() } catch { throw name(error) }
     }
 }

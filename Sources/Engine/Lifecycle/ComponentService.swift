@@ -20,7 +20,11 @@ public struct ComponentService: Service {
     /// runs (its listener bound) and stops at this service's graceful shutdown.
     public enum Body: Sendable {
         case blocking(start: @Sendable () throws -> Void, stop: @Sendable () -> Void)
-        case service(@Sendable (_ running: @escaping @Sendable () -> Void) -> any Service)
+        /// `startFailure` names an error the service ended with before it ran (a bind refused:
+        /// the configuration key). After it ran, its failure is logged and the rest of the
+        /// daemon goes on (the metrics endpoint failing must not stop the trading).
+        case service(@Sendable (_ running: @escaping @Sendable () -> Void) -> any Service,
+                     startFailure: @Sendable (any Error) -> any Error)
     }
 
     public let name: String
@@ -70,35 +74,56 @@ public struct ComponentService: Service {
             }
             logger.debug("stopping", metadata: ["component": "\(name)"])
             try? await Self.onThread(name: "stop-\(name)") { stop() }
-        case .service(let make):
-            // The inner service runs in this service's task, so this service's graceful
-            // shutdown is its own; it ends when it has stopped.
+        case .service(let make, let startFailure):
+            // The inner service runs in a child of this service's task, so this service's
+            // graceful shutdown is its own (task-local); it ends once it has stopped.
             let listening = StartSignal()
             let inner = make { listening.resolve(true) }
-            try await withThrowingTaskGroup(of: Void.self) { group in
+            let outcome = ErrorBox()
+            await withTaskGroup(of: Void.self) { group in
                 group.addTask {
                     defer { listening.resolve(false) }
-                    try await withTaskCancellationOrGracefulShutdownHandler {
-                        try await inner.run()
-                    } onCancelOrGracefulShutdown: {
-                        record.stopping()
-                    }
-                }
-                guard await listening.wait() else {
-                    // It ended before it ran: its error is why it could not start.
                     do {
-                        try await group.waitForAll()
+                        try await withTaskCancellationOrGracefulShutdownHandler {
+                            try await inner.run()
+                        } onCancelOrGracefulShutdown: {
+                            record.stopping()
+                        }
                     } catch {
-                        throw failed(error)
+                        outcome.error.withLock { $0 = error }
                     }
-                    throw failed(StartSignal.EndedBeforeRunning(service: name))
                 }
+                guard await listening.wait() else { return }
                 running()
-                try await group.waitForAll()
-                logger.debug("stopping", metadata: ["component": "\(name)"])
+                await group.waitForAll()
             }
+            let error = outcome.error.withLock { $0 }
+            guard record.current.started.contains(name) else {
+                // It ended before it ran: a stop or a cancellation meanwhile is no failure.
+                if record.isStopping || Task.isCancelled {
+                    next?.resolve(false)
+                    try? await gracefulShutdown()
+                    return
+                }
+                throw failed(startFailure(error ?? StartSignal.EndedBeforeRunning(service: name)))
+            }
+            if let error, !record.isStopping {
+                // It failed while it ran: said, and the rest goes on; this service waits for its turn.
+                logger.error("\(name) stopped: the engine goes on without it", metadata: ["error": "\(error)"])
+                await withTaskCancellationOrGracefulShutdownHandler {
+                    try? await gracefulShutdown()
+                } onCancelOrGracefulShutdown: {
+                    record.stopping()
+                }
+            }
+            logger.debug("stopping", metadata: ["component": "\(name)"])
         }
         record.stopped(name)
+    }
+
+    /// How the inner service ended, from its task.
+    private final class ErrorBox: Sendable {
+        let error = Mutex<(any Error)?>(nil)
     }
 
     /// Records a start failure and tells the services after this one never to start.
@@ -153,8 +178,9 @@ public final class ServiceChain: Sendable {
 
     /// Appends a service of Swift concurrency: `make` builds it with the callback it calls once
     /// it runs (an HTTP server: once it listens); it stops at its turn in the group's shutdown.
-    public func add(_ name: String, service make: @escaping @Sendable (_ running: @escaping @Sendable () -> Void) -> any Service) {
-        add(name, .service(make))
+    public func add(_ name: String, service make: @escaping @Sendable (_ running: @escaping @Sendable () -> Void) -> any Service,
+                    startFailure: @escaping @Sendable (any Error) -> any Error = { $0 }) {
+        add(name, .service(make, startFailure: startFailure))
     }
 
     private func add(_ name: String, _ body: ComponentService.Body) {

@@ -142,11 +142,14 @@ extension TradingDesk {
         return records
     }
 
-    /// The strategies halted now (from `halts`, read by the engine); replaces the set.
+    /// The strategies halted now (from `halts`, read by the engine); replaces the set. A newly
+    /// halted strategy's working orders are cancelled but its brackets, as a breaker's are: they
+    /// only protect what it holds. Before, an operator's halt, and every halt read again at a
+    /// restart (a `max_loss` one included), cancelled the stoploss of an open position.
     public mutating func setHaltedStrategies(_ strategies: Set<String>, time: Timestamp) -> [DeskRecord] {
         let newly = halts.set(strategies: strategies)
         var records: [DeskRecord] = []
-        for order in orders.sorted(where: { newly.contains($0.intent.strategyID) }) {
+        for order in orders.sorted(where: { newly.contains($0.intent.strategyID) && $0.parentOrderID == nil }) {
             records += cancel(orderID: order.orderID, reason: "strategy halted", time: time)
         }
         return records

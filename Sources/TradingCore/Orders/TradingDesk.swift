@@ -144,20 +144,24 @@ public struct TradingDesk: Sendable {
     /// and so is an order of a strategy not running (`running`); bracket orders of positions no
     /// longer held go too. Live orders are the broker's to expire and report.
     ///
-    /// Halts already set (an operator's, committed while the engine was down, read before the
-    /// orders) cancel what they would have cancelled had the engine been up: every order of a
-    /// halted user or of a halted engine, live or paper, and a halted strategy's orders but its
-    /// brackets (they only protect what it holds; the halt's kind, a loss or an operator's, is
-    /// not known here).
+    /// Halts already set (the engine reads them before the orders) cancel what they would have
+    /// cancelled had the engine been up: every order of a halted user or of a halted engine, and
+    /// a halted strategy's orders but its brackets (they only protect what it holds). A halted
+    /// live order still PENDING is not sent again: its cancel is (the broker may have it).
     public mutating func restoreWorking(_ orders: [DeskOrder], time: Timestamp, running: Set<String>? = nil) -> [DeskRecord] {
         var records: [DeskRecord] = []
         var children: [String: [String]] = [:]
         var stale: [(String, String)] = []
+        func haltReason(_ order: DeskOrder) -> String? {
+            if halts.isHalted(userID: order.intent.userID) { return "trading halted (found at start)" }
+            if halts.strategies.contains(order.intent.strategyID) && order.parentOrderID == nil { return "strategy halted (found at start)" }
+            return nil
+        }
         for order in orders where self.orders[order.orderID] == nil {
             self.orders.update(order)
             if let parent = order.parentOrderID { children[parent, default: []].append(order.orderID) }
             if isLive(order) {
-                if order.state.status == .pending {
+                if order.state.status == .pending && haltReason(order) == nil {
                     records.append(.gatewayRequest(GatewayRequest(kind: .new, requestID: ids.next(now: time).description, order: order, time: time)))
                 }
                 continue
@@ -188,12 +192,7 @@ public struct TradingDesk: Sendable {
         for pair in children.values where pair.count == 2 { self.orders.linkOneCancelsOther(pair[0], pair[1]) }
         let already = Set(stale.map(\.0))
         for order in orders where !already.contains(order.orderID) && self.orders[order.orderID] != nil {
-            let i = order.intent
-            if halts.isHalted(userID: i.userID) {
-                stale.append((order.orderID, "trading halted (found at start)"))
-            } else if halts.strategies.contains(i.strategyID) && order.parentOrderID == nil {
-                stale.append((order.orderID, "strategy halted (found at start)"))
-            }
+            if let reason = haltReason(order) { stale.append((order.orderID, reason)) }
         }
         for (orderID, reason) in stale { records += cancel(orderID: orderID, reason: reason, time: time) }
         var held: Set<String> = []
