@@ -177,13 +177,7 @@ extension TradingDeskHaltTests {
     /// it) is not sent to the broker again: only its cancel is.
     @Test func aHaltedUsersPendingLiveOrderIsNotResentAtStartOnlyCancelled() throws {
         let t0 = Timestamp.parseRFC3339("2026-11-24T10:00:00+05:30")!
-        func liveDesk(_ seed: UInt64) -> TradingDesk {
-            var desk = TradingDesk(ids: UUIDv7Generator(seed: seed))
-            desk.liveBrokers = ["live1"]
-            desk.controls.algoID = "TEST-ALGO-1"
-            desk.setConnectedBrokers(["live1"])
-            return desk
-        }
+        func liveDesk(_ seed: UInt64) -> TradingDesk { GatewayDeskTests().liveDesk(seed: seed) }
         var before = liveDesk(24)
         let intent = OrderIntent(strategyID: "s", userID: "u", brokerID: "live1", symbol: "X", exchange: "NSE", side: .buy, quantity: 5,
                                  referencePrice: FixedDecimal(100), time: t0, reason: "t")
