@@ -17,38 +17,14 @@ public final class OrderDesk: Sendable {
     // restore/flatten/strategiesStopped/startMarking/drain), which libdispatch runs one at a
     // time with happens-before between consecutive blocks.
     final class DeskBox: @unchecked Sendable {
-        private let queue: DispatchQueue
-        private var storedDesk: TradingDesk
-        private var storedTimer: (any DispatchSourceTimer)?
-
-        /// Asserted on the queue at every access (dispatchPrecondition), in place (`_modify`:
-        /// no copy of the desk's tables per mutation).
-        var desk: TradingDesk {
-            get {
-                dispatchPrecondition(condition: .onQueue(queue))
-                return storedDesk
-            }
-            _modify {
-                dispatchPrecondition(condition: .onQueue(queue))
-                yield &storedDesk
-            }
-        }
-
+        /// Asserted on the queue at every access, changed in place.
+        @QueueConfined var desk: TradingDesk
         /// The marking timer, also touched only on the queue.
-        var markTimer: (any DispatchSourceTimer)? {
-            get {
-                dispatchPrecondition(condition: .onQueue(queue))
-                return storedTimer
-            }
-            set {
-                dispatchPrecondition(condition: .onQueue(queue))
-                storedTimer = newValue
-            }
-        }
+        @QueueConfined var markTimer: (any DispatchSourceTimer)?
 
         init(_ desk: TradingDesk, queue: DispatchQueue) {
-            storedDesk = desk
-            self.queue = queue
+            _desk = QueueConfined(wrappedValue: desk, queue: queue)
+            _markTimer = QueueConfined(wrappedValue: nil, queue: queue)
         }
     }
 

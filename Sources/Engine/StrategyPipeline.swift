@@ -209,34 +209,12 @@ public final class StrategyPipeline: Sendable {
 // assert it at every access (dispatchPrecondition).
 final class Shard: @unchecked Sendable {
     let queue: DispatchQueue
-    private var confinedAggregator: BarAggregator
-    private var confinedRunners: [String: [Runner]] = [:]
     let sink: any PipelineSink
     let logger: Logger
-
     /// The shard's bars, asserted on its queue at every access (in place: no copy per tick).
-    var aggregator: BarAggregator {
-        get {
-            dispatchPrecondition(condition: .onQueue(queue))
-            return confinedAggregator
-        }
-        _modify {
-            dispatchPrecondition(condition: .onQueue(queue))
-            yield &confinedAggregator
-        }
-    }
-
+    @QueueConfined var aggregator: BarAggregator
     /// Running strategies by instrument ("SYMBOL|EXCHANGE"), asserted on the queue likewise.
-    var runners: [String: [Runner]] {
-        get {
-            dispatchPrecondition(condition: .onQueue(queue))
-            return confinedRunners
-        }
-        _modify {
-            dispatchPrecondition(condition: .onQueue(queue))
-            yield &confinedRunners
-        }
-    }
+    @QueueConfined var runners: [String: [Runner]]
 
     final class Runner {
         let spec: StrategySpec
@@ -258,8 +236,10 @@ final class Shard: @unchecked Sendable {
 
     init(index: Int, aggregator: BarAggregator, sink: any PipelineSink, logger: Logger, maxBatchesInFlight: Int) {
         self.inFlight = DispatchSemaphore(value: max(1, maxBatchesInFlight))
-        self.queue = DispatchQueue(label: "algotrader.pipeline.shard\(index)")
-        self.confinedAggregator = aggregator
+        let queue = DispatchQueue(label: "algotrader.pipeline.shard\(index)")
+        self.queue = queue
+        _aggregator = QueueConfined(wrappedValue: aggregator, queue: queue)
+        _runners = QueueConfined(wrappedValue: [:], queue: queue)
         self.sink = sink
         self.logger = logger
     }
