@@ -12,6 +12,8 @@ public final class IngestCounters: Sendable {
     public let writeFailures = Atomic<Int>(0)
     /// Ticks spilled to the local journal during a database outage, and replayed from it since.
     public let journaled = Atomic<Int>(0)
+    /// Of those, ticks journaled with PostgreSQL up but slower than intake, memory at its share.
+    public let spilled = Atomic<Int>(0)
     public let replayed = Atomic<Int>(0)
     /// Accepted ticks the database refused for their content: kept in `quarantine`, not stored.
     public let quarantined = Atomic<Int>(0)

@@ -87,6 +87,8 @@ public final class IngestEngine: Sendable {
             tickRetentionDays: config.tickRetentionDays, maxLeadSeconds: config.maxLeadSeconds,
             writers: config.writers, journal: journal, memoryTicks: config.journalMemoryTicks, sequences: sequences
         )
+        let writer = self.writer
+        queue.setOverflow { writer.spill($0) }
     }
 
     /// Starts the writer, the housekeeping thread and every receiver; on any failure, whatever

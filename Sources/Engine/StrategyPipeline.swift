@@ -191,6 +191,12 @@ public final class StrategyPipeline: Sendable {
         shards.reduce(0) { total, shard in total + shard.queue.sync { shard.aggregator.lateTicks } }
     }
 
+    /// Ticks that made no bars because their exchange was new and every kept exchange had open
+    /// bars (``BarAggregator/maxExchanges``), over all shards.
+    public var barTicksOverExchangeLimit: Int {
+        shards.reduce(0) { total, shard in total + shard.queue.sync { shard.aggregator.ticksOverExchangeLimit } }
+    }
+
     /// Instruments with bars in progress, and ticks that made no bars because the table was
     /// full (`bars.max_instruments`), over all shards.
     public var barCounts: (instruments: Int, overLimit: Int) {

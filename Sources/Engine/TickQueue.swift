@@ -6,9 +6,10 @@ public import TradingCore
 ///
 /// Receivers push whole batches (one lock round-trip per batch, not per tick); the writer takes
 /// up to a batch size at once. The queue is bounded twice: by ticks (`capacity`) and by the
-/// memory they hold (`maxBytes`, `ingest.max_memory`). When full, `push` waits: the receive
-/// thread stops reading its socket, and backpressure flows back to the publisher instead of
-/// memory growing without bound (docs/operations.md, "Overload"). Counting semaphores carry the
+/// memory they hold (`maxBytes`, `ingest.max_memory`). When full, a batch goes to the overflow
+/// (the journal) if one is set and takes it; otherwise `push` waits: the receive thread stops
+/// reading its socket, and backpressure flows back to the publisher instead of memory growing
+/// without bound (docs/operations.md, "Overload"). Counting semaphores carry the
 /// wake-ups, so none is lost between checking the state and waiting.
 public final class TickQueue: Sendable {
     private struct State {
@@ -32,6 +33,14 @@ public final class TickQueue: Sendable {
     public let lastBackpressureEnd = Atomic<UInt64>(0)
     /// Pushes waiting for room right now.
     public let waitingPushes = Atomic<Int>(0)
+    /// Where a batch goes instead of waiting when the queue is full (the journal: see
+    /// ``TickWriterLoop/spill(_:)``); `true` if it took the batch. Set once, before intake.
+    private let overflow = Mutex<(@Sendable ([Tick]) -> Bool)?>(nil)
+
+    /// Sets where batches go past the bounds, before any push.
+    public func setOverflow(_ handler: @escaping @Sendable ([Tick]) -> Bool) {
+        overflow.withLock { $0 = handler }
+    }
 
     public init(capacity: Int, maxBytes: Int = .max) {
         self.capacity = capacity
@@ -75,6 +84,9 @@ public final class TickQueue: Sendable {
                 if outcome { itemsAvailable.signal() }
                 return outcome
             }
+            // Full: past memory the journal takes the batch, and the receiver reads on. Only
+            // when it cannot (no journal, its budget or the disk full) does the push wait.
+            if let spill = overflow.withLock({ $0 }), spill(batch) { return true }
             if waitStarted == nil {
                 waitStarted = monotonicNanoseconds()
                 waitingPushes.add(1, ordering: .relaxed)

@@ -4,7 +4,7 @@ public import Logging
 import Metrics
 import Storage
 public import Synchronization
-import TradingCore
+public import TradingCore
 
 /// The writer threads: each takes ticks from the shared queue and stores them with one COPY per
 /// batch on its own connection, flushing when a batch is full or `flushInterval` after its
@@ -46,6 +46,9 @@ public final class TickWriterLoop: Sendable {
     /// Per-batch metrics (swift-metrics; no-ops unless a backend is bootstrapped).
     private let flushTimer = Metrics.Timer(label: "algotrader_tick_flush_seconds")
     private let batchSizes = Recorder(label: "algotrader_tick_batch_size")
+    /// Assigns ids to the batches receivers spill (its own generator and buffer; receivers take
+    /// turns).
+    private let spiller: Mutex<MarketDataWriter>
     /// One writer replays the journal at a time (batches in order).
     private let replaying = Mutex<Bool>(false)
 
@@ -55,6 +58,7 @@ public final class TickWriterLoop: Sendable {
         journal: TickJournal? = nil, memoryTicks: Int = 200_000, sequences: SequenceBook? = nil
     ) {
         self.journal = journal
+        self.spiller = Mutex(MarketDataWriter(connectionString: connectionString))
         self.sequences = sequences
         self.memoryTicks = memoryTicks
         self.writers = max(1, writers)
@@ -277,6 +281,28 @@ public final class TickWriterLoop: Sendable {
                 Thread.sleep(forTimeInterval: backoff)
                 backoff = min(backoff * 2, 5)
             }
+        }
+    }
+
+    /// The receivers' way past a full queue (``TickQueue``'s overflow): PostgreSQL is slower
+    /// than intake, or away, and memory holds `ingest.max_memory` already, so the batch goes to
+    /// the journal and the receivers keep reading (memory, then the journal, then backpressure;
+    /// docs/operations.md, "Overload"). `false` when there is no journal or it cannot take the
+    /// batch: the receiver then waits for room, and the engine stops reading.
+    public func spill(_ ticks: [Tick]) -> Bool {
+        guard let journal else { return false }
+        let now = clock.now()
+        return spiller.withLock { writer -> Bool in
+            guard let batch = writer.prepare(ticks[...], now: now) else { return true }
+            do {
+                try journal.append(batch, streams: TickJournal.streams(ticks[...]))
+            } catch {
+                return false
+            }
+            counters.journaled.add(batch.count, ordering: .relaxed)
+            counters.spilled.add(batch.count, ordering: .relaxed)
+            sequences?.markDurable(ticks[...])
+            return true
         }
     }
 

@@ -17,6 +17,10 @@ public enum SQLState {
     /// Class 23, integrity constraint violation: a foreign key, a check, a unique key, a row no
     /// partition takes (23514).
     public static let integrityConstraintClass = "23"
+    /// Class 54, program limit exceeded: 54000 (an index row or a value too large for its
+    /// page), 54001 statement_too_complex. What one record holds, or how many a statement
+    /// carries: splitting the batch finds it, retrying the same batch never succeeds.
+    public static let programLimitClass = "54"
     public static let serializationFailure = "40001"
     public static let deadlockDetected = "40P01"
     /// Class 53, insufficient resources: 53100 disk_full, 53200 out_of_memory, 53300
@@ -37,7 +41,7 @@ public enum DatabaseFailure: Sendable, Equatable {
     /// restarting or out of a resource, a serialization failure or a deadlock.
     case transient
     /// The server refused the statement for what it holds (data exception, integrity
-    /// constraint). Retrying fails the same way forever: isolate the record instead
+    /// constraint, a program limit). Retrying fails the same way forever: isolate the record instead
     /// (`PoisonIsolation`).
     case contentRefused
     /// Anything else (a missing table, a permission, a wrong password, a bug): fail at once
@@ -54,7 +58,8 @@ extension PostgresError {
             return .transient
         case .serverError, .copyFailed:
             guard let sqlState else { return .permanent }
-            if sqlState.hasPrefix(SQLState.dataExceptionClass) || sqlState.hasPrefix(SQLState.integrityConstraintClass) {
+            if sqlState.hasPrefix(SQLState.dataExceptionClass) || sqlState.hasPrefix(SQLState.integrityConstraintClass)
+                || sqlState.hasPrefix(SQLState.programLimitClass) {
                 return .contentRefused
             }
             if sqlState.hasPrefix(SQLState.connectionExceptionClass) || sqlState.hasPrefix(SQLState.insufficientResourcesClass)

@@ -10,6 +10,8 @@ public struct FeedSilenceMonitor: Sendable {
     public var holidays: [String: Set<Int64>] = [:]
     private var lastSeen: [String: Timestamp] = [:]
     public private(set) var silent: Set<String> = []
+    /// Exchanges watched (at most the configured sessions).
+    public var watchedCount: Int { lastSeen.count }
 
     public enum Change: Sendable, Equatable {
         case silent(exchange: String, sinceSeconds: Int64)
@@ -27,7 +29,10 @@ public struct FeedSilenceMonitor: Sendable {
     }
 
     /// Ticks of `exchange` were received at `time` (wall clock).
+    /// Only exchanges with a session are watched (no other can fall silent in one), so ticks of
+    /// made-up exchanges grow nothing here.
     public mutating func saw(_ exchange: String, at time: Timestamp) {
+        guard sessions[exchange] != nil else { return }
         lastSeen[exchange] = time
     }
 

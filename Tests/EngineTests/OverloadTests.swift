@@ -131,4 +131,40 @@ struct OverloadTests {
         #expect(daemon.stop() == 0)
         #expect(daemon.stopLine?["accepted"] == 8_000 && daemon.stopLine?["stored"] == 8_000, "\(String(describing: daemon.stopLine))")
     }
+
+    @Test func withPostgreSQLUpButNotWritingTicksGoToTheJournalPastMemoryAndAllAreStoredOnceAfter() throws {
+        // Before: memory full with PostgreSQL up but slow, the receivers stopped reading at once
+        // (the journal took ticks only when a write had failed), skipping the journal's budget.
+        let url = try TestDatabase.makeMigrated()
+        let bind = "127.0.0.1:\(LocalPort.unused())"
+        let daemon = try DaemonProcess(databaseURL: url, environment: [
+            "ALGOTRADER_METRICS_BIND": bind, "ALGOTRADER_INGEST_QUEUE_CAPACITY": "2000", "ALGOTRADER_JOURNAL_MEMORY_TICKS": "1000",
+            "ALGOTRADER_INGEST_BATCH_SIZE": "500",
+        ], captureStderr: true)
+        func metric(_ name: String) -> Double? {
+            guard let text = try? MetricsEndpointTests.scrape("http://\(bind)/metrics").stdout else { return nil }
+            return text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ").last!) }
+        }
+        #expect(HostileInputTests.waitFor(15) { metric("algotrader_database_up") == 1 })
+        // PostgreSQL answers, but no tick write can finish while this transaction holds the table.
+        let locker = try TestDatabase.connect(url)
+        try locker.execute("BEGIN")
+        try locker.execute("LOCK TABLE market_data IN ACCESS EXCLUSIVE MODE")
+        let publisher = try FaultTests.publisher(daemon, count: 12_000, rate: 6_000, seed: 5, out: "\(daemon.directory)/sent.json")
+        publisher.waitUntilExit()
+        #expect(HostileInputTests.waitFor(10) { (metric("algotrader_ticks_spilled_total") ?? 0) >= 8_000 },
+                "past 2,000 ticks in memory the journal took the rest: \(String(describing: metric("algotrader_ticks_spilled_total")))")
+        #expect((metric("algotrader_journal_bytes") ?? 0) > 0)
+        #expect(metric("algotrader_storage_blocked{path=\"ticks\"}") == 0, "the journal had room: nothing blocked")
+        #expect((metric("algotrader_ticks_overload_missing_total") ?? 0) == 0, "the engine never stopped reading")
+        try locker.execute("COMMIT")
+        #expect(HostileInputTests.waitFor(30) { metric("algotrader_journal_bytes") == 0 }, "the journal is given back")
+        let stored = try Self.settle(try TestDatabase.connect(url))
+        #expect(daemon.stop() == 0)
+        #expect(stored == 12_000 && daemon.stopLine?["accepted"] == 12_000 && daemon.stopLine?["stored"] == 12_000,
+                "every tick stored once: \(stored), \(String(describing: daemon.stopLine))")
+        let distinct = try HostileInputTests.count(try TestDatabase.connect(url),
+                                                   #"SELECT count(DISTINCT (tick_data->>'seq')) FROM market_data WHERE "interval" = 'tick'"#)
+        #expect(distinct == 12_000)
+    }
 }

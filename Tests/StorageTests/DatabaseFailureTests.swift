@@ -30,6 +30,21 @@ import TestSupport
         }
     }
 
+    @Test func aValueTooLargeForItsIndexIsRefusedForItsContentNotTakenForAnOutage() throws {
+        // 54000: what one record holds. Classed permanent before, a journaled round holding such
+        // a record was retried forever and every later round waited behind it.
+        let db = try TestDatabase.connect(try TestDatabase.makeEmpty())
+        try db.execute("CREATE TABLE big (s text)")
+        try db.execute("CREATE INDEX ON big (s)")
+        do {
+            try db.execute("INSERT INTO big SELECT string_agg(md5(i::text), '') FROM generate_series(1, 2000) AS i")
+            Issue.record("an index row over the btree maximum must be refused")
+        } catch {
+            #expect(error.sqlState == "54000", "\(error)")
+            #expect(error.failure == .contentRefused)
+        }
+    }
+
     @Test func serializationDeadlockAndResourceFailuresAreRetried() throws {
         let db = try TestDatabase.connect(try TestDatabase.makeEmpty())
         for state in [SQLState.serializationFailure, SQLState.deadlockDetected, "53100", SQLState.cannotConnectNow] {

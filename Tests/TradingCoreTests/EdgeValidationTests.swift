@@ -45,6 +45,33 @@ struct EdgeValidationTests {
         #expect(aggregator.instrumentCount == 1, "closed instruments leave the table")
     }
 
+    @Test func aFloodOfMadeUpExchangesKeepsTheFeedTimeTableBounded() {
+        // Before: feed time and the earliest bar end were kept per exchange without a bound, and
+        // `exchange` is any string of 1-20 characters.
+        func tick(_ exchange: String, _ seconds: Int64) -> Tick {
+            Tick(symbol: "S", exchange: exchange, timestamp: Self.t0.adding(nanoseconds: seconds * 1_000_000_000), price: FixedDecimal(100), quantity: 1)
+        }
+        var aggregator = BarAggregator(intervals: [.oneMinute], maxInstruments: 2, maxExchanges: 4)
+        for i in 0..<1_000 { _ = aggregator.add(tick("X\(i)", 0)) }
+        #expect(aggregator.exchangeCount <= 4)
+        #expect(aggregator.instrumentCount == 2, "two exchanges hold open bars; the others were forgotten to make room")
+        #expect(aggregator.ticksOverInstrumentLimit == 998)
+        // Every kept exchange with an open bar: a new one makes no bars and is counted.
+        var full = BarAggregator(intervals: [.oneMinute], maxExchanges: 2)
+        _ = full.add(tick("A", 0))
+        _ = full.add(tick("B", 0))
+        #expect(full.add(tick("C", 0)).isEmpty && full.ticksOverExchangeLimit == 1 && full.exchangeCount == 2)
+        #expect(full.advance(exchange: "D", to: Self.t0).isEmpty && full.exchangeCount == 2)
+        // The kept exchanges' bars still close on their own feed time.
+        #expect(full.add(tick("A", 61)).map(\.exchange) == ["A"])
+        #expect(full.flush().map(\.exchange).sorted() == ["A", "B"])
+        // Feed silence watches only exchanges with a session.
+        var monitor = FeedSilenceMonitor(sessions: ["NSE": (open: 555, close: 930)], silenceSeconds: 60)
+        for i in 0..<1_000 { monitor.saw("Y\(i)", at: Self.t0) }
+        monitor.saw("NSE", at: Self.t0)
+        #expect(monitor.watchedCount == 1)
+    }
+
     @Test func wideDecimalsHoldOpenInterestToTenToTheFifteenExactly() {
         #expect(WideDecimal("1000000000000000")?.description == "1000000000000000")
         #expect(WideDecimal("999999999999999.9999")?.units == 9_999_999_999_999_999_999)

@@ -90,7 +90,7 @@ final class DaemonServices: Sendable {
 
         if let registry = metricsRegistry {
             let sources = Self.metricsSources(config: config, engine: engine, journals: journals, writer: writer, halts: halts,
-                                              pipeline: pipeline, desk: desk, replay: replay)
+                                              pipeline: pipeline, recorder: strategies.recorder, desk: desk, replay: replay)
             guard let exporter = MetricsExporter(bind: config.metricsBind, registry: registry, sources: sources, logger: logger) else {
                 throw .configuration("metrics.bind: '\(config.metricsBind)'")
             }
@@ -179,12 +179,14 @@ final class DaemonServices: Sendable {
     }
 
     private static func metricsSources(config: EngineConfig, engine: IngestEngine, journals: Daemon.Journals, writer: EventWriter,
-                                       halts: HaltWatcher, pipeline: StrategyPipeline, desk: OrderDesk,
+                                       halts: HaltWatcher, pipeline: StrategyPipeline, recorder: PipelineRecorder, desk: OrderDesk,
                                        replay: ReplayServer) -> MetricsExporter.Sources {
         let tickJournal = journals.ticks, eventJournal = journals.events
         var sources = MetricsExporter.Sources(
             ingest: engine.counters, queueDepth: { engine.queued }, journalBytes: { tickJournal.journal.pendingBytes + eventJournal.pendingBytes },
-            events: writer, databaseUp: { engine.databaseUp },
+            // Up only while both paths reach it: ticks (their writes, or the probe when idle) and
+            // order records (the event writer's last round or journal replay).
+            events: writer, databaseUp: { engine.databaseUp && writer.databaseReachable.load(ordering: .relaxed) },
             activeHalts: { halts.activeHalts.load(ordering: .relaxed) }, feedSilences: { engine.feedSilences.load(ordering: .relaxed) })
         sources.health = {
             var h = MetricsExporter.Health()
@@ -198,6 +200,9 @@ final class DaemonServices: Sendable {
             h.streamsTracked = engine.sequences.streamCount
             h.streamsEvicted = engine.sequences.evictedStreams
             (h.barInstruments, h.barTicksOverLimit) = pipeline.barCounts
+            h.barTicksOverExchangeLimit = pipeline.barTicksOverExchangeLimit
+            h.droppedBars = recorder.droppedBars.load(ordering: .relaxed)
+            h.quarantinedBars = recorder.quarantinedBars.load(ordering: .relaxed)
             h.quarantinedOrderRecords = writer.quarantinedRecords.load(ordering: .relaxed)
             h.quarantinedJournalRecords = writer.quarantinedJournalRecords.load(ordering: .relaxed) + engine.counters.unreadableJournalRecords.load(ordering: .relaxed)
             h.refusedIntents = desk.refusedIntents.load(ordering: .relaxed)

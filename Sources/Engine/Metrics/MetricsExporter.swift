@@ -33,6 +33,12 @@ public final class MetricsExporter: Sendable {
         /// Instruments with bars in progress, and ticks that made no bars (the table was full).
         public var barInstruments = 0
         public var barTicksOverLimit = 0
+        /// Ticks of exchanges past the bound on exchanges followed (they made no bars).
+        public var barTicksOverExchangeLimit = 0
+        /// Closed bars dropped while PostgreSQL was away (oldest first, past 200,000 waiting),
+        /// and bars the database refused for their content (quarantined).
+        public var droppedBars = 0
+        public var quarantinedBars = 0
         /// Order records the database refused (quarantined), journal records unreadable.
         public var quarantinedOrderRecords = 0
         public var quarantinedJournalRecords = 0
@@ -113,6 +119,7 @@ public final class MetricsExporter: Sendable {
         counter("algotrader_ticks_duplicate_total", snapshot.duplicates)
         counter("algotrader_ticks_gaps_total", snapshot.gaps)
         counter("algotrader_ticks_journaled_total", s.ingest.journaled.load(ordering: .relaxed))
+        counter("algotrader_ticks_spilled_total", s.ingest.spilled.load(ordering: .relaxed))
         counter("algotrader_ticks_replayed_total", s.ingest.replayed.load(ordering: .relaxed))
         counter("algotrader_tick_write_failures_total", snapshot.writeFailures)
         for reason in TickRejection.allCases {
@@ -131,6 +138,9 @@ public final class MetricsExporter: Sendable {
         counter("algotrader_intents_refused_total", h.refusedIntents)
         counter("algotrader_streams_evicted_total", h.streamsEvicted)
         counter("algotrader_bar_ticks_over_limit_total", h.barTicksOverLimit)
+        counter("algotrader_bars_dropped_total", h.droppedBars)
+        counter("algotrader_bars_quarantined_total", h.quarantinedBars)
+        counter("algotrader_bar_exchanges_over_limit_total", h.barTicksOverExchangeLimit)
         counter("algotrader_replay_requests_total", h.replayServed, [("outcome", "served")])
         counter("algotrader_replay_requests_total", h.replayRefused, [("outcome", "refused")])
         counter("algotrader_replay_requests_total", h.replayStalled, [("outcome", "stalled")])

@@ -35,13 +35,34 @@ public struct BarAggregator: Sendable {
     /// make no bars until some close (counted in `ticksOverInstrumentLimit`).
     public let maxInstruments: Int
     public private(set) var ticksOverInstrumentLimit = 0
+    /// Exchanges whose feed time is kept, at most: `exchange` is any 1-20 character string, so a
+    /// flood of made-up exchanges must not grow the feed-time tables. Past it, an exchange with
+    /// no open bar is forgotten (the stalest first) to make room; when every kept exchange has
+    /// open bars, ticks of a new one make no bars (counted in `ticksOverExchangeLimit`).
+    public let maxExchanges: Int
+    public private(set) var ticksOverExchangeLimit = 0
 
     public init(calendar: SessionCalendar = .standard, intervals: [BarInterval] = BarInterval.allCases, graceNanoseconds: Int64 = 0,
-                maxInstruments: Int = 100_000) {
+                maxInstruments: Int = 100_000, maxExchanges: Int = 256) {
         self.calendar = calendar
         self.intervals = intervals
         self.graceNanoseconds = graceNanoseconds
         self.maxInstruments = maxInstruments
+        self.maxExchanges = max(1, maxExchanges)
+    }
+
+    /// Exchanges whose feed time is kept.
+    public var exchangeCount: Int { feedTime.count }
+
+    /// Whether `exchange` has (or can be given) a feed time: makes room past `maxExchanges` by
+    /// forgetting the stalest exchange with no open bar.
+    private mutating func admit(_ exchange: String) -> Bool {
+        if feedTime[exchange] != nil { return true }
+        if feedTime.count < maxExchanges { return true }
+        let idle = feedTime.filter { nextEnd[$0.key] == nil }
+        guard let stalest = idle.min(by: { $0.value < $1.value })?.key else { return false }
+        feedTime[stalest] = nil
+        return true
     }
 
     /// Instruments with bars in progress.
@@ -59,6 +80,10 @@ public struct BarAggregator: Sendable {
     public mutating func add(_ tick: Tick) -> [Bar] {
         // Feed time first: a tick at or past a bar's end (plus grace) closes it before the tick
         // opens the next one.
+        guard admit(tick.exchange) else {
+            ticksOverExchangeLimit += 1
+            return []
+        }
         var closed = advance(exchange: tick.exchange, to: tick.timestamp)
         let instrument = Instrument(symbol: tick.symbol, exchange: tick.exchange)
         var slots: Slots
@@ -109,6 +134,7 @@ public struct BarAggregator: Sendable {
         if let current = feedTime[exchange], current >= time {
             return []
         }
+        guard admit(exchange) else { return [] }
         feedTime[exchange] = time
         guard let earliest = nextEnd[exchange], time.nanosecondsSinceEpoch >= earliest.nanosecondsSinceEpoch &+ graceNanoseconds else {
             return []
