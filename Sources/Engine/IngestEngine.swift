@@ -149,6 +149,7 @@ public final class IngestEngine: Sendable {
             return list
         }
         all.forEach { $0.stop() }
+        queue.admitWaitingPushes()
         all.forEach { $0.join() }
         queue.close()
         writer.join(timeoutSeconds: writerTimeoutSeconds)

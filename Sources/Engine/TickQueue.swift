@@ -18,6 +18,8 @@ public final class TickQueue: Sendable {
         var count = 0
         var bytes = 0
         var closed = false
+        /// Stopping: pushes no longer wait for room (see `admitWaitingPushes`).
+        var admitAll = false
         /// Consumers blocked in `take`; `close` wakes every one of them.
         var waiting = 0
     }
@@ -73,7 +75,7 @@ public final class TickQueue: Sendable {
             let outcome: Bool? = state.withLock { s in
                 if s.closed { return false }
                 // An empty queue always takes a batch, however large, so nothing can deadlock.
-                guard s.count == 0 || (s.count + batch.count <= capacity && s.bytes + size <= maxBytes) else { return nil }
+                guard s.count == 0 || s.admitAll || (s.count + batch.count <= capacity && s.bytes + size <= maxBytes) else { return nil }
                 s.batches.append(batch)
                 s.batchBytes.append(size)
                 s.count += batch.count
@@ -133,6 +135,15 @@ public final class TickQueue: Sendable {
             state.withLock { $0.waiting -= 1 }
             if timedOut { return [] }
         }
+    }
+
+    /// At stop, before the receivers are joined: a push waiting for room (PostgreSQL away and the
+    /// journal full) takes its batch in over the bound, so the receiver can leave and the
+    /// writers' shutdown stores the batch or counts it abandoned. At most one batch per receiver
+    /// goes over. Before, such a stop waited for the database for ever.
+    public func admitWaitingPushes() {
+        state.withLock { $0.admitAll = true }
+        spaceAvailable.signal()
     }
 
     /// After `close`, pushes are refused and `take` returns what is left, then empty arrays.

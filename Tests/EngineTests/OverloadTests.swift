@@ -167,4 +167,27 @@ struct OverloadTests {
                                                    #"SELECT count(DISTINCT (tick_data->>'seq')) FROM market_data WHERE "interval" = 'tick'"#)
         #expect(distinct == 12_000)
     }
+
+    @Test func aStopWithTicksNeitherPostgreSQLNorTheJournalTookExits75AndSaysHowMany() throws {
+        // The stop line counts what could not be made durable, and the exit status tells systemd
+        // it was no clean stop (a clean one is 0).
+        let cluster = try ScratchCluster()
+        #expect(try CommandRunner.algotrader(["migrate", "--config", Repository.shippedConfig],
+                                             environment: ["ALGOTRADER_DATABASE_URL": cluster.url]).status == 0)
+        let daemon = try DaemonProcess(databaseURL: cluster.url, environment: [
+            "ALGOTRADER_LOGGING_LEVEL": "info", "ALGOTRADER_JOURNAL_MAX_BYTES": "2MiB", "ALGOTRADER_JOURNAL_SEGMENT_MB": "1", "ALGOTRADER_JOURNAL_MEMORY_TICKS": "1000", "ALGOTRADER_INGEST_QUEUE_CAPACITY": "4000",
+            "ALGOTRADER_INGEST_BATCH_SIZE": "500",
+        ], captureStderr: true)
+        #expect(HostileInputTests.waitFor(15) { daemon.stderr.contains("serving") })
+        try cluster.crash()
+        let publisher = try FaultTests.publisher(daemon, count: 20_000, rate: 10_000, seed: 7, out: "\(daemon.directory)/sent.json")
+        publisher.waitUntilExit()
+        #expect(HostileInputTests.waitFor(10) { daemon.stderr.contains("ticks can reach neither PostgreSQL nor the journal") },
+                "\(daemon.stderr.suffix(1_500))")
+        #expect(daemon.stop() == 75, "\(daemon.stderr.suffix(1_500))")
+        let line = try #require(daemon.stopLine)
+        #expect((line["abandoned_ticks"] ?? 0) > 0 && (line["stored"] ?? -1) == 0, "\(line)")
+        #expect(daemon.stderr.contains("stopped with work that could not be made durable"))
+        #expect(!daemon.stderr.contains("stopped cleanly"))
+    }
 }
