@@ -197,6 +197,41 @@ struct PoisonRecordTests {
         defer { store.close() }
         #expect(try store.events(from: 1, to: 4, limit: 10).map(\.seq) == [1, 2, 3, 4], "the replay endpoint serves every seq")
     }
+
+    @Test func seqIsNeverReusedWhenTheJournaledRoundsAreLostBeforeTheyReachedPostgreSQL() throws {
+        // Before: events published from the journal during an outage, then the journal's
+        // segments lost (deleted by hand, a disk replaced), and the next start handed out the
+        // same seqs again to different events.
+        let cluster = try ScratchCluster()
+        #expect(try CommandRunner.algotrader(["migrate", "--config", Repository.shippedConfig],
+                                             environment: ["ALGOTRADER_DATABASE_URL": cluster.url]).status == 0)
+        let ids = try SampleRows.userStrategyBrokerTrade(try TestDatabase.connect(cluster.url), username: "lost")
+        let directory = NSTemporaryDirectory() + "lost-\(UUID().uuidString.prefix(8))"
+        do {
+            let harness = try PoisonRecordTests.Harness(url: cluster.url, directory: directory)
+            try cluster.crash()
+            for symbol in ["RELIANCE", "TCS", "INFY"] {
+                let order = PoisonRecordTests.order(ids, symbol: symbol)
+                harness.writer.enqueue([.order(order), .event(BusEvent(kind: .order, order: order, time: SystemClock().now()))])
+            }
+            let published = try harness.received(until: 3)
+            #expect(published.count == 3, "published once journaled")
+            harness.stop()
+        }
+        let events = directory + "/events"
+        let lost = try FileManager.default.contentsOfDirectory(atPath: events).filter { $0.hasSuffix(".seg") }
+        #expect(!lost.isEmpty, "the rounds were journaled")
+        for name in lost { try FileManager.default.removeItem(atPath: events + "/" + name) }
+        try cluster.start()
+        let harness = try PoisonRecordTests.Harness(url: cluster.url, directory: directory)
+        let next = PoisonRecordTests.order(ids, symbol: "WIPRO")
+        harness.writer.enqueue([.order(next), .event(BusEvent(kind: .order, order: next, time: SystemClock().now()))])
+        let published = try harness.received(until: 1)
+        harness.stop()
+        let payload = published.first.map { Data($0.1.utf8) } ?? Data()
+        let seq = (try? JSONSerialization.jsonObject(with: payload) as? [String: Any])?["seq"] as? Int
+        #expect(seq == 4, "the next event takes the next seq, not one a subscriber already saw: \(String(describing: seq))")
+    }
 }
 
 /// The tick journal's half of failure 3: a journaled batch holding a row PostgreSQL refuses, and
