@@ -169,4 +169,39 @@ struct HostileInputTests {
         #expect(tail.events.count == 11 && tail.end?["to_seq"] == 20_000 && tail.end?["count"] == 11, "a range past the last event")
         #expect(daemon.stop() == 0)
     }
+
+    @Test func aReplayDuringADatabaseOutageSaysWhereToGoOnAndIsServedWhenPostgreSQLIsBack() throws {
+        let cluster = try ScratchCluster()
+        #expect(try CommandRunner.algotrader(["migrate", "--config", Repository.shippedConfig],
+                                             environment: ["ALGOTRADER_DATABASE_URL": cluster.url]).status == 0)
+        try TestDatabase.connect(cluster.url).query("""
+            INSERT INTO bus_events (seq, topic, event, payload)
+            SELECT g, 'order.u.s', 'order', '{"seq":' || g || '}' FROM generate_series(1, 300) g
+            """)
+        let daemon = try DaemonProcess(databaseURL: cluster.url)
+        let replay = "ipc://\(daemon.directory)/replay.ipc", out = "\(daemon.directory)/replay.json"
+        struct Answer: Decodable {
+            let events: [[String]]
+            let end: [String: Int64]?
+            let error: ErrorBody?
+        }
+        struct ErrorBody: Decodable {
+            let error: String
+            let next_from_seq: Int64
+        }
+        func ask(_ from: Int, _ to: Int) throws -> Answer {
+            #expect(try DaemonProcess.python("hostile_feed.py", ["replay", replay, String(from), String(to), out]) == 0)
+            return try JSONDecoder().decode(Answer.self, from: Data(contentsOf: URL(fileURLWithPath: out)))
+        }
+        #expect(try ask(1, 10).events.count == 10)
+        try cluster.crash()
+        let away = try ask(50, 200)
+        #expect(away.events.isEmpty && away.end?["count"] == 0, "nothing claimed: \(String(describing: away.end))")
+        #expect(away.end?["next_from_seq"] == 50 && away.end?["to_seq"] == 49, "where to go on")
+        #expect(away.error?.error.contains("database unavailable") == true && away.error?.next_from_seq == 50)
+        try cluster.start()
+        #expect(Self.waitFor(30) { (try? ask(50, 200))?.events.count == 151 }, "served again once PostgreSQL answers")
+        #expect(daemon.process.isRunning)
+        #expect(daemon.stop() == 0)
+    }
 }
