@@ -174,8 +174,9 @@ struct OverloadTests {
         let cluster = try ScratchCluster()
         #expect(try CommandRunner.algotrader(["migrate", "--config", Repository.shippedConfig],
                                              environment: ["ALGOTRADER_DATABASE_URL": cluster.url]).status == 0)
+        let bind = "127.0.0.1:\(LocalPort.unused())"
         let daemon = try DaemonProcess(databaseURL: cluster.url, environment: [
-            "ALGOTRADER_LOGGING_LEVEL": "info", "ALGOTRADER_JOURNAL_MAX_BYTES": "2MiB", "ALGOTRADER_JOURNAL_SEGMENT_MB": "1", "ALGOTRADER_JOURNAL_MEMORY_TICKS": "1000", "ALGOTRADER_INGEST_QUEUE_CAPACITY": "4000",
+            "ALGOTRADER_METRICS_BIND": bind, "ALGOTRADER_LOGGING_LEVEL": "info", "ALGOTRADER_JOURNAL_MAX_BYTES": "2MiB", "ALGOTRADER_JOURNAL_SEGMENT_MB": "1", "ALGOTRADER_JOURNAL_MEMORY_TICKS": "1000", "ALGOTRADER_INGEST_QUEUE_CAPACITY": "4000",
             "ALGOTRADER_INGEST_BATCH_SIZE": "500",
         ], captureStderr: true)
         #expect(HostileInputTests.waitFor(15) { daemon.stderr.contains("serving") })
@@ -184,6 +185,10 @@ struct OverloadTests {
         publisher.waitUntilExit()
         #expect(HostileInputTests.waitFor(10) { daemon.stderr.contains("ticks can reach neither PostgreSQL nor the journal") },
                 "\(daemon.stderr.suffix(1_500))")
+        let metrics = try MetricsEndpointTests.scrape("http://\(bind)/metrics").stdout
+        #expect(metrics.contains("algotrader_storage_blocked{path=\"ticks\"} 1"), "the metric says nothing can be stored")
+        #expect(metrics.contains("algotrader_database_up 0"))
+        #expect(metrics.contains("algotrader_overloaded 1"), "the engine stopped reading")
         #expect(daemon.stop() == 75, "\(daemon.stderr.suffix(1_500))")
         let line = try #require(daemon.stopLine)
         #expect((line["abandoned_ticks"] ?? 0) > 0 && (line["stored"] ?? -1) == 0, "\(line)")

@@ -259,8 +259,31 @@ struct PoisonedTickJournalTests {
         })
         #expect(daemon.stop() == 0, "\(daemon.stderr.suffix(600))")
         #expect(try HostileInputTests.count(db, #"SELECT count(*) FROM market_data WHERE "interval" = 'tick'"#) == 299)
-        #expect(try QuarantineStore.list(kind: .tick, on: db).count == 1, "the refused row")
+        let refused = try QuarantineStore.list(kind: .tick, on: db)
+        #expect(refused.count == 1 && refused.first?.sqlState == "22021", "the refused row with the database's reason: \(refused.map(\.reason))")
         #expect(try QuarantineStore.list(kind: .tickJournal, on: db).count == 1, "the record that does not decode, as bytes")
         try HostileInputTests.expectCleanRestart(url, daemon)
+    }
+
+    @Test func aBatchOverTheRecordBoundIsJournaledInSeveralRecordsAndReplayedOnce() throws {
+        let url = try TestDatabase.makeMigrated()
+        let db = try TestDatabase.connect(url)
+        let directory = NSTemporaryDirectory() + "split-\(UUID().uuidString.prefix(8))"
+        let journal = TickJournal(journal: try SegmentJournal(directory: directory, maxRecordBytes: 4_096))
+        let now = SystemClock().now()
+        let ticks = (0..<500).map { Tick(symbol: "S\($0 % 7)", exchange: "NSE", timestamp: now, price: FixedDecimal(Int64($0 + 1))) }
+        let writer = MarketDataWriter(connectionString: url)
+        defer { writer.close() }
+        let batch = try #require(writer.prepare(ticks[...], now: now))
+        try journal.append(batch, streams: [])
+        let records = try journal.journal.read(limit: 1_000)
+        #expect(records.count > 1 && records.allSatisfy { $0.payload.count <= 4_096 }, "\(records.map(\.payload.count))")
+        let replayed = try journal.replay(with: writer)
+        #expect(replayed.ticks == 500 && journal.isEmpty)
+        #expect(try HostileInputTests.count(db, #"SELECT count(*) FROM market_data WHERE "interval" = 'tick'"#) == 500)
+        // The same batch journaled again (a replay interrupted before its checkpoint moved): no row twice.
+        try journal.append(batch, streams: [])
+        _ = try journal.replay(with: writer)
+        #expect(try HostileInputTests.count(db, #"SELECT count(*) FROM market_data WHERE "interval" = 'tick'"#) == 500)
     }
 }

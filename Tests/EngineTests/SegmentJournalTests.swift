@@ -10,6 +10,9 @@ final class FaultyDisk: Sendable {
         /// How many more bytes `pwrite` takes before it fails with ENOSPC (nil: no limit). A write
         /// larger than what is left is cut short, as on a real disk.
         var writableBytes: Int?
+        /// The error `pwrite` fails with once `writableBytes` are used (ENOSPC, or EIO for a
+        /// failing device).
+        var writeError = ENOSPC
         /// The next this many `fdatasync`s fail with `datasyncError`.
         var failingDatasyncs = 0
         var datasyncError = EIO
@@ -29,12 +32,12 @@ final class FaultyDisk: Sendable {
         let posix = JournalFileSystem.posix
         var fs = posix
         fs.pwrite = { [self] (fd: Int32, bytes: UnsafeRawBufferPointer, offset: Int64) throws(SystemError) -> Int in
-            let allowed = plan.withLock { p -> Int in
-                guard let left = p.writableBytes else { return bytes.count }
+            let (allowed, error) = plan.withLock { p -> (Int, Int32) in
+                guard let left = p.writableBytes else { return (bytes.count, 0) }
                 p.writableBytes = left - min(left, bytes.count)
-                return min(left, bytes.count)
+                return (min(left, bytes.count), p.writeError)
             }
-            guard allowed > 0 else { throw SystemError("pwrite", ENOSPC) }
+            guard allowed > 0 else { throw SystemError("pwrite", error) }
             return try posix.pwrite(fd, UnsafeRawBufferPointer(rebasing: bytes.prefix(allowed)), offset)
         }
         fs.fdatasync = { [self] (fd: Int32) throws(SystemError) in
@@ -167,6 +170,22 @@ struct SegmentJournalTests {
         #expect(strings(try journal.read(limit: 10)) == ["one", "two", "four"])
         let reopened = try SegmentJournal(directory: dir)
         #expect(strings(try reopened.read(limit: 10)) == ["one", "two", "four"])
+    }
+
+    @Test func anIOErrorPartWayThroughAWriteLeavesNoPartialRecord() throws {
+        let dir = directory(), disk = FaultyDisk()
+        let journal = try SegmentJournal(directory: dir, fileSystem: disk.fileSystem)
+        try journal.append(Array("one".utf8))
+        let goodSize = fileSize(SegmentJournal.path(dir, 1))
+        disk.set { $0.writableBytes = 7; $0.writeError = EIO }
+        let error = failure { () throws(SegmentJournal.Failure) in try journal.append(Array("a record the device fails".utf8)) }
+        guard case .io(let text)? = error else { Issue.record("expected .io, got \(String(describing: error))"); return }
+        #expect(text.contains("pwrite"))
+        #expect(fileSize(SegmentJournal.path(dir, 1)) == goodSize, "the partial frame was cut off")
+        #expect(journal.brokenReason == nil && journal.pendingBytes == Int64(goodSize))
+        disk.set { $0.writableBytes = nil }
+        try journal.append(Array("two".utf8))
+        #expect(strings(try SegmentJournal(directory: dir).read(limit: 10)) == ["one", "two"])
     }
 
     @Test func anFsyncFailureThrowsAndTheRecordIsAbsentAfterReopen() throws {
