@@ -245,7 +245,10 @@ public final class GatewayServer: Sendable {
         }
         let now = Self.now()
         if topic == "hello" {
-            hello(body, identity, authorized: authorization(message.userID), state, socket, logs, now: now)
+            // Who said it, as the transport vouches: the uid over ipc, the address over TCP, and
+            // the CURVE key it authenticated with (recorded with the hello).
+            let peer = ControlServer.ipcUser(message.peerAddress) ?? message.peerAddress ?? "unknown"
+            hello(body, identity, authorized: authorization(message.userID), peer: (peer, message.userID), state, socket, logs, now: now)
             return
         }
         guard let peer = state.peers[identity] else {
@@ -292,7 +295,8 @@ public final class GatewayServer: Sendable {
         return []
     }
 
-    private func hello(_ body: JSONValue, _ identity: [UInt8], authorized: Set<String>, _ state: State, _ socket: ZMQSocket,
+    private func hello(_ body: JSONValue, _ identity: [UInt8], authorized: Set<String>, peer: (address: String, curveKey: String?),
+                       _ state: State, _ socket: ZMQSocket,
                        _ logs: SystemLogStore, now: UInt64) {
         let hello: GatewayMessages.Hello
         switch GatewayMessages.hello(body) {
@@ -318,10 +322,14 @@ public final class GatewayServer: Sendable {
                                      apiType: hello.apiType, brokers: [], lastHeard: now, lastSent: now)
         let (accepted, refused) = admit(identity, state, socket)
         logger.notice("gateway connected", metadata: ["gateway": "\(gatewayID)", "brokers": "\(accepted)", "refused": "\(refused)",
-                                                      "authenticated_for": "\(authorized.count)"])
+                                                      "authenticated_for": "\(authorized.count)", "peer": "\(peer.address)",
+                                                      "curve_key": "\(peer.curveKey ?? "none")"])
         var data = JSONObjectWriter()
         data.add("gateway_id", gatewayID)
         data.add("broker_ids", strings: accepted)
+        data.add("refused_broker_ids", strings: refused)
+        data.add("peer", peer.address)
+        if let key = peer.curveKey { data.add("curve_key", key) }
         try? logs.insert([SystemLogEntry(component: "gateway", level: .info,
                                          message: "gateway \(gatewayID) connected for \(accepted.count) live broker(s)",
                                          data: data.text)])

@@ -69,6 +69,55 @@ struct CurveSecurityTests {
         #expect(plain.status == 69, "a client without CURVE gets no answer either")
     }
 
+    /// Whether a CURVE client with `keys` completes the handshake with `endpoint` (nil: neither
+    /// success nor an authentication failure within 5 s).
+    static func handshake(_ endpoint: String, _ type: ZMQSocketType, keys: CurveKeyPair, server: String) throws -> Bool? {
+        let context = try ZMQContext()
+        let socket = try ZMQSocket(context: context, type: type, linger: 0)
+        defer { socket.close() }
+        try socket.setCurveClient(publicKey: keys.publicKey, secretKey: keys.secretKey, serverKey: server)
+        let monitor = try socket.monitor(endpoint: "inproc://handshake-\(UUID().uuidString)",
+                                         events: [.handshakeSucceeded, .handshakeFailedAuth, .handshakeFailedProtocol, .handshakeFailedNoDetail])
+        defer { monitor.close() }
+        try monitor.setReceiveTimeout(milliseconds: 5_000)
+        try socket.connect(endpoint)
+        guard let event = try ZMQMonitorEvent.receive(from: monitor) else { return nil }
+        if event.kind == .handshakeSucceeded { return true }
+        return event.kind == .handshakeFailedAuth ? false : nil
+    }
+
+    @Test func eachSocketAdmitsOnlyTheKeysListedForItAGatewaysKeyOpensNothingElse() throws {
+        // A per-socket list replaces the shared one for that socket; the gateway's keys file is
+        // the gateway socket's list. Checked by the CURVE handshake itself (ZAP's answer).
+        let url = try TestDatabase.makeMigrated()
+        let server = try CurveKeyPair.generate(), subscriber = try CurveKeyPair.generate(), operatorKey = try CurveKeyPair.generate()
+        let gateway = try CurveKeyPair.generate(), stranger = try CurveKeyPair.generate()
+        let dir = NSTemporaryDirectory() + "curve-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try server.secretKey.write(toFile: "\(dir)/server.key", atomically: true, encoding: .utf8)
+        try "\(subscriber.publicKey)\n".write(toFile: "\(dir)/clients", atomically: true, encoding: .utf8)
+        try "\(operatorKey.publicKey)\n".write(toFile: "\(dir)/operators", atomically: true, encoding: .utf8)
+        try "\(gateway.publicKey) *\n".write(toFile: "\(dir)/gateways", atomically: true, encoding: .utf8)
+        let daemon = try DaemonProcess(databaseURL: url, environment: [
+            "ALGOTRADER_SECURITY_CURVE_SECRET_KEY_FILE": "\(dir)/server.key",
+            "ALGOTRADER_SECURITY_CURVE_ALLOWED_CLIENTS_FILE": "\(dir)/clients",
+            "ALGOTRADER_CONTROL_CURVE_CLIENTS_FILE": "\(dir)/operators",
+            "ALGOTRADER_GATEWAY_CURVE_KEYS_FILE": "\(dir)/gateways",
+            "ALGOTRADER_GATEWAY_IPC_BROKERS": "",
+        ])
+        defer { _ = daemon.stop() }
+        let sockets: [(name: String, type: ZMQSocketType, admitted: String)] = [
+            ("control", .dealer, "operator"), ("bus", .sub, "subscriber"), ("replay", .dealer, "subscriber"), ("gateway", .dealer, "gateway"),
+        ]
+        let keys = ["subscriber": subscriber, "operator": operatorKey, "gateway": gateway, "stranger": stranger]
+        for socket in sockets {
+            for (name, pair) in keys.sorted(by: { $0.key < $1.key }) {
+                let admitted = try Self.handshake("ipc://\(daemon.directory)/\(socket.name).ipc", socket.type, keys: pair, server: server.publicKey)
+                #expect(admitted == (name == socket.admitted), "\(name)'s key on the \(socket.name) socket: \(String(describing: admitted))")
+            }
+        }
+    }
+
     @Test func aCurveKeyWithoutAnAllowListIsABadConfigurationNamingTheKey() throws {
         let dir = NSTemporaryDirectory() + "curve-cfg-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)

@@ -79,6 +79,12 @@ struct GatewayAuthenticationTests {
             if welcome == nil { try bobGateway.hello([bob.brokerID]) }
         }
         #expect(welcome?["broker_ids"] == .array([.string(bob.brokerID)]), "\(String(describing: welcome))")
+        // The hello is recorded with who said it: the uid the kernel vouches for over ipc, and its key.
+        let hello = try db.query("""
+            SELECT data->>'peer', data->>'curve_key' FROM system_logs
+            WHERE component = 'gateway' AND data->>'curve_key' = $1 ORDER BY created_at DESC LIMIT 1
+            """, [bobKey.publicKey]).rows.first
+        #expect(hello?[0] == "uid:\(getuid())", "\(String(describing: hello))")
         #expect(try DaemonProcess.python("publish_price_path.py", [daemon.feed, "RELIANCE", "NSE", "3000", "7", "\(dir)/prices.json"]) == 0)
         let order = try #require(try bobGateway.next("order.new", within: 20), "bob's strategy placed a live order")
         let orderID = try #require(order["order_id"]?.stringValue)
