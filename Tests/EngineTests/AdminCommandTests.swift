@@ -42,8 +42,12 @@ struct AdminCommandTests {
         #expect(try Self.run(["user", "disable", "asha"], env).status == 0)
         #expect(try db.query("SELECT is_active FROM users WHERE username = 'asha'").scalar == "f")
         #expect(try Self.run(["user", "enable", "asha"], env).status == 0)
+        // A name stored before names were checked (or by hand) still lists on one line, escaped.
+        try db.query("INSERT INTO users (username, email, password_hash, role) VALUES ($1, 'old@example.com', 'x', 'trader')", ["old\nadmin"])
         let listed = try Self.run(["user", "list"], env)
         #expect(listed.stdout.contains("asha") && !listed.stdout.contains("scrypt"), "the list never shows hashes")
+        #expect(listed.stdout.split(separator: "\n").contains { $0.contains("old\\u{a}admin") } && !listed.stdout.contains("\nadmin"),
+                "\(listed.stdout)")
         let actions = try db.query("SELECT action FROM audit_log ORDER BY audit_id").rows.map { $0[0] ?? "" }
         #expect(actions == ["user_added", "password_changed", "user_disabled", "user_enabled"])
     }

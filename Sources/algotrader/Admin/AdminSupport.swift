@@ -84,8 +84,10 @@ enum Admin {
     }
 
     /// Prints rows as aligned columns.
+    /// One row per line, whatever the cells hold: control characters (a newline in a name
+    /// stored before names were checked, or put there by hand) are shown escaped (`\u{a}`).
     static func table(_ header: [String], _ rows: [[String?]]) {
-        let cells = [header] + rows.map { $0.map { $0 ?? "" } }
+        let cells = [header] + rows.map { $0.map { PrintableText.make($0 ?? "", maxCharacters: .max) } }
         var widths = header.map(\.count)
         for row in cells { for (i, c) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], c.count) } }
         for row in cells {
