@@ -2,13 +2,17 @@
 # Records the upgrade fixture: a database migrated and filled by an earlier release of this
 # repository, backed up with scripts/backup.sh into Tests/Fixtures/upgrade/TAG.dump. The upgrade
 # test (Tests/EngineTests/UpgradeTests.swift) restores it and migrates it with this build.
-#   scripts/make-upgrade-fixture.sh TAG [BINARY]
+#   scripts/make-upgrade-fixture.sh TAG|COMMIT [BINARY]
+# The files are named after the release (FIXTURE_NAME, default the first argument): v0.1.0 is
+# commit 5c89d68, so `FIXTURE_NAME=v0.1.0 scripts/make-upgrade-fixture.sh 5c89d68` remakes it
+# in a clone without tags.
 # BINARY: that release's `algotrader`, already built; without it the tag is built from
 # `git archive TAG` in a scratch folder (minutes). The release fills the database itself where it
 # can: admin commands, `serve` fed by its synthetic feed, `ctl`, `replay` (only the materialized
 # view's refresh is plain SQL, see below); it stops if any table is left empty. Needs PostgreSQL (scripts/pg-cluster.sh), psql and pg_dump.
 set -euo pipefail
-tag=${1:?usage: make-upgrade-fixture.sh TAG [BINARY]}
+tag=${1:?usage: make-upgrade-fixture.sh TAG|COMMIT [BINARY]}
+name=${FIXTURE_NAME:-$tag}
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${FIXTURE_OUT:-$root/Tests/Fixtures/upgrade}  # FIXTURE_OUT: elsewhere, for a trial run
 port=${FIXTURE_PORT:-55439}
@@ -154,8 +158,8 @@ empty=$(counts | awk -v parts=" $partitions " '$2 == 0 && index(parts, " " $1 " 
 [ -z "$empty" ] || { echo "tables the fixture left empty: $empty" >&2; exit 1; }
 
 mkdir -p "$out"
-"$root/scripts/backup.sh" "$url" "$out/$tag.dump"
-echo "$key" >"$out/$tag.credentials-key"
+"$root/scripts/backup.sh" "$url" "$out/$name.dump"
+echo "$key" >"$out/$name.credentials-key"
 # Rows per table as recorded, so the test knows the restore kept them all.
-counts >"$out/$tag.rows"
-echo "wrote $out/$tag.dump ($(stat -c %s "$out/$tag.dump") bytes), $tag.rows, $tag.credentials-key"
+counts >"$out/$name.rows"
+echo "wrote $out/$name.dump ($(stat -c %s "$out/$name.dump") bytes), $name.rows, $name.credentials-key"
