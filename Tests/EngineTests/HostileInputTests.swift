@@ -2,6 +2,7 @@ import Foundation
 import Postgres
 import TestSupport
 import Testing
+import ZeroMQ
 
 /// Issue 14's failures, reproduced from outside as they were found (the real binary, a real
 /// PostgreSQL, pyzmq peers): each now leaves the daemon up, every good record stored once, the
@@ -168,6 +169,31 @@ struct HostileInputTests {
         let tail = try ask(11_990, 20_000)
         #expect(tail.events.count == 11 && tail.end?["to_seq"] == 20_000 && tail.end?["count"] == 11, "a range past the last event")
         #expect(daemon.stop() == 0)
+    }
+
+    @Test func anOversizedReplayRequestIsDroppedUnreadAndTheEndpointAnswersTheNextOne() throws {
+        // Requests are capped at 4 KiB before parsing (ZMQ_MAXMSGSIZE): a larger one drops that
+        // connection in libzmq, never buffered whole.
+        let url = try TestDatabase.makeMigrated()
+        try TestDatabase.connect(url).query("INSERT INTO bus_events (seq, topic, event, payload) VALUES (1, 'order.u.s', 'order', '{\"seq\":1}')")
+        let daemon = try DaemonProcess(databaseURL: url)
+        defer { _ = daemon.stop() }
+        let context = try ZMQContext()
+        func request(_ payload: [UInt8]) throws -> [[UInt8]]? {
+            let dealer = try ZMQSocket(context: context, type: .dealer, linger: 0)
+            defer { dealer.close() }
+            try dealer.setReceiveTimeout(milliseconds: 1_500)
+            try dealer.connect("ipc://\(daemon.directory)/replay.ipc")
+            _ = try dealer.send([payload])
+            return try dealer.receive()
+        }
+        var big = Array(#"{"from_seq": 1, "to_seq": 1, "pad": ""#.utf8) + [UInt8](repeating: 0x61, count: 8 << 10) + Array(#""}"#.utf8)
+        #expect(try request(big) == nil, "no answer: dropped unread")
+        big = [UInt8](repeating: 0x20, count: 64 << 20)
+        #expect(try request(big) == nil, "64 MiB: dropped too")
+        let answer = try #require(try request(Array(#"{"from_seq": 1, "to_seq": 1}"#.utf8)), "the endpoint still answers")
+        #expect(String(decoding: answer[0], as: UTF8.self) == "order.u.s")
+        #expect(daemon.process.isRunning)
     }
 
     @Test func aReplayDuringADatabaseOutageSaysWhereToGoOnAndIsServedWhenPostgreSQLIsBack() throws {
