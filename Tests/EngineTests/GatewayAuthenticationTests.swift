@@ -80,10 +80,15 @@ struct GatewayAuthenticationTests {
         }
         #expect(welcome?["broker_ids"] == .array([.string(bob.brokerID)]), "\(String(describing: welcome))")
         // The hello is recorded with who said it: the uid the kernel vouches for over ipc, and its key.
-        let hello = try db.query("""
-            SELECT data->>'peer', data->>'curve_key' FROM system_logs
-            WHERE component = 'gateway' AND data->>'curve_key' = $1 ORDER BY created_at DESC LIMIT 1
-            """, [bobKey.publicKey]).rows.first
+        // (Written just after the welcome is sent.)
+        var hello: [String?]?
+        _ = HostileInputTests.waitFor(10) {
+            hello = try? db.query("""
+                SELECT data->>'peer', data->>'curve_key' FROM system_logs
+                WHERE component = 'gateway' AND data->>'curve_key' = $1 ORDER BY created_at DESC LIMIT 1
+                """, [bobKey.publicKey]).rows.first
+            return hello != nil
+        }
         #expect(hello?[0] == "uid:\(getuid())", "\(String(describing: hello))")
         #expect(try DaemonProcess.python("publish_price_path.py", [daemon.feed, "RELIANCE", "NSE", "3000", "7", "\(dir)/prices.json"]) == 0)
         let order = try #require(try bobGateway.next("order.new", within: 20), "bob's strategy placed a live order")

@@ -139,8 +139,11 @@ struct OverloadTests {
         let bind = "127.0.0.1:\(LocalPort.unused())"
         let daemon = try DaemonProcess(databaseURL: url, environment: [
             "ALGOTRADER_METRICS_BIND": bind, "ALGOTRADER_INGEST_QUEUE_CAPACITY": "2000", "ALGOTRADER_JOURNAL_MEMORY_TICKS": "1000",
-            "ALGOTRADER_INGEST_BATCH_SIZE": "500",
+            "ALGOTRADER_INGEST_BATCH_SIZE": "500", "ALGOTRADER_LOGGING_LEVEL": "info",
         ], captureStderr: true)
+        // Serving, not only up: the start reads market_data (bars in progress), which the lock
+        // below would hold up, and the intake would never open.
+        #expect(HostileInputTests.waitFor(30) { daemon.stderr.contains("serving") }, "\(daemon.stderr.suffix(1_000))")
         func metric(_ name: String) -> Double? {
             guard let text = try? MetricsEndpointTests.scrape("http://\(bind)/metrics").stdout else { return nil }
             return text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ").last!) }
