@@ -190,7 +190,10 @@ public final class TickWriterLoop: Sendable {
 
     /// Replays the journal if no other writer is; `false` if PostgreSQL failed meanwhile.
     @discardableResult
-    private func replayJournal(_ writer: MarketDataWriter) -> Bool {
+    /// - Parameter limit: ticks to give back in this turn at most: after a write, a few batches,
+    ///   so a writer alternates between the queue and the journal while receivers spill (with
+    ///   one writer, an unbounded replay would leave the queue's older ticks waiting).
+    private func replayJournal(_ writer: MarketDataWriter, limit: Int = .max) -> Bool {
         guard let journal else { return true }
         let mine = replaying.withLock { busy -> Bool in
             if busy { return false }
@@ -200,12 +203,16 @@ public final class TickWriterLoop: Sendable {
         guard mine else { return true }
         defer { replaying.withLock { $0 = false } }
         do {
-            let done = try journal.replay(with: writer)
+            let done = try journal.replay(with: writer, limit: limit)
             note(done)
             if done.ticks > 0 {
                 counters.stored.add(done.ticks - done.quarantinedTicks, ordering: .relaxed)
-                logger.notice("replayed journaled ticks into PostgreSQL", metadata: [
-                    "ticks": "\(done.ticks)", "journal_bytes": "\(journal.journal.pendingBytes)"])
+                if journal.isEmpty {
+                    logger.notice("the tick journal is given back to PostgreSQL", metadata: ["ticks": "\(done.ticks)"])
+                } else {
+                    logger.debug("replayed journaled ticks into PostgreSQL", metadata: [
+                        "ticks": "\(done.ticks)", "journal_bytes": "\(journal.journal.pendingBytes)"])
+                }
             }
             return true
         } catch {
@@ -242,7 +249,7 @@ public final class TickWriterLoop: Sendable {
                                  metadata: ["ticks": "\(result.quarantined)", "batch": "\(batch.count)"])
                 }
                 sequences?.markDurable(ticks)
-                if let journal, !journal.isEmpty { replayJournal(writer) }
+                if let journal, !journal.isEmpty { replayJournal(writer, limit: 4 * batchSize) }
                 return true
             } catch {
                 counters.writeFailures.add(1, ordering: .relaxed)
@@ -292,19 +299,35 @@ public final class TickWriterLoop: Sendable {
     public func spill(_ ticks: [Tick]) -> Bool {
         guard let journal else { return false }
         let now = clock.now()
-        return spiller.withLock { writer -> Bool in
-            guard let batch = writer.prepare(ticks[...], now: now) else { return true }
-            do {
-                try journal.append(batch, streams: TickJournal.streams(ticks[...]))
+        let outcome = spiller.withLock { writer -> SegmentJournal.Failure?? in
+            guard let batch = writer.prepare(ticks[...], now: now) else { return .some(nil) }
+            do throws(SegmentJournal.Failure) {
+                // One record, never split: a failure then leaves nothing of the batch in the
+                // journal (the append is undone whole), so the receiver may queue it again.
+                try journal.appendWhole(batch)
             } catch {
-                return false
+                return .some(error)
             }
             counters.journaled.add(batch.count, ordering: .relaxed)
             counters.spilled.add(batch.count, ordering: .relaxed)
-            sequences?.markDurable(ticks[...])
+            // Not marked durable for the streams' seq: older ticks of the same streams may still
+            // be in memory only, and a crash must not make a restart drop their resends (the
+            // seq saved for restarts moves on as the writers store the queue; a restart tops it
+            // up from the ticks stored since).
+            return nil
+        }
+        guard let failure = outcome ?? nil else {
+            if spillRefused.exchange(false, ordering: .relaxed) { logger.notice("the tick journal takes ticks again") }
             return true
         }
+        if !spillRefused.exchange(true, ordering: .relaxed) {
+            logger.warning("memory is full and the tick journal cannot take more: the engine stops reading until storage catches up",
+                           metadata: ["error": "\(failure)", "journal_bytes": "\(journal.journal.pendingBytes)"])
+        }
+        return false
     }
+    /// Whether the last spill was refused (logged once per episode).
+    private let spillRefused = Atomic<Bool>(false)
 
     /// Whether memory holds as much as it should during an outage: past it, batches spill.
     private var underMemoryPressure: Bool {

@@ -64,6 +64,7 @@ public final class DaemonProcess {
         environment["ALGOTRADER_BUS_REPLAY_BIND"] = "ipc://\(directory)/replay.ipc"
         environment["ALGOTRADER_GATEWAY_BIND"] = "ipc://\(directory)/gateway.ipc"
         environment["ALGOTRADER_CONTROL_BIND"] = "ipc://\(directory)/control.ipc"
+        environment["ALGOTRADER_STRATEGIES_BIND"] = "ipc://\(directory)/strategies.ipc"
         environment["ALGOTRADER_GATEWAY_IPC_BROKERS"] = "*"
         environment["ALGOTRADER_JOURNAL_DIR"] = "\(directory)/journal"
         environment["ALGOTRADER_METRICS_BIND"] = ""
@@ -141,9 +142,18 @@ public final class DaemonProcess {
         "ALGOTRADER_ORDERS_ALGO_ID": "TEST-ALGO-1",
     ]
 
-    /// SIGTERM and wait; returns the exit status (`nil` if it died of a signal).
+    /// SIGTERM and wait; returns the exit status (`nil` if it died of a signal). A daemon still
+    /// running 120 s after SIGTERM is killed (and reads as `nil`): a stop that hangs fails its
+    /// test instead of holding up the whole suite.
     public func stop() -> Int32? {
         if process.isRunning { process.terminate() }
+        let deadline = Date().addingTimeInterval(120)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            return nil
+        }
         process.waitUntilExit()
         return process.terminationReason == .exit ? process.terminationStatus : nil
     }

@@ -62,6 +62,15 @@ struct EdgeValidationTests {
         _ = full.add(tick("B", 0))
         #expect(full.add(tick("C", 0)).isEmpty && full.ticksOverExchangeLimit == 1 && full.exchangeCount == 2)
         #expect(full.advance(exchange: "D", to: Self.t0).isEmpty && full.exchangeCount == 2)
+        // A configured exchange's feed time is never forgotten: a late tick of a closed NSE bar
+        // stays late however many made-up exchanges come.
+        var guarded = BarAggregator(intervals: [.oneMinute], maxExchanges: 2)
+        _ = guarded.add(tick("NSE", 0))
+        _ = guarded.add(tick("NSE", 61))  // closes NSE's 10:00 bar
+        _ = guarded.flush()
+        for i in 0..<50 { _ = guarded.add(tick("Z\(i)", 0)) }
+        _ = guarded.add(tick("NSE", 5))
+        #expect(guarded.lateTicks == 1 && guarded.flush().allSatisfy { $0.exchange != "NSE" }, "no NSE bar reopened")
         // The kept exchanges' bars still close on their own feed time.
         #expect(full.add(tick("A", 61)).map(\.exchange) == ["A"])
         #expect(full.flush().map(\.exchange).sorted() == ["A", "B"])

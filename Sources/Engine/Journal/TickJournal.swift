@@ -44,6 +44,12 @@ public final class TickJournal: Sendable {
         try journal.append(record)
     }
 
+    /// Appends a batch as one record, or throws `.tooLarge` without writing (a spilled batch is
+    /// small: a receiver's batch). A failed append leaves nothing of it behind.
+    public func appendWhole(_ batch: MarketDataWriter.PreparedBatch) throws(SegmentJournal.Failure) {
+        try journal.append(Self.encode(batch, streams: []))
+    }
+
     static func encode(_ batch: MarketDataWriter.PreparedBatch, streams: [StreamSequence]) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(batch.rowBytes.count + 64)

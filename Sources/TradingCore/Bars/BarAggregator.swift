@@ -37,7 +37,7 @@ public struct BarAggregator: Sendable {
     public private(set) var ticksOverInstrumentLimit = 0
     /// Exchanges whose feed time is kept, at most: `exchange` is any 1-20 character string, so a
     /// flood of made-up exchanges must not grow the feed-time tables. Past it, an exchange with
-    /// no open bar is forgotten (the stalest first) to make room; when every kept exchange has
+    /// no open bar and no configured session is forgotten (the stalest first) to make room; when every kept exchange has
     /// open bars, ticks of a new one make no bars (counted in `ticksOverExchangeLimit`).
     public let maxExchanges: Int
     public private(set) var ticksOverExchangeLimit = 0
@@ -59,7 +59,9 @@ public struct BarAggregator: Sendable {
     private mutating func admit(_ exchange: String) -> Bool {
         if feedTime[exchange] != nil { return true }
         if feedTime.count < maxExchanges { return true }
-        let idle = feedTime.filter { nextEnd[$0.key] == nil }
+        // Never one with a configured session (NSE, MCX, ...): forgetting its feed time would let
+        // a late tick reopen, and overwrite, a bar that had closed.
+        let idle = feedTime.filter { nextEnd[$0.key] == nil && calendar.sessionOpenMinutes[$0.key] == nil }
         guard let stalest = idle.min(by: { $0.value < $1.value })?.key else { return false }
         feedTime[stalest] = nil
         return true
