@@ -89,6 +89,10 @@ extension ConfigKey {
         ConfigKey("security.curve_allowed_clients_file", .string, default: .string("")),
         ConfigKey("security.curve_market_data_server_key", .string, default: .string("")),
         ConfigKey("control.bind", .string, default: .string("tcp://127.0.0.1:5559")),
+        // strategy processes (strategy_type 'external'; docs/strategies-sdk.md)
+        ConfigKey("strategies.bind", .string, default: .string("tcp://127.0.0.1:5560")),
+        ConfigKey("strategies.heartbeat_timeout_ms", .integer(300...600_000), default: .integer(5_000)),
+        ConfigKey("strategies.curve_clients_file", .string, default: .string("")),
         ConfigKey("control.session_ttl_minutes", .integer(1...43_200), default: .integer(480)),
         ConfigKey("control.max_failed_logins", .integer(1...1_000), default: .integer(5)),
         ConfigKey("control.failed_login_window_seconds", .integer(1...86_400), default: .integer(300)),

@@ -34,6 +34,10 @@ public struct EngineConfig: Sendable {
     public var curveAllowedClientsFile: String
     public var curveMarketDataServerKey: String
     public var controlBind: String
+    /// The strategy processes' socket, how long one may stay silent, and its own CURVE list.
+    public var strategiesBind: String
+    public var strategiesHeartbeatTimeoutMilliseconds: Int
+    public var strategiesCurveClientsFile: String
     public var sessionTTLMinutes: Int
     public var maxFailedLogins: Int
     public var failedLoginWindowSeconds: Int
@@ -175,6 +179,13 @@ public struct EngineConfig: Sendable {
         }
         controlBind = try string("control.bind")
         guard Self.isEndpoint(controlBind) else { throw ConfigError(key: "control.bind", "'\(controlBind)' is not a ZeroMQ endpoint") }
+        strategiesBind = try string("strategies.bind")
+        guard Self.isEndpoint(strategiesBind) else { throw ConfigError(key: "strategies.bind", "'\(strategiesBind)' is not a ZeroMQ endpoint") }
+        strategiesHeartbeatTimeoutMilliseconds = try integer("strategies.heartbeat_timeout_ms")
+        strategiesCurveClientsFile = try string("strategies.curve_clients_file")
+        guard strategiesCurveClientsFile.isEmpty || !curveSecretKeyFile.isEmpty else {
+            throw ConfigError(key: "strategies.curve_clients_file", "needs security.curve_secret_key_file (the server's key)")
+        }
         sessionTTLMinutes = try integer("control.session_ttl_minutes")
         maxFailedLogins = try integer("control.max_failed_logins")
         failedLoginWindowSeconds = try integer("control.failed_login_window_seconds")
@@ -206,7 +217,8 @@ public struct EngineConfig: Sendable {
         if purpose == .serve && curveSecretKeyFile.isEmpty {
             // Sockets that change state or reveal users' data: without CURVE anyone who can reach
             // them is trusted, so they stay on this machine (loopback or a filesystem path).
-            for (key, endpoint) in [("bus.bind", busBind), ("bus.replay_bind", replayBind), ("gateway.bind", gatewayBind), ("control.bind", controlBind)]
+            for (key, endpoint) in [("bus.bind", busBind), ("bus.replay_bind", replayBind), ("gateway.bind", gatewayBind), ("control.bind", controlBind),
+                                  ("strategies.bind", strategiesBind)]
             where !Self.isLocal(endpoint) {
                 throw ConfigError(key: key, "'\(endpoint)' is reachable beyond this machine without CURVE: bind 127.0.0.1 or an ipc:// path, or set security.curve_secret_key_file with an allow-list")
             }

@@ -32,7 +32,7 @@ public final class EventWriter: Sendable {
     private let logger: Logger
     public let published = Atomic<Int>(0)
     /// Called after a batch's events were published: fills, so strategies learn their positions.
-    private let onPublished: @Sendable ([BusEvent]) -> Void
+    private let onPublished: @Sendable ([(seq: Int64, event: BusEvent, payload: String)]) -> Void
     /// Gateway requests and report acknowledgements, handed on once their rows are committed.
     private let onGateway: @Sendable ([DeskRecord]) -> Void
     private let security: SocketSecurity?
@@ -72,7 +72,7 @@ public final class EventWriter: Sendable {
     static let busSendHighWaterMark: Int32 = 100_000
 
     public init(connectionString: String, endpoint: String, context: ZMQContext, logger: Logger,
-                onPublished: @escaping @Sendable ([BusEvent]) -> Void = { _ in },
+                onPublished: @escaping @Sendable ([(seq: Int64, event: BusEvent, payload: String)]) -> Void = { _ in },
                 onGateway: @escaping @Sendable ([DeskRecord]) -> Void = { _ in }, security: SocketSecurity? = nil,
                 journal: SegmentJournal? = nil, seqFloor: SequenceFloor? = nil, gate: IntakeGate? = nil) {
         self.security = security
@@ -331,7 +331,7 @@ public final class EventWriter: Sendable {
             if event.kind == .fill { fillEvents.add(1, ordering: .relaxed) } else { orderEvents.add(1, ordering: .relaxed) }
             if event.kind == .order && event.order.state.status == .rejected { rejectedEvents.add(1, ordering: .relaxed) }
         }
-        onPublished(round.published.map(\.event))
+        onPublished(round.published)
         var gateway: [DeskRecord] = []
         var start = 0
         for batch in batches {

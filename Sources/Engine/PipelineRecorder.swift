@@ -33,10 +33,15 @@ public final class PipelineRecorder: PipelineSink, Sendable {
     /// Where intents go besides `system_logs` (the order desk).
     private let forwardIntents: @Sendable ([OrderIntent]) -> Void
 
-    public init(connectionString: String, logger: Logger, forwardIntents: @escaping @Sendable ([OrderIntent]) -> Void = { _ in }) {
+    /// Where closed bars go besides PostgreSQL (strategy processes).
+    private let forwardBars: @Sendable ([Bar]) -> Void
+
+    public init(connectionString: String, logger: Logger, forwardIntents: @escaping @Sendable ([OrderIntent]) -> Void = { _ in },
+                forwardBars: @escaping @Sendable ([Bar]) -> Void = { _ in }) {
         self.connectionString = connectionString
         self.logger = logger
         self.forwardIntents = forwardIntents
+        self.forwardBars = forwardBars
     }
 
     /// Closed bars and log entries waiting for PostgreSQL, at most: in a long outage the oldest
@@ -48,6 +53,7 @@ public final class PipelineRecorder: PipelineSink, Sendable {
     public let quarantinedBars = Atomic<Int>(0)
 
     public func closedBars(_ bars: [ClosedBar]) {
+        forwardBars(bars.map(\.bar))
         let dropped = pending.withLock { p -> Int in
             p.bars += bars
             let over = p.bars.count - Self.maxPendingBars

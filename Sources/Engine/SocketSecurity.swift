@@ -10,7 +10,7 @@ public import ZeroMQ
 public struct SocketSecurity: Sendable {
     /// The bound sockets, each with its allow-list.
     public enum Socket: String, Sendable, CaseIterable {
-        case control, bus, replay, marketData = "market_data", gateway
+        case control, bus, replay, marketData = "market_data", gateway, strategies
 
         /// The configuration key of its own allow-list.
         public var clientsKey: String {
@@ -20,6 +20,7 @@ public struct SocketSecurity: Sendable {
             case .replay: "bus.replay_curve_clients_file"
             case .marketData: "market_data.curve_clients_file"
             case .gateway: "gateway.curve_keys_file"
+            case .strategies: "strategies.curve_clients_file"
             }
         }
 
@@ -74,7 +75,14 @@ public struct SocketSecurity: Sendable {
         var allowed: [Socket: Set<String>] = [:]
         var gatewayBrokers: [String: Set<String>] = [:]
         for socket in Socket.allCases {
-            let file = socket == .gateway ? config.gatewayCurveKeysFile : config.curveClientsFiles[socket.clientsKey] ?? ""
+            let file = socket == .gateway ? config.gatewayCurveKeysFile
+                : socket == .strategies ? config.strategiesCurveClientsFile : config.curveClientsFiles[socket.clientsKey] ?? ""
+            // The strategy socket has a list of its own only: a subscriber's or an operator's key
+            // opens no strategy, and a strategy's opens nothing else.
+            if socket == .strategies && file.isEmpty {
+                allowed[socket] = []
+                continue
+            }
             guard !file.isEmpty else {
                 allowed[socket] = Set(shared)
                 continue

@@ -23,16 +23,23 @@ public final class StrategyRuntime: Sendable {
     private let logger: Logger
     private let calendar: SessionCalendar
     private let reloads = DispatchQueue(label: "algotrader.strategy-reload")
+    /// The strategy processes' endpoint (external strategies), when the daemon runs one.
+    public let processes: StrategyServer?
+    /// External strategies in the runnable set now (their processes may or may not be connected).
+    private let externalIDs = Mutex<Set<String>>([])
+    /// Set at stop: a process leaving after it marks nothing running again.
+    private let stopped = Atomic<Bool>(false)
 
-    public init(config: EngineConfig, logger: Logger, gateway: GatewayServer? = nil) {
+    public init(config: EngineConfig, logger: Logger, gateway: GatewayServer? = nil, processes: StrategyServer? = nil) {
         self.config = config
         self.gateway = gateway
         self.logger = logger
+        self.processes = processes
         self.calendar = SessionCalendar(sessionOpenMinutes: config.sessionOpenMinutes)
         let slot = self.slot
-        self.recorder = PipelineRecorder(connectionString: config.databaseURL, logger: logger) { intents in
+        self.recorder = PipelineRecorder(connectionString: config.databaseURL, logger: logger, forwardIntents: { intents in
             slot.desk.withLock { $0 }?.submit(intents, now: SystemClock().now())
-        }
+        }, forwardBars: { bars in processes?.onClosedBars(bars) })
         self.pipeline = StrategyPipeline(shardCount: config.pipelineShards, calendar: calendar,
                                          graceNanoseconds: Int64(config.barCloseGraceMilliseconds) * 1_000_000,
                                          sink: recorder, logger: logger, maxInstruments: config.barMaxInstruments)
@@ -87,16 +94,20 @@ public final class StrategyRuntime: Sendable {
             orderDesk.configure { desk in desk.apply(settings) }
         }
         var specs: [StrategySpec] = []
+        var external: [StrategyServer.Entry] = []
         var problems: [SystemLogEntry] = []
         let calendar = self.calendar
         for row in rows {
             var problem = row.problem
             if problem == nil {
                 do {
-                    _ = try StrategyFactory.make(type: row.type, identity: row.identity, parameters: row.parameters, calendar: calendar)
+                    try StrategyFactory.validate(type: row.type, identity: row.identity, parameters: row.parameters, calendar: calendar)
                 } catch {
                     problem = error.description
                 }
+            }
+            if problem == nil && row.type == ExternalStrategyConfig.type && processes == nil {
+                problem = "external strategies need the strategy socket (strategies.bind)"
             }
             if let problem {
                 logger.error("strategy cannot start", metadata: ["strategy": "\(row.identity.strategyID)", "reason": "\(problem)"])
@@ -106,17 +117,30 @@ public final class StrategyRuntime: Sendable {
                     data: JSONObjectWriter.object { $0.add("strategy_id", row.identity.strategyID); $0.add("user_id", row.identity.userID) }))
                 continue
             }
+            if row.type == ExternalStrategyConfig.type, let config = try? ExternalStrategyConfig(parameters: row.parameters) {
+                external.append(StrategyServer.Entry(identity: row.identity, config: config, parameters: row.parameters, tokenHash: row.tokenHash))
+                continue
+            }
             specs.append(StrategySpec(identity: row.identity, type: row.type, parameters: row.parameters, initialPosition: row.position))
         }
-        let before = Set(pipeline.runningStrategyIDs)
+        let before = Set(pipeline.runningStrategyIDs).union(externalIDs.withLock { $0 })
         pipeline.apply(specs) { spec in
             try StrategyFactory.make(type: spec.type, identity: spec.identity, parameters: spec.parameters, calendar: calendar)
         }
         pipeline.drain()
+        if let processes {
+            let ids = external.map(\.identity.strategyID)
+            processes.setStrategies(external, positions: try catalog.filledPositions(strategyIDs: ids))
+            externalIDs.withLock { $0 = Set(ids) }
+        }
         // The reasons first: whoever sees the new is_running flags also finds why a row is missing.
         if !problems.isEmpty { try SystemLogStore(connectionString: config.databaseURL).insert(problems) }
-        let running = pipeline.runningStrategyIDs
-        reportStopped(before.subtracting(running))
+        let runnable = Set(pipeline.runningStrategyIDs).union(externalIDs.withLock { $0 })
+        reportStopped(before.subtracting(runnable))
+        // An external strategy runs while its process is connected (and the strategy started).
+        let running = pipeline.runningStrategyIDs + externalIDs.withLock { ids in
+            (processes?.connected.withLock { $0 } ?? []).filter { ids.contains($0) }.sorted()
+        }
         // The broker first: a strategy shown running has its broker remembered.
         let started = Set(running)
         try catalog.bindBrokers(Dictionary(rows.compactMap { row in
@@ -150,6 +174,23 @@ public final class StrategyRuntime: Sendable {
         }
     }
 
+    /// A strategy process connected or left: `is_running` follows (off the server's thread).
+    public func processesChanged() {
+        reloads.async { [self] in
+            guard !stopped.load(ordering: .acquiring) else { return }
+            let connected = processes?.connected.withLock { $0 } ?? []
+            let running = pipeline.runningStrategyIDs + externalIDs.withLock { ids in connected.filter { ids.contains($0) }.sorted() }
+            let catalog = StrategyCatalog(connectionString: config.databaseURL)
+            defer { catalog.close() }
+            do {
+                try catalog.markRunning(running)
+                recorder.setRunning(running)
+            } catch {
+                logger.error("could not record which strategies run", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
     /// SIGHUP: reload off the signal handler's queue.
     public func reload() {
         reloads.async { [self] in
@@ -163,6 +204,7 @@ public final class StrategyRuntime: Sendable {
 
     /// After intake stopped: every open bar stored, strategies marked not running.
     public func stop() {
+        stopped.store(true, ordering: .releasing)
         reloads.sync {}
         pipeline.stop()
         recorder.stop()

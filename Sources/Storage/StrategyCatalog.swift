@@ -11,6 +11,8 @@ public struct StrategyRow: Sendable {
     /// Its net filled quantity so far (from its `trades` rows), so a restarted strategy knows
     /// the position its orders built.
     public var position: Int64 = 0
+    /// SHA-256 (hex) of the secret a process of an `external` strategy authenticates with.
+    public var tokenHash: String?
 }
 
 /// Reads the strategies to run and records which run (`is_running`, `last_run`).
@@ -42,7 +44,8 @@ public final class StrategyCatalog {
             SELECT s.strategy_id::text, s.user_id::text, s.name, s.strategy_type, jsonb_typeof(s.parameters),
                    (SELECT count(*) FROM brokers b WHERE b.user_id = s.user_id AND b.is_active),
                    (SELECT min(b.broker_id::text) FROM brokers b WHERE b.user_id = s.user_id AND b.is_active),
-                   s.broker_id::text, (SELECT coalesce(b.is_active, true) FROM brokers b WHERE b.broker_id = s.broker_id)
+                   s.broker_id::text, (SELECT coalesce(b.is_active, true) FROM brokers b WHERE b.broker_id = s.broker_id),
+                   s.token_hash
             FROM strategies s JOIN users u ON u.user_id = s.user_id
             WHERE \(which)
             ORDER BY s.created_at, s.strategy_id
@@ -69,14 +72,7 @@ public final class StrategyCatalog {
         }
         var parameters: [String: [String: ParameterValue]] = [:]
         for row in parameterRows {
-            let value: ParameterValue
-            switch row[2] {
-            case "string": value = .string(row[3] ?? "")
-            case "number": value = .number(row[3] ?? "")
-            case "boolean": value = .bool(row[3] == "true")
-            case "null": value = .null
-            default: value = .other
-            }
+            let value = ParameterValue.fromJSONB(type: row[2], text: row[3])
             guard let strategy = row[0], let key = row[1] else { continue }  // jsonb_each never yields a NULL key
             parameters[strategy, default: [:]][key] = value
         }
@@ -100,7 +96,22 @@ public final class StrategyCatalog {
             }
             return StrategyRow(identity: StrategyIdentity(strategyID: id, userID: userID, name: row[2] ?? "", brokerID: broker),
                                type: row[3] ?? "", parameters: StrategyParameters(values), problem: problem,
-                               position: positions[id] ?? 0)
+                               position: positions[id] ?? 0, tokenHash: row[9])
+        }
+    }
+
+    /// Each strategy's filled position per instrument (signed; its own orders, their brackets
+    /// and the engine's orders for it): what a strategy process is told it holds.
+    public func filledPositions(strategyIDs: [String]) throws -> [(strategyID: String, symbol: String, exchange: String, quantity: Int64)] {
+        guard !strategyIDs.isEmpty else { return [] }
+        return try connected().query("""
+            SELECT strategy_id::text, symbol, exchange,
+                   sum(CASE WHEN transaction_type = 'BUY' THEN 1 ELSE -1 END * coalesce(filled_quantity, 0))
+            FROM trades WHERE strategy_id = ANY($1::uuid[]) AND coalesce(filled_quantity, 0) > 0
+            GROUP BY strategy_id, symbol, exchange
+            """, [PostgresArrayLiteral.text(strategyIDs)]).rows.compactMap { r in
+            guard let id = r[0], let symbol = r[1], let exchange = r[2], let q = r[3].flatMap({ Int64($0) }) else { return nil }
+            return (id, symbol, exchange, q)
         }
     }
 

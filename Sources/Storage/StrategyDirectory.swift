@@ -68,6 +68,16 @@ public enum StrategyDirectory {
         try db.query("SELECT user_id::text FROM strategies WHERE strategy_id::text = lower($1) AND deleted_at IS NULL", [strategyID]).scalar
     }
 
+    /// Stores the SHA-256 (hex) of a strategy's new secret as its owner, replacing (so revoking)
+    /// the previous one, audited. The secret itself is never stored.
+    public static func setToken(_ db: PostgresConnection, strategyID: String, owner: String, hash: String, actor: String) throws {
+        try UserScope.run(db, userID: owner) { conn in
+            try conn.query("UPDATE strategies SET token_hash = $2, token_issued_at = now() WHERE strategy_id = $1::uuid",
+                           [strategyID.lowercased(), hash])
+            try AuditLog.record(conn, actor: actor, action: .strategyTokenIssued, targetUserID: owner, target: strategyID.lowercased())
+        }
+    }
+
     /// Sets a strategy active or inactive, or removes it (a soft delete: its history stays).
     public static func setState(_ db: PostgresConnection, strategyID: String, owner: String, active: Bool, remove: Bool,
                                 actor: String) throws {

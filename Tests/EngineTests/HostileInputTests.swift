@@ -204,7 +204,9 @@ struct HostileInputTests {
             INSERT INTO bus_events (seq, topic, event, payload)
             SELECT g, 'order.u.s', 'order', '{"seq":' || g || '}' FROM generate_series(1, 300) g
             """)
-        let daemon = try DaemonProcess(databaseURL: cluster.url)
+        let daemon = try DaemonProcess(databaseURL: cluster.url, environment: ["ALGOTRADER_LOGGING_LEVEL": "info"], captureStderr: true)
+        // Serving first: an outage during the start is a start that fails (exit 69), not this test.
+        #expect(Self.waitFor(60) { daemon.stderr.contains("serving") })
         let replay = "ipc://\(daemon.directory)/replay.ipc", out = "\(daemon.directory)/replay.json"
         struct Answer: Decodable {
             let events: [[String]]

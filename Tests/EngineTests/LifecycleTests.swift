@@ -16,7 +16,7 @@ struct LifecycleTests {
         let second = try CommandRunner.algotrader(["serve", "--config", Repository.shippedConfig], environment: [
             "ALGOTRADER_DATABASE_URL": url, "ALGOTRADER_MARKET_DATA_CONNECT": "ipc://\(dir)-feed", "ALGOTRADER_BUS_BIND": "ipc://\(dir)-bus",
             "ALGOTRADER_BUS_REPLAY_BIND": "ipc://\(dir)-replay", "ALGOTRADER_GATEWAY_BIND": "ipc://\(dir)-gw",
-            "ALGOTRADER_CONTROL_BIND": "ipc://\(dir)-ctl", "ALGOTRADER_JOURNAL_DIR": "\(dir)-journal",
+            "ALGOTRADER_CONTROL_BIND": "ipc://\(dir)-ctl", "ALGOTRADER_STRATEGIES_BIND": "ipc://\(dir)-strategies", "ALGOTRADER_JOURNAL_DIR": "\(dir)-journal",
         ])
         #expect(second.status == 69 && second.stderr.contains("another algotrader serve"), "\(second.stderr)")
         let started = Date()
@@ -43,7 +43,7 @@ struct LifecycleTests {
                 "\(String(describing: line))")
         let stopped = daemon.stderr.split(separator: "\n").filter { $0.hasSuffix(" stopping") && $0.contains("component=") }
             .compactMap { $0.split(separator: "component=").last?.split(separator: " ").first.map(String.init) }
-        #expect(stopped == ["control", "strategies", "halts", "order_desk", "event_writer", "gateway", "replay", "maintenance"],
+        #expect(stopped == ["control", "strategy_processes", "strategies", "halts", "order_desk", "event_writer", "gateway", "replay", "maintenance"],
                 "every started component stopped, the last started first: \(stopped)")
         withExtendedLifetime(taken) {}
     }

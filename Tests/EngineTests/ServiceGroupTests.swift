@@ -196,6 +196,7 @@ struct ServiceGroupTests {
             "ALGOTRADER_BUS_REPLAY_BIND": "ipc://\(directory)/replay.ipc",
             "ALGOTRADER_GATEWAY_BIND": "ipc://\(directory)/gateway.ipc",
             "ALGOTRADER_CONTROL_BIND": "ipc://\(directory)/control.ipc",
+            "ALGOTRADER_STRATEGIES_BIND": "ipc://\(directory)/strategies.ipc",
             "ALGOTRADER_GATEWAY_IPC_BROKERS": "*",
             "ALGOTRADER_JOURNAL_DIR": "\(directory)/journal",
             "ALGOTRADER_METRICS_BIND": "",
@@ -233,7 +234,7 @@ struct ServiceGroupTests {
         kill(getpid(), SIGTERM)
         let outcome = try await Self.value(of: running, within: .seconds(180))
         #expect(outcome.isClean)
-        #expect(outcome.started == ["maintenance", "replay", "gateway", "event_writer", "order_desk", "halts", "strategies", "control",
+        #expect(outcome.started == ["maintenance", "replay", "gateway", "event_writer", "order_desk", "halts", "strategies", "strategy_processes", "control",
                                     "intake", "readiness"])
         let summary = outcome.summary
         #expect(summary.contains("stored=\(try stored())"), "everything accepted is stored: \(summary)")

@@ -11,6 +11,7 @@ struct SocketExposureTests {
     @Test(arguments: [
         ("ALGOTRADER_BUS_BIND", "bus.bind"), ("ALGOTRADER_BUS_REPLAY_BIND", "bus.replay_bind"),
         ("ALGOTRADER_GATEWAY_BIND", "gateway.bind"), ("ALGOTRADER_CONTROL_BIND", "control.bind"),
+        ("ALGOTRADER_STRATEGIES_BIND", "strategies.bind"),
     ])
     func aStateChangingSocketBoundBeyondLoopbackWithoutKeysExits78NamingTheKey(variable: String, key: String) throws {
         for endpoint in ["tcp://0.0.0.0:5990", "tcp://*:5990", "tcp://eth0:5990", "tcp://[::]:5990"] {

@@ -33,6 +33,7 @@ struct DurableIngestBenchmark {
         environment["ALGOTRADER_BUS_REPLAY_BIND"] = "ipc://\(dir)/replay.ipc"
         environment["ALGOTRADER_GATEWAY_BIND"] = "ipc://\(dir)/gateway.ipc"
         environment["ALGOTRADER_CONTROL_BIND"] = "ipc://\(dir)/control.ipc"
+        environment["ALGOTRADER_STRATEGIES_BIND"] = "ipc://\(dir)/strategies.ipc"
         environment["ALGOTRADER_JOURNAL_DIR"] = "\(dir)/journal"
         environment["ALGOTRADER_METRICS_BIND"] = ""
         environment["ALGOTRADER_LOGGING_LEVEL"] = "warning"

@@ -63,16 +63,28 @@ final class DaemonServices: Sendable {
                             heartbeatTimeoutMilliseconds: config.gatewayHeartbeatTimeoutMilliseconds,
                             resendIntervalMilliseconds: config.gatewayResendIntervalMilliseconds, ipcBrokers: config.gatewayIPCBrokers),
             context: context, connectionString: config.databaseURL, logger: logger, security: security)
-        let strategies = StrategyRuntime(config: config, logger: logger, gateway: gateway)
+        // Strategy processes (external strategies): told when one connects or leaves, so
+        // `is_running` follows.
+        let runtimeSlot = Mutex<StrategyRuntime?>(nil)
+        let processes = StrategyServer(
+            settings: .init(endpoint: config.strategiesBind, heartbeatTimeoutMilliseconds: config.strategiesHeartbeatTimeoutMilliseconds),
+            context: context, connectionString: config.databaseURL, logger: logger, security: security,
+            onConnectedChanged: { _ in runtimeSlot.withLock { $0 }?.processesChanged() })
+        let strategies = StrategyRuntime(config: config, logger: logger, gateway: gateway, processes: processes)
+        runtimeSlot.withLock { $0 = strategies }
         let pipeline = strategies.pipeline
         let gate = IntakeGate()
         let writer = EventWriter(connectionString: config.databaseURL, endpoint: config.busBind, context: context, logger: logger,
-                                 onPublished: { events in pipeline.ordersUpdated(events) },
+                                 onPublished: { events in
+                                     pipeline.ordersUpdated(events.map(\.event))
+                                     processes.onPublished(events)
+                                 },
                                  onGateway: { records in gateway.send(records) }, security: security, journal: journals.events,
                                  seqFloor: journals.seqFloor, gate: gate)
         self.writer = writer
         let desk = OrderDesk(writer: writer, logger: logger, onIntentsRefused: { intents in pipeline.intentsRefused(intents) })
         gateway.attach(desk)
+        processes.attach(desk)
         let replay = ReplayServer(endpoint: config.replayBind, context: context, connectionString: config.databaseURL, logger: logger,
                                   security: security)
         let halts = HaltWatcher(connectionString: config.databaseURL, desk: desk, logger: logger)
@@ -83,7 +95,7 @@ final class DaemonServices: Sendable {
             context: context, connectionString: config.databaseURL, logger: logger,
             hooks: .init(reloadStrategies: { strategies.reload() }, desk: desk), security: security)
         let engine = IngestEngine(config: config, context: context, logger: logger,
-                                  consumers: [{ pipeline.submit($0) }, { desk.onTicks($0) }], security: security,
+                                  consumers: [{ pipeline.submit($0) }, { desk.onTicks($0) }, { processes.onTicks($0) }], security: security,
                                   journal: journals.ticks, gate: gate,
                                   onFeedHealth: { silent in if config.feedHaltStrategies { desk.setHaltedExchanges(silent) } })
         self.engine = engine
@@ -144,6 +156,11 @@ final class DaemonServices: Sendable {
             signals.onReload(nil)
             strategies.stop()
         })
+        chain.add("strategy_processes", start: {
+            do { try processes.start() } catch {
+                throw DaemonError.configuration("strategies.bind: cannot bind '\(config.strategiesBind)': \(error)")
+            }
+        }, stop: { processes.stop() })
         chain.add("control", start: {
             do { try control.start() } catch {
                 throw DaemonError.configuration("control.bind: cannot bind '\(config.controlBind)': \(error)")

@@ -113,6 +113,32 @@ public struct JSONObjectWriter: Sendable {
         out.append(contentsOf: object.bytes)
     }
 
+    /// A parsed JSON value, written again (numbers as their exact text).
+    public mutating func add(_ name: String, value: JSONValue) {
+        key(name)
+        Self.append(value, to: &out)
+    }
+
+    static func append(_ value: JSONValue, to out: inout [UInt8]) {
+        switch value {
+        case .null: out.append(contentsOf: Array("null".utf8))
+        case .bool(let b): out.append(contentsOf: Array((b ? "true" : "false").utf8))
+        case .number(let text): out.append(contentsOf: Array(text.utf8))
+        case .string(let s): TickJSONEncoder.appendString(s, to: &out)
+        case .array(let items):
+            out.append(UInt8(ascii: "["))
+            for (i, item) in items.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                append(item, to: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+        case .object(let members):
+            var nested = JSONObjectWriter()
+            for (name, member) in members { nested.add(name, value: member) }
+            out.append(contentsOf: nested.bytes)
+        }
+    }
+
     /// The object's bytes, closed.
     public var bytes: [UInt8] { out + [UInt8(ascii: "}")] }
 

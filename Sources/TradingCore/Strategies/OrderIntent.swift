@@ -35,6 +35,9 @@ public struct OrderIntent: Sendable, Equatable, Codable {
     /// The engine placed it for the strategy (an MIS square-off, a flatten, a loss halt's exit),
     /// not the strategy: its fills move the strategy's position, but nothing was pending for it.
     public var placedByEngine = false
+    /// The id a strategy process gave the order (`buy`/`sell` returned it), echoed on its events
+    /// to that process; nil for built-in strategies and the engine's own orders.
+    public var clientOrderID: String?
 
     public init(strategyID: String, userID: String, brokerID: String?, symbol: String, exchange: String, side: OrderSide,
                 type: OrderType = .market, quantity: Int64, limitPrice: FixedDecimal? = nil, triggerPrice: FixedDecimal? = nil,
@@ -61,7 +64,7 @@ public struct OrderIntent: Sendable, Equatable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case strategyID, userID, brokerID, symbol, exchange, side, type, quantity, limitPrice, triggerPrice, stoploss, target
-        case referencePrice, time, reason, product, validity, placedByEngine
+        case referencePrice, time, reason, product, validity, placedByEngine, clientOrderID
     }
 
     /// Journal rounds written before `placedByEngine` existed still decode (as the strategy's own).
@@ -85,5 +88,6 @@ public struct OrderIntent: Sendable, Equatable, Codable {
         product = try c.decodeIfPresent(Product.self, forKey: .product)
         validity = try c.decodeIfPresent(Validity.self, forKey: .validity)
         placedByEngine = try c.decodeIfPresent(Bool.self, forKey: .placedByEngine) ?? false
+        clientOrderID = try c.decodeIfPresent(String.self, forKey: .clientOrderID)
     }
 }

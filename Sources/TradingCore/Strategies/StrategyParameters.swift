@@ -5,7 +5,35 @@ public enum ParameterValue: Sendable, Equatable {
     case number(String)
     case bool(Bool)
     case null
+    /// An array or an object, as parsed (an external strategy's `instruments`, say).
+    case json(JSONValue)
     case other
+
+    /// A member of a `jsonb` object as PostgreSQL gives it: its `jsonb_typeof` and its text
+    /// (`value #>> '{}'`).
+    public static func fromJSONB(type: String?, text: String?) -> ParameterValue {
+        switch type {
+        case "string": return .string(text ?? "")
+        case "number": return .number(text ?? "")
+        case "boolean": return .bool(text == "true")
+        case "null": return .null
+        case "array", "object":
+            guard let text, let value = try? JSONValue.parse(Array(text.utf8)) else { return .other }
+            return .json(value)
+        default: return .other
+        }
+    }
+
+    /// The value as JSON (for handing a strategy process its parameters).
+    public var jsonValue: JSONValue {
+        switch self {
+        case .string(let s): .string(s)
+        case .number(let n): .number(n)
+        case .bool(let b): .bool(b)
+        case .null, .other: .null
+        case .json(let v): v
+        }
+    }
 }
 
 /// Why a strategy row cannot start: the parameter and the problem (written to `system_logs`).
@@ -90,6 +118,21 @@ public struct StrategyParameters: Sendable {
             throw StrategyConfigurationError(parameter: name, "must be a time of day \"HH:MM\", got \(text)")
         }
         return h * 60 + m
+    }
+
+    /// A list of strings, nil when absent.
+    public func stringList(_ name: String) throws(StrategyConfigurationError) -> [String]? {
+        switch values[name] {
+        case nil, .null?: return nil
+        case .json(.array(let items))?:
+            var out: [String] = []
+            for item in items {
+                guard case .string(let s) = item, !s.isEmpty else { throw StrategyConfigurationError(parameter: name, "must be a list of non-empty strings") }
+                out.append(s)
+            }
+            return out
+        default: throw StrategyConfigurationError(parameter: name, "must be a list of strings such as [\"NSE:RELIANCE\"]")
+        }
     }
 
     /// `product`, `validity`, `max_loss`: how any strategy's orders are placed.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Engine
 import Storage
 import TradingCore
 
@@ -9,14 +10,14 @@ import TradingCore
 struct StrategyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "strategy", abstract: "Manage strategies (removal is a soft delete: trade history stays).",
-        subcommands: [Add.self, List.self, Enable.self, Disable.self, Remove.self])
+        subcommands: [Add.self, List.self, Enable.self, Disable.self, Remove.self, Token.self])
 
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Add a strategy; its parameters are checked as the engine would.")
         @OptionGroup var options: ConfigOptions
         @Option(help: "Owner: username or user id.") var user: String
         @Option(help: "A name for it.") var name: String
-        @Option(help: "A built-in type: \(StrategyFactory.types.joined(separator: ", ")).") var type: String
+        @Option(help: "A built-in type (\(StrategyFactory.types.joined(separator: ", "))), or external: run by a process of yours (docs/strategies-sdk.md).") var type: String
         @Option(help: "Parameters, a JSON object (docs/strategies.md).") var params: String = "{}"
         @Flag(help: "Add it inactive (start it later with 'strategy enable').") var inactive = false
 
@@ -31,7 +32,7 @@ struct StrategyCommand: ParsableCommand {
                 throw Admin.fail("--params: not a JSON object")
             }
             do {
-                _ = try StrategyFactory.make(type: type, identity: StrategyIdentity(strategyID: "-", userID: userID, name: name, brokerID: nil),
+                try StrategyFactory.validate(type: type, identity: StrategyIdentity(strategyID: "-", userID: userID, name: name, brokerID: nil),
                                              parameters: StrategyParameters(values),
                                              calendar: SessionCalendar(sessionOpenMinutes: config.sessionOpenMinutes))
             } catch {
@@ -48,13 +49,7 @@ struct StrategyCommand: ParsableCommand {
         guard let members = try StrategyDirectory.members(db, ofObject: json) else { throw Admin.fail("--params must be a JSON object") }
         var values: [String: ParameterValue] = [:]
         for member in members {
-            switch member.type {
-            case "string": values[member.key] = .string(member.text ?? "")
-            case "number": values[member.key] = .number(member.text ?? "")
-            case "boolean": values[member.key] = .bool(member.text == "true")
-            case "null": values[member.key] = .null
-            default: values[member.key] = .other
-            }
+            values[member.key] = ParameterValue.fromJSONB(type: member.type, text: member.text)
         }
         return values
     }
@@ -76,31 +71,47 @@ struct StrategyCommand: ParsableCommand {
     }
 
     /// Sets `is_active` (and `deleted_at` for a removal) as the strategy's owner, audited.
-    static func change(_ options: ConfigOptions, _ strategyID: String, active: Bool, remove: Bool = false) throws {
+    static func change(_ options: ConfigOptions, _ strategy: String, active: Bool, remove: Bool = false) throws {
         let db = try Admin.connect(try Admin.config(options))
-        guard let owner = try StrategyDirectory.owner(db, strategyID: strategyID) else { throw Admin.fail("no strategy '\(strategyID)'") }
+        let (strategyID, owner) = try Admin.strategy(strategy, db)
         try StrategyDirectory.setState(db, strategyID: strategyID, owner: owner, active: active, remove: remove, actor: Admin.actor)
         print("\(remove ? "removed" : active ? "enabled" : "disabled") strategy \(strategyID); a running daemon applies it on SIGHUP")
+    }
+
+    struct Token: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Issue a new secret for an external strategy's process, printed alone on stdout; the previous one stops working.",
+            discussion: "Only its SHA-256 is stored. A running daemon takes the new secret on SIGHUP (or ctl reload); a process connected with the old one stays connected until it reconnects.")
+        @OptionGroup var options: ConfigOptions
+        @Argument(help: "The strategy: its id, or a name that names one strategy.") var strategy: String
+
+        func run() throws {
+            let db = try Admin.connect(try Admin.config(options))
+            let (strategyID, owner) = try Admin.strategy(strategy, db)
+            let (token, hash) = StrategyServer.issueToken()
+            try StrategyDirectory.setToken(db, strategyID: strategyID, owner: owner, hash: hash, actor: Admin.actor)
+            print(token)
+        }
     }
 
     struct Enable: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Set a strategy active.")
         @OptionGroup var options: ConfigOptions
-        @Argument(help: "The strategy id.") var strategyID: String
+        @Argument(help: "The strategy: its id, or a name that names one strategy.") var strategyID: String
         func run() throws { try StrategyCommand.change(options, strategyID, active: true) }
     }
 
     struct Disable: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Set a strategy inactive.")
         @OptionGroup var options: ConfigOptions
-        @Argument(help: "The strategy id.") var strategyID: String
+        @Argument(help: "The strategy: its id, or a name that names one strategy.") var strategyID: String
         func run() throws { try StrategyCommand.change(options, strategyID, active: false) }
     }
 
     struct Remove: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Remove a strategy (soft delete: its trades, positions and performance stay).")
         @OptionGroup var options: ConfigOptions
-        @Argument(help: "The strategy id.") var strategyID: String
+        @Argument(help: "The strategy: its id, or a name that names one strategy.") var strategyID: String
         func run() throws { try StrategyCommand.change(options, strategyID, active: false, remove: true) }
     }
 }

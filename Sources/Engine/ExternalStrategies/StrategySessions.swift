@@ -1,0 +1,321 @@
+import Foundation
+import Storage
+import TradingCore
+import ZeroMQ
+
+/// The strategy endpoint's state, owned by its thread (``StrategyServer``): the runnable
+/// external strategies, each one's filled position per instrument (the desk's truth, kept from
+/// the published fills), and the connected processes with what was delivered to them.
+final class StrategySessions {
+    private let server: StrategyServer
+    private let socket: ZMQSocket
+
+    private struct Session {
+        var identity: [UInt8]
+        var strategyID: String
+        var lastHeard: UInt64
+        var lastSent: UInt64
+        /// The last tick of each instrument delivered to the process: its paper MARKET orders fill there.
+        var lastTicks: [String: (price: FixedDecimal, time: Timestamp)] = [:]
+        /// Its client order ids and the orders they became (learnt from the first event).
+        var clientOrders: [String: String?] = [:]
+    }
+
+    private var entries: [String: StrategyServer.Entry] = [:]
+    /// strategy id -> instrument key -> signed filled quantity.
+    private var positions: [String: [String: Int64]] = [:]
+    /// instrument key -> strategies declaring it.
+    private var subscribers: [String: [String]] = [:]
+    private var sessions: [[UInt8]: Session] = [:]
+    private var byStrategy: [String: [UInt8]] = [:]
+
+    /// Client order ids a process may have outstanding at once (older ones are forgotten).
+    static let maxClientOrders = 10_000
+
+    /// The processes' `log` lines go to `system_logs`.
+    private let logs: SystemLogStore
+
+    init(server: StrategyServer, socket: ZMQSocket) {
+        self.server = server
+        self.socket = socket
+        self.logs = SystemLogStore(connectionString: server.connectionString)
+    }
+
+    func close() { logs.close() }
+
+    // MARK: - From the engine
+
+    func handle(_ item: StrategyServer.Inbound, desk: OrderDesk?) {
+        switch item {
+        case .strategies(let list, let filled):
+            let previous = entries
+            entries = Dictionary(list.map { ($0.identity.strategyID, $0) }, uniquingKeysWith: { first, _ in first })
+            subscribers = [:]
+            for entry in list {
+                for instrument in entry.config.instruments {
+                    subscribers[StrategyServer.key(instrument.symbol, instrument.exchange), default: []].append(entry.identity.strategyID)
+                }
+            }
+            // Positions already kept from published fills stay (a fill published between the
+            // reload's read and now is in them); strategies new to the set start from the read.
+            for id in entries.keys where previous[id] == nil { positions[id] = [:] }
+            for p in filled where previous[p.strategyID] == nil {
+                positions[p.strategyID, default: [:]][StrategyServer.key(p.symbol, p.exchange)] = p.quantity
+            }
+            for id in positions.keys where entries[id] == nil { positions[id] = nil }
+            var changed = false
+            for (identity, session) in sessions where entries[session.strategyID] == nil {
+                send(identity, "stop", JSONObjectWriter.object { $0.add("reason", "the strategy was stopped") })
+                drop(identity, why: "its strategy was stopped")
+                changed = true
+            }
+            if changed { reportConnected() }
+        case .ticks(let ticks):
+            for tick in ticks {
+                let key = StrategyServer.key(tick.symbol, tick.exchange)
+                for strategyID in subscribers[key] ?? [] {
+                    guard let identity = byStrategy[strategyID] else { continue }
+                    var payload: [UInt8] = []
+                    TickJSONEncoder.append(tick, to: &payload)
+                    if send(identity, "tick", payload) {
+                        sessions[identity]?.lastTicks[key] = (tick.price, tick.timestamp)
+                    } else {
+                        server.droppedTicks.add(1, ordering: .relaxed)
+                    }
+                }
+            }
+        case .bars(let bars):
+            for bar in bars {
+                for strategyID in subscribers[StrategyServer.key(bar.symbol, bar.exchange)] ?? [] {
+                    guard let entry = entries[strategyID], entry.config.intervals.contains(bar.interval),
+                          let identity = byStrategy[strategyID] else { continue }
+                    var w = JSONObjectWriter()
+                    w.add("symbol", bar.symbol)
+                    w.add("exchange", bar.exchange)
+                    w.add("interval", bar.interval.rawValue)
+                    w.add("start", time: bar.start)
+                    w.add("open", bar.open)
+                    w.add("high", bar.high)
+                    w.add("low", bar.low)
+                    w.add("close", bar.close)
+                    w.add("volume", bar.volume)
+                    send(identity, "bar", w.bytes)
+                }
+            }
+        case .events(let events):
+            for (_, event, payload) in events {
+                let intent = event.order.intent
+                guard entries[intent.strategyID] != nil else { continue }
+                let key = StrategyServer.key(intent.symbol, intent.exchange)
+                var moved = false
+                if event.kind == .fill, let quantity = event.fillQuantity, quantity != 0 {
+                    positions[intent.strategyID, default: [:]][key, default: 0] += intent.side == .buy ? quantity : -quantity
+                    moved = true
+                }
+                guard let identity = byStrategy[intent.strategyID] else { continue }
+                if let client = intent.clientOrderID, sessions[identity]?.clientOrders[client] != nil || sessions[identity]?.clientOrders.keys.contains(client) == true {
+                    sessions[identity]?.clientOrders[client] = .some(event.order.orderID)
+                }
+                send(identity, event.kind.rawValue, Self.withClientOrderID(payload, intent.clientOrderID))
+                if moved {
+                    send(identity, "position", Self.position(symbol: intent.symbol, exchange: intent.exchange,
+                                                            quantity: positions[intent.strategyID]?[key] ?? 0))
+                }
+            }
+        }
+    }
+
+    /// Section 2's payload with `client_order_id` added (null for orders the process did not send).
+    static func withClientOrderID(_ payload: String, _ clientOrderID: String?) -> [UInt8] {
+        guard case .object(let members)? = try? JSONValue.parse(Array(payload.utf8)) else { return Array(payload.utf8) }
+        var w = JSONObjectWriter()
+        for (name, value) in members { w.add(name, value: value) }
+        w.add("client_order_id", clientOrderID)
+        return w.bytes
+    }
+
+    static func position(symbol: String, exchange: String, quantity: Int64) -> [UInt8] {
+        var w = JSONObjectWriter()
+        w.add("symbol", symbol)
+        w.add("exchange", exchange)
+        w.add("quantity", quantity)
+        return w.bytes
+    }
+
+    // MARK: - From processes
+
+    func receive(_ message: ZMQSocket.ReceivedMessage, desk: OrderDesk?) {
+        let frames = message.frames
+        guard let identity = frames.first else { return }
+        guard !message.oversized, frames.count == 3 else {
+            refuse(identity, message.oversized ? "message larger than \(StrategyServer.maxMessageBytes) bytes" : "expected 2 frames (topic, JSON payload)")
+            return
+        }
+        let topic = String(decoding: frames[1].prefix(64), as: UTF8.self)
+        let body: JSONValue
+        switch GatewayMessages.parseObject(frames[2]) {
+        case .success(let value): body = value
+        case .failure(let problem):
+            refuse(identity, problem.message)
+            return
+        }
+        let request: StrategyRequest
+        switch StrategyRequest.parse(topic: topic, body: body) {
+        case .success(let value): request = value
+        case .failure(let problem):
+            refuse(identity, problem.message, clientOrderID: problem.clientOrderID)
+            return
+        }
+        let now = StrategyServer.now()
+        if case .hello(let strategy, let token) = request {
+            hello(identity, strategy: strategy, token: token, now: now)
+            return
+        }
+        guard var session = sessions[identity], let entry = entries[session.strategyID] else {
+            refuse(identity, "say hello first (with your strategy and its token)")
+            return
+        }
+        session.lastHeard = now
+        sessions[identity] = session
+        switch request {
+        case .hello, .heartbeat:
+            break
+        case .log(let text):
+            try? logs.insert([SystemLogEntry(component: "strategy", level: .info, message: "strategy \(entry.identity.name): \(text)",
+                                         data: JSONObjectWriter.object { $0.add("strategy_id", entry.identity.strategyID); $0.add("user_id", entry.identity.userID) })])
+        case .order(let order):
+            if let named = order.strategyID, named.lowercased() != entry.identity.strategyID {
+                refuse(identity, "a process acts only for its own strategy (\(entry.identity.strategyID))", clientOrderID: order.clientOrderID)
+                return
+            }
+            let key = StrategyServer.key(order.symbol, order.exchange)
+            guard entry.config.instruments.contains(ExternalStrategyConfig.Instrument(symbol: order.symbol, exchange: order.exchange)) else {
+                refuse(identity, "\(order.exchange):\(order.symbol) is not among the strategy's instruments", clientOrderID: order.clientOrderID)
+                return
+            }
+            guard session.clientOrders.keys.contains(order.clientOrderID) == false else {
+                refuse(identity, "client_order_id \(order.clientOrderID) was used already", clientOrderID: order.clientOrderID)
+                return
+            }
+            guard let last = session.lastTicks[key] else {
+                refuse(identity, "no tick of \(order.exchange):\(order.symbol) was delivered yet: an order needs a price to be checked against",
+                       clientOrderID: order.clientOrderID)
+                return
+            }
+            guard let desk else {
+                refuse(identity, "the desk is not ready", clientOrderID: order.clientOrderID)
+                return
+            }
+            if session.clientOrders.count >= Self.maxClientOrders, let oldest = session.clientOrders.keys.first {
+                session.clientOrders[oldest] = nil
+            }
+            session.clientOrders[order.clientOrderID] = .some(nil)
+            sessions[identity] = session
+            desk.submit([order.intent(identity: entry.identity, lastTick: last)], now: SystemClock().now())
+        case .cancel(let client):
+            guard let orderID = session.clientOrders[client] ?? nil, let desk else {
+                refuse(identity, "unknown client_order_id \(client) (not this process's, or its order is not known yet)", clientOrderID: client)
+                return
+            }
+            desk.cancel(orderID: orderID, reason: "cancelled by the strategy process", now: SystemClock().now())
+        case .modify(let client, let quantity, let price, let trigger):
+            guard let orderID = session.clientOrders[client] ?? nil, let desk else {
+                refuse(identity, "unknown client_order_id \(client) (not this process's, or its order is not known yet)", clientOrderID: client)
+                return
+            }
+            desk.modify(orderID: orderID, quantity: quantity, price: price, triggerPrice: trigger, now: SystemClock().now())
+        }
+    }
+
+    private func hello(_ identity: [UInt8], strategy: String, token: String, now: UInt64) {
+        let hash = Array(StrategyServer.tokenHash(token).utf8)
+        // By id, or by name: the token decides which of several users' same-named strategies.
+        let candidates = entries.values.filter { $0.identity.strategyID == strategy.lowercased() || $0.identity.name == strategy }
+        guard let entry = candidates.first(where: { ControlServer.constantTimeEqual(Array(($0.tokenHash ?? "").utf8), hash) }) else {
+            refuse(identity, "unknown or stopped strategy, or a wrong token")
+            server.logger.warning("strategy process refused: unknown or stopped strategy, or a wrong token",
+                                  metadata: ["strategy": "\(PrintableText.make(strategy, maxCharacters: 100))"])
+            return
+        }
+        let id = entry.identity.strategyID
+        if let current = byStrategy[id], current != identity, let other = sessions[current],
+           now &- other.lastHeard < UInt64(server.settings.heartbeatTimeoutMilliseconds) {
+            var w = JSONObjectWriter()
+            w.add("error", "strategy \(entry.identity.name) is connected from another process; retry once it has been silent for \(server.settings.heartbeatTimeoutMilliseconds) ms")
+            w.add("retry", true)
+            send(identity, "error", w.bytes)
+            server.refusedRequests.add(1, ordering: .relaxed)
+            return
+        }
+        if let current = byStrategy[id], current != identity { drop(current, why: "another process took its place") }
+        sessions[identity] = Session(identity: identity, strategyID: id, lastHeard: now, lastSent: now)
+        byStrategy[id] = identity
+        var w = JSONObjectWriter()
+        w.add("strategy_id", id)
+        w.add("user_id", entry.identity.userID)
+        w.add("name", entry.identity.name)
+        w.add("instruments", strings: entry.config.instruments.map(\.text))
+        w.add("intervals", strings: entry.config.intervals.map(\.rawValue).sorted())
+        w.add("parameters", object: ExternalStrategyConfig.parametersObject(entry.parameters))
+        var held: [JSONObjectWriter] = []
+        for instrument in entry.config.instruments {
+            var p = JSONObjectWriter()
+            p.add("symbol", instrument.symbol)
+            p.add("exchange", instrument.exchange)
+            p.add("quantity", positions[id]?[StrategyServer.key(instrument.symbol, instrument.exchange)] ?? 0)
+            held.append(p)
+        }
+        w.add("positions", objects: held)
+        w.add("heartbeat_interval_ms", server.settings.heartbeatIntervalMilliseconds)
+        w.add("heartbeat_timeout_ms", server.settings.heartbeatTimeoutMilliseconds)
+        send(identity, "welcome", w.bytes)
+        server.logger.notice("strategy process connected", metadata: ["strategy": "\(id)", "name": "\(entry.identity.name)"])
+        reportConnected()
+    }
+
+    func housekeeping(now: UInt64) {
+        var changed = false
+        for (identity, session) in sessions {
+            if now &- session.lastHeard > UInt64(server.settings.heartbeatTimeoutMilliseconds) {
+                drop(identity, why: "silent for \(server.settings.heartbeatTimeoutMilliseconds) ms; its working orders stay as they are")
+                changed = true
+            } else if now &- session.lastSent >= UInt64(server.settings.heartbeatIntervalMilliseconds) {
+                send(identity, "heartbeat", Array("{}".utf8))
+            }
+        }
+        if changed { reportConnected() }
+    }
+
+    func stopAll(reason: String) {
+        for identity in sessions.keys { send(identity, "stop", JSONObjectWriter.object { $0.add("reason", reason) }) }
+    }
+
+    // MARK: - Inside
+
+    private func drop(_ identity: [UInt8], why: String) {
+        guard let session = sessions.removeValue(forKey: identity) else { return }
+        if byStrategy[session.strategyID] == identity { byStrategy[session.strategyID] = nil }
+        server.logger.notice("strategy process dropped", metadata: ["strategy": "\(session.strategyID)", "why": "\(why)"])
+    }
+
+    private func reportConnected() { server.connectedChanged(Set(byStrategy.keys)) }
+
+    private func refuse(_ identity: [UInt8], _ message: String, clientOrderID: String? = nil) {
+        server.refusedRequests.add(1, ordering: .relaxed)
+        var w = JSONObjectWriter()
+        w.add("error", message)
+        if let clientOrderID { w.add("client_order_id", clientOrderID) }
+        send(identity, "error", w.bytes)
+        server.logger.warning("strategy request refused", metadata: ["reason": "\(message)"])
+    }
+
+    @discardableResult
+    private func send(_ identity: [UInt8], _ topic: String, _ payload: String) -> Bool { send(identity, topic, Array(payload.utf8)) }
+
+    @discardableResult
+    private func send(_ identity: [UInt8], _ topic: String, _ payload: [UInt8]) -> Bool {
+        let sent = (try? socket.send([identity, Array(topic.utf8), payload], dontWait: true)) == true
+        if sent { sessions[identity]?.lastSent = StrategyServer.now() }
+        return sent
+    }
+}
