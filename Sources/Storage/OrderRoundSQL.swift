@@ -143,6 +143,7 @@ enum OrderRecords {
         metadata.add("intent", i.reason)
         // What a restart needs to take the order up again (WorkingOrderStore).
         if i.placedByEngine { metadata.add("placed_by_engine", true) }
+        if let client = i.clientOrderID { metadata.add("client_order_id", client) }
         if let brokerage = order.brokerage { metadata.add("brokerage_units", brokerage) }
         metadata.add("reference_price", i.referencePrice)
         try conn.query("""

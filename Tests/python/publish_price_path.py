@@ -2,8 +2,10 @@
 """Publishes one instrument's random-walk price path with pyzmq, for the strategy tests: binds an
 XPUB, waits for the engine's subscription, sends COUNT ticks of SYMBOL on EXCHANGE one
 millisecond apart (exchange time ending now), and writes the prices it sent, in order, as JSON.
+With SPACING_MS, it sends one tick every SPACING_MS milliseconds of wall time instead, each
+stamped when sent (a strategy process then has that long to answer a tick before the next).
 
-usage: publish_price_path.py ENDPOINT SYMBOL EXCHANGE COUNT SEED OUT_JSON
+usage: publish_price_path.py ENDPOINT SYMBOL EXCHANGE COUNT SEED OUT_JSON [SPACING_MS]
 """
 import json
 import random
@@ -16,6 +18,7 @@ import zmq
 def main() -> None:
     endpoint, symbol, exchange, count, seed, out_path = sys.argv[1:7]
     count, seed = int(count), int(seed)
+    spacing = float(sys.argv[7]) / 1000 if len(sys.argv) > 7 else 0.0
     rng = random.Random(seed)
     ctx = zmq.Context()
     pub = ctx.socket(zmq.XPUB)
@@ -32,6 +35,9 @@ def main() -> None:
         units += rng.randrange(-4, 5) * 500
         price = f"{units // 10000}.{units % 10000:04d}"
         ts = start_ns + i * 1_000_000
+        if spacing:
+            time.sleep(spacing)
+            ts = time.time_ns()
         payload = (f'{{"symbol":"{symbol}","exchange":"{exchange}","ts":{ts},"price":{price},"qty":1,'
                    f'"src":"path","session":"{seed}","seq":{i + 1}}}').encode()
         pub.send_multipart([f"tick.{exchange}.{symbol}".encode(), payload])

@@ -19,6 +19,10 @@ final class StrategySessions {
         var lastTicks: [String: (price: FixedDecimal, time: Timestamp)] = [:]
         /// Its client order ids and the orders they became (learnt from the first event).
         var clientOrders: [String: String?] = [:]
+        /// Its `system_logs` rows (log lines, refusals) in the current window, and those left out.
+        var logWindowStart: UInt64 = 0
+        var logRows = 0
+        var logRowsLeftOut = 0
     }
 
     private var entries: [String: StrategyServer.Entry] = [:]
@@ -32,8 +36,14 @@ final class StrategySessions {
     /// Client order ids a process may have outstanding at once (older ones are forgotten).
     static let maxClientOrders = 10_000
 
-    /// The processes' `log` lines go to `system_logs`.
+    /// The processes' `log` lines and the refusals of their requests go to `system_logs`,
+    /// written together at each housekeeping turn (never one round trip per message), at most
+    /// `logRowsPerWindow` per process in each `logWindowMilliseconds`: a process that logs in a
+    /// loop, or sends a flood of bad requests, cannot fill the table or hold up its own ticks.
     private let logs: SystemLogStore
+    private var pendingLogs: [SystemLogEntry] = []
+    static let logRowsPerWindow = 100
+    static let logWindowMilliseconds: UInt64 = 10_000
 
     init(server: StrategyServer, socket: ZMQSocket) {
         self.server = server
@@ -41,7 +51,10 @@ final class StrategySessions {
         self.logs = SystemLogStore(connectionString: server.connectionString)
     }
 
-    func close() { logs.close() }
+    func close() {
+        flushLogs()
+        logs.close()
+    }
 
     // MARK: - From the engine
 
@@ -116,11 +129,12 @@ final class StrategySessions {
                 if let client = intent.clientOrderID, sessions[identity]?.clientOrders[client] != nil || sessions[identity]?.clientOrders.keys.contains(client) == true {
                     sessions[identity]?.clientOrders[client] = .some(event.order.orderID)
                 }
-                send(identity, event.kind.rawValue, Self.withClientOrderID(payload, intent.clientOrderID))
+                // The position first: a handler of the fill already sees the position it made.
                 if moved {
                     send(identity, "position", Self.position(symbol: intent.symbol, exchange: intent.exchange,
                                                             quantity: positions[intent.strategyID]?[key] ?? 0))
                 }
+                send(identity, event.kind.rawValue, Self.withClientOrderID(payload, intent.clientOrderID))
             }
         }
     }
@@ -181,11 +195,14 @@ final class StrategySessions {
         case .hello, .heartbeat:
             break
         case .log(let text):
-            try? logs.insert([SystemLogEntry(component: "strategy", level: .info, message: "strategy \(entry.identity.name): \(text)",
-                                         data: JSONObjectWriter.object { $0.add("strategy_id", entry.identity.strategyID); $0.add("user_id", entry.identity.userID) })])
+            record(identity, .info, "strategy \(entry.identity.name): \(text)", clientOrderID: nil, now: now)
         case .order(let order):
             if let named = order.strategyID, named.lowercased() != entry.identity.strategyID {
                 refuse(identity, "a process acts only for its own strategy (\(entry.identity.strategyID))", clientOrderID: order.clientOrderID)
+                return
+            }
+            if let named = order.userID, named.lowercased() != entry.identity.userID.lowercased() {
+                refuse(identity, "a process acts only for its own strategy's user (\(entry.identity.userID))", clientOrderID: order.clientOrderID)
                 return
             }
             let key = StrategyServer.key(order.symbol, order.exchange)
@@ -274,6 +291,7 @@ final class StrategySessions {
     }
 
     func housekeeping(now: UInt64) {
+        flushLogs()
         var changed = false
         for (identity, session) in sessions {
             if now &- session.lastHeard > UInt64(server.settings.heartbeatTimeoutMilliseconds) {
@@ -292,6 +310,50 @@ final class StrategySessions {
 
     // MARK: - Inside
 
+    /// A `system_logs` row for a connected process, within its allowance; once a window is
+    /// over, the rows left out in it are said in one row.
+    private func record(_ identity: [UInt8], _ level: SystemLogEntry.Level, _ message: String, clientOrderID: String?, now: UInt64) {
+        guard var session = sessions[identity], let entry = entries[session.strategyID] else { return }
+        func data(_ extra: (inout JSONObjectWriter) -> Void = { _ in }) -> String {
+            JSONObjectWriter.object {
+                $0.add("strategy_id", entry.identity.strategyID)
+                $0.add("user_id", entry.identity.userID)
+                extra(&$0)
+            }
+        }
+        if now &- session.logWindowStart >= Self.logWindowMilliseconds {
+            if session.logRowsLeftOut > 0 {
+                pendingLogs.append(SystemLogEntry(component: "strategy", level: .warning,
+                                                  message: "strategy \(entry.identity.name): \(session.logRowsLeftOut) log lines and refusals left out (more than \(Self.logRowsPerWindow) in \(Self.logWindowMilliseconds / 1000) s)",
+                                                  data: data { $0.add("left_out", session.logRowsLeftOut) }))
+            }
+            session.logWindowStart = now
+            session.logRows = 0
+            session.logRowsLeftOut = 0
+        }
+        if session.logRows < Self.logRowsPerWindow {
+            session.logRows += 1
+            pendingLogs.append(SystemLogEntry(component: "strategy", level: level, message: message,
+                                              data: data { w in if let clientOrderID { w.add("client_order_id", clientOrderID) } }))
+        } else {
+            session.logRowsLeftOut += 1
+        }
+        sessions[identity] = session
+    }
+
+    private func flushLogs() {
+        guard !pendingLogs.isEmpty else { return }
+        let rows = pendingLogs
+        pendingLogs.removeAll()
+        do {
+            try logs.insert(rows)
+        } catch {
+            // Not kept for a retry: the allowance bounds what one turn holds, and a database
+            // away must not grow this without bound. The journal has each refusal already.
+            server.logger.warning("strategy log lines not stored", metadata: ["rows": "\(rows.count)", "error": "\(error)"])
+        }
+    }
+
     private func drop(_ identity: [UInt8], why: String) {
         guard let session = sessions.removeValue(forKey: identity) else { return }
         if byStrategy[session.strategyID] == identity { byStrategy[session.strategyID] = nil }
@@ -307,6 +369,7 @@ final class StrategySessions {
         if let clientOrderID { w.add("client_order_id", clientOrderID) }
         send(identity, "error", w.bytes)
         server.logger.warning("strategy request refused", metadata: ["reason": "\(message)"])
+        record(identity, .warning, "strategy request refused: \(message)", clientOrderID: clientOrderID, now: StrategyServer.now())
     }
 
     @discardableResult

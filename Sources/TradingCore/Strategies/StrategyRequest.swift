@@ -62,7 +62,7 @@ public enum StrategyRequest: Sendable, Equatable {
                 return .failure(Problem(error.message, clientOrderID: clientOrderID))
             }
         case "order.new":
-            if let p = allowed(["client_order_id", "strategy_id", "symbol", "exchange", "transaction_type", "quantity", "order_type",
+            if let p = allowed(["client_order_id", "strategy_id", "user_id", "symbol", "exchange", "transaction_type", "quantity", "order_type",
                                 "price", "trigger_price", "stoploss", "target", "product"]) { return .failure(p) }
             guard let clientOrderID else { return .failure(Problem("needs 'client_order_id' (a string of 1-64 characters)")) }
             do throws(Problem) {
@@ -89,8 +89,13 @@ public enum StrategyRequest: Sendable, Equatable {
                     guard let text = value.stringValue else { throw Problem("'strategy_id' must be a string") }
                     strategyID = text
                 }
+                var userID: String?
+                if let value = fields["user_id"], !value.isNull {
+                    guard let text = value.stringValue else { throw Problem("'user_id' must be a string") }
+                    userID = text
+                }
                 let order = StrategyOrderRequest(
-                    clientOrderID: clientOrderID, strategyID: strategyID, symbol: symbol, exchange: exchange, side: side, type: type,
+                    clientOrderID: clientOrderID, strategyID: strategyID, userID: userID, symbol: symbol, exchange: exchange, side: side, type: type,
                     quantity: quantity, price: try optionalPrice(fields["price"], "price"),
                     triggerPrice: try optionalPrice(fields["trigger_price"], "trigger_price"),
                     stoploss: try optionalPrice(fields["stoploss"], "stoploss"), target: try optionalPrice(fields["target"], "target"),
@@ -129,6 +134,8 @@ public struct StrategyOrderRequest: Sendable, Equatable {
     public var clientOrderID: String
     /// Present only if the process named one; it must be its own.
     public var strategyID: String?
+    /// Likewise: present only if the process named one; it must be its strategy's user.
+    public var userID: String?
     public var symbol: String
     public var exchange: String
     public var side: OrderSide
