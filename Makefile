@@ -13,7 +13,7 @@ TEST_URL     := $(shell scripts/pg-cluster.sh url $(TEST_PORT))
 DEMO_URL     := $(shell scripts/pg-cluster.sh url $(DEMO_PORT))
 BIN          := .build/release/algotrader
 
-.PHONY: all build release deps test test-db demo demo-stop bench bench-build bench-smoke fuzz clean
+.PHONY: all build release deps test test-db test-python demo demo-stop bench bench-build bench-smoke fuzz clean
 
 all: build
 
@@ -48,7 +48,17 @@ test: test-db
 	  status=$$?; scripts/pg-cluster.sh stop $(TSDB_DIR); exit $$status; \
 	else echo "TimescaleDB not installed: hypertable layout not exercised (native partitioning was)"; fi
 	scripts/check-unit.sh .build/debug/algotrader
+	$(MAKE) test-python
 	$(MAKE) fuzz FUZZ_SECONDS=30
+
+# The Python SDK (sdk/python), from the source tree (no pip install of it): its types under
+# mypy --strict (the package, the examples, the tests), then its pytest suite, which plays the
+# engine's strategy socket itself (a pyzmq ROUTER). The pinned tools: sdk/python/requirements-test.txt
+# (`make deps` installs them).
+test-python:
+	PYTHONPATH=sdk/python python3 -m mypy --strict --config-file sdk/python/pyproject.toml --cache-dir .build-mypy \
+	  sdk/python/algotrader_sdk sdk/python/examples sdk/python/tests
+	PYTHONPATH=sdk/python python3 -m pytest -q sdk/python/tests
 
 demo: release
 	@scripts/demo.sh $(DEMO_DIR) $(DEMO_PORT) $(DEMO_TICKS) $(DEMO_RATE)

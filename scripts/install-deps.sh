@@ -8,7 +8,19 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v psql >/dev/null 2>&1 || need+=(postgresql-client)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 command -v gnuplot >/dev/null 2>&1 || need+=(gnuplot-nox)  # replay --equity-png
-python3 -c 'import zmq' >/dev/null 2>&1 || pip_need=1
+# The Python tools, pinned: pytest, mypy and pyzmq (pyzmq also drives the engine from a real
+# third-party ZeroMQ client in the Swift tests). Installed unless each is there at its pin.
+requirements="$(cd "$(dirname "$0")/.." && pwd)/sdk/python/requirements-test.txt"
+python3 - "$requirements" >/dev/null 2>&1 <<'PY' || pip_need=1
+import sys
+from importlib.metadata import version
+for line in open(sys.argv[1], encoding="utf-8"):
+    line = line.split("#", 1)[0].strip()
+    if line:
+        name, pin = line.split("==")
+        if version(name.strip()) != pin.strip():
+            sys.exit(1)
+PY
 if ((${#need[@]})); then
   if [ "$(id -u)" = 0 ]; then
     echo "installing: ${need[*]}" >&2
@@ -21,6 +33,6 @@ if ((${#need[@]})); then
   fi
 fi
 if [ "${pip_need:-0}" = 1 ]; then
-  # pyzmq drives the engine from a real third-party ZeroMQ client in the tests.
-  python3 -m pip install -q pyzmq 2>/dev/null || python3 -m pip install -q --break-system-packages pyzmq
+  echo "installing the pinned Python test tools: $requirements" >&2
+  python3 -m pip install -q -r "$requirements" 2>/dev/null || python3 -m pip install -q --break-system-packages -r "$requirements"
 fi

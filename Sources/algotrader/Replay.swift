@@ -25,6 +25,9 @@ struct Replay: ParsableCommand {
     @Option(help: "Write the equity curve as CSV here (one strategy).") var equityCsv: String?
     @Option(help: "Draw the equity curve as PNG here, with gnuplot (one strategy).") var equityPng: String?
     @Option(help: "Progress bar: auto (on a terminal), always, never.") var progress: ProgressMode = .auto
+    @Option(name: .customLong("run"), help: ArgumentHelp("Replay an external strategy with this program (run by /bin/sh), driven in lock step: each tick, bar, order and fill is answered before the next. It gets only PATH, HOME, LANG and the SDK's ALGOTRADER_STRATEGY_ENDPOINT (its own), ALGOTRADER_STRATEGY and ALGOTRADER_STRATEGY_TOKEN (a one-off secret).",
+                               valueName: "command"))
+    var process: String? = nil
 
     func run() throws {
         guard !strategy.isEmpty else { throw Admin.fail("--strategy is required: the id or name of the strategy to replay") }
@@ -51,7 +54,7 @@ struct Replay: ParsableCommand {
         var bar: ProgressBar?
         let began = monotonicNanoseconds()
         do {
-            backtest = try Backtest(config: config, names: strategy, parameterOverrides: params ?? "{}", from: start, to: end)
+            backtest = try Backtest(config: config, names: strategy, parameterOverrides: params ?? "{}", from: start, to: end, command: process)
             outcome = try backtest.run(db: db, parameterOverrides: params ?? "{}", speed: speed, factor: factor,
                                        started: { bar = ProgressBar(total: $0, unit: "ticks", mode: progress) },
                                        progress: { bar?.update($0) })

@@ -4,6 +4,7 @@ import Postgres
 import TestSupport
 import Testing
 import TradingCore
+import Engine
 
 /// Users' own strategies, end to end: the real daemon, a pyzmq tick publisher, and strategy
 /// processes on the Python SDK (or speaking the protocol with plain pyzmq) connected to its
@@ -35,7 +36,7 @@ struct ExternalStrategyTests {
         try db.query("SELECT is_running FROM strategies WHERE strategy_id = $1::uuid", [strategyID]).scalar == "t"
     }
 
-    @Test func theSDKsSMACrossoverFillsExactlyWhereAnIndependentModelSays() throws {
+    @Test func theSDKsSMACrossoverFillsWhereAModelSaysLiveAndAgainInLockStepReplayAsTheBuiltInDoes() throws {
         let url = try TestDatabase.makeMigrated()
         let db = try TestDatabase.connect(url)
         let made = try Self.externalStrategy(db, url: url)
@@ -78,6 +79,92 @@ struct ExternalStrategyTests {
         #expect(DaemonStrategyTests.waitFor(30) { !sdk.process.isRunning }, "the process ends when its strategy is stopped")
         #expect(sdk.process.terminationStatus == 0)
         #expect(try DaemonStrategyTests.waitFor(10) { try !Self.isRunning(db, made.strategyID) })
+        #expect(try DaemonStrategyTests.waitFor(20) { try db.query("SELECT count(*) FROM market_data WHERE \"interval\" = 'tick'").scalar == "1200" })
+        #expect(daemon.stop() == 0)
+        let live = fills.map { Array($0[0..<4]) }
+        let liveCounts = try db.query("SELECT (SELECT count(*) FROM trades), (SELECT count(*) FROM bus_events), (SELECT count(*) FROM positions)").rows
+
+        // The same ticks replayed: the SDK process in lock step (twice), and the built-in
+        // sma_crossover with the same parameters.
+        try db.query("""
+            INSERT INTO strategies (user_id, name, strategy_type, parameters, is_active)
+            VALUES ($1, 'built-in', 'sma_crossover', '{"symbol": "RELIANCE", "exchange": "NSE", "fast": 5, "slow": 20, "quantity": 10}', false)
+            """, [made.ids.userID])
+        let environmentFile = "\(daemon.directory)/process-environment"
+        let sdkPath = Repository.root.appendingPathComponent("sdk/python").path
+        let command = "env > '\(environmentFile)'; PYTHONPATH='\(sdkPath)' exec python3 '\(sdkPath)/examples/sma_crossover.py'"
+        let from = Timestamp(nanosecondsSinceEpoch: SystemClock().now().nanosecondsSinceEpoch - 3_600_000_000_000).description
+        let to = Timestamp(nanosecondsSinceEpoch: SystemClock().now().nanosecondsSinceEpoch + 60_000_000_000).description
+        var runs: [[[String?]]] = []
+        for (strategy, process) in [("my-sma", command), ("my-sma", command), ("built-in", nil)] {
+            let outcome = try ReplayTests.replay(url, ["--strategy", strategy, "--from", from, "--to", to] + (process.map { ["--run", $0] } ?? []))
+            #expect(outcome.status == 0, "\(strategy): \(outcome.stderr)")
+            #expect(outcome.stdout.contains("ticks           1200"), "\(outcome.stdout)")
+            let run = try #require(try db.query("SELECT run_id::text FROM backtest_runs ORDER BY started_at DESC LIMIT 1").scalar)
+            runs.append(try db.query("""
+                SELECT transaction_type, filled_quantity::text, average_price::text, status, order_timestamp::text FROM backtest_trades
+                WHERE run_id = $1::uuid ORDER BY seq
+                """, [run]).rows)
+        }
+        #expect(runs[0].map { Array($0[0..<4]) } == live, "the lock-step replay placed and filled what the live process did")
+        #expect(runs[1] == runs[0], "and does so again, to the order's time")
+        #expect(runs[2] == runs[0], "exactly as the built-in sma_crossover on those ticks")
+        #expect(try db.query("SELECT (SELECT count(*) FROM trades), (SELECT count(*) FROM bus_events), (SELECT count(*) FROM positions)").rows
+                == liveCounts, "a replay writes no live table and publishes nothing")
+        #expect(try db.query("SELECT count(*) FROM backtest_runs WHERE status = 'completed' AND fills = $1", [String(model.count)]).scalar == "3")
+        // The process saw only PATH, HOME, LANG and the three SDK variables (no database URL).
+        let seen = Set(try String(contentsOfFile: environmentFile, encoding: .utf8).split(separator: "\n")
+            .compactMap { $0.split(separator: "=", maxSplits: 1).first.map(String.init) })
+            .subtracting(["PWD", "OLDPWD", "SHLVL", "_"])
+        #expect(seen.isSubset(of: ["PATH", "HOME", "LANG", "ALGOTRADER_STRATEGY_ENDPOINT", "ALGOTRADER_STRATEGY", "ALGOTRADER_STRATEGY_TOKEN"])
+                && seen.contains("ALGOTRADER_STRATEGY_TOKEN"), "\(seen.sorted())")
+    }
+
+    @Test func aLockStepReplayRefusesWhatItCannotRunAndMarksARunFailedWhenItsProcessDies() throws {
+        let url = try TestDatabase.makeMigrated()
+        let db = try TestDatabase.connect(url)
+        let made = try Self.externalStrategy(db, url: url)
+        try db.query("""
+            INSERT INTO strategies (user_id, name, strategy_type, parameters, is_active)
+            VALUES ($1, 'built-in', 'sma_crossover', '{"symbol": "RELIANCE", "exchange": "NSE", "fast": 5, "slow": 20, "quantity": 10}', false)
+            """, [made.ids.userID])
+        if try db.query("SELECT layout FROM market_data_layout").scalar == "native" {
+            try db.query("SELECT market_data_ensure_partitions(current_date - 1, current_date + 1)")
+        }
+        try db.query("""
+            INSERT INTO market_data (symbol, exchange, "timestamp", open, high, low, close, volume, "interval")
+            SELECT 'RELIANCE', 'NSE', now() - interval '10 minutes' + i * interval '1 second', 2450, 2450, 2450, 2450, 1, 'tick' FROM generate_series(1, 50) i
+            """)
+        let range = ["--from", Timestamp(nanosecondsSinceEpoch: SystemClock().now().nanosecondsSinceEpoch - 3_600_000_000_000).description,
+                     "--to", Timestamp(nanosecondsSinceEpoch: SystemClock().now().nanosecondsSinceEpoch + 60_000_000_000).description]
+        let refusals: [([String], String)] = [
+            (["--strategy", "my-sma"], "replay it with --run"),
+            (["--strategy", "built-in", "--run", "true"], "replay it without --run"),
+            (["--strategy", "my-sma", "--strategy", "built-in", "--run", "true"], "give one --strategy"),
+        ]
+        for (arguments, says) in refusals {
+            let outcome = try ReplayTests.replay(url, arguments + range)
+            #expect(outcome.status == 64 && outcome.stderr.contains(says), "\(arguments): \(outcome.status) \(outcome.stderr)")
+        }
+        #expect(try db.query("SELECT count(*) FROM backtest_runs").scalar == "0", "a refused replay records no run")
+        // A process that ends without a hello, and one that dies mid-run: the run is failed, with why.
+        let script = NSTemporaryDirectory() + "dies-\(UUID().uuidString.prefix(8)).py"
+        try """
+            import os
+            from algotrader_sdk import Strategy, Tick, run
+            class Dies(Strategy):
+                def on_tick(self, tick: Tick) -> None:
+                    os._exit(5)
+            run(Dies)
+            """.write(toFile: script, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: script) }
+        let dies = "PYTHONPATH='\(Repository.root.appendingPathComponent("sdk/python").path)' exec python3 '\(script)'"
+        for command in ["exit 7", dies] {
+            let outcome = try ReplayTests.replay(url, ["--strategy", "my-sma", "--run", command] + range)
+            #expect(outcome.status == 69 && outcome.stderr.contains("exited"), "\(command): \(outcome.status) \(outcome.stderr)")
+        }
+        let failed = try db.query("SELECT status, error FROM backtest_runs").rows
+        #expect(failed.count == 2 && failed.allSatisfy { $0[0] == "failed" && $0[1]?.contains("exited") == true }, "\(failed)")
     }
 
     @Test func aProcessActsOnlyForItsOwnStrategyInstrumentsAndUser() throws {

@@ -7,10 +7,14 @@ public import TradingCore
 /// `backtest_runs` record opened for each, the stored ticks replayed through the live pipeline
 /// and a paper desk (`ReplayEngine`), and the records completed (or marked failed with the cause).
 public struct Backtest {
-    /// A strategy to replay, with the instrument it trades.
+    /// A strategy to replay, with the instrument it trades (the first, for an `external` one:
+    /// the run's record names it) and every instrument it receives.
     public struct Entry: Sendable {
         public let row: StrategyRow
         public let symbol: String, exchange: String
+        public let instruments: [(symbol: String, exchange: String)]
+        /// An `external` strategy's declaration.
+        let external: ExternalStrategyConfig?
     }
 
     /// One strategy's results.
@@ -34,11 +38,18 @@ public struct Backtest {
     public let config: EngineConfig
     public let entries: [Entry]
     public let from: Timestamp, to: Timestamp
+    /// `--run`: the command of the process an `external` strategy is replayed with.
+    public let command: String?
 
     /// Resolves each of `names` (a strategy's id or name, active or not) to a runnable strategy
     /// with `parameterOverrides` (a JSON object) applied; a name that is unknown, ambiguous,
     /// repeated or not runnable is a problem naming it.
-    public init(config: EngineConfig, names: [String], parameterOverrides: String, from: Timestamp, to: Timestamp) throws {
+    /// `command` (`--run`) replays the one `external` strategy named with that process, in lock step.
+    public init(config: EngineConfig, names: [String], parameterOverrides: String, from: Timestamp, to: Timestamp,
+                command: String? = nil) throws {
+        if command != nil && names.count != 1 {
+            throw Problem(message: "--run replays one strategy (an external one): give one --strategy", duringRun: false)
+        }
         let catalog = StrategyCatalog(connectionString: config.databaseURL)
         defer { catalog.close() }
         let calendar = SessionCalendar(sessionOpenMinutes: config.sessionOpenMinutes)
@@ -54,14 +65,36 @@ public struct Backtest {
             guard !entries.contains(where: { $0.row.identity.strategyID == row.identity.strategyID }) else {
                 throw Problem(message: "strategy \(row.identity.name) is given twice", duringRun: false)
             }
+            if row.type == ExternalStrategyConfig.type {
+                guard command != nil else {
+                    throw Problem(message: "strategy \(row.identity.name) is external (run by a process of its own): replay it with --run \"COMMAND\"",
+                                  duringRun: false)
+                }
+                let declared: ExternalStrategyConfig
+                do { declared = try ExternalStrategyConfig(parameters: row.parameters) } catch {
+                    throw Problem(message: "strategy \(row.identity.name): \(error)", duringRun: false)
+                }
+                guard declared.instruments.count == 1, let first = declared.instruments.first else {
+                    throw Problem(message: "strategy \(row.identity.name) declares \(declared.instruments.count) instruments: a replay with --run takes a strategy of one instrument",
+                                  duringRun: false)
+                }
+                entries.append(Entry(row: row, symbol: first.symbol, exchange: first.exchange,
+                                     instruments: declared.instruments.map { ($0.symbol, $0.exchange) }, external: declared))
+                continue
+            }
+            if command != nil {
+                throw Problem(message: "--run replays an external strategy; \(row.identity.name) is of the built-in type \(row.type): replay it without --run",
+                              duringRun: false)
+            }
             let made: any TradingStrategy
             do {
                 made = try StrategyFactory.make(type: row.type, identity: row.identity, parameters: row.parameters, calendar: calendar)
             } catch {
                 throw Problem(message: "strategy \(row.identity.name): \(error)", duringRun: false)
             }
-            entries.append(Entry(row: row, symbol: made.symbol, exchange: made.exchange))
+            entries.append(Entry(row: row, symbol: made.symbol, exchange: made.exchange, instruments: [(made.symbol, made.exchange)], external: nil))
         }
+        self.command = command
         self.config = config
         self.entries = entries
         self.from = from
@@ -76,7 +109,7 @@ public struct Backtest {
     /// (in the order named) and the ticks replayed.
     public func run(db: DatabaseConnection, parameterOverrides: String, speed: String, factor: Double?, started: (Int) -> Void,
                     progress: (Int) -> Void) throws -> (results: [Result], ticks: Int) {
-        let total = try TickHistory.count(db, instruments: entries.map { ($0.symbol, $0.exchange) }, from: from, to: to)
+        let total = try TickHistory.count(db, instruments: entries.flatMap(\.instruments), from: from, to: to)
         guard total > 0 else {
             throw Problem(message: "no ticks of \(instruments.joined(separator: ", ")) from \(from) to \(to): the range is empty", duringRun: false)
         }
@@ -86,8 +119,14 @@ public struct Backtest {
             runIDs[e.row.identity.strategyID] = try BacktestStore.open(db, strategyID: e.row.identity.strategyID, parameterOverrides: parameterOverrides,
                                                                        symbol: e.symbol, exchange: e.exchange, from: from, to: to, speed: speed)
         }
-        let engine = try ReplayEngine(config: config, strategies: entries.map { ($0.row, $0.symbol, $0.exchange) })
+        let engine: ReplayEngine
         do {
+            var process: LockStepProcess?
+            if let command, let e = entries.first, let declared = e.external {
+                process = try LockStepProcess(command: command, entry: StrategyServer.Entry(identity: e.row.identity, config: declared,
+                                                                                           parameters: e.row.parameters, tokenHash: nil))
+            }
+            engine = try ReplayEngine(config: config, strategies: entries.map { ($0.row, $0.instruments) }, process: process)
             try engine.run(db: db, from: from, to: to, factor: factor, progress: progress)
         } catch {
             for runID in runIDs.values { try? BacktestStore.fail(db, runID: runID, error: "\(error)") }

@@ -11,7 +11,14 @@ public import TradingCore
 final class ReplaySink: PipelineSink {
     let pending = Mutex<[OrderIntent]>([])
     let failure = Mutex<String?>(nil)
-    func closedBars(_ bars: [ClosedBar]) {}
+    /// Kept only when a strategy process is replayed (it receives closed bars).
+    let keepBars: Bool
+    let bars = Mutex<[Bar]>([])
+    init(keepBars: Bool) { self.keepBars = keepBars }
+    func closedBars(_ bars: [ClosedBar]) {
+        if keepBars { self.bars.withLock { $0 += bars.map(\.bar) } }
+    }
+    func takeBars() -> [Bar] { bars.withLock { let out = $0; $0 = []; return out } }
     func intents(_ intents: [OrderIntent]) { pending.withLock { $0 += intents } }
     func strategyFailed(_ identity: StrategyIdentity, error: String) { failure.withLock { $0 = error } }
     func processed(ticks: Int) {}
@@ -21,10 +28,13 @@ final class ReplaySink: PipelineSink {
 /// The live components wired for the replayed strategies: a one-shard ``StrategyPipeline`` and
 /// one paper ``TradingDesk`` configured as `serve` configures it (risk, instruments, calendar,
 /// controls, charges), with no database writes and no bus. Several strategies share the desk as
-/// they do live, so one user's daily loss and drawdown span all of that user's strategies.
+/// they do live, so one user's daily loss and drawdown span all of that user's strategies. An
+/// `external` strategy's process is driven in lock step (``ReplayedProcess``): tick by tick, each
+/// event answered before the next.
 public final class ReplayEngine {
     let pipeline: StrategyPipeline
-    let sink = ReplaySink()
+    let sink: ReplaySink
+    private let external: ReplayedProcess?
     public private(set) var desk: TradingDesk
     /// Per strategy id: its figures, orders and equity curve.
     public private(set) var ledgers: [String: BacktestLedger] = [:]
@@ -37,20 +47,25 @@ public final class ReplayEngine {
     /// Ticks streamed so far, of every instrument.
     public private(set) var ticks = 0
 
-    /// `strategies`: each row with the instrument its strategy trades.
-    public init(config: EngineConfig, strategies: [(row: StrategyRow, symbol: String, exchange: String)]) throws {
+    /// `strategies`: each row with the instruments its strategy trades; `process`, the process
+    /// of the one `external` row among them.
+    init(config: EngineConfig, strategies: [(row: StrategyRow, instruments: [(symbol: String, exchange: String)])],
+         process: LockStepProcess? = nil) throws {
         let calendar = SessionCalendar(sessionOpenMinutes: config.sessionOpenMinutes)
+        external = process.map(ReplayedProcess.init)
+        sink = ReplaySink(keepBars: process != nil)
         var logger = Logger(label: "algotrader.replay")
         logger.logLevel = .error
         pipeline = StrategyPipeline(shardCount: 1, calendar: calendar, graceNanoseconds: Int64(config.barCloseGraceMilliseconds) * 1_000_000,
                                     sink: sink, logger: logger, maxInstruments: config.barMaxInstruments)
-        pipeline.apply(strategies.map { StrategySpec(identity: $0.row.identity, type: $0.row.type, parameters: $0.row.parameters) }) { spec in
+        let builtIn = strategies.filter { $0.row.type != ExternalStrategyConfig.type }
+        pipeline.apply(builtIn.map { StrategySpec(identity: $0.row.identity, type: $0.row.type, parameters: $0.row.parameters) }) { spec in
             try StrategyFactory.make(type: spec.type, identity: spec.identity, parameters: spec.parameters, calendar: calendar)
         }
         pipeline.drain()
         var traders: [Instrument: [String]] = [:]
         for s in strategies {
-            traders[Instrument(symbol: s.symbol, exchange: s.exchange), default: []].append(s.row.identity.strategyID)
+            for i in s.instruments { traders[Instrument(symbol: i.symbol, exchange: i.exchange), default: []].append(s.row.identity.strategyID) }
             ledgers[s.row.identity.strategyID] = BacktestLedger()
         }
         self.traders = traders
@@ -65,7 +80,8 @@ public final class ReplayEngine {
     /// the engine does: the desk sees the batch's ticks, then the intents they produced; fills go
     /// back to the strategies before the next batch.
     public func run(db: DatabaseConnection, from: Timestamp, to: Timestamp, factor: Double?, progress: (Int) -> Void) throws {
-        let batchSize = factor == nil ? 2_000 : 1
+        // A process answers tick by tick; built-in strategies take a batch at a time.
+        let batchSize = factor == nil && external == nil ? 2_000 : 1
         var firstTickTime: Int64?
         let wallStart = monotonicNanoseconds()
         let instruments = traders.keys.map { (symbol: $0.symbol, exchange: $0.exchange) }
@@ -92,6 +108,7 @@ public final class ReplayEngine {
             }
         }
         pipeline.stop()
+        external?.process.finish()
     }
 
     private func step(_ batch: [Tick]) throws {
@@ -103,6 +120,7 @@ public final class ReplayEngine {
         var next = 0
         var records: [DeskRecord] = []
         for tick in batch {
+            external?.queue(tick: tick)
             records += desk.advance(to: tick.timestamp)
             records += desk.onTick(tick)
             while next < intents.count && intents[next].time <= tick.timestamp {
@@ -115,6 +133,19 @@ public final class ReplayEngine {
         }
         for intent in intents[next...] { records += desk.submit(intent, now: intent.time) }
         absorb(&records)
+        if let external, let now = batch.last?.timestamp {
+            external.queue(bars: sink.takeBars())
+            try external.drain { action in
+                var made: [DeskRecord]
+                switch action {
+                case .submit(let intent): made = desk.submit(intent, now: intent.time)
+                case .cancel(let orderID): made = desk.cancel(orderID: orderID, reason: "cancelled by the strategy process", time: now)
+                case .modify(let orderID, let quantity, let price, let trigger):
+                    made = desk.modify(orderID: orderID, quantity: quantity, price: price, triggerPrice: trigger, time: now)
+                }
+                absorb(&made)
+            }
+        }
     }
 
     /// Records go to their strategies' ledgers; fill and order events go back to the strategies,
@@ -134,6 +165,7 @@ public final class ReplayEngine {
         }
         for (strategyID, mine) in byStrategy { ledgers[strategyID]?.record(mine) }
         let events = records.compactMap { if case .event(let e) = $0 { e } else { nil } }
+        external?.queue(events: events)
         if !events.isEmpty {
             pipeline.ordersUpdated(events)
             pipeline.drain()

@@ -102,17 +102,7 @@ final class StrategySessions {
                 for strategyID in subscribers[StrategyServer.key(bar.symbol, bar.exchange)] ?? [] {
                     guard let entry = entries[strategyID], entry.config.intervals.contains(bar.interval),
                           let identity = byStrategy[strategyID] else { continue }
-                    var w = JSONObjectWriter()
-                    w.add("symbol", bar.symbol)
-                    w.add("exchange", bar.exchange)
-                    w.add("interval", bar.interval.rawValue)
-                    w.add("start", time: bar.start)
-                    w.add("open", bar.open)
-                    w.add("high", bar.high)
-                    w.add("low", bar.low)
-                    w.add("close", bar.close)
-                    w.add("volume", bar.volume)
-                    send(identity, "bar", w.bytes)
+                    send(identity, "bar", Self.bar(bar).bytes)
                 }
             }
         case .events(let events):
@@ -141,10 +131,56 @@ final class StrategySessions {
 
     /// Section 2's payload with `client_order_id` added (null for orders the process did not send).
     static func withClientOrderID(_ payload: String, _ clientOrderID: String?) -> [UInt8] {
-        guard case .object(let members)? = try? JSONValue.parse(Array(payload.utf8)) else { return Array(payload.utf8) }
+        extended(Array(payload.utf8)) { $0.add("client_order_id", clientOrderID) }
+    }
+
+    /// A payload (a JSON object) with members added: a lock-step replay's `step`, an event's
+    /// `client_order_id`.
+    static func extended(_ payload: [UInt8], _ add: (inout JSONObjectWriter) -> Void) -> [UInt8] {
+        guard case .object(let members)? = try? JSONValue.parse(payload) else { return payload }
         var w = JSONObjectWriter()
         for (name, value) in members { w.add(name, value: value) }
-        w.add("client_order_id", clientOrderID)
+        add(&w)
+        return w.bytes
+    }
+
+    static func bar(_ bar: Bar) -> JSONObjectWriter {
+        var w = JSONObjectWriter()
+        w.add("symbol", bar.symbol)
+        w.add("exchange", bar.exchange)
+        w.add("interval", bar.interval.rawValue)
+        w.add("start", time: bar.start)
+        w.add("open", bar.open)
+        w.add("high", bar.high)
+        w.add("low", bar.low)
+        w.add("close", bar.close)
+        w.add("volume", bar.volume)
+        return w
+    }
+
+    /// The answer to an accepted hello. `lockStep`: a replay, where every event carrying a
+    /// `step` waits for the process's `done` and nobody times out on silence.
+    static func welcome(_ entry: StrategyServer.Entry, positions: [String: Int64], heartbeatIntervalMilliseconds: Int,
+                        heartbeatTimeoutMilliseconds: Int, lockStep: Bool) -> [UInt8] {
+        var w = JSONObjectWriter()
+        w.add("strategy_id", entry.identity.strategyID)
+        w.add("user_id", entry.identity.userID)
+        w.add("name", entry.identity.name)
+        w.add("instruments", strings: entry.config.instruments.map(\.text))
+        w.add("intervals", strings: entry.config.intervals.map(\.rawValue).sorted())
+        w.add("parameters", object: ExternalStrategyConfig.parametersObject(entry.parameters))
+        var held: [JSONObjectWriter] = []
+        for instrument in entry.config.instruments {
+            var p = JSONObjectWriter()
+            p.add("symbol", instrument.symbol)
+            p.add("exchange", instrument.exchange)
+            p.add("quantity", positions[StrategyServer.key(instrument.symbol, instrument.exchange)] ?? 0)
+            held.append(p)
+        }
+        w.add("positions", objects: held)
+        w.add("heartbeat_interval_ms", heartbeatIntervalMilliseconds)
+        w.add("heartbeat_timeout_ms", heartbeatTimeoutMilliseconds)
+        if lockStep { w.add("lockstep", true) }
         return w.bytes
     }
 
@@ -192,33 +228,20 @@ final class StrategySessions {
         session.lastHeard = now
         sessions[identity] = session
         switch request {
-        case .hello, .heartbeat:
-            break
+        case .hello, .heartbeat, .done:
+            break  // `done` answers a lock-step replay's events; live, nothing waits for it
         case .log(let text):
             record(identity, .info, "strategy \(entry.identity.name): \(text)", clientOrderID: nil, now: now)
         case .order(let order):
-            if let named = order.strategyID, named.lowercased() != entry.identity.strategyID {
-                refuse(identity, "a process acts only for its own strategy (\(entry.identity.strategyID))", clientOrderID: order.clientOrderID)
-                return
-            }
-            if let named = order.userID, named.lowercased() != entry.identity.userID.lowercased() {
-                refuse(identity, "a process acts only for its own strategy's user (\(entry.identity.userID))", clientOrderID: order.clientOrderID)
-                return
-            }
             let key = StrategyServer.key(order.symbol, order.exchange)
-            guard entry.config.instruments.contains(ExternalStrategyConfig.Instrument(symbol: order.symbol, exchange: order.exchange)) else {
-                refuse(identity, "\(order.exchange):\(order.symbol) is not among the strategy's instruments", clientOrderID: order.clientOrderID)
+            let last = session.lastTicks[key]
+            if let why = StrategyScope.refusal(of: order, by: entry.identity, declared: entry.config,
+                                               clientOrderIDUsed: session.clientOrders.keys.contains(order.clientOrderID),
+                                               tickDelivered: last != nil) {
+                refuse(identity, why, clientOrderID: order.clientOrderID)
                 return
             }
-            guard session.clientOrders.keys.contains(order.clientOrderID) == false else {
-                refuse(identity, "client_order_id \(order.clientOrderID) was used already", clientOrderID: order.clientOrderID)
-                return
-            }
-            guard let last = session.lastTicks[key] else {
-                refuse(identity, "no tick of \(order.exchange):\(order.symbol) was delivered yet: an order needs a price to be checked against",
-                       clientOrderID: order.clientOrderID)
-                return
-            }
+            guard let last else { return }
             guard let desk else {
                 refuse(identity, "the desk is not ready", clientOrderID: order.clientOrderID)
                 return
@@ -267,25 +290,9 @@ final class StrategySessions {
         if let current = byStrategy[id], current != identity { drop(current, why: "another process took its place") }
         sessions[identity] = Session(identity: identity, strategyID: id, lastHeard: now, lastSent: now)
         byStrategy[id] = identity
-        var w = JSONObjectWriter()
-        w.add("strategy_id", id)
-        w.add("user_id", entry.identity.userID)
-        w.add("name", entry.identity.name)
-        w.add("instruments", strings: entry.config.instruments.map(\.text))
-        w.add("intervals", strings: entry.config.intervals.map(\.rawValue).sorted())
-        w.add("parameters", object: ExternalStrategyConfig.parametersObject(entry.parameters))
-        var held: [JSONObjectWriter] = []
-        for instrument in entry.config.instruments {
-            var p = JSONObjectWriter()
-            p.add("symbol", instrument.symbol)
-            p.add("exchange", instrument.exchange)
-            p.add("quantity", positions[id]?[StrategyServer.key(instrument.symbol, instrument.exchange)] ?? 0)
-            held.append(p)
-        }
-        w.add("positions", objects: held)
-        w.add("heartbeat_interval_ms", server.settings.heartbeatIntervalMilliseconds)
-        w.add("heartbeat_timeout_ms", server.settings.heartbeatTimeoutMilliseconds)
-        send(identity, "welcome", w.bytes)
+        send(identity, "welcome", Self.welcome(entry, positions: positions[id] ?? [:],
+                                               heartbeatIntervalMilliseconds: server.settings.heartbeatIntervalMilliseconds,
+                                               heartbeatTimeoutMilliseconds: server.settings.heartbeatTimeoutMilliseconds, lockStep: false))
         server.logger.notice("strategy process connected", metadata: ["strategy": "\(id)", "name": "\(entry.identity.name)"])
         reportConnected()
     }

@@ -7,12 +7,14 @@ public enum StrategyRequest: Sendable, Equatable {
     case modify(clientOrderID: String, quantity: Int64?, price: FixedDecimal?, triggerPrice: FixedDecimal?)
     case cancel(clientOrderID: String)
     case log(String)
+    /// Lock-step replay: the process has handled the event it was given with this `step`.
+    case done(step: Int64)
 
     public struct Problem: Error, Sendable, Equatable {
         public let message: String
         /// The request's client order id, when it had a readable one (echoed on the error).
         public let clientOrderID: String?
-        init(_ message: String, clientOrderID: String? = nil) {
+        public init(_ message: String, clientOrderID: String? = nil) {
             self.message = message
             self.clientOrderID = clientOrderID
         }
@@ -39,6 +41,10 @@ public enum StrategyRequest: Sendable, Equatable {
             return .success(.hello(strategy: strategy, token: token))
         case "heartbeat":
             return .success(.heartbeat)
+        case "done":
+            if let p = allowed(["step"]) { return .failure(p) }
+            guard let step = fields["step"]?.int64Value, step > 0 else { return .failure(Problem("done needs 'step' (the event's, a whole number)")) }
+            return .success(.done(step: step))
         case "log":
             if let p = allowed(["message"]) { return .failure(p) }
             guard let text = fields["message"]?.stringValue else { return .failure(Problem("log needs 'message' (a string)")) }

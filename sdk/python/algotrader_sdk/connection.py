@@ -13,6 +13,7 @@ import argparse
 import os
 import signal
 import sys
+import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Type
 
@@ -56,11 +57,12 @@ class Runner:
         self.retry_seconds = retry_seconds
         self.server_key = server_key
         self.client_keys = client_keys
-        self.context = zmq.Context.instance()
+        self.context: "zmq.Context[zmq.Socket[bytes]]" = zmq.Context.instance()
         self.started = False
         self.ending = False
         self.heartbeat_interval = 1.0
         self.heartbeat_timeout = 5.0
+        self.lockstep = False
 
     def _socket(self) -> "zmq.Socket[bytes]":
         socket: "zmq.Socket[bytes]" = self.context.socket(zmq.DEALER)
@@ -114,6 +116,8 @@ class Runner:
             s._positions[(str(p["symbol"]), str(p["exchange"]))] = int(p["quantity"])
         self.heartbeat_interval = max(0.05, int(body.get("heartbeat_interval_ms", 1000)) / 1000)
         self.heartbeat_timeout = max(self.heartbeat_interval * 2, int(body.get("heartbeat_timeout_ms", 5000)) / 1000)
+        # `algotrader replay --run`: the engine waits for this process, event by event.
+        self.lockstep = body.get("lockstep") is True
         if not self.started:
             self.started = True
             s.on_start()
@@ -143,9 +147,19 @@ class Runner:
         return True
 
     def run(self) -> int:
-        """Runs until stopped; returns the process's exit status."""
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, self._end)
+        """Runs until stopped; returns the process's exit status. SIGTERM and SIGINT end it (with
+        `on_stop`) when it runs in the main thread; their previous handlers are put back after."""
+        previous: Dict[int, Any] = {}
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                previous[signum] = signal.signal(signum, self._end)
+        try:
+            return self._run()
+        finally:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
+
+    def _run(self) -> int:
         while not self.ending:
             try:
                 socket, welcome = self._hello()
@@ -162,11 +176,14 @@ class Runner:
             if stopped:
                 self.strategy.on_stop()
                 return 0
-        self.strategy.on_stop()
+        if self.started:
+            self.strategy.on_stop()
         return 0
 
     def _loop(self, socket: "zmq.Socket[bytes]") -> bool:
         """Messages until the engine stops the strategy (True), goes silent or the process ends (False)."""
+        if self.lockstep:
+            return self._lockstep_loop(socket)
         link = Link(socket)
         last_heard = last_sent = time.monotonic()
         while not self.ending:
@@ -177,13 +194,42 @@ class Runner:
             if now - last_heard > self.heartbeat_timeout:
                 print("algotrader_sdk: the engine went silent; connecting again", file=sys.stderr)
                 return False
-            if not socket.poll(int(self.heartbeat_interval * 1000)):
+            if not socket.poll(max(1, int((self.heartbeat_interval - (now - last_sent)) * 1000))):
                 continue
             while socket.poll(0):
                 topic, payload = self._frames(socket)
-                last_heard = time.monotonic()
+                # An `error` is no sign of a session: an engine that dropped this process (silent
+                # too long) answers each heartbeat with one ("say hello first") and sends nothing
+                # else, so only other messages keep the connection alive.
+                if topic != "error":
+                    last_heard = time.monotonic()
                 if not self._dispatch(topic, decode(payload)):
                     return True
+                # A steady stream must not starve the heartbeats: the engine drops a process
+                # it has not heard from for its timeout.
+                if time.monotonic() - last_sent >= self.heartbeat_interval:
+                    link.send("heartbeat", {})
+                    last_sent = time.monotonic()
+                if self.ending:
+                    break
+        return False
+
+    def _lockstep_loop(self, socket: "zmq.Socket[bytes]") -> bool:
+        """A replay: no heartbeats and no silence limit (the engine waits for this process, and this
+        process for the engine, however long a handler takes); each event carries a `step`, and
+        `done` with that step, sent after the handler returned (and after the requests it made),
+        tells the engine to apply them and go on."""
+        link = Link(socket)
+        while not self.ending:
+            if not socket.poll(100):
+                continue
+            topic, payload = self._frames(socket)
+            body = decode(payload)
+            if not self._dispatch(topic, body):
+                return True
+            step = body.get("step")
+            if isinstance(step, int) and not isinstance(step, bool):
+                link.send("done", {"step": step})
         return False
 
     def _end(self, signum: int, frame: Any) -> None:

@@ -15,9 +15,14 @@ from typing import Any, Dict, Mapping, Optional, Union
 Scalar = Union[None, bool, int, str, Decimal]
 
 
+def _constant(name: str) -> Any:
+    raise ValueError(f"not JSON: {name}")
+
+
 def decode(payload: bytes) -> Dict[str, Any]:
-    """A message's JSON object, numbers with a fraction or exponent as `Decimal`."""
-    value = json.loads(payload.decode("utf-8"), parse_float=Decimal)
+    """A message's JSON object, numbers with a fraction or exponent as `Decimal` (strict JSON:
+    `NaN` and `Infinity` are refused)."""
+    value = json.loads(payload.decode("utf-8"), parse_float=Decimal, parse_constant=_constant)
     if not isinstance(value, dict):
         raise ValueError("a message must be a JSON object")
     return value
@@ -36,6 +41,8 @@ def encode(fields: Mapping[str, Scalar]) -> bytes:
     for key, value in fields.items():
         if value is None:
             continue
+        if isinstance(value, float):
+            raise TypeError(f"{key}: a float misrounds money; send a Decimal, an int or a str")
         if isinstance(value, bool) or not isinstance(value, Decimal):
             text = json.dumps(value, ensure_ascii=False)
         else:
@@ -56,11 +63,15 @@ def optional_decimal(value: Any) -> Optional[Decimal]:
 
 
 def timestamp(value: Any) -> datetime:
-    """RFC 3339 in UTC (`2026-11-24T03:45:00.123456Z`) as an aware datetime."""
+    """RFC 3339 (`2026-11-24T03:45:00.123456Z`; the engine writes UTC) as an aware UTC datetime.
+    The offset is required: a time without one is refused, never read as the local time."""
     if not isinstance(value, str):
         raise ValueError(f"not a timestamp: {value!r}")
-    text = value[:-1] + "+00:00" if value.endswith("Z") else value
-    return datetime.fromisoformat(text).astimezone(timezone.utc)
+    text = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise ValueError(f"a timestamp needs its offset (Z or +HH:MM): {value!r}")
+    return parsed.astimezone(timezone.utc)
 
 
 @dataclass(frozen=True)
