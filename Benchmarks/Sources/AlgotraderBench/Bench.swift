@@ -81,6 +81,12 @@ struct Bench: ParsableCommand {
         }
         if ProcessInfo.processInfo.environment["BENCH_LATENCY_ONLY"] != nil {  // rows 4a and 4b alone (comparing builds)
             report.add(try LatencyBenchmark(adminURL: databaseURL, binary: binary, seconds: latencySeconds).run())
+            report.add([try SDKLatencyBenchmark(adminURL: databaseURL, binary: binary, seconds: latencySeconds).run()])
+            print(report.table())
+            return
+        }
+        if ProcessInfo.processInfo.environment["BENCH_SDK_LATENCY_ONLY"] != nil {  // row 4c alone
+            report.add([try SDKLatencyBenchmark(adminURL: databaseURL, binary: binary, seconds: latencySeconds).run()])
             print(report.table())
             return
         }
@@ -96,6 +102,7 @@ struct Bench: ParsableCommand {
         report.add(try PipelineBenchmark(messages: pipelineMessages).run())
         print(report.table())
         report.add(try LatencyBenchmark(adminURL: databaseURL, binary: binary, seconds: latencySeconds).run())
+        report.add([try SDKLatencyBenchmark(adminURL: databaseURL, binary: binary, seconds: latencySeconds).run()])
         print(report.table())
         let ingest = try DurableIngestBenchmark(adminURL: databaseURL, binary: binary, ticks: ticks, rounds: ingestRounds).run()
         report.add(ingest.rows)
