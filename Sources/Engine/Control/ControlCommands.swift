@@ -149,10 +149,39 @@ extension ControlServer {
             answer.add("closing_orders", result.closingOrders)
             answer.add("cancel_requests", result.cancelRequests)
             answer.add("skipped", strings: result.skipped)
+        case "reload":
+            answer = try reload(caller, actor: actor, peer: peer, db)
         default:
             throw ControlRefusal("unknown command '\(PrintableText.make(command, maxCharacters: 64))' (login, logout, status, strategies, "
-                                 + "strategy.start, strategy.stop, positions, orders, order.cancel, halt, resume, flatten)")
+                                 + "strategy.start, strategy.stop, positions, orders, order.cancel, halt, resume, flatten, reload)")
         }
+        return answer
+    }
+
+    /// `reload`: strategies, risk settings, brokers, desk settings and holidays read again, as
+    /// SIGHUP reads them, answered once applied. An admin's: it applies every user's changes,
+    /// and a failed one is audited too (the operator saw an error; the trail says which).
+    private func reload(_ caller: Caller, actor: String, peer: Peer, _ db: DatabaseConnection) throws -> JSONObjectWriter {
+        guard caller.isAdmin else { throw ControlRefusal("only an admin reloads the daemon") }
+        guard let reload = hooks.reload else { throw ControlRefusal("this process has no strategies to reload") }
+        var details = JSONObjectWriter()
+        let loaded: StrategyRuntime.Loaded
+        do {
+            loaded = try reload()
+        } catch {
+            details.add("error", "\(error)")
+            try AuditLog.record(db, actor: actor, actorUserID: caller.userID, action: .reload, details: details.text, peer: peer.label)
+            throw ControlRefusal("reload failed, the running set is unchanged: \(error)")
+        }
+        details.add("strategies_running", loaded.running)
+        details.add("strategies_refused", loaded.refused)
+        details.add("strategies_awaiting_process", loaded.awaitingProcess)
+        try AuditLog.record(db, actor: actor, actorUserID: caller.userID, action: .reload, details: details.text, peer: peer.label)
+        var answer = JSONObjectWriter()
+        answer.add("reloaded", true)
+        answer.add("strategies_running", loaded.running)
+        answer.add("strategies_refused", loaded.refused)
+        answer.add("strategies_awaiting_process", loaded.awaitingProcess)
         return answer
     }
 

@@ -42,7 +42,7 @@ struct ControlRequest {
         "login": ["username", "password"], "logout": [], "status": [], "strategies": ["user"], "positions": ["user"],
         "orders": ["user", "limit", "status"], "strategy.start": ["strategy_id"], "strategy.stop": ["strategy_id"],
         "order.cancel": ["order_id"], "halt": ["user", "strategy_id", "engine", "reason"], "resume": ["user", "strategy_id", "engine"],
-        "flatten": ["user"],
+        "flatten": ["user"], "reload": [],
     ]
 
     /// Refuses a field the command does not take.

@@ -9,7 +9,7 @@ struct Ctl: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Talk to a running daemon's control socket (login first).",
         subcommands: [Login.self, Logout.self, Status.self, Strategies.self, Start.self, Stop.self, Positions.self, Orders.self,
-                      Cancel.self, HaltUser.self, ResumeUser.self, Flatten.self])
+                      Cancel.self, HaltUser.self, ResumeUser.self, Flatten.self, Reload.self])
 
     struct Connection: ParsableArguments {
         @Option(help: "The control endpoint (default: control.bind of --config, else tcp://127.0.0.1:5559).") var endpoint: String?
@@ -192,6 +192,14 @@ struct Ctl: ParsableCommand {
             if let strategy { body["strategy_id"] = strategy }
             try connection.print(try connection.call("resume", body))
         }
+    }
+
+    struct Reload: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Make the daemon read strategies, risk settings, brokers and holidays again, as SIGHUP does (admins).",
+            discussion: "Answers once the reload is applied, with the strategies running, refused and waiting for their process.")
+        @OptionGroup var connection: Connection
+        func run() throws { try connection.print(try connection.call("reload", [:])) }
     }
 
     struct Flatten: ParsableCommand {
