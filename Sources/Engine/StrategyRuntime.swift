@@ -75,8 +75,25 @@ public final class StrategyRuntime: Sendable {
         }
     }
 
+    /// What a load applied: the answer of `ctl reload`.
+    public struct Loaded: Sendable, Equatable {
+        /// Strategies running now (built-in ones, and external ones whose process is connected).
+        public let running: Int
+        /// Rows that cannot start (their reasons are in `system_logs`).
+        public let refused: Int
+        /// External strategies in the runnable set whose process is not connected.
+        public let awaitingProcess: Int
+    }
+
+    /// Refused: the strategies have stopped (the daemon is stopping), so nothing may mark them
+    /// running again.
+    public struct Stopped: Error, CustomStringConvertible {
+        public var description: String { "the daemon is stopping: strategies are no longer reloaded" }
+    }
+
     /// Reads `strategies` and applies the runnable set; invalid rows go to `system_logs`.
-    public func load() throws {
+    @discardableResult
+    public func load() throws -> Loaded {
         let catalog = StrategyCatalog(connectionString: config.databaseURL)
         defer { catalog.close() }
         let rows = try catalog.load()
@@ -149,6 +166,8 @@ public final class StrategyRuntime: Sendable {
         try catalog.markRunning(running)
         recorder.setRunning(running)
         logger.info("strategies loaded", metadata: ["running": "\(running.count)", "refused": "\(problems.count)"])
+        let externalRunning = running.count - pipeline.runningStrategyIDs.count
+        return Loaded(running: running.count, refused: problems.count, awaitingProcess: max(0, external.count - externalRunning))
     }
 
     /// Strategies that ran before a reload and do not now (deactivated, removed, their user
@@ -199,6 +218,15 @@ public final class StrategyRuntime: Sendable {
             } catch {
                 logger.error("strategy reload failed; the running set is unchanged", metadata: ["error": "\(error)"])
             }
+        }
+    }
+
+    /// `ctl reload`: the same load as SIGHUP's, on the same queue (so it never overlaps another
+    /// reload), waited for so the caller can answer with what it applied.
+    public func reloadNow() throws -> Loaded {
+        try reloads.sync { [self] () throws -> Loaded in
+            guard !stopped.load(ordering: .acquiring) else { throw Stopped() }
+            return try load()
         }
     }
 

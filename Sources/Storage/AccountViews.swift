@@ -58,6 +58,15 @@ public enum AccountViews {
         try db.query("SELECT user_id::text FROM strategies WHERE strategy_id = $1::uuid AND deleted_at IS NULL", [strategyID]).scalar
     }
 
+    /// The strategies (not deleted) named `name`, of `owner` only when given: (id, owner). Names
+    /// are unique per user (migration 14), so with an owner there is at most one.
+    public static func strategies(_ db: PostgresConnection, named name: String, owner: String?) throws -> [(id: String, owner: String)] {
+        try db.query("""
+            SELECT strategy_id::text, user_id::text FROM strategies
+            WHERE name = $1 AND deleted_at IS NULL AND ($2::uuid IS NULL OR user_id = $2::uuid) ORDER BY strategy_id
+            """, [name, owner]).rows.compactMap { r in r[0].flatMap { id in r[1].map { (id, $0) } } }
+    }
+
     /// The user's strategies (not deleted), by name.
     public static func strategies(_ db: PostgresConnection, userID: String) throws -> [Strategy] {
         try UserScope.run(db, userID: userID) { conn in

@@ -14,6 +14,8 @@ public enum AuditLog {
         case credentialsRead = "credentials_read", keysRotated = "keys_rotated"
         case strategyAdded = "strategy_added", strategyStarted = "strategy_started", strategyStopped = "strategy_stopped"
         case strategyRemoved = "strategy_removed", strategyTokenIssued = "strategy_token_issued"
+        case strategyEdited = "strategy_edited"
+        case reload
         case halt, resume, flatten, orderCancelled = "order_cancelled"
         case riskChanged = "risk_changed"
         case instrumentsImported = "instruments_imported", calendarImported = "calendar_imported"

@@ -57,6 +57,21 @@ public struct Migrator {
     /// Brings the schema to the binary's version; returns the versions applied now.
     @discardableResult
     public func migrate(_ connection: PostgresConnection) throws -> [Int] {
+        try migrateReporting(connection).map(\.version)
+    }
+
+    /// A migration applied now, with what it reports having done to existing rows.
+    public struct Applied: Equatable, Sendable {
+        public let version: Int
+        /// The `system_logs` rows the migration wrote with component `migration` and
+        /// `data.migration` its version (migration 14's renames), by message.
+        public let notes: [String]
+    }
+
+    /// ``migrate(_:)``, with each applied migration's notes: a migration that changes rows an
+    /// operator relies on (renames a strategy) says so in `system_logs`, in its own transaction,
+    /// and `algotrader migrate` prints it.
+    public func migrateReporting(_ connection: PostgresConnection) throws -> [Applied] {
         try connection.query("SELECT pg_advisory_lock($1)", [String(Self.lockKey)])
         defer { _ = try? connection.query("SELECT pg_advisory_unlock($1)", [String(Self.lockKey)]) }
         // Made only when absent: CREATE TABLE IF NOT EXISTS needs CREATE on the schema even when
@@ -73,21 +88,27 @@ public struct Migrator {
                 """)
         }
         let applied = try verifyApplied(connection)
-        var done: [Int] = []
+        var done: [Applied] = []
         for migration in migrations where !applied.contains(migration.version) {
             do {
-                try connection.transaction { conn in
+                let notes = try connection.transaction { conn -> [String] in
                     try conn.query("SELECT set_config('algotrader.timescaledb', $1, true)", [timescaleMode])
                     try conn.execute(migration.sql)
                     try conn.query(
                         "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, encode(sha256(convert_to($3, 'UTF8')), 'hex'))",
                         [String(migration.version), migration.name, migration.sql]
                     )
+                    // Before migration 1 there is no system_logs; a migration applied once writes
+                    // its notes once, so these rows are this run's.
+                    guard try conn.query("SELECT to_regclass('system_logs') IS NOT NULL").scalar == "t" else { return [] }
+                    return try conn.query("""
+                        SELECT message FROM system_logs WHERE component = 'migration' AND data->>'migration' = $1 ORDER BY message
+                        """, [String(migration.version)]).rows.compactMap { $0[0] }
                 }
+                done.append(Applied(version: migration.version, notes: notes))
             } catch let error as PostgresError {
                 throw MigrationError.failed(version: migration.version, name: migration.name, error: error)
             }
-            done.append(migration.version)
         }
         return done
     }

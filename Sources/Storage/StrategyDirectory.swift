@@ -31,10 +31,11 @@ public enum StrategyDirectory {
         }
     }
 
-    /// Adds a strategy as its owner; returns its id.
+    /// Adds a strategy as its owner; returns its id. Throws ``NameTaken`` when a live strategy
+    /// of the user has the name (migration 14).
     public static func add(_ db: PostgresConnection, userID: String, name: String, type: String, parameters: String, active: Bool,
                            actor: String, auditDetails: String) throws -> String {
-        try UserScope.run(db, userID: userID) { conn -> String in
+        try translatingNameClash(name) { try UserScope.run(db, userID: userID) { conn -> String in
             guard let id = try conn.query("""
                 INSERT INTO strategies (user_id, name, strategy_type, parameters, is_active) VALUES ($1::uuid, $2, $3, $4::jsonb, $5::boolean)
                 RETURNING strategy_id::text
@@ -43,7 +44,7 @@ public enum StrategyDirectory {
             }
             try AuditLog.record(conn, actor: actor, action: .strategyAdded, targetUserID: userID, target: id, details: auditDetails)
             return id
-        }
+        } }
     }
 
     public static func list(_ db: PostgresConnection, userID: String?, includeRemoved: Bool) throws -> [Listing] {

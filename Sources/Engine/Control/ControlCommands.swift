@@ -23,8 +23,20 @@ extension ControlServer {
                 throw ControlRefusal("refused: an investor account is read-only ('\(command)' changes trading)")
             }
         }
-        /// The `strategy_id` a request names and its owner, if the caller may act for them.
+        /// The strategy a request names and its owner, if the caller may act for them: by
+        /// `strategy_id` (a UUID), or by `strategy`, a name among the caller's own strategies (an
+        /// admin's: anyone's), so a name never reveals another user's strategy to a trader.
         func namedStrategy() throws -> (id: String, owner: String) {
+            if request.has("strategy") {
+                guard !request.has("strategy_id") else { throw ControlRefusal("give 'strategy_id' or 'strategy', not both") }
+                let name = try request.requiredString("strategy", max: 100)
+                let found = try AccountViews.strategies(db, named: name, owner: caller.isAdmin ? nil : caller.userID)
+                guard let first = found.first else { throw ControlRefusal("no strategy '\(name)' of yours") }
+                guard found.count == 1 else {
+                    throw ControlRefusal("strategy name '\(name)' is ambiguous: use its id (\(found.map(\.id).joined(separator: ", ")))")
+                }
+                return first
+            }
             let strategyID = try request.requiredUUID("strategy_id")
             guard let owner = try AccountViews.strategyOwner(db, strategyID: strategyID), owner == caller.userID || caller.isAdmin else { throw ControlRefusal("no strategy '\(strategyID)' of yours") }
             return (strategyID, owner)
@@ -109,10 +121,11 @@ extension ControlServer {
             if halting { try requireActor() } else if !caller.isAdmin { throw ControlRefusal("only an admin resumes trading after a halt") }
             // Exactly one scope, each typed: `"engine": "true"` is refused, never a halt of the caller.
             let engine = try request.bool("engine") ?? false
-            let scopes = (request.has("strategy_id") ? 1 : 0) + (engine ? 1 : 0) + (request.has("user") ? 1 : 0)
+            let named = request.has("strategy_id") || request.has("strategy")
+            let scopes = (named ? 1 : 0) + (engine ? 1 : 0) + (request.has("user") ? 1 : 0)
             guard scopes <= 1 else { throw ControlRefusal("name one scope: 'user', 'strategy_id' or \"engine\": true") }
             let scope: OperatorHalts.Scope
-            if request.has("strategy_id") {
+            if named {
                 let (strategyID, owner) = try namedStrategy()
                 scope = .strategy(id: strategyID, userID: owner)
             } else if engine {
@@ -149,10 +162,39 @@ extension ControlServer {
             answer.add("closing_orders", result.closingOrders)
             answer.add("cancel_requests", result.cancelRequests)
             answer.add("skipped", strings: result.skipped)
+        case "reload":
+            answer = try reload(caller, actor: actor, peer: peer, db)
         default:
             throw ControlRefusal("unknown command '\(PrintableText.make(command, maxCharacters: 64))' (login, logout, status, strategies, "
-                                 + "strategy.start, strategy.stop, positions, orders, order.cancel, halt, resume, flatten)")
+                                 + "strategy.start, strategy.stop, positions, orders, order.cancel, halt, resume, flatten, reload)")
         }
+        return answer
+    }
+
+    /// `reload`: strategies, risk settings, brokers, desk settings and holidays read again, as
+    /// SIGHUP reads them, answered once applied. An admin's: it applies every user's changes,
+    /// and a failed one is audited too (the operator saw an error; the trail says which).
+    private func reload(_ caller: Caller, actor: String, peer: Peer, _ db: DatabaseConnection) throws -> JSONObjectWriter {
+        guard caller.isAdmin else { throw ControlRefusal("only an admin reloads the daemon") }
+        guard let reload = hooks.reload else { throw ControlRefusal("this process has no strategies to reload") }
+        var details = JSONObjectWriter()
+        let loaded: StrategyRuntime.Loaded
+        do {
+            loaded = try reload()
+        } catch {
+            details.add("error", "\(error)")
+            try AuditLog.record(db, actor: actor, actorUserID: caller.userID, action: .reload, details: details.text, peer: peer.label)
+            throw ControlRefusal("reload failed, the running set is unchanged: \(error)")
+        }
+        details.add("strategies_running", loaded.running)
+        details.add("strategies_refused", loaded.refused)
+        details.add("strategies_awaiting_process", loaded.awaitingProcess)
+        try AuditLog.record(db, actor: actor, actorUserID: caller.userID, action: .reload, details: details.text, peer: peer.label)
+        var answer = JSONObjectWriter()
+        answer.add("reloaded", true)
+        answer.add("strategies_running", loaded.running)
+        answer.add("strategies_refused", loaded.refused)
+        answer.add("strategies_awaiting_process", loaded.awaitingProcess)
         return answer
     }
 

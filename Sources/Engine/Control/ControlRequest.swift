@@ -40,9 +40,10 @@ struct ControlRequest {
     /// (`"scope": "engine"`) is an error, never a request quietly read as something else.
     static let commandFields: [String: Set<String>] = [
         "login": ["username", "password"], "logout": [], "status": [], "strategies": ["user"], "positions": ["user"],
-        "orders": ["user", "limit", "status"], "strategy.start": ["strategy_id"], "strategy.stop": ["strategy_id"],
-        "order.cancel": ["order_id"], "halt": ["user", "strategy_id", "engine", "reason"], "resume": ["user", "strategy_id", "engine"],
-        "flatten": ["user"],
+        "orders": ["user", "limit", "status"], "strategy.start": ["strategy_id", "strategy"], "strategy.stop": ["strategy_id", "strategy"],
+        "order.cancel": ["order_id"], "halt": ["user", "strategy_id", "strategy", "engine", "reason"],
+        "resume": ["user", "strategy_id", "strategy", "engine"],
+        "flatten": ["user"], "reload": [],
     ]
 
     /// Refuses a field the command does not take.

@@ -45,12 +45,18 @@ public final class ControlServer: Sendable {
 
     /// What the control socket can do to the running engine.
     public struct Hooks: Sendable {
+        /// Applies strategy changes soon (`strategy.start`, `strategy.stop`).
         public var reloadStrategies: @Sendable () -> Void
         public var desk: OrderDesk?
+        /// `reload`: what SIGHUP does, returning once it is applied; nil in a process that has
+        /// no strategies to reload.
+        public var reload: (@Sendable () throws -> StrategyRuntime.Loaded)?
 
-        public init(reloadStrategies: @escaping @Sendable () -> Void, desk: OrderDesk?) {
+        public init(reloadStrategies: @escaping @Sendable () -> Void, desk: OrderDesk?,
+                    reload: (@Sendable () throws -> StrategyRuntime.Loaded)? = nil) {
             self.reloadStrategies = reloadStrategies
             self.desk = desk
+            self.reload = reload
         }
     }
 

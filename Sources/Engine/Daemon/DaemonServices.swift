@@ -88,17 +88,27 @@ final class DaemonServices: Sendable {
         let replay = ReplayServer(endpoint: config.replayBind, context: context, connectionString: config.databaseURL, logger: logger,
                                   security: security)
         let halts = HaltWatcher(connectionString: config.databaseURL, desk: desk, logger: logger)
-        let control = ControlServer(
-            settings: .init(endpoint: config.controlBind, sessionTTLMinutes: config.sessionTTLMinutes, maxFailedLogins: config.maxFailedLogins,
-                            maxFailedLoginsPerPeer: config.maxFailedLoginsPerPeer, failedLoginWindowSeconds: config.failedLoginWindowSeconds,
-                            forwarderSecret: daemon.forwarderSecret, passwordLogN: config.passwordScryptLogN),
-            context: context, connectionString: config.databaseURL, logger: logger,
-            hooks: .init(reloadStrategies: { strategies.reload() }, desk: desk), security: security)
         let engine = IngestEngine(config: config, context: context, logger: logger,
                                   consumers: [{ pipeline.submit($0) }, { desk.onTicks($0) }, { processes.onTicks($0) }], security: security,
                                   journal: journals.ticks, gate: gate,
                                   onFeedHealth: { silent in if config.feedHaltStrategies { desk.setHaltedExchanges(silent) } })
         self.engine = engine
+        // What SIGHUP and `ctl reload` both do, one path so they cannot drift apart: strategies
+        // (with risk settings, live brokers and desk settings, StrategyRuntime.load), then
+        // exchange holidays (also when the strategies' load failed). Returns once applied.
+        let reload: @Sendable () throws -> StrategyRuntime.Loaded = {
+            let loaded = Result { try strategies.reloadNow() }
+            do { engine.setHolidays(try DeskState.holidays(config.databaseURL)) } catch {
+                logger.error("could not reload exchange holidays", metadata: ["error": "\(error)"])
+            }
+            return try loaded.get()
+        }
+        let control = ControlServer(
+            settings: .init(endpoint: config.controlBind, sessionTTLMinutes: config.sessionTTLMinutes, maxFailedLogins: config.maxFailedLogins,
+                            maxFailedLoginsPerPeer: config.maxFailedLoginsPerPeer, failedLoginWindowSeconds: config.failedLoginWindowSeconds,
+                            forwarderSecret: daemon.forwarderSecret, passwordLogN: config.passwordScryptLogN),
+            context: context, connectionString: config.databaseURL, logger: logger,
+            hooks: .init(reloadStrategies: { strategies.reload() }, desk: desk, reload: reload), security: security)
 
         if let registry = metricsRegistry {
             let sources = Self.metricsSources(config: config, engine: engine, journals: journals, writer: writer, halts: halts,
@@ -139,11 +149,11 @@ final class DaemonServices: Sendable {
         // control socket appear may send it at once) until their stop (a reload after it would
         // mark them running again).
         let signals = daemon.signals
-        let reload: @Sendable () -> Void = {
+        // On the signal source's queue: waiting there for the reload holds up no other work.
+        let hangup: @Sendable () -> Void = {
             logger.info("SIGHUP: reloading strategies, risk settings, instruments and holidays")
-            strategies.reload()
-            do { engine.setHolidays(try DeskState.holidays(config.databaseURL)) } catch {
-                logger.error("could not reload exchange holidays", metadata: ["error": "\(error)"])
+            do { _ = try reload() } catch {
+                logger.error("strategy reload failed; the running set is unchanged", metadata: ["error": "\(error)"])
             }
         }
         chain.add("strategies", start: {
@@ -151,7 +161,7 @@ final class DaemonServices: Sendable {
                 strategies.stop()  // the recorder and pipeline, if they got as far
                 throw DaemonError.database(error)
             }
-            signals.onReload(reload)
+            signals.onReload(hangup)
         }, stop: {
             signals.onReload(nil)
             strategies.stop()

@@ -9,7 +9,13 @@ struct Ctl: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Talk to a running daemon's control socket (login first).",
         subcommands: [Login.self, Logout.self, Status.self, Strategies.self, Start.self, Stop.self, Positions.self, Orders.self,
-                      Cancel.self, HaltUser.self, ResumeUser.self, Flatten.self])
+                      Cancel.self, HaltUser.self, ResumeUser.self, Flatten.self, Reload.self])
+
+    /// A strategy as the control socket takes it: a UUID as `strategy_id`, anything else as the
+    /// name `strategy` (the socket keeps `strategy_id` strictly a UUID).
+    static func naming(_ strategy: String) -> [String: Any] {
+        UUID(uuidString: strategy) == nil ? ["strategy": strategy] : ["strategy_id": strategy]
+    }
 
     struct Connection: ParsableArguments {
         @Option(help: "The control endpoint (default: control.bind of --config, else tcp://127.0.0.1:5559).") var endpoint: String?
@@ -121,15 +127,15 @@ struct Ctl: ParsableCommand {
     struct Start: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Start a strategy (the daemon reloads at once).")
         @OptionGroup var connection: Connection
-        @Argument var strategyID: String
-        func run() throws { try connection.print(try connection.call("strategy.start", ["strategy_id": strategyID])) }
+        @Argument(help: "The strategy: its id, or a name (among yours; an admin's: anyone's).") var strategy: String
+        func run() throws { try connection.print(try connection.call("strategy.start", Ctl.naming(strategy))) }
     }
 
     struct Stop: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Stop a strategy.")
         @OptionGroup var connection: Connection
-        @Argument var strategyID: String
-        func run() throws { try connection.print(try connection.call("strategy.stop", ["strategy_id": strategyID])) }
+        @Argument(help: "The strategy: its id, or a name (among yours; an admin's: anyone's).") var strategy: String
+        func run() throws { try connection.print(try connection.call("strategy.stop", Ctl.naming(strategy))) }
     }
 
     struct Positions: ParsableCommand {
@@ -163,7 +169,7 @@ struct Ctl: ParsableCommand {
                                                         abstract: "Halt yourself, one of your strategies, a user (admins) or the engine (admins).")
         @OptionGroup var connection: Connection
         @Option(help: "The user to halt (admins).") var user: String?
-        @Option(help: "Halt only this strategy (its id).") var strategy: String?
+        @Option(help: "Halt only this strategy (its id or name).") var strategy: String?
         @Flag(help: "Halt the whole engine (admins).") var engine = false
         @Option(help: "Why.") var reason: String
         func validate() throws {
@@ -172,7 +178,7 @@ struct Ctl: ParsableCommand {
         func run() throws {
             var body: [String: Any] = ["reason": reason, "engine": engine]
             if let user { body["user"] = user }
-            if let strategy { body["strategy_id"] = strategy }
+            if let strategy { body.merge(Ctl.naming(strategy)) { $1 } }
             try connection.print(try connection.call("halt", body))
         }
     }
@@ -181,7 +187,7 @@ struct Ctl: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "resume", abstract: "Lift a user's, a strategy's or the engine's halts (admins).")
         @OptionGroup var connection: Connection
         @Option(help: "The user.") var user: String?
-        @Option(help: "Only this strategy's halts (its id).") var strategy: String?
+        @Option(help: "Only this strategy's halts (its id or name).") var strategy: String?
         @Flag(help: "The engine-wide halt.") var engine = false
         func validate() throws {
             if [user != nil, strategy != nil, engine].filter({ $0 }).count > 1 { throw ValidationError("give one of --user, --strategy, --engine") }
@@ -189,9 +195,17 @@ struct Ctl: ParsableCommand {
         func run() throws {
             var body: [String: Any] = ["engine": engine]
             if let user { body["user"] = user }
-            if let strategy { body["strategy_id"] = strategy }
+            if let strategy { body.merge(Ctl.naming(strategy)) { $1 } }
             try connection.print(try connection.call("resume", body))
         }
+    }
+
+    struct Reload: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Make the daemon read strategies, risk settings, brokers and holidays again, as SIGHUP does (admins).",
+            discussion: "Answers once the reload is applied, with the strategies running, refused and waiting for their process.")
+        @OptionGroup var connection: Connection
+        func run() throws { try connection.print(try connection.call("reload", [:])) }
     }
 
     struct Flatten: ParsableCommand {

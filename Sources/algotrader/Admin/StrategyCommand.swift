@@ -4,13 +4,13 @@ import Engine
 import Storage
 import TradingCore
 
-/// `algotrader strategy add|list|enable|disable|remove`. Per-user writes go through row-level
-/// security as that user; a running daemon picks changes up on SIGHUP (or at once when made
-/// through the control socket).
+/// `algotrader strategy add|edit|list|enable|disable|remove|token`. Per-user writes go through
+/// row-level security as that user; a running daemon picks changes up on SIGHUP or `ctl reload`
+/// (or at once when made through the control socket).
 struct StrategyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "strategy", abstract: "Manage strategies (removal is a soft delete: trade history stays).",
-        subcommands: [Add.self, List.self, Enable.self, Disable.self, Remove.self, Token.self])
+        subcommands: [Add.self, Edit.self, List.self, Enable.self, Disable.self, Remove.self, Token.self])
 
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Add a strategy; its parameters are checked as the engine would.")
@@ -19,28 +19,27 @@ struct StrategyCommand: ParsableCommand {
         @Option(help: "A name for it.") var name: String
         @Option(help: "A built-in type (\(StrategyFactory.types.joined(separator: ", "))), or external: run by a process of yours (docs/strategies-sdk.md).") var type: String
         @Option(help: "Parameters, a JSON object (docs/strategies.md).") var params: String = "{}"
+        @Option(help: "The broker for its orders, an id or a name of the user's (sets parameter broker_id).") var broker: String?
         @Flag(help: "Add it inactive (start it later with 'strategy enable').") var inactive = false
 
         func run() throws {
             let config = try Admin.config(options)
             let db = try Admin.connect(config)
             let userID = try Admin.userID(user, db)
-            let values: [String: ParameterValue]
+            // The checks `strategy edit` makes too (StrategyChecks): the name, then the parameters
+            // as they will be stored, broker included.
+            try StrategyChecks.name(name, userID: userID, db)
+            let change = try broker.map { StrategyDirectory.BrokerChange.set(try StrategyChecks.broker($0, userID: userID, db)) } ?? .keep
+            guard let stored = try StrategyDirectory.parameters(db, params, broker: change) else { throw Admin.fail("--params: not a JSON object") }
+            try StrategyChecks.parameters(stored, type: type, userID: userID, name: name, config: config, db)
+            let id: String
             do {
-                values = try StrategyCommand.typedParameters(params, db)
-            } catch {
-                throw Admin.fail("--params: not a JSON object")
-            }
-            do {
-                try StrategyFactory.validate(type: type, identity: StrategyIdentity(strategyID: "-", userID: userID, name: name, brokerID: nil),
-                                             parameters: StrategyParameters(values),
-                                             calendar: SessionCalendar(sessionOpenMinutes: config.sessionOpenMinutes))
-            } catch {
-                throw Admin.fail("--params: \(error)")
-            }
-            let id = try StrategyDirectory.add(db, userID: userID, name: name, type: type, parameters: params, active: !inactive,
+                id = try StrategyDirectory.add(db, userID: userID, name: name, type: type, parameters: stored, active: !inactive,
                                                actor: Admin.actor, auditDetails: Admin.json(["type": type, "name": name]))
-            print("added strategy \(name) (\(id)); a running daemon starts it on SIGHUP")
+            } catch is StrategyDirectory.NameTaken {
+                throw StrategyChecks.taken(name)  // added by someone else since the check
+            }
+            print("added strategy \(name) (\(id)); a running daemon starts it on SIGHUP or 'algotrader ctl reload'")
         }
     }
 
@@ -75,7 +74,7 @@ struct StrategyCommand: ParsableCommand {
         let db = try Admin.connect(try Admin.config(options))
         let (strategyID, owner) = try Admin.strategy(strategy, db)
         try StrategyDirectory.setState(db, strategyID: strategyID, owner: owner, active: active, remove: remove, actor: Admin.actor)
-        print("\(remove ? "removed" : active ? "enabled" : "disabled") strategy \(strategyID); a running daemon applies it on SIGHUP")
+        print("\(remove ? "removed" : active ? "enabled" : "disabled") strategy \(strategyID); a running daemon applies it on SIGHUP or 'algotrader ctl reload'")
     }
 
     struct Token: ParsableCommand {
