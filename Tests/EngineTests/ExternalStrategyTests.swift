@@ -49,11 +49,18 @@ struct ExternalStrategyTests {
         defer { sdk.kill() }
         #expect(try DaemonStrategyTests.waitFor(30) { try Self.isRunning(db, made.strategyID) }, "is_running once connected: \(sdk.stderr)")
 
-        // One tick every 5 ms: the process answers a tick long before the next, so each order
-        // fills at the tick that caused it (the contract's "keeps up with its feed").
-        let pricesPath = "\(daemon.directory)/prices.json"
-        #expect(try DaemonProcess.python("publish_price_path.py", [daemon.feed, "RELIANCE", "NSE", "1200", "7", pricesPath, "5"]) == 0)
+        // One tick every 5 ms, and 300 ms more after each tick the model trades on (worked out
+        // first from the same seed's path): the process answers those before the next tick even
+        // on a loaded machine, so each order fills at the tick that caused it (the contract's
+        // "keeps up with its feed"; one that lags gets a later tick's price, live as designed).
+        let pricesPath = "\(daemon.directory)/prices.json", pausesPath = "\(daemon.directory)/pauses.json"
+        #expect(try DaemonProcess.python("publish_price_path.py", ["-", "RELIANCE", "NSE", "600", "7", pricesPath]) == 0)
+        let planned = try JSONDecoder().decode([String].self, from: Data(contentsOf: URL(fileURLWithPath: pricesPath))).map { FixedDecimal($0)! }
+        try JSONEncoder().encode(SMACrossoverModel.signals(prices: planned, fast: 5, slow: 20, quantity: 10).map(\.index))
+            .write(to: URL(fileURLWithPath: pausesPath))
+        #expect(try DaemonProcess.python("publish_price_path.py", [daemon.feed, "RELIANCE", "NSE", "600", "7", pricesPath, "5", pausesPath]) == 0)
         let prices = try JSONDecoder().decode([String].self, from: Data(contentsOf: URL(fileURLWithPath: pricesPath))).map { FixedDecimal($0)! }
+        #expect(prices == planned, "the dry run's path is the published one")
         let model = SMACrossoverModel.signals(prices: prices, fast: 5, slow: 20, quantity: 10)
         #expect(model.count >= 6)
         #expect(try DaemonStrategyTests.waitFor(60) {
@@ -79,7 +86,7 @@ struct ExternalStrategyTests {
         #expect(DaemonStrategyTests.waitFor(30) { !sdk.process.isRunning }, "the process ends when its strategy is stopped")
         #expect(sdk.process.terminationStatus == 0)
         #expect(try DaemonStrategyTests.waitFor(10) { try !Self.isRunning(db, made.strategyID) })
-        #expect(try DaemonStrategyTests.waitFor(20) { try db.query("SELECT count(*) FROM market_data WHERE \"interval\" = 'tick'").scalar == "1200" })
+        #expect(try DaemonStrategyTests.waitFor(20) { try db.query("SELECT count(*) FROM market_data WHERE \"interval\" = 'tick'").scalar == "600" })
         #expect(daemon.stop() == 0)
         let live = fills.map { Array($0[0..<4]) }
         let liveCounts = try db.query("SELECT (SELECT count(*) FROM trades), (SELECT count(*) FROM bus_events), (SELECT count(*) FROM positions)").rows
@@ -99,7 +106,7 @@ struct ExternalStrategyTests {
         for (strategy, process) in [("my-sma", command), ("my-sma", command), ("built-in", nil)] {
             let outcome = try ReplayTests.replay(url, ["--strategy", strategy, "--from", from, "--to", to] + (process.map { ["--run", $0] } ?? []))
             #expect(outcome.status == 0, "\(strategy): \(outcome.stderr)")
-            #expect(outcome.stdout.contains("ticks           1200"), "\(outcome.stdout)")
+            #expect(outcome.stdout.contains("ticks           600"), "\(outcome.stdout)")
             let run = try #require(try db.query("SELECT run_id::text FROM backtest_runs ORDER BY started_at DESC LIMIT 1").scalar)
             runs.append(try db.query("""
                 SELECT transaction_type, filled_quantity::text, average_price::text, status, order_timestamp::text FROM backtest_trades
