@@ -126,10 +126,14 @@ public final class OrderDesk: Sendable {
         }
     }
 
-    /// Modifies a working order's quantity and/or prices.
-    public func modify(orderID: String, quantity: Int64?, price: FixedDecimal?, triggerPrice: FixedDecimal?, now: Timestamp) {
-        queue.async { [state, writer] in
-            writer.enqueue(state.desk.modify(orderID: orderID, quantity: quantity, price: price, triggerPrice: triggerPrice, time: now))
+    /// Modifies a working order's quantity and/or prices, checked as a new order is
+    /// (``TradingDesk/modifyChecked``); the reason it was refused, or nil.
+    @discardableResult
+    public func modify(orderID: String, quantity: Int64?, price: FixedDecimal?, triggerPrice: FixedDecimal?, now: Timestamp) -> String? {
+        queue.sync { [state, writer] in
+            let (records, refusal) = state.desk.modifyChecked(orderID: orderID, quantity: quantity, price: price, triggerPrice: triggerPrice, time: now)
+            writer.enqueue(records)
+            return refusal
         }
     }
 
@@ -149,19 +153,22 @@ public final class OrderDesk: Sendable {
     /// Intents become orders, unless the event writer can make records durable nowhere (the
     /// journal full while PostgreSQL is away): then no order is made, since neither it nor its
     /// rejection could be stored or published, and the strategies are told (docs/operations.md).
-    public func submit(_ intents: [OrderIntent], now: Timestamp) {
+    /// False when they were refused that way.
+    @discardableResult
+    public func submit(_ intents: [OrderIntent], now: Timestamp) -> Bool {
         if writer.isBlocked {
             refusedIntents.add(intents.count, ordering: .relaxed)
             logger?.error("intents refused: order records cannot be made durable (journal full and PostgreSQL away)",
                           metadata: ["intents": "\(intents.count)"])
             onIntentsRefused(intents)
-            return
+            return false
         }
         queue.async { [state, writer] in
             var records: [DeskRecord] = []
             for intent in intents { records += state.desk.submit(intent, now: now) }
             writer.enqueue(records)
         }
+        return true
     }
 
     /// Batches of ticks handed to the desk and not yet applied, at most: past it `onTicks` waits,

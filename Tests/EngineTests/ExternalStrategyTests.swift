@@ -192,6 +192,11 @@ struct ExternalStrategyTests {
             ["order.new", #"{"client_order_id": "bad-qty", "symbol": "RELIANCE", "transaction_type": "BUY", "quantity": -5}"#],
             ["order.new", "not json"],
             ["order.cancel", #"{"client_order_id": "never-sent"}"#],
+            // A modify passes the checks of a new order: not to a size risk refuses, not off the tick size.
+            order("limit", #", "order_type": "LIMIT", "price": 2440"#),
+            ["order.modify", #"{"client_order_id": "limit", "quantity": 1000000000}"#],
+            ["order.modify", #"{"client_order_id": "limit", "price": 2439.535}"#],
+            ["order.modify", #"{"client_order_id": "limit", "price": 2439.5}"#],
             order("own", #", "strategy_id": "\#(mine.strategyID)", "user_id": "\#(mine.ids.userID)""#),
         ]
         let out = "\(daemon.directory)/probe.jsonl"
@@ -216,10 +221,20 @@ struct ExternalStrategyTests {
         for (reply, expected) in zip(replies, ["other-strategy", "other-user", "undeclared", "bad-qty"]) {
             #expect(reply[0] == "error" && reply[1].contains(#""client_order_id":"\#(expected)""#), "\(expected): \(reply)")
         }
-        #expect(replies.count == 7 && replies[4][0] == "error" && replies[5][0] == "error")
-        #expect(replies.last?[0] == "order" && replies.last?[1].contains(#""client_order_id":"own""#) == true, "the own order is taken: \(replies.last ?? [])")
-        let orders = try db.query("SELECT s.name, t.metadata->>'client_order_id' FROM trades t JOIN strategies s USING (strategy_id) WHERE s.strategy_type = 'external'").rows
-        #expect(orders == [["mine", "own"]], "only the in-scope request made an order")
+        #expect(replies.count == 11 && replies[4][0] == "error" && replies[5][0] == "error")
+        #expect(replies[6][0] == "order" && replies[6][1].contains(#""status":"OPEN""#), "\(replies[6])")
+        for refused in replies[7...8] {
+            #expect(refused[0] == "error" && refused[1].contains("modify refused") && refused[1].contains(#""client_order_id":"limit""#), "\(refused)")
+        }
+        #expect(replies[8][1].contains("tick size"), "\(replies[8])")
+        #expect(replies[9][0] == "order" && replies[9][1].contains("2439.5"), "a modify within the rules is applied: \(replies[9])")
+        #expect(replies[10][0] == "order" && replies[10][1].contains(#""client_order_id":"own""#), "the own order is taken: \(replies[10])")
+        let orders = try db.query("""
+            SELECT s.name, t.metadata->>'client_order_id', t.quantity::text, t.price::text FROM trades t JOIN strategies s USING (strategy_id)
+            WHERE s.strategy_type = 'external' ORDER BY t.created_at
+            """).rows
+        #expect(orders.count == 2 && orders[0] == ["mine", "limit", "1", "2439.5000"] && orders[1][0...1] == ["mine", "own"],
+                "only the in-scope requests made orders, and the refused modifies changed nothing: \(orders)")
         #expect(try db.query("SELECT count(*) FROM system_logs WHERE message LIKE 'strategy request refused%'").scalar.flatMap { Int($0) } ?? 0 >= 6,
                 "each refusal is logged")
         // The other user's secret does not open this strategy.
@@ -228,6 +243,51 @@ struct ExternalStrategyTests {
             Self.endpoint(daemon), "mine", theirs.token, "\(daemon.directory)/wrong.jsonl",
         ], environment: [:], stdin: "[]")
         #expect(wrong.status == 3 && wrong.stderr.contains("wrong token"), "\(wrong.stderr)")
+    }
+
+    @Test func anEditReachesTheConnectedProcessAndANewSecretEndsItsSessionWithoutAReload() throws {
+        let url = try TestDatabase.makeMigrated()
+        let db = try TestDatabase.connect(url)
+        let made = try Self.externalStrategy(db, url: url)
+        let daemon = try DaemonProcess(databaseURL: url)
+        defer { _ = daemon.stop() }
+        #expect(daemon.waitUntilStarted())
+        let reported = "\(daemon.directory)/report.json"
+        func report() -> [String: Any]? {
+            (try? Data(contentsOf: URL(fileURLWithPath: reported))).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
+        }
+        let first = try StrategyProcess(script: "Tests/python/sdk_probe_strategy.py", arguments: ["report", reported],
+                                        endpoint: Self.endpoint(daemon), strategy: "my-sma", token: made.token, directory: daemon.directory)
+        defer { first.kill() }
+        #expect(DaemonStrategyTests.waitFor(30) { (report()?["params"] as? [String: Any])?["fast"] as? Int == 5 }, "\(first.stderr)")
+
+        // strategy edit, then a reload: the connected process gets the new parameters (on_edit).
+        let edited = try CommandRunner.algotrader(["strategy", "edit", "my-sma", "--params", #"{"instruments": ["NSE:RELIANCE"], "fast": 7, "slow": 20, "quantity": 10}"#,
+                                                   "--config", Repository.shippedConfig], environment: ["ALGOTRADER_DATABASE_URL": url])
+        #expect(edited.status == 0, "\(edited.stderr)")
+        kill(daemon.process.processIdentifier, SIGHUP)
+        #expect(DaemonStrategyTests.waitFor(30) { report()?["edits"] as? Int == 1 && (report()?["params"] as? [String: Any])?["fast"] as? Int == 7 },
+                "\(String(describing: report())) \(first.stderr)")
+
+        // A new secret, with no reload: the connected process is told to stop, the old secret
+        // opens nothing, the new one does.
+        let issued = try CommandRunner.algotrader(["strategy", "token", "my-sma", "--config", Repository.shippedConfig],
+                                                  environment: ["ALGOTRADER_DATABASE_URL": url])
+        let fresh = issued.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(issued.status == 0 && fresh.count == 64)
+        #expect(DaemonStrategyTests.waitFor(20) { !first.process.isRunning }, "the session of the old secret ends: \(first.stderr)")
+        #expect(first.stderr.contains("secret was replaced") || first.process.terminationStatus == 0, "\(first.stderr)")
+        let old = try CommandRunner.run(URL(fileURLWithPath: "/usr/bin/env"), [
+            "python3", Repository.root.appendingPathComponent("Tests/python/strategy_scope_probe.py").path,
+            Self.endpoint(daemon), "my-sma", made.token, "\(daemon.directory)/old.jsonl",
+        ], environment: [:], stdin: "[]")
+        #expect(old.status == 3 && old.stderr.contains("wrong token"), "the old secret is refused: \(old.stderr)")
+        try? FileManager.default.removeItem(atPath: reported)
+        let second = try StrategyProcess(script: "Tests/python/sdk_probe_strategy.py", arguments: ["report", reported],
+                                         endpoint: Self.endpoint(daemon), strategy: "my-sma", token: fresh, directory: daemon.directory)
+        defer { second.kill() }
+        #expect(DaemonStrategyTests.waitFor(30) { report()?["edits"] as? Int == 0 }, "the new secret is welcomed: \(second.stderr)")
+        #expect(try DaemonStrategyTests.waitFor(10) { try Self.isRunning(db, made.strategyID) })
     }
 
     @Test func aSecondProcessWaitsForTheFirstToGoSilentAndAKilledOneLeavesItsOrdersAndPosition() throws {
@@ -259,6 +319,6 @@ struct ExternalStrategyTests {
         let orders = try db.query("SELECT order_type, status FROM trades WHERE strategy_id = $1::uuid ORDER BY order_type", [made.strategyID]).rows
         #expect(orders == [["LIMIT", "OPEN"], ["MARKET", "FILLED"]], "the working order stays as it was")
         #expect(try db.query("SELECT sum(p.quantity) FROM positions p JOIN trades t USING (trade_id) WHERE t.strategy_id = $1::uuid AND p.status <> 'CLOSED'", [made.strategyID]).scalar == "10")
-        #expect(try Self.isRunning(db, made.strategyID))
+        #expect(try DaemonStrategyTests.waitFor(10) { try Self.isRunning(db, made.strategyID) }, "is_running follows the welcome")
     }
 }

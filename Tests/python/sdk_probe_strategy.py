@@ -3,7 +3,8 @@
   hold OUT    on the first tick buys 10 at market and places a BUY LIMIT 1 far below the market;
               once both are acknowledged (a fill, an OPEN), writes {"client_order_ids": [...]} to OUT
               and keeps running (the test kills it).
-  report OUT  once welcomed, writes {"position": the SDK's position of NSE:RELIANCE} to OUT and
+  report OUT  once welcomed, and again after each edit, writes {"position": the SDK's position of
+              NSE:RELIANCE, "params": its parameters, "edits": how many edits it saw} to OUT and
               keeps running.
 """
 import json
@@ -26,8 +27,17 @@ class Probe(Strategy):
     def on_start(self) -> None:
         self.sent: list = []
         self.seen: set = set()
+        self.edits = 0
         if MODE == "report":
-            write({"position": self.position("RELIANCE", "NSE")})
+            self.report()
+
+    def on_edit(self) -> None:
+        self.edits += 1
+        if MODE == "report":
+            self.report()
+
+    def report(self) -> None:
+        write({"position": self.position("RELIANCE", "NSE"), "params": self.params, "edits": self.edits})
 
     def on_tick(self, tick: Tick) -> None:
         if MODE != "hold" or self.sent:

@@ -123,6 +123,7 @@ public struct Backtest {
         do {
             var process: LockStepProcess?
             if let command, let e = entries.first, let declared = e.external {
+                LockStepProcess.interruptOnSignals()
                 process = try LockStepProcess(command: command, entry: StrategyServer.Entry(identity: e.row.identity, config: declared,
                                                                                            parameters: e.row.parameters, tokenHash: nil))
             }

@@ -1,5 +1,7 @@
+import Dispatch
 import Foundation
 import Glibc
+import Synchronization
 import TradingCore
 import ZeroMQ
 
@@ -21,6 +23,38 @@ final class LockStepProcess {
     /// only a bound on a process that hangs.
     static let helloTimeoutSeconds = 60.0
     static let answerTimeoutSeconds = 120.0
+
+    /// The program being driven, for SIGINT/SIGTERM of the replay (``interruptOnSignals``): the
+    /// replay is one process with at most one program at a time.
+    private static let running = Mutex<pid_t?>(nil)
+    private static let interrupted = Atomic<Int32>(0)
+    private static let signalSources = Mutex<[any DispatchSourceSignal]>([])
+
+    /// Makes SIGINT and SIGTERM of the replay end the program (its whole process group: `/bin/sh`
+    /// and what it started) instead of the replay alone, so the replay sees it exit, marks its
+    /// run failed and cleans up; a second signal is left to the default (ends the replay).
+    static func interruptOnSignals() {
+        signalSources.withLock { sources in
+            guard sources.isEmpty else { return }
+            for number in [SIGINT, SIGTERM] {
+                signal(number, SIG_IGN)
+                let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+                source.setEventHandler {
+                    interrupted.store(number, ordering: .relaxed)
+                    signal(number, SIG_DFL)
+                    if let pid = running.withLock({ $0 }) { signalGroup(pid, SIGTERM) }
+                }
+                source.resume()
+                sources.append(source)
+            }
+        }
+    }
+
+    /// Foundation's Process makes the child the leader of a process group of its own: signalling
+    /// the group reaches a program the shell did not `exec` too.
+    private static func signalGroup(_ pid: pid_t, _ number: Int32) {
+        if kill(-pid, number) != 0 { kill(pid, number) }
+    }
 
     private let process = Process()
     private let context: ZMQContext
@@ -66,6 +100,8 @@ final class LockStepProcess {
             end(force: true)
             throw Failure(message: "cannot start '\(command)': \(error)")
         }
+        let pid = process.processIdentifier
+        Self.running.withLock { $0 = pid }
         do {
             try awaitHello(tokenHash: token.hash)
         } catch {
@@ -150,6 +186,8 @@ final class LockStepProcess {
         guard ready?.contains(.readable) == true,
               let message = try? socket.receiveMessage(dontWait: true, maxBytes: StrategyServer.maxMessageBytes + 256, maxFrames: 3) else {
             if !process.isRunning {
+                let signalled = Self.interrupted.load(ordering: .relaxed)
+                if signalled != 0 { throw Failure(message: "interrupted (signal \(signalled)): the strategy process was ended") }
                 throw Failure(message: "the strategy process exited (status \(process.terminationStatus)) while the replay waited for it")
             }
             return nil
@@ -191,9 +229,14 @@ final class LockStepProcess {
             for (seconds, signal) in graces {
                 let deadline = Date().addingTimeInterval(seconds)
                 while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
-                if process.isRunning { kill(process.processIdentifier, signal) }
+                if process.isRunning { Self.signalGroup(process.processIdentifier, signal) }
             }
             process.waitUntilExit()
+            // What the program left behind in its group (a child the shell started) goes too. The
+            // group alone: the leader is reaped, so its pid could now be another process's, but
+            // a group id is not reused while the group has members.
+            kill(-process.processIdentifier, SIGKILL)
+            Self.running.withLock { $0 = nil }
         }
         cleanUp()
         return started && process.terminationReason == .exit ? process.terminationStatus : nil

@@ -137,13 +137,15 @@ public final class ReplayEngine {
             external.queue(bars: sink.takeBars())
             try external.drain { action in
                 var made: [DeskRecord]
+                var refusal: String?
                 switch action {
                 case .submit(let intent): made = desk.submit(intent, now: intent.time)
                 case .cancel(let orderID): made = desk.cancel(orderID: orderID, reason: "cancelled by the strategy process", time: now)
                 case .modify(let orderID, let quantity, let price, let trigger):
-                    made = desk.modify(orderID: orderID, quantity: quantity, price: price, triggerPrice: trigger, time: now)
+                    (made, refusal) = desk.modifyChecked(orderID: orderID, quantity: quantity, price: price, triggerPrice: trigger, time: now)
                 }
                 absorb(&made)
+                return refusal
             }
         }
     }

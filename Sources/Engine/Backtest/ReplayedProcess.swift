@@ -67,8 +67,9 @@ final class ReplayedProcess {
     }
 
     /// Delivers what is queued, one message at a time, until nothing is: `act` applies each
-    /// request at the event it answered (its records come back through `queue(events:)`).
-    func drain(_ act: (Action) throws -> Void) throws {
+    /// request at the event it answered (its records come back through `queue(events:)`) and
+    /// returns why the desk refused it, if it did (a modify: the process gets an `error`).
+    func drain(_ act: (Action) throws -> String?) throws {
         while outboxStart < outbox.count {
             let message = outbox[outboxStart]
             outboxStart += 1
@@ -84,7 +85,7 @@ final class ReplayedProcess {
         outboxStart = 0
     }
 
-    private func handle(_ request: StrategyRequest, _ act: (Action) throws -> Void) throws {
+    private func handle(_ request: StrategyRequest, _ act: (Action) throws -> String?) throws {
         switch request {
         case .order(let order):
             let last = lastTicks[StrategyServer.key(order.symbol, order.exchange)]
@@ -95,19 +96,21 @@ final class ReplayedProcess {
             }
             guard let last else { return }
             usedClientOrderIDs.insert(order.clientOrderID)
-            try act(.submit(order.intent(identity: entry.identity, lastTick: last)))
+            _ = try act(.submit(order.intent(identity: entry.identity, lastTick: last)))
         case .cancel(let client):
             guard let orderID = clientOrders[client] else {
                 process.refuse("unknown client_order_id \(client)", clientOrderID: client)
                 return
             }
-            try act(.cancel(orderID: orderID))
+            _ = try act(.cancel(orderID: orderID))
         case .modify(let client, let quantity, let price, let trigger):
             guard let orderID = clientOrders[client] else {
                 process.refuse("unknown client_order_id \(client)", clientOrderID: client)
                 return
             }
-            try act(.modify(orderID: orderID, quantity: quantity, price: price, triggerPrice: trigger))
+            if let why = try act(.modify(orderID: orderID, quantity: quantity, price: price, triggerPrice: trigger)) {
+                process.refuse("modify refused: \(why)", clientOrderID: client)
+            }
         case .log(let text):
             FileHandle.standardError.write(Data("strategy \(entry.identity.name): \(text)\n".utf8))
         case .hello, .heartbeat, .done:

@@ -15,6 +15,9 @@ final class StrategySessions {
         var strategyID: String
         var lastHeard: UInt64
         var lastSent: UInt64
+        /// The stored hash of the secret it said hello with: a new secret (`strategy token`)
+        /// ends the session at the next check.
+        var tokenHash: String
         /// The last tick of each instrument delivered to the process: its paper MARKET orders fill there.
         var lastTicks: [String: (price: FixedDecimal, time: Timestamp)] = [:]
         /// Its client order ids and the orders they became (learnt from the first event).
@@ -45,15 +48,23 @@ final class StrategySessions {
     static let logRowsPerWindow = 100
     static let logWindowMilliseconds: UInt64 = 10_000
 
+    /// Secrets as stored now: checked at each hello, and for connected processes every
+    /// `tokenCheckMilliseconds`.
+    private let tokens: StrategyTokenStore
+    private var lastTokenCheck: UInt64 = 0
+    static let tokenCheckMilliseconds: UInt64 = 2_000
+
     init(server: StrategyServer, socket: ZMQSocket) {
         self.server = server
         self.socket = socket
         self.logs = SystemLogStore(connectionString: server.connectionString)
+        self.tokens = StrategyTokenStore(connectionString: server.connectionString)
     }
 
     func close() {
         flushLogs()
         logs.close()
+        tokens.close()
     }
 
     // MARK: - From the engine
@@ -77,10 +88,19 @@ final class StrategySessions {
             }
             for id in positions.keys where entries[id] == nil { positions[id] = nil }
             var changed = false
-            for (identity, session) in sessions where entries[session.strategyID] == nil {
-                send(identity, "stop", JSONObjectWriter.object { $0.add("reason", "the strategy was stopped") })
-                drop(identity, why: "its strategy was stopped")
-                changed = true
+            for (identity, session) in sessions {
+                guard let entry = entries[session.strategyID] else {
+                    send(identity, "stop", JSONObjectWriter.object { $0.add("reason", "the strategy was stopped") })
+                    drop(identity, why: "its strategy was stopped")
+                    changed = true
+                    continue
+                }
+                // An edited strategy (parameters, instruments, intervals, name): a new welcome
+                // tells the connected process, whose scope is the new one from now on.
+                if let before = previous[session.strategyID], welcomeFor(before) != welcomeFor(entry) {
+                    send(identity, "welcome", welcomeFor(entry))
+                    server.logger.notice("strategy process told of its strategy's new settings", metadata: ["strategy": "\(session.strategyID)"])
+                }
             }
             if changed { reportConnected() }
         case .ticks(let ticks):
@@ -251,7 +271,11 @@ final class StrategySessions {
             }
             session.clientOrders[order.clientOrderID] = .some(nil)
             sessions[identity] = session
-            desk.submit([order.intent(identity: entry.identity, lastTick: last)], now: SystemClock().now())
+            if !desk.submit([order.intent(identity: entry.identity, lastTick: last)], now: SystemClock().now()) {
+                sessions[identity]?.clientOrders[order.clientOrderID] = nil
+                refuse(identity, "order not placed: order records cannot be made durable now (journal full and PostgreSQL away); send it again later",
+                       clientOrderID: order.clientOrderID)
+            }
         case .cancel(let client):
             guard let orderID = session.clientOrders[client] ?? nil, let desk else {
                 refuse(identity, "unknown client_order_id \(client) (not this process's, or its order is not known yet)", clientOrderID: client)
@@ -263,15 +287,27 @@ final class StrategySessions {
                 refuse(identity, "unknown client_order_id \(client) (not this process's, or its order is not known yet)", clientOrderID: client)
                 return
             }
-            desk.modify(orderID: orderID, quantity: quantity, price: price, triggerPrice: trigger, now: SystemClock().now())
+            if let why = desk.modify(orderID: orderID, quantity: quantity, price: price, triggerPrice: trigger, now: SystemClock().now()) {
+                refuse(identity, "modify refused: \(why)", clientOrderID: client)
+            }
         }
     }
 
     private func hello(_ identity: [UInt8], strategy: String, token: String, now: UInt64) {
-        let hash = Array(StrategyServer.tokenHash(token).utf8)
+        let hashText = StrategyServer.tokenHash(token)
+        let hash = Array(hashText.utf8)
         // By id, or by name: the token decides which of several users' same-named strategies.
         let candidates = entries.values.filter { $0.identity.strategyID == strategy.lowercased() || $0.identity.name == strategy }
-        guard let entry = candidates.first(where: { ControlServer.constantTimeEqual(Array(($0.tokenHash ?? "").utf8), hash) }) else {
+        // Against the hash stored now: `strategy token` changes it without a reload, revoking the
+        // old secret at once. Without the database, the hash read at the last reload stands in.
+        var stored: [String: String] = [:]
+        do {
+            stored = try tokens.currentHashes(candidates.map(\.identity.strategyID))
+        } catch {
+            for c in candidates { stored[c.identity.strategyID] = c.tokenHash }
+            server.logger.warning("strategy secrets not read (the last reload's stand in)", metadata: ["error": "\(error)"])
+        }
+        guard let entry = candidates.first(where: { ControlServer.constantTimeEqual(Array((stored[$0.identity.strategyID] ?? "").utf8), hash) }) else {
             refuse(identity, "unknown or stopped strategy, or a wrong token")
             server.logger.warning("strategy process refused: unknown or stopped strategy, or a wrong token",
                                   metadata: ["strategy": "\(PrintableText.make(strategy, maxCharacters: 100))"])
@@ -288,18 +324,40 @@ final class StrategySessions {
             return
         }
         if let current = byStrategy[id], current != identity { drop(current, why: "another process took its place") }
-        sessions[identity] = Session(identity: identity, strategyID: id, lastHeard: now, lastSent: now)
+        // A socket that was another strategy's session says hello again: that session ends
+        // first, so nothing of it (its ticks, its `is_running`) stays tied to this socket.
+        if let mine = sessions[identity], mine.strategyID != id { drop(identity, why: "its process said hello as another strategy") }
+        sessions[identity] = Session(identity: identity, strategyID: id, lastHeard: now, lastSent: now, tokenHash: hashText)
         byStrategy[id] = identity
-        send(identity, "welcome", Self.welcome(entry, positions: positions[id] ?? [:],
-                                               heartbeatIntervalMilliseconds: server.settings.heartbeatIntervalMilliseconds,
-                                               heartbeatTimeoutMilliseconds: server.settings.heartbeatTimeoutMilliseconds, lockStep: false))
+        send(identity, "welcome", welcomeFor(entry))
         server.logger.notice("strategy process connected", metadata: ["strategy": "\(id)", "name": "\(entry.identity.name)"])
         reportConnected()
     }
 
+    /// The welcome of a live session: the entry, the desk's filled positions, the heartbeat settings.
+    private func welcomeFor(_ entry: StrategyServer.Entry) -> [UInt8] {
+        Self.welcome(entry, positions: positions[entry.identity.strategyID] ?? [:],
+                     heartbeatIntervalMilliseconds: server.settings.heartbeatIntervalMilliseconds,
+                     heartbeatTimeoutMilliseconds: server.settings.heartbeatTimeoutMilliseconds, lockStep: false)
+    }
+
+    /// Ends the sessions whose strategy's secret was replaced or removed since their hello.
+    private func checkTokens(now: UInt64) -> Bool {
+        guard !sessions.isEmpty, now &- lastTokenCheck >= Self.tokenCheckMilliseconds else { return false }
+        lastTokenCheck = now
+        guard let stored = try? tokens.currentHashes(Array(Set(sessions.values.map(\.strategyID)))) else { return false }
+        var changed = false
+        for (identity, session) in sessions where stored[session.strategyID] != session.tokenHash {
+            send(identity, "stop", JSONObjectWriter.object { $0.add("reason", "the strategy's secret was replaced: connect with the new one") })
+            drop(identity, why: "its strategy's secret was replaced")
+            changed = true
+        }
+        return changed
+    }
+
     func housekeeping(now: UInt64) {
         flushLogs()
-        var changed = false
+        var changed = checkTokens(now: now)
         for (identity, session) in sessions {
             if now &- session.lastHeard > UInt64(server.settings.heartbeatTimeoutMilliseconds) {
                 drop(identity, why: "silent for \(server.settings.heartbeatTimeoutMilliseconds) ms; its working orders stay as they are")

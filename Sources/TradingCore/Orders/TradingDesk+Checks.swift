@@ -32,7 +32,7 @@ extension TradingDesk {
     /// The margin an order needs for the exposure it adds (nothing for what only reduces a
     /// position), against the account's cash less the margin its open positions and working
     /// orders block; the reason it is refused, or nil.
-    func fundsRefusal(_ order: DeskOrder, position: Int64, price: FixedDecimal) -> String? {
+    func fundsRefusal(_ order: DeskOrder, position: Int64, price: FixedDecimal, excluding: String? = nil) -> String? {
         let intent = order.intent
         guard let broker = intent.brokerID, let cash = funds.cash(broker: broker, live: isLive(order)) else { return nil }
         let signed = intent.side == .buy ? intent.quantity : -intent.quantity
@@ -40,16 +40,17 @@ extension TradingDesk {
         guard added > 0 else { return nil }
         let product = order.product ?? defaultProduct
         let needed = funds.schedule.margin(value: Int128(added) * Int128(price.units), product: product)
-        let available = cash - blockedMargin(broker: broker)
+        let available = cash - blockedMargin(broker: broker, excluding: excluding)
         guard needed > available else { return nil }
         return "insufficient funds: the order needs \(RiskCheck.text(needed)) of margin, \(RiskCheck.text(max(available, 0))) is available in broker account \(broker)"
     }
 
     /// Margin the account's open positions (at their average price) and working orders (their
     /// remaining quantity at their limit or reference price; bracket children only close) block.
-    func blockedMargin(broker: String) -> Int128 {
+    func blockedMargin(broker: String, excluding: String? = nil) -> Int128 {
         var blocked = positions.blockedMargin(broker: broker, schedule: funds.schedule)
-        for order in orders.working.values where order.intent.brokerID == broker && order.parentOrderID == nil && !order.intent.placedByEngine {
+        for order in orders.working.values where order.intent.brokerID == broker && order.parentOrderID == nil && !order.intent.placedByEngine
+            && order.orderID != excluding {
             // An order against the position (an exit waiting at its limit) adds no exposure.
             let held = position(userID: order.intent.userID, symbol: order.intent.symbol, exchange: order.intent.exchange)
             if held != 0 && (held > 0) != (order.intent.side == .buy) { continue }

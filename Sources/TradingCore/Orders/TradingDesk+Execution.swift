@@ -232,6 +232,39 @@ extension TradingDesk {
         return records
     }
 
+    /// A strategy process's modify: the order as it would become (its remaining quantity, its
+    /// new prices) passes exactly the checks of a new order (``decide``: risk, halts, market
+    /// rules, order controls, funds), with its own blocked margin left out, before ``modify``
+    /// applies it. A refusal changes nothing and comes back with its reason (and a trade log line).
+    public mutating func modifyChecked(orderID: String, quantity: Int64?, price: FixedDecimal?, triggerPrice: FixedDecimal?,
+                                       time: Timestamp) -> (records: [DeskRecord], refusal: String?) {
+        guard let order = orders[orderID] else { return ([], "the order is no longer working") }
+        var probe = order.state
+        do {
+            try probe.apply(.modified(quantity: quantity, price: price, triggerPrice: triggerPrice))
+        } catch {
+            return ([], "\(error)")
+        }
+        var intent = order.intent
+        intent.quantity = probe.remainingQuantity
+        intent.limitPrice = probe.price
+        intent.triggerPrice = probe.triggerPrice
+        intent.time = time
+        var changed = order
+        changed.intent = intent
+        let instrument = instruments.lookup(symbol: intent.symbol, exchange: intent.exchange)
+        let last = positions.lastPrice(symbol: intent.symbol, exchange: intent.exchange) ?? intent.referencePrice
+        let checkPrice = intent.type == .limit ? (probe.price ?? last) : last
+        switch decide(intent, order: changed, instrument: instrument, checkPrice: checkPrice, closing: false, marginExcluding: orderID) {
+        case .reject(let reason), .rejectAndHalt(let reason):
+            return ([.tradeLog(tradeID: order.tradeID, level: "WARNING", message: "modify refused: \(reason)", data: nil)], reason)
+        case .accept:
+            break
+        }
+        let records = modify(orderID: orderID, quantity: quantity, price: price, triggerPrice: triggerPrice, time: time)
+        return records.isEmpty ? ([], "the order could not be modified") : (records, nil)
+    }
+
     mutating func applyToPosition(order: DeskOrder, quantity: Int64, price: FixedDecimal, charges: Int128,
                                           time: Timestamp) -> [DeskRecord] {
         let intent = order.intent

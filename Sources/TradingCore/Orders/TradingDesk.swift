@@ -291,6 +291,45 @@ public struct TradingDesk: Sendable {
                            dayPnL: measure.dayPnL, equity: measure.equity, equityPeak: measure.peak, halted: halts.isHalted(userID: user))
     }
 
+    /// Every check an order passes before it is placed (risk, halts, market rules, order
+    /// controls, funds, gateways), in order; the first refusal wins. `marginExcluding`: an order
+    /// whose own blocked margin is left out (a modify is checked as the order it would become).
+    mutating func decide(_ intent: OrderIntent, order: DeskOrder, instrument: Instrument, checkPrice: FixedDecimal, closing: Bool,
+                         marginExcluding: String? = nil) -> RiskDecision {
+        let context = riskContext(for: intent)
+        var decision: RiskDecision = .accept
+        if intent.brokerID == nil { decision = .reject(reason: "no broker account for this strategy") }
+        if case .accept = decision, let refusal = StorageLimits.orderRefusal(intent, position: context.position, price: checkPrice) {
+            decision = .reject(reason: refusal)
+        }
+        if case .accept = decision, let refusal = orderRuleRefusal(intent, instrument: instrument, checkPrice: checkPrice, closing: closing) {
+            decision = .reject(reason: refusal)
+        }
+        if case .accept = decision, halts.strategies.contains(intent.strategyID), !Self.reducesOnly(intent, position: context.position) {
+            decision = .reject(reason: "the strategy is halted; only orders that reduce a position are accepted")
+        }
+        if case .accept = decision, !closing, let refusal = misCutOffRefusal(order, position: context.position) {
+            decision = .reject(reason: refusal)
+        }
+        if case .accept = decision {
+            decision = RiskCheck.evaluate(side: intent.side, quantity: intent.quantity, price: checkPrice, stoploss: intent.stoploss,
+                                          settings: riskSettings[intent.userID], context: context)
+        }
+        if case .accept = decision, !closing, let refusal = fundsRefusal(order, position: context.position, price: checkPrice, excluding: marginExcluding) {
+            decision = .reject(reason: refusal)
+        }
+        if case .accept = decision, halts.exchanges.contains(intent.exchange) {
+            decision = .reject(reason: "halted: the \(intent.exchange) feed is silent")
+        }
+        if case .accept = decision, isLive(order), let broker = intent.brokerID, !connectedBrokers.contains(broker) {
+            decision = .reject(reason: "halted: no gateway connected for live broker \(broker)")
+        }
+        if case .accept = decision, controls.requireAlgoID, isLive(order), (controls.algoID ?? "").isEmpty {
+            decision = .reject(reason: "orders.algo_id is not configured: live orders must carry the exchange-approved algo id")
+        }
+        return decision
+    }
+
     /// Turns an intent into an order: refused by the order controls or the risk check, or
     /// accepted and placed — at the paper venue (a MARKET order fills at once at the intent's
     /// reference price) or, for a live broker account, sent to its gateway as PENDING.
@@ -311,37 +350,7 @@ public struct TradingDesk: Sendable {
         if !closing { intentCount[intent.strategyID, default: 0] += 1 }
         var records: [DeskRecord] = []
         let checkPrice = intent.type == .limit ? (intent.limitPrice ?? intent.referencePrice) : intent.referencePrice
-        let context = riskContext(for: intent)
-        var decision: RiskDecision = .accept
-        if intent.brokerID == nil { decision = .reject(reason: "no broker account for this strategy") }
-        if case .accept = decision, let refusal = StorageLimits.orderRefusal(intent, position: context.position, price: checkPrice) {
-            decision = .reject(reason: refusal)
-        }
-        if case .accept = decision, let refusal = orderRuleRefusal(intent, instrument: instrument, checkPrice: checkPrice, closing: closing) {
-            decision = .reject(reason: refusal)
-        }
-        if case .accept = decision, halts.strategies.contains(intent.strategyID), !Self.reducesOnly(intent, position: context.position) {
-            decision = .reject(reason: "the strategy is halted; only orders that reduce a position are accepted")
-        }
-        if case .accept = decision, !closing, let refusal = misCutOffRefusal(order, position: context.position) {
-            decision = .reject(reason: refusal)
-        }
-        if case .accept = decision {
-            decision = RiskCheck.evaluate(side: intent.side, quantity: intent.quantity, price: checkPrice, stoploss: intent.stoploss,
-                                          settings: riskSettings[intent.userID], context: context)
-        }
-        if case .accept = decision, !closing, let refusal = fundsRefusal(order, position: context.position, price: checkPrice) {
-            decision = .reject(reason: refusal)
-        }
-        if case .accept = decision, halts.exchanges.contains(intent.exchange) {
-            decision = .reject(reason: "halted: the \(intent.exchange) feed is silent")
-        }
-        if case .accept = decision, isLive(order), let broker = intent.brokerID, !connectedBrokers.contains(broker) {
-            decision = .reject(reason: "halted: no gateway connected for live broker \(broker)")
-        }
-        if case .accept = decision, controls.requireAlgoID, isLive(order), (controls.algoID ?? "").isEmpty {
-            decision = .reject(reason: "orders.algo_id is not configured: live orders must carry the exchange-approved algo id")
-        }
+        let decision = decide(intent, order: order, instrument: instrument, checkPrice: checkPrice, closing: closing)
         switch decision {
         case .reject(let reason), .rejectAndHalt(let reason):
             _ = try? order.state.apply(.rejected(reason: reason))  // a new PENDING order: always legal

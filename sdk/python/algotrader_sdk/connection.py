@@ -105,8 +105,16 @@ class Runner:
         return frames[0].decode("ascii", "replace"), frames[1]
 
     def _welcome(self, socket: "zmq.Socket[bytes]", body: Dict[str, Any]) -> None:
+        self.strategy._link = Link(socket)
+        self._settings(body)
+        if not self.started:
+            self.started = True
+            self.strategy.on_start()
+
+    def _settings(self, body: Dict[str, Any]) -> None:
+        """A welcome's contents: at the hello, and again when the strategy was edited while this
+        process was connected (new parameters, instruments or name; positions as the desk has them)."""
         s = self.strategy
-        s._link = Link(socket)
         s.strategy_id = str(body.get("strategy_id", ""))
         s.name = str(body.get("name", ""))
         params = body.get("parameters")
@@ -118,9 +126,6 @@ class Runner:
         self.heartbeat_timeout = max(self.heartbeat_interval * 2, int(body.get("heartbeat_timeout_ms", 5000)) / 1000)
         # `algotrader replay --run`: the engine waits for this process, event by event.
         self.lockstep = body.get("lockstep") is True
-        if not self.started:
-            self.started = True
-            s.on_start()
 
     def _dispatch(self, topic: str, body: Dict[str, Any]) -> bool:
         """Handles one message; False when the engine stopped the strategy."""
@@ -142,6 +147,9 @@ class Runner:
         elif topic == "error":
             s._refused(body.get("client_order_id"))
             print("algotrader_sdk: the engine refused a request: %s" % body.get("error"), file=sys.stderr)
+        elif topic == "welcome":
+            self._settings(body)
+            s.on_edit()
         elif topic == "stop":
             return False
         return True
@@ -220,8 +228,15 @@ class Runner:
         `done` with that step, sent after the handler returned (and after the requests it made),
         tells the engine to apply them and go on."""
         link = Link(socket)
+        parent = os.getppid()
+        endpoint = self.endpoint[len("ipc://"):] if self.endpoint.startswith("ipc://") else None
         while not self.ending:
             if not socket.poll(100):
+                # The replay that started this process is gone (killed, or its endpoint removed):
+                # nothing will ever answer, so end instead of waiting forever.
+                if os.getppid() != parent or (endpoint is not None and not os.path.exists(endpoint)):
+                    print("algotrader_sdk: the replay driving this process is gone; ending", file=sys.stderr)
+                    self.ending = True
                 continue
             topic, payload = self._frames(socket)
             body = decode(payload)

@@ -88,6 +88,10 @@ class Strategy:
     def on_stop(self) -> None:
         """The strategy was stopped (by the engine, or the process is ending)."""
 
+    def on_edit(self) -> None:
+        """The strategy was edited while this process was connected (`strategy edit`, then a
+        reload): `self.params`, `self.name` and the positions are the new ones already."""
+
     # Calls --------------------------------------------------------------------------------
 
     def position(self, symbol: str, exchange: str = "NSE") -> int:

@@ -256,3 +256,25 @@ def test_lockstep_answers_each_step_after_its_requests_and_sends_no_heartbeats(h
     assert harness.run(s, script) == 0
     assert s.names() == ["start", "tick", "tick", "stop"]
     assert s.position("RELIANCE") == 2
+
+
+class EditRecorder(Recorder):
+    def on_edit(self) -> None:
+        self.calls.append(("edit", dict(self.params)))
+
+
+def test_a_welcome_in_session_updates_params_and_positions_and_calls_on_edit(harness: Harness) -> None:
+    s = EditRecorder()
+
+    def script(engine: ScriptedEngine) -> None:
+        hello = engine.expect("hello")
+        engine.welcome(hello.identity, parameters={"instruments": ["NSE:RELIANCE"], "fast": 5})
+        engine.welcome(hello.identity, parameters={"instruments": ["NSE:RELIANCE"], "fast": 7},
+                       positions=[{"symbol": "RELIANCE", "exchange": "NSE", "quantity": 10}])
+        engine.send(hello.identity, "stop", "{}")
+        assert [m.topic for m in engine.received if m.topic != "heartbeat"] == ["hello"], "no second hello"
+
+    assert harness.run(s, script) == 0
+    assert s.names() == ["start", "edit", "stop"]
+    assert s.calls[1][1]["fast"] == 7 and s.params["fast"] == 7
+    assert s.position("RELIANCE") == 10

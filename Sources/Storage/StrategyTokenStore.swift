@@ -1,0 +1,26 @@
+import Postgres
+
+/// The strategy secrets' hashes as they are now in `strategies.token_hash`, for the strategy
+/// socket: `algotrader strategy token` changes them in the database alone (no running daemon
+/// needed), so a hello is checked against the stored hash, and connected processes whose secret
+/// was replaced are found, without waiting for a reload. On a connection of its own.
+public final class StrategyTokenStore {
+    private let connection: LazyConnection
+
+    public init(connectionString: String) {
+        connection = LazyConnection(connectionString: connectionString)
+    }
+
+    /// Each strategy's current hash (a strategy without a secret, or not found, is left out).
+    public func currentHashes(_ strategyIDs: [String]) throws -> [String: String] {
+        guard !strategyIDs.isEmpty else { return [:] }
+        let rows = try connection.get().query(
+            "SELECT strategy_id::text, token_hash FROM strategies WHERE strategy_id = ANY($1::uuid[]) AND token_hash IS NOT NULL",
+            [PostgresArrayLiteral.text(strategyIDs)]).rows
+        var out: [String: String] = [:]
+        for row in rows { if let id = row[0], let hash = row[1] { out[id] = hash } }
+        return out
+    }
+
+    public func close() { connection.close() }
+}
