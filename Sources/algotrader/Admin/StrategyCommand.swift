@@ -80,7 +80,7 @@ struct StrategyCommand: ParsableCommand {
     struct Token: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Issue a new secret for an external strategy's process, printed alone on stdout; the previous one stops working.",
-            discussion: "Only its SHA-256 is stored. A running daemon takes the new secret on SIGHUP (or ctl reload); a process connected with the old one stays connected until it reconnects.")
+            discussion: "Only its SHA-256 is stored. A running daemon needs no reload: a hello is checked against the stored secret, and a process connected with the old one is told to stop within a few seconds.")
         @OptionGroup var options: ConfigOptions
         @Argument(help: "The strategy: its id, or a name that names one strategy.") var strategy: String
 
