@@ -5,7 +5,9 @@
 //
 // - t: tick bytes -> decoder -> edge validation -> bar aggregation -> COPY row encoder;
 // - r: replay request bytes -> parser -> the window served;
-// - g: gateway message bytes -> parser -> report or hello -> a trading desk with a live order.
+// - g: gateway message bytes -> parser -> report or hello -> a trading desk with a live order;
+// - s: a strategy process's message (its next byte picks the topic) -> parser -> scope checks ->
+//   a paper desk (new orders, then checked modifies and cancels of what was placed).
 //
 // Nothing may trap, hang or touch memory out of bounds (AddressSanitizer), and what is accepted
 // must be what the database and the arithmetic downstream can take.
@@ -14,6 +16,7 @@
 /// Safe without a lock: libFuzzer calls the target from one thread.
 nonisolated(unsafe) var aggregator = BarAggregator(maxInstruments: 1_000)
 nonisolated(unsafe) var desk = FuzzDesk.make()
+nonisolated(unsafe) var paperDesk = FuzzDesk.paper()
 
 let fuzzNow = Timestamp(nanosecondsSinceEpoch: 1_795_491_900_000_000_000)
 
@@ -25,11 +28,13 @@ public func edgeFuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     case UInt8(ascii: "t"): tickPath(bytes)
     case UInt8(ascii: "r"): replayPath(bytes)
     case UInt8(ascii: "g"): gatewayPath(bytes)
+    case UInt8(ascii: "s"): strategyPath(bytes)
     default:
-        switch data[0] % 3 {
+        switch data[0] % 4 {
         case 0: tickPath(bytes)
         case 1: replayPath(bytes)
-        default: gatewayPath(bytes)
+        case 2: gatewayPath(bytes)
+        default: strategyPath(bytes)
         }
     }
     return 0
@@ -95,8 +100,45 @@ func gatewayPath(_ bytes: UnsafeRawBufferPointer) {
     if FuzzDesk.liveOrderID(in: desk) == "none" { desk = FuzzDesk.make() }
 }
 
+let strategyTopics = ["hello", "heartbeat", "order.new", "order.modify", "order.cancel", "log", "done", "bogus"]
+let fuzzIdentity = StrategyIdentity(strategyID: "0190a0c2-7d1e-7a8b-9c0d-1e2f3a4b5c6d", userID: "u1", name: "probe", brokerID: "b1")
+let fuzzDeclared = try! ExternalStrategyConfig(parameters: StrategyParameters(["instruments": .json(.array([.string("NSE:RELIANCE")]))]))
+
+func strategyPath(_ bytes: UnsafeRawBufferPointer) {
+    guard let first = bytes.first else { return }
+    let topic = strategyTopics[Int(first) % strategyTopics.count]
+    guard case .success(let body) = GatewayMessages.parseObject(Array(bytes.dropFirst())),
+          case .success(let request) = StrategyRequest.parse(topic: topic, body: body) else { return }
+    switch request {
+    case .order(let order):
+        guard PrintableText.isIdentifier(order.clientOrderID, maxCharacters: 64), order.quantity > 0, order.quantity <= TickLimits.maxQuantity,
+              [order.price, order.triggerPrice, order.stoploss, order.target].allSatisfy({ ($0?.units ?? 1) > 0 }) else {
+            fail("a strategy order past its bounds was accepted", bytes)
+        }
+        guard StrategyScope.refusal(of: order, by: fuzzIdentity, declared: fuzzDeclared, clientOrderIDUsed: false, tickDelivered: true) == nil else { return }
+        _ = paperDesk.submit(order.intent(identity: fuzzIdentity, lastTick: (FixedDecimal(2_450), fuzzNow)), now: fuzzNow)
+    case .modify(_, let quantity, let price, let trigger):
+        guard let orderID = paperDesk.workingOrderIDs.first else { return }
+        _ = paperDesk.modifyChecked(orderID: orderID, quantity: quantity, price: price, triggerPrice: trigger, time: fuzzNow)
+    case .cancel:
+        guard let orderID = paperDesk.workingOrderIDs.first else { return }
+        _ = paperDesk.cancel(orderID: orderID, reason: "fuzz", time: fuzzNow)
+    case .hello, .heartbeat, .log, .done:
+        break
+    }
+    // Bounded as the engine's desk is across a session: start again now and then.
+    if paperDesk.workingOrderIDs.count > 200 { paperDesk = FuzzDesk.paper() }
+}
+
 /// A desk with one working live order, for gateway reports to act on.
 enum FuzzDesk {
+    /// A paper desk with a price for RELIANCE, for strategy processes' orders.
+    static func paper() -> TradingDesk {
+        var desk = TradingDesk(ids: UUIDv7Generator(seed: 11))
+        _ = desk.onTick(Tick(symbol: "RELIANCE", exchange: "NSE", timestamp: fuzzNow, price: FixedDecimal(2_450)))
+        return desk
+    }
+
     static func make() -> TradingDesk {
         var desk = TradingDesk(ids: UUIDv7Generator(seed: 7))
         desk.liveBrokers = ["b1"]
