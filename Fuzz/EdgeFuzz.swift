@@ -13,7 +13,8 @@
 // must be what the database and the arithmetic downstream can take.
 
 /// State kept across inputs, as the engine keeps it across messages (bounded by its own limits).
-/// Safe without a lock: libFuzzer calls the target from one thread.
+// nonisolated(unsafe) is safe here, for each of the three: libFuzzer calls the target from one
+// thread only (no -jobs/-workers in `make fuzz`), so every read and write is on that thread.
 nonisolated(unsafe) var aggregator = BarAggregator(maxInstruments: 1_000)
 nonisolated(unsafe) var desk = FuzzDesk.make()
 nonisolated(unsafe) var paperDesk = FuzzDesk.paper()

@@ -8,12 +8,6 @@ import Testing
 /// answers, with the counts it applied, and is audited; anyone else is refused and nothing moves.
 @Suite("Control socket reload")
 struct ControlReloadTests {
-    func ctl(_ daemon: DaemonProcess, _ who: String, _ arguments: [String], stdin: String? = nil) throws -> CommandRunner.Outcome {
-        try CommandRunner.algotrader([arguments[0], arguments[1], "--endpoint", "ipc://\(daemon.directory)/control.ipc",
-                                      "--token-file", "\(daemon.directory)/\(who).token"] + arguments.dropFirst(2),
-                                     environment: [:], stdin: stdin)
-    }
-
     @Test func anAdminsReloadStartsAnEnabledAndAnEditedStrategyBeforeItAnswersAndATradersIsRefused() throws {
         let url = try TestDatabase.makeMigrated()
         let db = try TestDatabase.connect(url)
@@ -32,22 +26,22 @@ struct ControlReloadTests {
         defer { _ = daemon.stop() }
         #expect(daemon.waitUntilStarted())
         for (who, password) in [("root", "admin-pw"), ("tara", "tara-pw")] {
-            let login = try ctl(daemon, who, ["ctl", "login", who], stdin: password + "\n")
+            let login = try ControlSocketTests().ctl(daemon, who, ["login", who], stdin: password + "\n")
             #expect(login.status == 0, "\(who): \(login.stderr)")
         }
         #expect(try AdminCommandTests.run(["strategy", "enable", "fresh"], AdminCommandTests.environment(url)).status == 0)
 
-        let refused = try ctl(daemon, "tara", ["ctl", "reload"])
+        let refused = try ControlSocketTests().ctl(daemon, "tara", ["reload"])
         #expect(refused.status == 1 && refused.stderr.contains("only an admin"), "\(refused.stderr)")
         Thread.sleep(forTimeInterval: 0.5)
         #expect(try running(fresh) == "f", "a refused reload applies nothing")
 
         // Applied when it answers: is_running is already set, no waiting.
-        let first = try ctl(daemon, "root", ["ctl", "reload"])
+        let first = try ControlSocketTests().ctl(daemon, "root", ["reload"])
         #expect(first.status == 0, "\(first.stderr)")
         #expect(first.stdout.contains(#""strategies_running" : 1"#) && first.stdout.contains(#""strategies_refused" : 1"#), "\(first.stdout)")
         #expect(try running(fresh) == "t")
-        let listed = try ctl(daemon, "root", ["ctl", "strategies", "--user", "tara"])
+        let listed = try ControlSocketTests().ctl(daemon, "root", ["strategies", "--user", "tara"])
         #expect(listed.status == 0 && listed.stdout.contains(fresh), "\(listed.stdout)")
 
         // An edit that makes the refused strategy valid: the next reload starts it.
@@ -55,11 +49,11 @@ struct ControlReloadTests {
                                                 #"{"symbol": "INFY", "fast": 3, "slow": 9, "quantity": 5}"#], AdminCommandTests.environment(url))
         #expect(edited.status == 0, "\(edited.stderr)")
         #expect(try running(tara.strategyID) == "f")
-        let second = try ctl(daemon, "root", ["ctl", "reload"])
+        let second = try ControlSocketTests().ctl(daemon, "root", ["reload"])
         #expect(second.status == 0 && second.stdout.contains(#""strategies_running" : 2"#) && second.stdout.contains(#""strategies_refused" : 0"#),
                 "\(second.stdout) \(second.stderr)")
         #expect(try running(tara.strategyID) == "t")
-        let status = try ctl(daemon, "tara", ["ctl", "status"])
+        let status = try ControlSocketTests().ctl(daemon, "tara", ["status"])
         #expect(status.stdout.contains(#""strategies_running" : 2"#), "\(status.stdout)")
 
         let audited = try db.query("SELECT actor, details->>'strategies_running' FROM audit_log WHERE action = 'reload' ORDER BY audit_id").rows

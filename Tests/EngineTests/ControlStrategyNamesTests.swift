@@ -18,27 +18,26 @@ struct ControlStrategyNamesTests {
         let daemon = try DaemonProcess(databaseURL: url)
         defer { _ = daemon.stop() }
         #expect(daemon.waitUntilStarted())
-        let reload = ControlReloadTests()
         for (who, password) in [("root", "admin-pw"), ("tara", "tara-pw")] {
-            #expect(try reload.ctl(daemon, who, ["ctl", "login", who], stdin: password + "\n").status == 0)
+            #expect(try ControlSocketTests().ctl(daemon, who, ["login", who], stdin: password + "\n").status == 0)
         }
         let active = { (id: String) in try db.query("SELECT is_active FROM strategies WHERE strategy_id = $1::uuid", [id]).scalar }
 
-        let stopped = try reload.ctl(daemon, "tara", ["ctl", "stop", "s1"])
+        let stopped = try ControlSocketTests().ctl(daemon, "tara", ["stop", "s1"])
         #expect(stopped.status == 0 && stopped.stdout.contains(tara.strategyID), "\(stopped.stdout) \(stopped.stderr)")
         #expect(try active(tara.strategyID) == "f")
-        let foreign = try reload.ctl(daemon, "tara", ["ctl", "stop", "omar-only"])
+        let foreign = try ControlSocketTests().ctl(daemon, "tara", ["stop", "omar-only"])
         #expect(foreign.status == 1 && foreign.stderr.contains("no strategy 'omar-only' of yours"), "\(foreign.stderr)")
         #expect(try active(omar.strategyID) == "t")
-        #expect(try reload.ctl(daemon, "tara", ["ctl", "halt", "--strategy", "s1", "--reason", "by name"]).status == 0)
+        #expect(try ControlSocketTests().ctl(daemon, "tara", ["halt", "--strategy", "s1", "--reason", "by name"]).status == 0)
         #expect(try db.query("SELECT count(*) FROM halts WHERE strategy_id = $1::uuid AND resumed_at IS NULL", [tara.strategyID]).scalar == "1")
 
         // An admin: anyone's by name, but 's1' is root's and tara's.
-        #expect(try reload.ctl(daemon, "root", ["ctl", "stop", "omar-only"]).status == 0)
+        #expect(try ControlSocketTests().ctl(daemon, "root", ["stop", "omar-only"]).status == 0)
         #expect(try active(omar.strategyID) == "f")
-        let ambiguous = try reload.ctl(daemon, "root", ["ctl", "resume", "--strategy", "s1"])
+        let ambiguous = try ControlSocketTests().ctl(daemon, "root", ["resume", "--strategy", "s1"])
         #expect(ambiguous.status == 1 && ambiguous.stderr.contains("ambiguous") && ambiguous.stderr.contains(tara.strategyID), "\(ambiguous.stderr)")
-        #expect(try reload.ctl(daemon, "root", ["ctl", "resume", "--strategy", tara.strategyID]).status == 0, "its id is not")
+        #expect(try ControlSocketTests().ctl(daemon, "root", ["resume", "--strategy", tara.strategyID]).status == 0, "its id is not")
         #expect(try db.query("SELECT count(*) FROM halts WHERE resumed_at IS NULL").scalar == "0")
     }
 }

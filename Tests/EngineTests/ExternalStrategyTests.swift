@@ -32,17 +32,32 @@ struct ExternalStrategyTests {
 
     static func endpoint(_ daemon: DaemonProcess) -> String { "ipc://\(daemon.directory)/strategies.ipc" }
 
+    /// A fresh database with the one external strategy `my-sma`, and a daemon serving it.
+    static func serving(environment: [String: String] = [:]) throws
+        -> (url: String, db: PostgresConnection, made: (ids: SampleRows.IDs, strategyID: String, token: String), daemon: DaemonProcess) {
+        let url = try TestDatabase.makeMigrated()
+        let db = try TestDatabase.connect(url)
+        let made = try externalStrategy(db, url: url)
+        let daemon = try DaemonProcess(databaseURL: url, environment: environment)
+        #expect(daemon.waitUntilStarted())
+        return (url, db, made, daemon)
+    }
+
+    /// The built-in sma_crossover with the SDK example's parameters, inactive (for replays).
+    static func addBuiltInTwin(_ db: PostgresConnection, userID: String) throws {
+        try db.query("""
+            INSERT INTO strategies (user_id, name, strategy_type, parameters, is_active)
+            VALUES ($1, 'built-in', 'sma_crossover', '{"symbol": "RELIANCE", "exchange": "NSE", "fast": 5, "slow": 20, "quantity": 10}', false)
+            """, [userID])
+    }
+
     static func isRunning(_ db: PostgresConnection, _ strategyID: String) throws -> Bool {
         try db.query("SELECT is_running FROM strategies WHERE strategy_id = $1::uuid", [strategyID]).scalar == "t"
     }
 
     @Test func theSDKsSMACrossoverFillsWhereAModelSaysLiveAndAgainInLockStepReplayAsTheBuiltInDoes() throws {
-        let url = try TestDatabase.makeMigrated()
-        let db = try TestDatabase.connect(url)
-        let made = try Self.externalStrategy(db, url: url)
-        let daemon = try DaemonProcess(databaseURL: url)
+        let (url, db, made, daemon) = try Self.serving()
         defer { _ = daemon.stop() }
-        #expect(daemon.waitUntilStarted())
         #expect(try !Self.isRunning(db, made.strategyID), "not running before a process connects")
         let sdk = try StrategyProcess(script: "sdk/python/examples/sma_crossover.py", endpoint: Self.endpoint(daemon),
                                       strategy: "my-sma", token: made.token, directory: daemon.directory)
@@ -93,10 +108,7 @@ struct ExternalStrategyTests {
 
         // The same ticks replayed: the SDK process in lock step (twice), and the built-in
         // sma_crossover with the same parameters.
-        try db.query("""
-            INSERT INTO strategies (user_id, name, strategy_type, parameters, is_active)
-            VALUES ($1, 'built-in', 'sma_crossover', '{"symbol": "RELIANCE", "exchange": "NSE", "fast": 5, "slow": 20, "quantity": 10}', false)
-            """, [made.ids.userID])
+        try Self.addBuiltInTwin(db, userID: made.ids.userID)
         let environmentFile = "\(daemon.directory)/process-environment"
         let sdkPath = Repository.root.appendingPathComponent("sdk/python").path
         let command = "env > '\(environmentFile)'; PYTHONPATH='\(sdkPath)' exec python3 '\(sdkPath)/examples/sma_crossover.py'"
@@ -131,10 +143,7 @@ struct ExternalStrategyTests {
         let url = try TestDatabase.makeMigrated()
         let db = try TestDatabase.connect(url)
         let made = try Self.externalStrategy(db, url: url)
-        try db.query("""
-            INSERT INTO strategies (user_id, name, strategy_type, parameters, is_active)
-            VALUES ($1, 'built-in', 'sma_crossover', '{"symbol": "RELIANCE", "exchange": "NSE", "fast": 5, "slow": 20, "quantity": 10}', false)
-            """, [made.ids.userID])
+        try Self.addBuiltInTwin(db, userID: made.ids.userID)
         if try db.query("SELECT layout FROM market_data_layout").scalar == "native" {
             try db.query("SELECT market_data_ensure_partitions(current_date - 1, current_date + 1)")
         }
@@ -246,12 +255,8 @@ struct ExternalStrategyTests {
     }
 
     @Test func anEditReachesTheConnectedProcessAndANewSecretEndsItsSessionWithoutAReload() throws {
-        let url = try TestDatabase.makeMigrated()
-        let db = try TestDatabase.connect(url)
-        let made = try Self.externalStrategy(db, url: url)
-        let daemon = try DaemonProcess(databaseURL: url)
+        let (url, db, made, daemon) = try Self.serving()
         defer { _ = daemon.stop() }
-        #expect(daemon.waitUntilStarted())
         let reported = "\(daemon.directory)/report.json"
         func report() -> [String: Any]? {
             (try? Data(contentsOf: URL(fileURLWithPath: reported))).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
@@ -291,12 +296,8 @@ struct ExternalStrategyTests {
     }
 
     @Test func aSecondProcessWaitsForTheFirstToGoSilentAndAKilledOneLeavesItsOrdersAndPosition() throws {
-        let url = try TestDatabase.makeMigrated()
-        let db = try TestDatabase.connect(url)
-        let made = try Self.externalStrategy(db, url: url)
-        let daemon = try DaemonProcess(databaseURL: url, environment: ["ALGOTRADER_STRATEGIES_HEARTBEAT_TIMEOUT_MS": "1000"])
+        let (_, db, made, daemon) = try Self.serving(environment: ["ALGOTRADER_STRATEGIES_HEARTBEAT_TIMEOUT_MS": "1000"])
         defer { _ = daemon.stop() }
-        #expect(daemon.waitUntilStarted())
         let held = "\(daemon.directory)/hold.json", reported = "\(daemon.directory)/report.json"
         let first = try StrategyProcess(script: "Tests/python/sdk_probe_strategy.py", arguments: ["hold", held],
                                         endpoint: Self.endpoint(daemon), strategy: "my-sma", token: made.token, directory: daemon.directory)

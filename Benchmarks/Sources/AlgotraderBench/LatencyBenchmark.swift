@@ -104,17 +104,30 @@ struct LatencyBenchmark {
         return recorder.histogram.withLock { $0 }
     }
 
-    func tickToFill() throws -> Histogram<UInt64> {
+    /// A new database `name` on the server, migrated, with one trader and a paper broker account.
+    static func freshDatabase(adminURL: String, name: String) throws -> (url: String, db: PostgresConnection, userID: String) {
         let admin = try PostgresConnection(connectionString: adminURL)
-        try admin.execute("DROP DATABASE IF EXISTS bench_latency")
-        try admin.execute("CREATE DATABASE bench_latency TEMPLATE template0")
+        try admin.execute("DROP DATABASE IF EXISTS \(name)")
+        try admin.execute("CREATE DATABASE \(name) TEMPLATE template0")
         guard var components = URLComponents(string: adminURL) else { throw DurableIngestBenchmark.BenchError("bad url") }
-        components.path = "/bench_latency"
+        components.path = "/\(name)"
         let url = components.string!
         let db = try PostgresConnection(connectionString: url)
         try Migrator().migrate(db)
         let user = try db.query("INSERT INTO users (username, email, password_hash, role) VALUES ('bench', 'b@x', 'x', 'trader') RETURNING user_id").scalar!
         try db.query("INSERT INTO brokers (user_id, name, api_type, api_credentials_encrypted) VALUES ($1::uuid, 'paper', 'zerodha', '{}')", [user])
+        return (url, db, user)
+    }
+
+    /// The order controls the latency rows switch off: the exchange order-rate limits and the
+    /// order-ratio breaker (docs/risk.md) would refuse this load's bursts of orders, and the rows
+    /// time the path, not the limits.
+    static let uncontrolled = ["ALGOTRADER_CONTROLS_MAX_ORDERS_PER_SECOND_PER_USER", "ALGOTRADER_CONTROLS_MAX_ORDERS_PER_MINUTE_PER_USER",
+                               "ALGOTRADER_CONTROLS_MAX_ORDERS_PER_SECOND_PER_STRATEGY", "ALGOTRADER_CONTROLS_MAX_ORDERS_PER_MINUTE_PER_STRATEGY",
+                               "ALGOTRADER_CONTROLS_BREAKER_ORDERS_PER_INTENT"]
+
+    func tickToFill() throws -> Histogram<UInt64> {
+        let (url, db, user) = try Self.freshDatabase(adminURL: adminURL, name: "bench_latency")
         try db.query("""
             INSERT INTO strategies (user_id, name, strategy_type, parameters)
             VALUES ($1::uuid, 'fast', 'sma_crossover', '{"symbol": "RELIANCE", "fast": 5, "slow": 20, "quantity": 1}')
@@ -131,11 +144,7 @@ struct LatencyBenchmark {
         // The row times the fill path, so every intent must become a fill: the exchange order-rate
         // limits and the order-ratio breaker (docs/risk.md) would refuse this load's bursts of
         // crossovers (an earlier run counted 81 fills for 133 intents with them on).
-        for key in ["ALGOTRADER_CONTROLS_MAX_ORDERS_PER_SECOND_PER_USER", "ALGOTRADER_CONTROLS_MAX_ORDERS_PER_MINUTE_PER_USER",
-                    "ALGOTRADER_CONTROLS_MAX_ORDERS_PER_SECOND_PER_STRATEGY", "ALGOTRADER_CONTROLS_MAX_ORDERS_PER_MINUTE_PER_STRATEGY",
-                    "ALGOTRADER_CONTROLS_BREAKER_ORDERS_PER_INTENT"] {
-            environment[key] = "0"
-        }
+        for key in Self.uncontrolled { environment[key] = "0" }
         daemon.environment = environment
         try daemon.run()
         defer { if daemon.isRunning { daemon.terminate(); daemon.waitUntilExit() } }

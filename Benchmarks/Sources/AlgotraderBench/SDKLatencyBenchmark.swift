@@ -33,16 +33,7 @@ struct SDKLatencyBenchmark {
     }
 
     private func measure() throws -> Figures {
-        let admin = try PostgresConnection(connectionString: adminURL)
-        try admin.execute("DROP DATABASE IF EXISTS bench_sdk_latency")
-        try admin.execute("CREATE DATABASE bench_sdk_latency TEMPLATE template0")
-        guard var components = URLComponents(string: adminURL) else { throw DurableIngestBenchmark.BenchError("bad url") }
-        components.path = "/bench_sdk_latency"
-        let url = components.string!
-        let db = try PostgresConnection(connectionString: url)
-        try Migrator().migrate(db)
-        let user = try db.query("INSERT INTO users (username, email, password_hash, role) VALUES ('bench', 'b@x', 'x', 'trader') RETURNING user_id").scalar!
-        try db.query("INSERT INTO brokers (user_id, name, api_type, api_credentials_encrypted) VALUES ($1::uuid, 'paper', 'zerodha', '{}')", [user])
+        let (url, db, user) = try LatencyBenchmark.freshDatabase(adminURL: adminURL, name: "bench_sdk_latency")
         let strategyID = try db.query("""
             INSERT INTO strategies (user_id, name, strategy_type, parameters)
             VALUES ($1::uuid, 'probe', 'external', '{"instruments": ["NSE:RELIANCE"]}') RETURNING strategy_id::text
@@ -52,13 +43,8 @@ struct SDKLatencyBenchmark {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         var environment = DurableIngestBenchmark.daemonEnvironment(url: url, dir: dir, feed: "ipc://\(dir)/feed.ipc")
         environment["ALGOTRADER_LOGGING_LEVEL"] = "error"
-        // As in 4b: the exchange order-rate limits and the order-ratio breaker would refuse an
-        // order (and a cancel) on every RELIANCE tick; the row times the path, not the limits.
-        for key in ["ALGOTRADER_CONTROLS_MAX_ORDERS_PER_SECOND_PER_USER", "ALGOTRADER_CONTROLS_MAX_ORDERS_PER_MINUTE_PER_USER",
-                    "ALGOTRADER_CONTROLS_MAX_ORDERS_PER_SECOND_PER_STRATEGY", "ALGOTRADER_CONTROLS_MAX_ORDERS_PER_MINUTE_PER_STRATEGY",
-                    "ALGOTRADER_CONTROLS_BREAKER_ORDERS_PER_INTENT"] {
-            environment[key] = "0"
-        }
+        // As in 4b: an order and a cancel on every RELIANCE tick, past the order controls.
+        for key in LatencyBenchmark.uncontrolled { environment[key] = "0" }
         let token = try Self.output(binary, ["strategy", "token", "probe"], environment: environment)
         let daemon = Process()
         daemon.executableURL = URL(fileURLWithPath: binary)

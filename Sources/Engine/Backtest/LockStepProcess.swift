@@ -192,17 +192,7 @@ final class LockStepProcess {
             }
             return nil
         }
-        let frames = message.frames
-        guard let identity = frames.first else { return nil }
-        guard !message.oversized, frames.count == 3 else {
-            return (identity, .failure(StrategyRequest.Problem(message.oversized ? "message larger than \(StrategyServer.maxMessageBytes) bytes"
-                                                                                 : "expected 2 frames (topic, JSON payload)")))
-        }
-        let topic = String(decoding: frames[1].prefix(64), as: UTF8.self)
-        switch GatewayMessages.parseObject(frames[2]) {
-        case .success(let body): return (identity, StrategyRequest.parse(topic: topic, body: body))
-        case .failure(let problem): return (identity, .failure(StrategyRequest.Problem(problem.message)))
-        }
+        return StrategySessions.read(message)
     }
 
     private func refuse(_ identity: [UInt8], _ message: String, clientOrderID: String? = nil) {

@@ -214,23 +214,27 @@ final class StrategySessions {
 
     // MARK: - From processes
 
-    func receive(_ message: ZMQSocket.ReceivedMessage, desk: OrderDesk?) {
+    /// A message from a process, read as the protocol says (two frames after the identity, at
+    /// most the size limit, a JSON object, a known topic with its fields): its sender and the
+    /// request or the problem to answer. The live socket and lock-step replay read alike.
+    static func read(_ message: ZMQSocket.ReceivedMessage) -> (identity: [UInt8], request: Result<StrategyRequest, StrategyRequest.Problem>)? {
         let frames = message.frames
-        guard let identity = frames.first else { return }
+        guard let identity = frames.first else { return nil }
         guard !message.oversized, frames.count == 3 else {
-            refuse(identity, message.oversized ? "message larger than \(StrategyServer.maxMessageBytes) bytes" : "expected 2 frames (topic, JSON payload)")
-            return
+            return (identity, .failure(StrategyRequest.Problem(message.oversized ? "message larger than \(StrategyServer.maxMessageBytes) bytes"
+                                                                                 : "expected 2 frames (topic, JSON payload)")))
         }
         let topic = String(decoding: frames[1].prefix(64), as: UTF8.self)
-        let body: JSONValue
         switch GatewayMessages.parseObject(frames[2]) {
-        case .success(let value): body = value
-        case .failure(let problem):
-            refuse(identity, problem.message)
-            return
+        case .success(let body): return (identity, StrategyRequest.parse(topic: topic, body: body))
+        case .failure(let problem): return (identity, .failure(StrategyRequest.Problem(problem.message)))
         }
+    }
+
+    func receive(_ message: ZMQSocket.ReceivedMessage, desk: OrderDesk?) {
+        guard let (identity, parsed) = Self.read(message) else { return }
         let request: StrategyRequest
-        switch StrategyRequest.parse(topic: topic, body: body) {
+        switch parsed {
         case .success(let value): request = value
         case .failure(let problem):
             refuse(identity, problem.message, clientOrderID: problem.clientOrderID)
