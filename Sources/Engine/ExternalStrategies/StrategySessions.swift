@@ -53,6 +53,23 @@ final class StrategySessions {
     private let tokens: StrategyTokenStore
     private var lastTokenCheck: UInt64 = 0
     static let tokenCheckMilliseconds: UInt64 = 2_000
+    /// After a failed read, none for this long (the last reload's hashes stand in): an outage
+    /// costs this thread one bounded stall, not one every check.
+    private var tokensUnreadUntil: UInt64 = 0
+    static let tokenBackoffMilliseconds: UInt64 = 30_000
+
+    /// The stored hashes of `strategyIDs`, or nil while the database cannot be read.
+    private func storedHashes(_ strategyIDs: [String], now: UInt64) -> [String: String]? {
+        guard now >= tokensUnreadUntil else { return nil }
+        do {
+            return try tokens.currentHashes(strategyIDs)
+        } catch {
+            tokensUnreadUntil = now &+ Self.tokenBackoffMilliseconds
+            server.logger.warning("strategy secrets not read; the last reload's stand in for \(Self.tokenBackoffMilliseconds / 1000) s",
+                                  metadata: ["error": "\(error)"])
+            return nil
+        }
+    }
 
     init(server: StrategyServer, socket: ZMQSocket) {
         self.server = server
@@ -305,11 +322,10 @@ final class StrategySessions {
         // Against the hash stored now: `strategy token` changes it without a reload, revoking the
         // old secret at once. Without the database, the hash read at the last reload stands in.
         var stored: [String: String] = [:]
-        do {
-            stored = try tokens.currentHashes(candidates.map(\.identity.strategyID))
-        } catch {
+        if let read = storedHashes(candidates.map(\.identity.strategyID), now: now) {
+            stored = read
+        } else {
             for c in candidates { stored[c.identity.strategyID] = c.tokenHash }
-            server.logger.warning("strategy secrets not read (the last reload's stand in)", metadata: ["error": "\(error)"])
         }
         guard let entry = candidates.first(where: { ControlServer.constantTimeEqual(Array((stored[$0.identity.strategyID] ?? "").utf8), hash) }) else {
             refuse(identity, "unknown or stopped strategy, or a wrong token")
@@ -349,7 +365,7 @@ final class StrategySessions {
     private func checkTokens(now: UInt64) -> Bool {
         guard !sessions.isEmpty, now &- lastTokenCheck >= Self.tokenCheckMilliseconds else { return false }
         lastTokenCheck = now
-        guard let stored = try? tokens.currentHashes(Array(Set(sessions.values.map(\.strategyID)))) else { return false }
+        guard let stored = storedHashes(Array(Set(sessions.values.map(\.strategyID))), now: now) else { return false }
         var changed = false
         for (identity, session) in sessions where stored[session.strategyID] != session.tokenHash {
             send(identity, "stop", JSONObjectWriter.object { $0.add("reason", "the strategy's secret was replaced: connect with the new one") })
