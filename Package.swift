@@ -92,6 +92,7 @@ let package = Package(
             dependencies: [
                 "Engine", "Config", "Storage", "ZeroMQ", "TradingCore", "Security",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict

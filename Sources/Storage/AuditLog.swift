@@ -18,7 +18,7 @@ public enum AuditLog {
         case reload
         case halt, resume, flatten, orderCancelled = "order_cancelled"
         case riskChanged = "risk_changed"
-        case instrumentsImported = "instruments_imported", calendarImported = "calendar_imported"
+        case instrumentsImported = "instruments_imported", calendarImported = "calendar_imported", historyImported = "history_imported"
     }
 
     /// The bounds `audit_log_append` enforces (characters; details in bytes).

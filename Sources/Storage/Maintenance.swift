@@ -57,10 +57,10 @@ public struct Maintenance: Sendable {
         report.tradeLogsDeleted = try db.query("DELETE FROM trade_logs WHERE created_at < now() - make_interval(days => $1::int)",
                                                [String(tradeLogRetentionDays)]).affectedRows
         // 1min bars past their retention go only where the 5min bar covering them is stored, so
-        // no price history disappears (the seed's rollup rule).
+        // no price history disappears (the seed's rollup rule); imported bars never go.
         report.oneMinuteBarsDeleted = try db.query(#"""
             DELETE FROM market_data m
-            WHERE m."interval" = '1min' AND m."timestamp" < now() - make_interval(days => $1::int)
+            WHERE m."interval" = '1min' AND m."timestamp" < now() - make_interval(days => $1::int) AND m.import_id IS NULL
               AND EXISTS (SELECT 1 FROM market_data b
                           WHERE b."interval" = '5min' AND b.symbol = m.symbol AND b.exchange = m.exchange
                             AND b."timestamp" <= m."timestamp" AND b."timestamp" > m."timestamp" - interval '5 minutes')
