@@ -7,14 +7,19 @@ public import TradingCore
 /// replay.
 public enum BacktestStore {
     /// Opens a run for `strategyID` with its stored parameters overridden by `parameterOverrides`
-    /// (a JSON object); returns its `run_id`.
+    /// (a JSON object); returns its `run_id`. `symbol` and `exchange` are its first instrument,
+    /// `instruments` all of them (`EXCHANGE:SYMBOL`); `data` says what it replays (`ticks`,
+    /// `1min bars`).
     public static func open(_ db: PostgresConnection, strategyID: String, parameterOverrides: String, symbol: String, exchange: String,
-                            from: Timestamp, to: Timestamp, speed: String) throws -> String {
+                            instruments: [String], data: String, from: Timestamp, to: Timestamp, speed: String) throws -> String {
         guard let runID = try db.query("""
-            INSERT INTO backtest_runs (user_id, strategy_id, strategy_type, parameters, symbol, exchange, from_time, to_time, speed)
-            SELECT user_id, strategy_id, strategy_type, parameters || $2::jsonb, $3, $4, $5::timestamptz, $6::timestamptz, $7
+            INSERT INTO backtest_runs (user_id, strategy_id, strategy_type, parameters, symbol, exchange, from_time, to_time, speed,
+                                       instruments, data_source)
+            SELECT user_id, strategy_id, strategy_type, parameters || $2::jsonb, $3, $4, $5::timestamptz, $6::timestamptz, $7,
+                   $8::text[], $9
             FROM strategies WHERE strategy_id = $1::uuid RETURNING run_id::text
-            """, [strategyID, parameterOverrides, symbol, exchange, from.description, to.description, speed]).scalar else {
+            """, [strategyID, parameterOverrides, symbol, exchange, from.description, to.description, speed,
+                  PostgresArrayLiteral.text(instruments), data]).scalar else {
             throw PostgresError(code: .unexpectedResult, message: "strategy \(strategyID) is gone: no backtest run was opened")
         }
         return runID

@@ -119,16 +119,18 @@ public struct HistoryImportStore {
             let conflict = layout == "native"
                 ? #"ON CONFLICT (symbol, exchange, "interval", "timestamp")"#
                 : #"ON CONFLICT (symbol, exchange, "interval", "timestamp") WHERE "interval" <> 'tick'"#
-            let rows = try conn.query("""
-                WITH up AS (
-                    INSERT INTO \(table) AS m (symbol, exchange, "timestamp", open, high, low, close, volume, oi, "interval", import_id)
-                    SELECT symbol, exchange, "timestamp", open, high, low, close, volume, oi, $2, $1::uuid FROM history_load
-                    \(conflict) DO UPDATE SET import_id = EXCLUDED.import_id WHERE m.import_id IS NULL
-                    RETURNING (xmax = 0) AS inserted)
-                SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up
-                """, [importID, interval.rawValue]).rows
-            return try finish(conn, importID: importID, read: bars.count, imported: Int(rows[0][0] ?? "0") ?? 0,
-                              adopted: Int(rows[0][1] ?? "0") ?? 0)
+            // Stored bars the file also holds are kept as stored and marked imported; the rest is new.
+            let adopted = try conn.query(#"""
+                UPDATE market_data m SET import_id = $1::uuid FROM history_load l
+                WHERE m."interval" = $2 AND m.import_id IS NULL AND m.symbol = l.symbol AND m.exchange = l.exchange
+                  AND m."timestamp" = l."timestamp" AND m."timestamp" BETWEEN $3::timestamptz AND $4::timestamptz
+                """#, [importID, interval.rawValue, first.description, last.description]).affectedRows
+            let imported = try conn.query("""
+                INSERT INTO \(table) (symbol, exchange, "timestamp", open, high, low, close, volume, oi, "interval", import_id)
+                SELECT symbol, exchange, "timestamp", open, high, low, close, volume, oi, $2, $1::uuid FROM history_load
+                \(conflict) DO NOTHING
+                """, [importID, interval.rawValue]).affectedRows
+            return try finish(conn, importID: importID, read: bars.count, imported: imported, adopted: adopted)
         }
     }
 

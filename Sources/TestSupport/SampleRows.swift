@@ -57,6 +57,11 @@ public enum SampleRows {
             VALUES ($1::uuid, 1, 'o1', 'INFY', 'NSE', 'BUY', 'MARKET', 'MIS', 10, 'FILLED', 10, now())
             """, [run])
         try db.query("INSERT INTO backtest_performance (run_id, date, total_trades) VALUES ($1::uuid, current_date, 1)", [run])
+        try db.query("""
+            INSERT INTO history_imports (file_name, file_sha256, kind, "interval", instruments, first_time, last_time, rows_read,
+                                         rows_imported, rows_adopted)
+            VALUES ('infy.csv', repeat('0', 64), 'bars', '1min', ARRAY['NSE:INFY'], now() - interval '1 year', now() - interval '1 year', 1, 1, 0)
+            """)
         return ids.userID
     }
 }

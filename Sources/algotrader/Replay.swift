@@ -6,10 +6,10 @@ import Foundation
 import Storage
 import TradingCore
 
-/// `algotrader replay`: one strategy, or several on one desk, over stored ticks through the live
-/// pipeline (bars, indicators, the strategies, risk and the market rules, the paper simulator,
-/// positions), into a `backtest_runs` record per strategy and nowhere else. docs/strategies.md,
-/// "Replay and backtests".
+/// `algotrader replay`: one strategy, or several on one desk, over stored ticks (or, where the
+/// range holds none, stored bars) through the live pipeline (bars, indicators, the strategies,
+/// risk and the market rules, the paper simulator, positions), into a `backtest_runs` record
+/// per strategy and nowhere else. docs/strategies.md, "Replay and backtests".
 struct Replay: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Replay stored ticks through a strategy and report its figures (a backtest).")
@@ -23,7 +23,9 @@ struct Replay: ParsableCommand {
     @Option(help: "max (as fast as possible), realtime, or a factor of real time (10 = ten times faster).") var speed: String = "max"
     @Option(help: "Parameters overriding the stored ones, a JSON object (every replayed strategy's).") var params: String?
     @Option(help: "Write the equity curve as CSV here (one strategy).") var equityCsv: String?
-    @Option(help: "Draw the equity curve as PNG here, with gnuplot (one strategy).") var equityPng: String?
+    @Option(help: "Write the trade list (every execution, with the P&L it realized) as CSV here (one strategy).") var tradesCsv: String?
+    @Option(help: "Draw a chart as PNG here, with gnuplot: each instrument's price with the buys and sells, and the equity curve (one strategy).")
+    var equityPng: String?
     @Option(help: "Progress bar: auto (on a terminal), always, never.") var progress: ProgressMode = .auto
     @Option(name: .customLong("run"), help: ArgumentHelp("Replay an external strategy with this program (run by /bin/sh), driven in lock step: each tick, bar, order and fill is answered before the next. It gets only PATH, HOME, LANG and the SDK's ALGOTRADER_STRATEGY_ENDPOINT (its own), ALGOTRADER_STRATEGY and ALGOTRADER_STRATEGY_TOKEN (a one-off secret).",
                                valueName: "command"))
@@ -40,8 +42,8 @@ struct Replay: ParsableCommand {
                 throw Admin.fail("--params must be a JSON object, got \(params)")
             }
         }
-        if strategy.count > 1 && (equityCsv != nil || equityPng != nil) {
-            throw Admin.fail("--equity-csv and --equity-png draw one strategy's curve: give one --strategy")
+        if strategy.count > 1 && (equityCsv != nil || equityPng != nil || tradesCsv != nil) {
+            throw Admin.fail("--equity-csv, --trades-csv and --equity-png are of one strategy: give one --strategy")
         }
         if equityPng != nil, Self.gnuplot() == nil {
             throw Admin.fail("--equity-png needs gnuplot (Debian: apt-get install gnuplot-nox)", status: ExitStatus.unavailable)
@@ -50,7 +52,7 @@ struct Replay: ParsableCommand {
         let db = try Admin.connect(config)
         defer { db.close() }
         let backtest: Backtest
-        let outcome: (results: [Backtest.Result], ticks: Int)
+        let outcome: (results: [Backtest.Result], ticks: Int, data: Backtest.Data)
         var bar: ProgressBar?
         let began = monotonicNanoseconds()
         do {
@@ -67,15 +69,11 @@ struct Replay: ParsableCommand {
         for result in outcome.results {
             let e = result.entry
             if let equityCsv { try EquityCurve.writeCSV(result.curve, to: equityCsv) }
+            if let tradesCsv { try EquityCurve.writeTrades(result.fills, to: tradesCsv) }
             if let equityPng {
-                let csv = equityCsv ?? NSTemporaryDirectory() + "algotrader-equity-\(result.runID).csv"
-                if equityCsv == nil { try EquityCurve.writeCSV(result.curve, to: csv) }
-                defer { if equityCsv == nil { try? FileManager.default.removeItem(atPath: csv) } }
-                try EquityCurve.plot(csv: csv, png: equityPng, title: "\(e.row.identity.name) \(e.symbol)@\(e.exchange)")
+                try EquityCurve.plot(result, png: equityPng, title: "\(e.row.identity.name): backtest \(result.runID)", sessions: config.tradingCalendar.sessions)
             }
-            reports.append(BacktestReport.report(runID: result.runID, name: e.row.identity.name, symbol: e.symbol, exchange: e.exchange,
-                                                 from: start, to: end, figures: result.figures, days: result.days, halts: result.halts,
-                                                 seconds: seconds))
+            reports.append(BacktestReport.report(result, from: start, to: end, data: outcome.data, seconds: seconds))
         }
         if outcome.results.count > 1 {
             reports.append("replayed \(outcome.ticks) ticks of \(backtest.instruments.count) instrument(s) for \(outcome.results.count) strategies on one desk in \(String(format: "%.2f", seconds)) s")

@@ -8,11 +8,13 @@ public import TradingCore
 /// and a paper desk (`ReplayEngine`), and the records completed (or marked failed with the cause).
 public struct Backtest {
     /// A strategy to replay, with the instrument it trades (the first, for an `external` one:
-    /// the run's record names it) and every instrument it receives.
+    /// the run's `symbol` and `exchange`; `instruments` names them all), every instrument it
+    /// receives, and the bar intervals it asks for.
     public struct Entry: Sendable {
         public let row: StrategyRow
         public let symbol: String, exchange: String
         public let instruments: [(symbol: String, exchange: String)]
+        public let barIntervals: Set<BarInterval>
         /// An `external` strategy's declaration.
         let external: ExternalStrategyConfig?
     }
@@ -25,6 +27,23 @@ public struct Backtest {
         public let days: [StrategyDay]
         public let halts: [BacktestHalt]
         public let curve: [EquityPoint]
+        /// The executions, and each instrument's price per minute.
+        public let fills: [BacktestFill]
+        public let prices: [String: [PricePoint]]
+    }
+
+    /// What a run replayed: stored ticks, or (when the range holds none) stored bars as ticks.
+    public enum Data: Sendable, Equatable {
+        case ticks
+        case bars([String: BarInterval])
+
+        /// `ticks`, or `1min bars` (`1min+5min bars` when instruments differ).
+        public var text: String {
+            switch self {
+            case .ticks: "ticks"
+            case .bars(let chosen): Set(chosen.values).sorted().map(\.rawValue).joined(separator: "+") + " bars"
+            }
+        }
     }
 
     /// Why a backtest cannot run: a message for the operator (the command line's exit 64), or a
@@ -74,12 +93,12 @@ public struct Backtest {
                 do { declared = try ExternalStrategyConfig(parameters: row.parameters) } catch {
                     throw Problem(message: "strategy \(row.identity.name): \(error)", duringRun: false)
                 }
-                guard declared.instruments.count == 1, let first = declared.instruments.first else {
-                    throw Problem(message: "strategy \(row.identity.name) declares \(declared.instruments.count) instruments: a replay with --run takes a strategy of one instrument",
-                                  duringRun: false)
+                guard let first = declared.instruments.first else {
+                    throw Problem(message: "strategy \(row.identity.name) declares no instruments", duringRun: false)
                 }
                 entries.append(Entry(row: row, symbol: first.symbol, exchange: first.exchange,
-                                     instruments: declared.instruments.map { ($0.symbol, $0.exchange) }, external: declared))
+                                     instruments: declared.instruments.map { ($0.symbol, $0.exchange) }, barIntervals: declared.intervals,
+                                     external: declared))
                 continue
             }
             if command != nil {
@@ -92,7 +111,8 @@ public struct Backtest {
             } catch {
                 throw Problem(message: "strategy \(row.identity.name): \(error)", duringRun: false)
             }
-            entries.append(Entry(row: row, symbol: made.symbol, exchange: made.exchange, instruments: [(made.symbol, made.exchange)], external: nil))
+            entries.append(Entry(row: row, symbol: made.symbol, exchange: made.exchange, instruments: [(made.symbol, made.exchange)],
+                                 barIntervals: made.barIntervals, external: nil))
         }
         self.command = command
         self.config = config
@@ -101,23 +121,64 @@ public struct Backtest {
         self.to = to
     }
 
-    /// The instruments replayed, as `SYMBOL@EXCHANGE`, sorted.
-    public var instruments: [String] { Array(Set(entries.map { "\($0.symbol)@\($0.exchange)" })).sorted() }
+    /// Every instrument replayed, as `EXCHANGE:SYMBOL`, sorted.
+    public var instruments: [String] {
+        Array(Set(entries.flatMap { $0.instruments.map { BacktestLedger.key($0.symbol, $0.exchange) } })).sorted()
+    }
+
+    /// What the range holds for the run: its ticks, or else the bars it can replay on (a range
+    /// with neither, or with bars the strategies cannot be fed from, is a problem), and how
+    /// many ticks that makes.
+    func data(db: DatabaseConnection) throws -> (data: Data, ticks: Int) {
+        var unique: [(symbol: String, exchange: String)] = []
+        var needs: [String: Set<BarInterval>] = [:]
+        for e in entries {
+            for i in e.instruments {
+                let key = BacktestLedger.key(i.symbol, i.exchange)
+                if needs[key] == nil { unique.append(i) }
+                needs[key, default: []].formUnion(e.barIntervals)
+            }
+        }
+        let ticks = try TickHistory.count(db, instruments: unique, from: from, to: to)
+        if ticks > 0 { return (.ticks, ticks) }
+        var stored: [String: [BarInterval: Int]] = [:]
+        for row in try BarHistory.available(db, instruments: unique, from: from, to: to) {
+            stored[BacktestLedger.key(row.symbol, row.exchange), default: [:]][row.interval] = row.count
+        }
+        guard !stored.isEmpty else {
+            throw Problem(message: "no ticks or bars of \(instruments.joined(separator: ", ")) from \(from) to \(to): the range is empty "
+                          + "(downloaded history is loaded with algotrader history import FILE)", duringRun: false)
+        }
+        var chosen: [String: BarInterval] = [:]
+        var count = 0
+        var missing: [String] = []
+        for key in instruments {
+            switch BarReplayPlan.choose(needs: needs[key] ?? [], stored: Set((stored[key] ?? [:]).keys), instrument: key) {
+            case .bars(let interval):
+                chosen[key] = interval
+                count += 4 * (stored[key]?[interval] ?? 0)
+            case .missing(let why):
+                missing.append(why)
+            }
+        }
+        guard missing.isEmpty else {
+            throw Problem(message: "no ticks from \(from) to \(to), and a replay on bars cannot run: \(missing.joined(separator: "; "))", duringRun: false)
+        }
+        return (.bars(chosen), count)
+    }
 
     /// Runs it: `started` is told how many ticks the range holds (a range without any is a
     /// problem), `progress` how many were replayed so far. Returns each strategy's results
-    /// (in the order named) and the ticks replayed.
+    /// (in the order named), the ticks replayed, and what they were.
     public func run(db: DatabaseConnection, parameterOverrides: String, speed: String, factor: Double?, started: (Int) -> Void,
-                    progress: (Int) -> Void) throws -> (results: [Result], ticks: Int) {
-        let total = try TickHistory.count(db, instruments: entries.flatMap(\.instruments), from: from, to: to)
-        guard total > 0 else {
-            throw Problem(message: "no ticks of \(instruments.joined(separator: ", ")) from \(from) to \(to): the range is empty", duringRun: false)
-        }
+                    progress: (Int) -> Void) throws -> (results: [Result], ticks: Int, data: Data) {
+        let (data, total) = try self.data(db: db)
         started(total)
         var runIDs: [String: String] = [:]
         for e in entries {
-            runIDs[e.row.identity.strategyID] = try BacktestStore.open(db, strategyID: e.row.identity.strategyID, parameterOverrides: parameterOverrides,
-                                                                       symbol: e.symbol, exchange: e.exchange, from: from, to: to, speed: speed)
+            runIDs[e.row.identity.strategyID] = try BacktestStore.open(
+                db, strategyID: e.row.identity.strategyID, parameterOverrides: parameterOverrides, symbol: e.symbol, exchange: e.exchange,
+                instruments: e.instruments.map { BacktestLedger.key($0.symbol, $0.exchange) }, data: data.text, from: from, to: to, speed: speed)
         }
         let engine: ReplayEngine
         do {
@@ -128,7 +189,11 @@ public struct Backtest {
                                                                                            parameters: e.row.parameters, tokenHash: nil))
             }
             engine = try ReplayEngine(config: config, strategies: entries.map { ($0.row, $0.instruments) }, process: process)
-            try engine.run(db: db, from: from, to: to, factor: factor, progress: progress)
+            var bars: [(symbol: String, exchange: String, interval: BarInterval)]?
+            if case .bars(let chosen) = data {
+                bars = entries.flatMap(\.instruments).compactMap { i in chosen[BacktestLedger.key(i.symbol, i.exchange)].map { (i.symbol, i.exchange, $0) } }
+            }
+            try engine.run(db: db, from: from, to: to, factor: factor, bars: bars, progress: progress)
         } catch {
             for runID in runIDs.values { try? BacktestStore.fail(db, runID: runID, error: "\(error)") }
             throw Problem(message: "replay failed: \(error)", duringRun: true)
@@ -139,8 +204,9 @@ public struct Backtest {
             guard var ledger = engine.ledgers[strategyID], let runID = runIDs[strategyID] else { continue }
             let figures = ledger.finish()
             try BacktestStore.complete(db, runID: runID, figures: figures, orders: ledger.orders, days: ledger.dailyPerformance)
-            results.append(Result(entry: e, runID: runID, figures: figures, days: ledger.dailyPerformance, halts: ledger.halts, curve: ledger.curve))
+            results.append(Result(entry: e, runID: runID, figures: figures, days: ledger.dailyPerformance, halts: ledger.halts, curve: ledger.curve,
+                                  fills: ledger.fills, prices: ledger.prices))
         }
-        return (results, engine.ticks)
+        return (results, engine.ticks, data)
     }
 }

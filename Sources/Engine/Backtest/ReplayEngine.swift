@@ -46,12 +46,15 @@ public final class ReplayEngine {
     private let traders: [Instrument: [String]]
     /// Ticks streamed so far, of every instrument.
     public private(set) var ticks = 0
+    /// The exchanges' session hours, where a replay on bars places its ticks.
+    private let sessions: [String: TradingCalendar.Session]
 
     /// `strategies`: each row with the instruments its strategy trades; `process`, the process
     /// of the one `external` row among them.
     init(config: EngineConfig, strategies: [(row: StrategyRow, instruments: [(symbol: String, exchange: String)])],
          process: LockStepProcess? = nil) throws {
         let calendar = SessionCalendar(sessionOpenMinutes: config.sessionOpenMinutes)
+        sessions = config.tradingCalendar.sessions
         external = process.map(ReplayedProcess.init)
         sink = ReplaySink(keepBars: process != nil)
         var logger = Logger(label: "algotrader.replay")
@@ -78,37 +81,65 @@ public final class ReplayEngine {
     /// Streams the ticks of the strategies' instruments from `from` to `to` in exchange-time
     /// order, in batches (a server-side cursor), each through the pipeline and then the desk, as
     /// the engine does: the desk sees the batch's ticks, then the intents they produced; fills go
-    /// back to the strategies before the next batch.
-    public func run(db: DatabaseConnection, from: Timestamp, to: Timestamp, factor: Double?, progress: (Int) -> Void) throws {
-        // A process answers tick by tick; built-in strategies take a batch at a time.
-        let batchSize = factor == nil && external == nil ? 2_000 : 1
-        var firstTickTime: Int64?
-        let wallStart = monotonicNanoseconds()
-        let instruments = traders.keys.map { (symbol: $0.symbol, exchange: $0.exchange) }
-        try TickHistory.stream(db, instruments: instruments, from: from, to: to, pageSize: factor == nil ? 20_000 : 1_000) { ticks in
-            var index = 0
-            while index < ticks.count {
-                // A batch spans at most 50 ms of exchange time (live, fills reach the strategy
-                // within milliseconds; a sparse feed so replays tick by tick) and batchSize ticks.
-                var stop = index + 1
-                let horizon = ticks[index].timestamp.nanosecondsSinceEpoch + 50_000_000
-                while stop < ticks.count && stop - index < batchSize && ticks[stop].timestamp.nanosecondsSinceEpoch <= horizon { stop += 1 }
-                let batch = Array(ticks[index..<stop])
-                index = stop
-                if let factor {
-                    // Paced: wait until this tick's exchange time, scaled, has passed on the wall clock.
-                    let first = firstTickTime ?? batch[0].timestamp.nanosecondsSinceEpoch
-                    firstTickTime = first
-                    let due = wallStart + UInt64(Double(batch[0].timestamp.nanosecondsSinceEpoch - first) / factor)
-                    let now = monotonicNanoseconds()
-                    if due > now { Thread.sleep(forTimeInterval: Double(due - now) / 1e9) }
-                }
-                try step(batch)
-                progress(self.ticks)
+    /// back to the strategies before the next batch. With `bars` (a replay on bars: the range
+    /// holds no ticks) the ticks are made from those stored bars (``BarTicks``).
+    public func run(db: DatabaseConnection, from: Timestamp, to: Timestamp, factor: Double?,
+                    bars: [(symbol: String, exchange: String, interval: BarInterval)]? = nil, progress: (Int) -> Void) throws {
+        var pacing = Pacing(factor: factor)
+        if let bars {
+            var maker = BarTicks(sessions: sessions)
+            try BarHistory.stream(db, series: bars, from: from, to: to, pageSize: factor == nil ? 20_000 : 1_000) { page in
+                try feed(maker.add(page), pacing: &pacing, progress: progress)
+            }
+            try feed(maker.finish(), pacing: &pacing, progress: progress)
+        } else {
+            let instruments = traders.keys.map { (symbol: $0.symbol, exchange: $0.exchange) }
+            try TickHistory.stream(db, instruments: instruments, from: from, to: to, pageSize: factor == nil ? 20_000 : 1_000) { ticks in
+                try feed(ticks, pacing: &pacing, progress: progress)
             }
         }
         pipeline.stop()
         external?.process.finish()
+    }
+
+    /// `--speed`: a replay paced against the wall clock, or (`factor` nil) as fast as it goes.
+    struct Pacing {
+        let factor: Double?
+        var firstTickTime: Int64?
+        let wallStart = monotonicNanoseconds()
+
+        /// Waits until `time`, scaled, has passed on the wall clock since the first tick.
+        mutating func wait(for time: Timestamp) {
+            guard let factor else { return }
+            let first = firstTickTime ?? time.nanosecondsSinceEpoch
+            firstTickTime = first
+            let due = wallStart + UInt64(max(0, Double(time.nanosecondsSinceEpoch - first) / factor))
+            let now = monotonicNanoseconds()
+            if due > now { Thread.sleep(forTimeInterval: Double(due - now) / 1e9) }
+        }
+    }
+
+    private func feed(_ ticks: [Tick], pacing: inout Pacing, progress: (Int) -> Void) throws {
+        // A process answers event by event (the ticks of one instant together, so every bar
+        // they close reaches it after all of them); built-in strategies take a batch at a time.
+        let batchSize = pacing.factor == nil && external == nil ? 2_000 : 1
+        var index = 0
+        while index < ticks.count {
+            // A batch spans at most 50 ms of exchange time (live, fills reach the strategy
+            // within milliseconds; a sparse feed so replays tick by tick) and batchSize ticks,
+            // and never splits an instant.
+            var stop = index + 1
+            let horizon = ticks[index].timestamp.nanosecondsSinceEpoch + 50_000_000
+            while stop < ticks.count && (ticks[stop].timestamp == ticks[stop - 1].timestamp
+                                         || (stop - index < batchSize && ticks[stop].timestamp.nanosecondsSinceEpoch <= horizon)) {
+                stop += 1
+            }
+            let batch = Array(ticks[index..<stop])
+            index = stop
+            pacing.wait(for: batch[0].timestamp)
+            try step(batch)
+            progress(self.ticks)
+        }
     }
 
     private func step(_ batch: [Tick]) throws {
@@ -119,19 +150,35 @@ public final class ReplayEngine {
         let intents = sink.take().enumerated().sorted { ($0.element.time, $0.offset) < ($1.element.time, $1.offset) }.map(\.element)
         var next = 0
         var records: [DeskRecord] = []
+        // An intent of an instant is held until the desk has seen its own instrument's tick of
+        // that instant (a bar closed by another instrument's tick fills at its instrument's
+        // next price, not its last).
+        var held: [OrderIntent] = []
         for tick in batch {
             external?.queue(tick: tick)
             records += desk.advance(to: tick.timestamp)
             records += desk.onTick(tick)
+            var due: [OrderIntent] = []
+            held.removeAll { intent in
+                let ready = intent.time < tick.timestamp || (intent.symbol == tick.symbol && intent.exchange == tick.exchange)
+                if ready { due.append(intent) }
+                return ready
+            }
             while next < intents.count && intents[next].time <= tick.timestamp {
-                records += desk.submit(intents[next], now: intents[next].time)
+                let intent = intents[next]
+                if intent.time < tick.timestamp || (intent.symbol == tick.symbol && intent.exchange == tick.exchange) {
+                    due.append(intent)
+                } else {
+                    held.append(intent)
+                }
                 next += 1
             }
+            for intent in due.sorted(by: { $0.time < $1.time }) { records += desk.submit(intent, now: intent.time) }
             absorb(&records)
             for strategyID in traders[Instrument(symbol: tick.symbol, exchange: tick.exchange)] ?? [] { ledgers[strategyID]?.tick(tick) }
             ticks += 1
         }
-        for intent in intents[next...] { records += desk.submit(intent, now: intent.time) }
+        for intent in held + intents[next...] { records += desk.submit(intent, now: intent.time) }
         absorb(&records)
         if let external, let now = batch.last?.timestamp {
             external.queue(bars: sink.takeBars())

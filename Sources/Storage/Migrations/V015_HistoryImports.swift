@@ -8,10 +8,15 @@
 // still dropped whole unless an import of ticks overlaps them; those keep their imported rows
 // and lose only the live ones. Imports create only the partitions their rows need
 // (`market_data_ensure_history_partitions`): ten years of day bars are 120 monthly bar
-// partitions, not 3,650 daily tick partitions.
+// partitions, not 3,650 daily tick partitions. A backtest run names all its instruments (a
+// strategy process may trade several) and what it replayed (`ticks`, or `1min bars` when the
+// range held only imported bars).
 extension Migration {
     static let v015HistoryImports = Migration(version: 15, name: "history imports", sql: #"""
 ALTER TABLE market_data ADD COLUMN import_id UUID;
+ALTER TABLE backtest_runs ADD COLUMN instruments TEXT[];
+ALTER TABLE backtest_runs ADD COLUMN data_source VARCHAR(30);
+UPDATE backtest_runs SET instruments = ARRAY[exchange || ':' || symbol], data_source = 'ticks';
 
 CREATE TABLE history_imports (
     import_id UUID PRIMARY KEY DEFAULT uuid_generate_v7(),

@@ -5,7 +5,30 @@ public struct EquityPoint: Sendable, Equatable {
     public var equity: Int128
     public var realized: Int128
     public var unrealized: Int128
+    /// The net position, summed over the run's instruments.
     public var position: Int64
+}
+
+/// One execution of a backtest, for its trade list: the position and the gross P&L it realized
+/// are of its instrument.
+public struct BacktestFill: Sendable, Equatable {
+    public var time: Timestamp
+    public var orderID: String
+    public var symbol: String
+    public var exchange: String
+    public var side: OrderSide
+    public var quantity: Int64
+    public var price: FixedDecimal
+    /// Gross P&L this fill realized (0 for one that opens or adds), 1/10,000 units.
+    public var realized: Int128
+    /// The instrument's position after it.
+    public var position: Int64
+}
+
+/// The last price of an instrument in a minute of exchange time (the price panel of a chart).
+public struct PricePoint: Sendable, Equatable {
+    public var time: Timestamp
+    public var price: FixedDecimal
 }
 
 /// What a backtest run reports (printed and stored in `backtest_runs`).
@@ -41,7 +64,8 @@ public struct BacktestHalt: Sendable, Equatable {
 }
 
 /// Follows a backtest's desk records (pure): final order states, fills, net and gross P&L,
-/// the equity curve (a point per fill and per minute of exchange time), drawdown and exposure.
+/// the equity curve (a point per fill and per minute of exchange time), drawdown and exposure,
+/// over one instrument or several (each valued at its own last price).
 /// Realized P&L and charges are the desk's own (its `StrategyDay` per day, the figures a halt
 /// reason quotes), never a second fold of the fills; only the unrealized part is valued here.
 public struct BacktestLedger: Sendable {
@@ -53,8 +77,13 @@ public struct BacktestLedger: Sendable {
     private var orderIndex: [String: Int] = [:]
     public private(set) var curve: [EquityPoint] = []
     private var days: [Int64: StrategyDay] = [:]
-    private var net = NetPosition()
-    private var lastPrice: FixedDecimal?
+    /// Per instrument (`EXCHANGE:SYMBOL`): the position and the last price.
+    private var nets: [String: NetPosition] = [:]
+    private var lastPrices: [String: FixedDecimal] = [:]
+    /// Executions in order, and each instrument's price per minute.
+    public private(set) var fills: [BacktestFill] = []
+    public private(set) var prices: [String: [PricePoint]] = [:]
+    private var lastPriceMinute: [String: Int64] = [:]
     private var peak: Int128 = 0
     private var firstTime: Timestamp?
     private var lastTime: Timestamp?
@@ -70,17 +99,34 @@ public struct BacktestLedger: Sendable {
     /// `backtest_performance`, as live trading's are in `strategy_performance`).
     public var dailyPerformance: [StrategyDay] { days.values.sorted { $0.day < $1.day } }
 
-    /// A replayed tick of the strategy's instrument (after the desk saw it).
+    /// `EXCHANGE:SYMBOL`, the key of an instrument here.
+    public static func key(_ symbol: String, _ exchange: String) -> String { exchange + ":" + symbol }
+
+    /// A replayed tick of one of the strategy's instruments (after the desk saw it).
     public mutating func tick(_ tick: Tick) {
         figures.ticks += 1
         accrueExposure(to: tick.timestamp)
         if firstTime == nil { firstTime = tick.timestamp }
         lastTime = tick.timestamp
-        lastPrice = tick.price
+        let key = Self.key(tick.symbol, tick.exchange)
+        lastPrices[key] = tick.price
         let minute = tick.timestamp.nanosecondsSinceEpoch / 60_000_000_000
+        if lastPriceMinute[key] == minute, let last = prices[key]?.indices.last {
+            prices[key]?[last] = PricePoint(time: tick.timestamp, price: tick.price)
+        } else {
+            prices[key, default: []].append(PricePoint(time: tick.timestamp, price: tick.price))
+            lastPriceMinute[key] = minute
+        }
         mark(tick.timestamp, point: minute != lastMinute)
         lastMinute = minute
     }
+
+    private var unrealized: Int128 {
+        nets.reduce(0) { sum, entry in sum + (lastPrices[entry.key].map { entry.value.unrealized(at: $0) } ?? 0) }
+    }
+
+    private var netQuantity: Int64 { nets.values.reduce(0) { $0 + $1.quantity } }
+    private var exposed: Bool { nets.values.contains { $0.quantity != 0 } }
 
     /// The desk's records for this strategy.
     public mutating func record(_ records: [DeskRecord]) {
@@ -98,8 +144,14 @@ public struct BacktestLedger: Sendable {
                 guard let quantity = event.fillQuantity, let price = event.fillPrice else { continue }
                 figures.fills += 1
                 accrueExposure(to: event.time)  // the time before this fill, at the position before it
-                net.apply(fill: event.order.intent.side == .buy ? quantity : -quantity, price: price)
-                lastPrice = lastPrice ?? price
+                let intent = event.order.intent
+                let key = Self.key(intent.symbol, intent.exchange)
+                let realized = nets[key, default: NetPosition()].apply(fill: intent.side == .buy ? quantity : -quantity, price: price)
+                    .reduce(0) { $0 + $1.pnl }
+                lastPrices[key] = lastPrices[key] ?? price
+                fills.append(BacktestFill(time: event.time, orderID: event.order.orderID, symbol: intent.symbol, exchange: intent.exchange,
+                                          side: intent.side, quantity: quantity, price: price, realized: realized,
+                                          position: nets[key]?.quantity ?? 0))
                 mark(event.time, point: true)
             case .performance(let day):
                 // The desk's figures for the day replace what was known of it: the run's gross
@@ -117,20 +169,20 @@ public struct BacktestLedger: Sendable {
 
     /// Adds the time since the last mark to the exposure if a position was open over it.
     private mutating func accrueExposure(to time: Timestamp) {
-        if let exposureMark, net.quantity != 0, time.nanosecondsSinceEpoch > exposureMark {
+        if let exposureMark, exposed, time.nanosecondsSinceEpoch > exposureMark {
             exposedNanoseconds += time.nanosecondsSinceEpoch - exposureMark
         }
         exposureMark = max(exposureMark ?? .min, time.nanosecondsSinceEpoch)
     }
 
     private mutating func mark(_ time: Timestamp, point: Bool) {
-        let unrealized = lastPrice.map { net.unrealized(at: $0) } ?? 0
+        let unrealized = self.unrealized
         let realized = figures.grossPnL - figures.charges
         let equity = realized + unrealized
         peak = max(peak, equity)
         figures.maxDrawdown = max(figures.maxDrawdown, peak - equity)
         if point {
-            curve.append(EquityPoint(time: time, equity: equity, realized: realized, unrealized: unrealized, position: net.quantity))
+            curve.append(EquityPoint(time: time, equity: equity, realized: realized, unrealized: unrealized, position: netQuantity))
         }
     }
 
@@ -139,8 +191,8 @@ public struct BacktestLedger: Sendable {
         figures.orders = orders.count
         figures.rejected = orders.filter { $0.state.status == .rejected }.count
         figures.netPnL = figures.grossPnL - figures.charges
-        figures.unrealized = lastPrice.map { net.unrealized(at: $0) } ?? 0
-        figures.endPosition = net.quantity
+        figures.unrealized = unrealized
+        figures.endPosition = netQuantity
         var all = StrategyDay(strategyID: "", day: 0)
         var closed: [Int128] = []
         for day in days.values.sorted(by: { $0.day < $1.day }) {

@@ -178,7 +178,7 @@ public struct HistoryCSVReader: Sendable {
         if let t = Timestamp.parseRFC3339(text) { return t }
         var bytes = Array(text.utf8)
         // Kite writes the offset without a colon: +0530.
-        if bytes.count >= 25, bytes[bytes.count - 5] == UInt8(ascii: "+") || bytes[bytes.count - 5] == UInt8(ascii: "-"),
+        if bytes.count >= 24, bytes[bytes.count - 5] == UInt8(ascii: "+") || bytes[bytes.count - 5] == UInt8(ascii: "-"),
            bytes[(bytes.count - 4)...].allSatisfy({ $0 &- 48 < 10 }) {
             bytes.insert(UInt8(ascii: ":"), at: bytes.count - 2)
             return Timestamp.parseRFC3339(String(decoding: bytes, as: UTF8.self))
