@@ -1,6 +1,5 @@
 import ArgumentParser
 import Config
-import Crypto
 import Engine
 import Foundation
 import Storage
@@ -32,34 +31,52 @@ struct HistoryCommand: ParsableCommand {
                 }
                 barInterval = parsed
             }
-            guard let data = FileManager.default.contents(atPath: file) else { throw Admin.fail("cannot read '\(file)'", status: ExitStatus.dataError) }
+            let lines = try FileLines(file)
             let config = try Admin.config(options)
-            let rows: [HistoryRow]
+            // The header first: a file of the wrong layout fails before the database is touched.
+            var header: Substring?
+            try lines.forEach { line, _, _ in header = line; return false }
+            guard var header else { throw Admin.fail("\(file): line 1: the file is empty; nothing was imported", status: ExitStatus.dataError) }
+            if header.hasPrefix("\u{FEFF}") { header = header.dropFirst() }  // a spreadsheet's byte-order mark
             let reader: HistoryCSVReader
-            var bar: ProgressBar
             do {
-                (reader, rows, bar) = try Self.parse(data, symbol: symbol, exchange: exchange, interval: barInterval,
-                                                     calendar: SessionCalendar(sessionOpenMinutes: config.sessionOpenMinutes), progress: progress)
-            } catch let error as HistoryCSVError {
+                reader = try HistoryCSVReader(header: header, symbol: symbol, exchange: exchange, interval: barInterval,
+                                              calendar: SessionCalendar(sessionOpenMinutes: config.sessionOpenMinutes))
+            } catch {
                 throw Admin.fail("\(file): \(error); nothing was imported", status: ExitStatus.dataError)
             }
-            let parsed = rows.count
-            let sha256 = SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+            let sha256 = try lines.sha256()
             let db = try Admin.connect(config)
             defer { db.close() }
-            let store = HistoryImportStore(db)
             let name = URL(fileURLWithPath: file).lastPathComponent
+            var bar = ProgressBar(total: max(lines.size / 1024, 1), unit: "KiB", mode: progress)
+            let latest = SystemClock().now().adding(nanoseconds: Timestamp.nanosecondsPerDay)
             let outcome: HistoryImportStore.Outcome
-            let report = { (sent: Int) in bar.update(parsed + sent) }
-            switch reader.layout {
-            case .ticks:
-                outcome = try store.importTicks(rows.compactMap { if case .tick(let t) = $0 { t } else { nil } }, file: name, sha256: sha256,
-                                                actor: Admin.actor, now: SystemClock().now(), progress: report)
-            case .bars:
-                outcome = try store.importBars(rows.compactMap { if case .bar(let b) = $0 { b } else { nil } }, interval: barInterval ?? .oneMinute,
-                                               file: name, sha256: sha256, actor: Admin.actor, progress: report)
+            do {
+                outcome = try HistoryImportStore(db).importRows(reader.layout, interval: barInterval, file: name, sha256: sha256,
+                                                                actor: Admin.actor, now: SystemClock().now()) { emit in
+                    try lines.forEach { line, number, bytes in
+                        guard number > 1, !line.isEmpty else { return true }
+                        let row = try reader.parse(line, line: number)
+                        let time: Timestamp = switch row {
+                        case .tick(let t): t.timestamp
+                        case .bar(let b): b.start
+                        }
+                        guard time <= latest else { throw HistoryCSVError(line: number, "\(time) is more than a day ahead of now") }
+                        try emit(row, number)
+                        if number % 5_000 == 0 { bar.update(bytes / 1024) }
+                        return true
+                    }
+                }
+            } catch let error as HistoryCSVError {
+                if bar.enabled { FileHandle.standardError.write(Data("\n".utf8)) }
+                throw Admin.fail("\(file): \(error); nothing was imported", status: ExitStatus.dataError)
+            } catch let error as HistoryImportStore.Conflict {
+                if bar.enabled { FileHandle.standardError.write(Data("\n".utf8)) }
+                throw Admin.fail("\(file): \(error); nothing was imported", status: ExitStatus.dataError)
             }
-            bar.finish(2 * parsed)
+            bar.finish(max(lines.size / 1024, 1))
+            guard outcome.read > 0 else { throw Admin.fail("\(file): line 2: the file has a header and no rows; nothing was imported", status: ExitStatus.dataError) }
             if let importID = outcome.importID {
                 try AuditLog.record(db, actor: Admin.actor, action: .historyImported, target: "market_data",
                                     details: JSONObjectWriter.object {
@@ -77,45 +94,6 @@ struct HistoryCommand: ParsableCommand {
                   + (present > 0 ? "; \(present) were already stored" : "")
                   + (outcome.adopted > 0 ? " (\(outcome.adopted) stored rows now kept as imported history)" : "")
                   + (outcome.importID.map { "; import \($0)" } ?? "; nothing was new"))
-        }
-
-        /// Reads every row first: a bad one fails the whole file before anything is sent.
-        static func parse(_ data: Data, symbol: String?, exchange: String?, interval: BarInterval?, calendar: SessionCalendar,
-                          progress: ProgressMode) throws -> (HistoryCSVReader, [HistoryRow], ProgressBar) {
-            let text = String(decoding: data, as: UTF8.self)
-            var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-            if lines.last?.isEmpty == true { lines.removeLast() }
-            guard var header = lines.first else { throw HistoryCSVError(line: 1, "the file is empty") }
-            if header.hasPrefix("\u{FEFF}") { header = header.dropFirst() }  // a spreadsheet's byte-order mark
-            let reader = try HistoryCSVReader(header: header, symbol: symbol, exchange: exchange, interval: interval, calendar: calendar)
-            var bar = ProgressBar(total: 2 * max(lines.count - 1, 1), unit: "rows", mode: progress)
-            var rows: [HistoryRow] = []
-            rows.reserveCapacity(lines.count)
-            // A bar file may repeat a bar only with the same values.
-            var seen: [String: (line: Int, bar: Bar)] = [:]
-            let latest = SystemClock().now().adding(nanoseconds: Timestamp.nanosecondsPerDay)
-            for index in 1..<lines.count {
-                if lines[index].isEmpty || lines[index] == "\r" { continue }
-                let row = try reader.parse(lines[index], line: index + 1)
-                switch row {
-                case .tick(let t):
-                    guard t.timestamp <= latest else { throw HistoryCSVError(line: index + 1, "\(t.timestamp) is more than a day ahead of now") }
-                case .bar(let b):
-                    guard b.start <= latest else { throw HistoryCSVError(line: index + 1, "\(b.start) is more than a day ahead of now") }
-                    let key = "\(b.symbol)|\(b.exchange)|\(b.start.nanosecondsSinceEpoch)"
-                    if let earlier = seen[key] {
-                        guard earlier.bar == b else {
-                            throw HistoryCSVError(line: index + 1, "a second \(b.interval.rawValue) bar of \(b.exchange):\(b.symbol) at \(b.start) with other values than line \(earlier.line)")
-                        }
-                        continue
-                    }
-                    seen[key] = (index + 1, b)
-                }
-                rows.append(row)
-                if index % 5_000 == 0 { bar.update(index) }
-            }
-            guard !rows.isEmpty else { throw HistoryCSVError(line: 2, "the file has a header and no rows") }
-            return (reader, rows, bar)
         }
     }
 

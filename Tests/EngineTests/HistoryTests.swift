@@ -108,6 +108,12 @@ struct HistoryTests {
         #expect(refused.stderr.contains("\(dir)/bad.csv: line 4: high 9 and low 11 do not contain open 10 and close 10; nothing was imported"),
                 "\(refused.stderr)")
         #expect(try db.query("SELECT count(*) FROM market_data WHERE symbol = 'BAD'").scalar == "0")
+        try "date,open,high,low,close,volume\n2026-06-03T09:15:00+0530,10,11,9,10,5\n2026-06-03T09:15:00+0530,10,11,9,10,6\n"
+            .write(toFile: dir + "/twice.csv", atomically: true, encoding: .utf8)
+        let twice = try Self.history(url, ["import", dir + "/twice.csv", "--symbol", "BAD", "--interval", "1min"])
+        #expect(twice.status == 65 && twice.stderr.contains("line 3: a second 1min bar of NSE:BAD") && twice.stderr.contains("than line 2; nothing was imported"),
+                "\(twice.stderr)")
+        #expect(try db.query("SELECT count(*) FROM market_data WHERE symbol = 'BAD'").scalar == "0")
         let noInterval = try Self.history(url, ["import", dir + "/bad.csv", "--symbol", "BAD"])
         #expect(noInterval.status == 65 && noInterval.stderr.contains("--interval"), "\(noInterval.stderr)")
     }
