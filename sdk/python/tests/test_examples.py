@@ -1,5 +1,6 @@
-"""The examples through the scripted engine: sma_crossover against an independent computation of
-the crossover, bar_breakout_bracket's entry with its stoploss and target."""
+"""The examples through the scripted engine: sma_crossover and bar_sma_crossover against an
+independent computation of the crossover, bar_breakout_bracket's entry with its stoploss and
+target."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from conftest import Harness, Received, ScriptedEngine, bar, fill_market_order, 
 
 sma_crossover = load_example("sma_crossover")
 bar_breakout_bracket = load_example("bar_breakout_bracket")
+bar_sma_crossover = load_example("bar_sma_crossover")
 
 
 def price_path(count: int, seed: int) -> List[str]:
@@ -174,3 +176,43 @@ def test_bar_breakout_sends_a_bracket_on_a_breakout(harness: Harness) -> None:
     assert b'"stoploss":100.25' in order.raw and b'"target":104.00' in order.raw  # exact numbers, no float
     logs = [m.body["message"] for _, m in sent if m.topic == "log"]
     assert logs == ["breakout above 101.3 at 101.75"]
+
+
+class BarSMAAcknowledging(bar_sma_crossover.BarSMACrossover):  # type: ignore[misc, name-defined]
+    def on_bar(self, bar: Bar) -> None:
+        super().on_bar(bar)
+        self.log("handled")
+
+
+def test_bar_sma_crossover_trades_each_instrument_on_its_own_closes(harness: Harness) -> None:
+    closes = {"INFY": price_path(120, seed=3), "TCS": price_path(120, seed=4)}
+    fast, slow, quantity = 3, 7, 4
+    expected = {s: crossover_signals([Decimal(p) for p in c], fast, slow, quantity) for s, c in closes.items()}
+    assert all(len(e) >= 4 for e in expected.values()), "each path crosses a few times"
+    instruments = ["NSE:INFY", "NSE:TCS"]
+    params: Dict[str, Any] = {"instruments": instruments, "intervals": ["1min"], "fast": fast, "slow": slow, "quantity": quantity}
+    sent: Dict[str, List[Tuple[int, str, int]]] = {"INFY": [], "TCS": []}
+
+    def script(engine: ScriptedEngine) -> None:
+        hello = engine.expect("hello")
+        who = hello.identity
+        engine.welcome(who, parameters=params, instruments=instruments)
+        held = {"INFY": 0, "TCS": 0}
+        for i in range(120):
+            for symbol in ("INFY", "TCS"):
+                c = closes[symbol][i]
+                engine.send(who, "bar", bar(symbol, c, c, c, c))
+                while True:
+                    message = engine.recv()
+                    if message.topic == "log" and message.body["message"] == "handled":
+                        break
+                    assert message.topic == "order.new", message.raw
+                    b = message.body
+                    assert b["symbol"] == symbol and b["order_type"] == "MARKET"
+                    sent[symbol].append((i, b["transaction_type"], b["quantity"]))
+                    held[symbol] += b["quantity"] if b["transaction_type"] == "BUY" else -b["quantity"]
+                    fill_market_order(engine, who, message, c, held[symbol])
+        engine.send(who, "stop", "{}")
+
+    assert harness.run(BarSMAAcknowledging(), script, limit=30) == 0
+    assert sent == expected
