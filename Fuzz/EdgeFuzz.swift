@@ -7,7 +7,9 @@
 // - r: replay request bytes -> parser -> the window served;
 // - g: gateway message bytes -> parser -> report or hello -> a trading desk with a live order;
 // - s: a strategy process's message (its next byte picks the topic) -> parser -> scope checks ->
-//   a paper desk (new orders, then checked modifies and cancels of what was placed).
+//   a paper desk (new orders, then checked modifies and cancels of what was placed);
+// - h: a history file (`history import`: a header line, then rows) -> reader -> the ticks a
+//   replay on bars makes of its bars -> bar aggregation.
 //
 // Nothing may trap, hang or touch memory out of bounds (AddressSanitizer), and what is accepted
 // must be what the database and the arithmetic downstream can take.
@@ -30,15 +32,53 @@ public func edgeFuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     case UInt8(ascii: "r"): replayPath(bytes)
     case UInt8(ascii: "g"): gatewayPath(bytes)
     case UInt8(ascii: "s"): strategyPath(bytes)
+    case UInt8(ascii: "h"): historyPath(bytes)
     default:
-        switch data[0] % 4 {
+        switch data[0] % 5 {
         case 0: tickPath(bytes)
         case 1: replayPath(bytes)
         case 2: gatewayPath(bytes)
+        case 3: historyPath(bytes)
         default: strategyPath(bytes)
         }
     }
     return 0
+}
+
+/// A history file: the first line is the header (a bar file read as 1min bars, a tick file
+/// without an interval, as the command line would give them).
+func historyPath(_ bytes: UnsafeRawBufferPointer) {
+    let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+    guard let header = lines.first else { return }
+    let reader: HistoryCSVReader
+    do {
+        reader = try HistoryCSVReader(header: header, symbol: "FUZZ", exchange: nil, interval: .oneMinute, calendar: .standard)
+    } catch {
+        guard let ticks = try? HistoryCSVReader(header: header, symbol: "FUZZ", exchange: nil, interval: nil, calendar: .standard) else { return }
+        reader = ticks
+    }
+    var bars: [Bar] = []
+    for (i, line) in lines.dropFirst().enumerated() {
+        guard let row = try? reader.parse(line, line: i + 2) else { continue }
+        switch row {
+        case .tick(let t):
+            if t.price <= .zero || t.quantity < 0 || t.quantity > HistoryCSVReader.maxQuantity { fail("tick out of range", bytes) }
+        case .bar(let b):
+            if !(b.low <= b.open && b.low <= b.close && b.high >= b.open && b.high >= b.close && b.low > .zero) { fail("bar out of shape", bytes) }
+            if SessionCalendar.standard.barStart(b.start, interval: .oneMinute, exchange: b.exchange) != b.start { fail("bar off the grid", bytes) }
+            bars.append(b)
+        }
+    }
+    // Bars in start order, as a replay reads them; the aggregator must take every tick made.
+    bars.sort { $0.start < $1.start }
+    var maker = BarTicks(sessions: TradingCalendar.standard.sessions)
+    var aggregator = BarAggregator(calendar: .standard, intervals: [.fiveMinutes, .oneDay])
+    var last = Timestamp(nanosecondsSinceEpoch: .min)
+    for tick in maker.add(bars) + maker.finish() {
+        if tick.timestamp < last { fail("ticks out of time order", bytes) }
+        last = tick.timestamp
+        _ = aggregator.add(tick)
+    }
 }
 
 func fail(_ why: String, _ bytes: UnsafeRawBufferPointer) -> Never {

@@ -94,10 +94,11 @@ struct Replay: ParsableCommand {
         }
     }
 
-    /// RFC 3339, or `YYYY-MM-DD` as that day's IST midnight.
+    /// RFC 3339, or `YYYY-MM-DD` as that day's IST midnight (the years a history row may have:
+    /// a date past 2262 trapped, as it does not fit a Timestamp).
     static func time(_ text: String) -> Timestamp? {
         if let t = Timestamp.parseRFC3339(text) { return t }
-        guard let day = InstrumentCSVReader.date(text) else { return nil }
+        guard let day = HistoryCSVReader.day(text) else { return nil }
         return TradingCalendar.instant(day: day, minutes: 0)
     }
 

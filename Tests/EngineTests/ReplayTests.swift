@@ -238,6 +238,8 @@ struct ReplayTests {
             (["--strategy", "cross", "--from", "2026-11-25", "--to", "2026-11-24"], "is not before --to"),
             (["--strategy", "cross", "--from", "2026-11-24", "--to", "2026-11-25"], "the range is empty"),
             (["--strategy", "cross", "--from", "yesterday", "--to", "2026-11-25"], "--from: 'yesterday' is not a time"),
+            // A date past 2262 trapped (found through the history reader's fuzzing).
+            (["--strategy", "cross", "--from", "2026-11-24", "--to", "9999-01-01"], "--to: '9999-01-01' is not a time"),
             (["--strategy", "cross", "--from", "2026-11-24", "--to", "2026-11-25", "--speed", "fast"], "--speed must be max, realtime"),
             (["--strategy", "cross", "--from", "2026-11-24", "--to", "2026-11-25", "--params", "[1]"], "--params must be a JSON object"),
             (["--strategy", "cross", "--from", "2026-11-24", "--to", "2026-11-25", "--params", #"{"fast": 50}"#], "parameter 'fast'"),

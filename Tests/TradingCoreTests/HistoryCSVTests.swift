@@ -73,6 +73,10 @@ struct HistoryCSVTests {
             ("2026-01-05T09:15:00+05:30,10,11,9,10", "5 fields where the header has 6"),
             ("yesterday,10,11,9,10,5", "'yesterday' is not a time"),
             ("2026-01-05T09:15:00+05:30,100000000000000,100000000000000,9,10,5", "14 digits"),
+            // Found by the fuzzer: seconds whose nanoseconds overflow trapped.
+            ("21780000000,10,11,9,10,5", "'21780000000' is not a time"),
+            ("1800-01-01T00:00:00Z,10,11,9,10,5", "outside the years 1900 to 2199"),
+            ("9999-01-01,10,11,9,10,5", "'9999-01-01' is not a time"),  // trapped: found by the fuzzer
         ]
         for (row, message) in cases {
             #expect {

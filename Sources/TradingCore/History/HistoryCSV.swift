@@ -47,6 +47,11 @@ public struct HistoryCSVReader: Sendable {
     public static let maxVolume: Int64 = 1_000_000_000_000_000
     public static let maxOpenInterest = WideDecimal(units: 1_000_000_000_000_000 * 10_000)
 
+    /// The times a history row may have: far from `Timestamp`'s ends, so nothing built on them
+    /// (bar grids, the ticks of a replay on bars) can overflow.
+    public static let earliest = Timestamp.parseRFC3339("1900-01-01T00:00:00Z")!
+    public static let latest = Timestamp.parseRFC3339("2200-01-01T00:00:00Z")!
+
     /// `symbol` and `exchange` (default NSE) are for rows without those columns; `interval` is
     /// required for a bar file.
     public init(header: Substring, symbol: String?, exchange: String?, interval: BarInterval?,
@@ -126,6 +131,9 @@ public struct HistoryCSVReader: Sendable {
         guard let stamp = Self.time(timeText) else {
             throw HistoryCSVError(line: line, "'\(timeText)' is not a time (RFC 3339 such as 2026-01-05T09:15:00+05:30, a local IST time, a date or a Unix epoch)")
         }
+        guard stamp >= Self.earliest, stamp < Self.latest else {
+            throw HistoryCSVError(line: line, "\(timeText) lies outside the years 1900 to 2199")
+        }
         var openInterest: WideDecimal?
         if let text = value(oi) {
             guard let v = WideDecimal(text), v >= .zero, v <= Self.maxOpenInterest else {
@@ -184,12 +192,12 @@ public struct HistoryCSVReader: Sendable {
             return Timestamp.parseRFC3339(String(decoding: bytes, as: UTF8.self))
         }
         if bytes.allSatisfy({ $0 &- 48 < 10 }), !bytes.isEmpty, bytes.count <= 19, let n = Int64(text) {
-            switch n {
-            case ..<100_000_000_000: return Timestamp(nanosecondsSinceEpoch: n * 1_000_000_000)  // seconds (to year 5138)
-            case ..<100_000_000_000_000: return Timestamp(nanosecondsSinceEpoch: n * 1_000_000)  // milliseconds
-            case ..<100_000_000_000_000_000: return Timestamp(nanosecondsSinceEpoch: n * 1_000)  // microseconds
-            default: return Timestamp(nanosecondsSinceEpoch: n)
-            }
+            // The unit by the size: seconds below 10^11, milliseconds below 10^14, microseconds
+            // below 10^17, else nanoseconds. A value whose nanoseconds overflow is no time
+            // (found by the fuzzer: 21780000000 seconds).
+            let scale: Int64 = n < 100_000_000_000 ? 1_000_000_000 : n < 100_000_000_000_000 ? 1_000_000 : n < 100_000_000_000_000_000 ? 1_000 : 1
+            let (ns, overflow) = n.multipliedReportingOverflow(by: scale)
+            return overflow ? nil : Timestamp(nanosecondsSinceEpoch: ns)
         }
         if bytes.count == 10, let day = Self.day(text) {
             return TradingCalendar.instant(day: day, minutes: 0)
@@ -199,11 +207,12 @@ public struct HistoryCSVReader: Sendable {
         return nil
     }
 
-    static func day(_ text: String) -> Int64? {
+    public static func day(_ text: String) -> Int64? {
         let parts = text.split(separator: "-")
         guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
               let y = Int64(parts[0]), let m = Int64(parts[1]), let d = Int64(parts[2]),
-              (1...12).contains(m), d >= 1, d <= CivilCalendar.daysInMonth(year: y, month: m) else { return nil }
+              // Years past 2262 do not fit a Timestamp (found by the fuzzer: 9999-01-01 trapped).
+              (1900...2199).contains(y), (1...12).contains(m), d >= 1, d <= CivilCalendar.daysInMonth(year: y, month: m) else { return nil }
         return CivilCalendar.days(fromCivil: y, m, d)
     }
 
