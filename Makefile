@@ -13,7 +13,7 @@ TEST_URL     := $(shell scripts/pg-cluster.sh url $(TEST_PORT))
 DEMO_URL     := $(shell scripts/pg-cluster.sh url $(DEMO_PORT))
 BIN          := .build/release/algotrader
 
-.PHONY: all build release deps test test-db test-python demo demo-stop bench bench-build bench-smoke fuzz clean
+.PHONY: all build release deps test test-db test-python demo demo-stop bench bench-build bench-peer-deps bench-typecheck bench-smoke fuzz clean
 
 all: build
 
@@ -91,14 +91,29 @@ BENCH_ARGS   := --database-url $(shell scripts/pg-cluster.sh url $(BENCH_PORT)) 
 bench-build: release
 	$(SWIFT) build --package-path Benchmarks --scratch-path .build-bench -c release
 
+# Row 6b's peer, NautilusTrader (pinned in the script), in a venv under .build-bench/.
+NAUTILUS_PY  := .build-bench/nautilus-venv/bin/python
+
+bench-peer-deps:
+	@Benchmarks/nautilus-venv.sh .build-bench/nautilus-venv >/dev/null
+
+# The bench's Python under mypy --strict (the Nautilus runner against its venv's packages).
+bench-typecheck: bench-peer-deps
+	PYTHONPATH=sdk/python python3 -m mypy --config-file Benchmarks/python/mypy.ini --cache-dir .build-mypy \
+	  Benchmarks/python/lockstep_bound.py Benchmarks/python/sdk_latency_probe.py
+	python3 -m mypy --config-file Benchmarks/python/mypy.ini --cache-dir .build-mypy --python-executable $(NAUTILUS_PY) \
+	  Benchmarks/python/nautilus_sma_peer.py
+
 # Every figure beside its baseline, measured in one run; results go to docs/performance.md.
-bench: bench-build
+# BENCH_PEER_ONLY=1 (like BENCH_MEMORY_ONLY=1 and the others, Benchmarks/.../Bench.swift) runs
+# row 6b alone and prints it.
+bench: bench-build bench-peer-deps
 	@scripts/pg-cluster.sh start $(BENCH_DIR) $(BENCH_PORT)
-	$(BENCH_BIN) $(BENCH_ARGS) --ticks $(BENCH_TICKS) --output docs/performance.md; \
+	$(BENCH_BIN) $(BENCH_ARGS) --nautilus-python $(NAUTILUS_PY) --ticks $(BENCH_TICKS) --output docs/performance.md; \
 	  status=$$?; scripts/pg-cluster.sh stop $(BENCH_DIR); exit $$status
 
 # The same harness with small sizes, so CI keeps it working (report under .data/).
-bench-smoke: bench-build
+bench-smoke: bench-build bench-peer-deps
 	@scripts/pg-cluster.sh start $(BENCH_DIR) $(BENCH_PORT)
-	$(BENCH_BIN) $(BENCH_ARGS) --smoke --output .data/bench-smoke.md; \
+	$(BENCH_BIN) $(BENCH_ARGS) --nautilus-python $(NAUTILUS_PY) --smoke --output .data/bench-smoke.md; \
 	  status=$$?; scripts/pg-cluster.sh stop $(BENCH_DIR); exit $$status

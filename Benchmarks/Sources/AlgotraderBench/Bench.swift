@@ -46,6 +46,12 @@ struct Bench: ParsableCommand {
     @Option(help: "Stored ticks for the replay row.")
     var replayTicks: Int = 1_000_000
 
+    @Option(help: "The python of a venv with nautilus_trader (row 6b's peer; Benchmarks/nautilus-venv.sh makes it).")
+    var nautilusPython: String = ".build-bench/nautilus-venv/bin/python"
+
+    @Option(help: "Lock-step round trips of row 6b's bound (each of its three answerers).")
+    var boundMessages: Int = 1_000_000
+
     @Option(help: "Rows of the generated instruments file.")
     var instrumentRows: Int = 100_000
 
@@ -67,6 +73,7 @@ struct Bench: ParsableCommand {
             memoryRate = min(memoryRate, 5_000)
             replayTicks = min(replayTicks, 20_000)
             instrumentRows = min(instrumentRows, 10_000)
+            boundMessages = min(boundMessages, 20_000)
         }
         var report = Report(smoke: smoke)
         if ProcessInfo.processInfo.environment["BENCH_MEMORY_ONLY"] != nil {  // row 5 alone (it takes minutes)
@@ -77,6 +84,14 @@ struct Bench: ParsableCommand {
         if ProcessInfo.processInfo.environment["BENCH_REPLAY_ONLY"] != nil {  // rows 6 and 7 alone
             report.add(try ReplayBenchmark(adminURL: databaseURL, binary: binary, ticks: replayTicks, instruments: instrumentRows).run())
             print(report.table())
+            return
+        }
+        if ProcessInfo.processInfo.environment["BENCH_PEER_ONLY"] != nil {  // row 6b alone (with its bound)
+            let peer = try peer()
+            report.add(peer.rows)
+            report.notes += peer.notes
+            print(report.table())
+            print(peer.notes.joined(separator: "\n"))
             return
         }
         if ProcessInfo.processInfo.environment["BENCH_LATENCY_ONLY"] != nil {  // rows 4a and 4b alone (comparing builds)
@@ -112,7 +127,16 @@ struct Bench: ParsableCommand {
         print(report.table())
         report.add(try ReplayBenchmark(adminURL: databaseURL, binary: binary, ticks: replayTicks, instruments: instrumentRows).run())
         print(report.table())
+        let peer = try peer()
+        report.add(peer.rows)
+        report.notes += peer.notes
+        print(report.table())
         try report.markdown().write(toFile: output, atomically: true, encoding: .utf8)
         print("written to \(output)")
+    }
+
+    func peer() throws -> (rows: [ResultRow], notes: [String]) {
+        try PeerBenchmark(adminURL: databaseURL, binary: binary, ticks: replayTicks, nautilusPython: nautilusPython,
+                          boundMessages: boundMessages).run()
     }
 }

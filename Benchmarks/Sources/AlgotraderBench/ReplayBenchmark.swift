@@ -23,19 +23,7 @@ struct ReplayBenchmark {
             INSERT INTO strategies (user_id, name, strategy_type, parameters, is_active)
             VALUES ($1, 'bench', 'sma_crossover', '{"symbol": "RELIANCE", "fast": 10, "slow": 40, "quantity": 10}', false)
             """, [user])
-        // A dense tape: a tick every 10 ms from 09:15 IST today, a price wave with noise.
-        let day = SessionCalendar.istDay(Timestamp(nanosecondsSinceEpoch: Int64(Date().timeIntervalSince1970 * 1e9)))
-        let open = TradingCalendar.instant(day: day, minutes: 555)
-        try db.query("SELECT market_data_ensure_partitions($1::timestamptz, $1::timestamptz + interval '2 days')", [open.description])
-        try db.query("""
-            INSERT INTO market_data (symbol, exchange, "timestamp", open, high, low, close, volume, "interval")
-            SELECT 'RELIANCE', 'NSE', $1::timestamptz + i * interval '10 milliseconds', p, p, p, p, 1 + i % 7, 'tick'
-            FROM generate_series(0, $2::int - 1) i,
-                 LATERAL (SELECT round((2450 + 20 * sin(i / 3000.0) + 3 * sin(i / 37.0))::numeric, 2) AS p) v
-            """, [open.description, String(ticks)])
-        try db.execute("ANALYZE market_data")
-        let from = open.description
-        let to = open.adding(nanoseconds: Int64(ticks) * 10_000_000 + 1).description
+        let (from, to) = try Self.storeTape(db, ticks: ticks)
 
         // Baseline: the same cursor over the same rows, decoded to ticks, nothing else.
         let readStart = monotonic()
@@ -101,6 +89,22 @@ struct ReplayBenchmark {
                       result: "\(formatted(importSeconds, decimals: 2)) s", baseline: "parse alone: \(formatted(parseSeconds, decimals: 2)) s (\(parsed) rows)",
                       ratio: formatted(importSeconds / max(parseSeconds, 1e-9), decimals: 1), target: "< 30 s", met: importSeconds < 30),
         ]
+    }
+
+    /// A dense tape of RELIANCE ticks: one every 10 ms from 09:15 IST today, a price wave with
+    /// noise; returns the replay range that holds them all (rows 6 and 6b replay it).
+    static func storeTape(_ db: PostgresConnection, ticks: Int) throws -> (from: String, to: String) {
+        let day = SessionCalendar.istDay(Timestamp(nanosecondsSinceEpoch: Int64(Date().timeIntervalSince1970 * 1e9)))
+        let open = TradingCalendar.instant(day: day, minutes: 555)
+        try db.query("SELECT market_data_ensure_partitions($1::timestamptz, $1::timestamptz + interval '2 days')", [open.description])
+        try db.query("""
+            INSERT INTO market_data (symbol, exchange, "timestamp", open, high, low, close, volume, "interval")
+            SELECT 'RELIANCE', 'NSE', $1::timestamptz + i * interval '10 milliseconds', p, p, p, p, 1 + i % 7, 'tick'
+            FROM generate_series(0, $2::int - 1) i,
+                 LATERAL (SELECT round((2450 + 20 * sin(i / 3000.0) + 3 * sin(i / 37.0))::numeric, 2) AS p) v
+            """, [open.description, String(ticks)])
+        try db.execute("ANALYZE market_data")
+        return (open.description, open.adding(nanoseconds: Int64(ticks) * 10_000_000 + 1).description)
     }
 
     func monotonic() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }

@@ -227,24 +227,35 @@ class Runner:
         process for the engine, however long a handler takes); each event carries a `step`, and
         `done` with that step, sent after the handler returned (and after the requests it made),
         tells the engine to apply them and go on."""
-        link = Link(socket)
         parent = os.getppid()
         endpoint = self.endpoint[len("ipc://"):] if self.endpoint.startswith("ipc://") else None
-        while not self.ending:
-            if not socket.poll(100):
-                # The replay that started this process is gone (killed, or its endpoint removed):
-                # nothing will ever answer, so end instead of waiting forever.
-                if os.getppid() != parent or (endpoint is not None and not os.path.exists(endpoint)):
-                    print("algotrader_sdk: the replay driving this process is gone; ending", file=sys.stderr)
-                    self.ending = True
-                continue
-            topic, payload = self._frames(socket)
-            body = decode(payload)
-            if not self._dispatch(topic, body):
-                return True
-            step = body.get("step")
-            if isinstance(step, int) and not isinstance(step, bool):
-                link.send("done", {"step": step})
+        # One blocking receive per event (a 100 ms timeout) rather than a poll and then a
+        # receive: a replay makes one round trip per tick, so each call on the path counts.
+        socket.setsockopt(zmq.RCVTIMEO, 100)
+        try:
+            while not self.ending:
+                try:
+                    frames = socket.recv_multipart()
+                except zmq.Again:
+                    # The replay that started this process is gone (killed, or its endpoint
+                    # removed): nothing will ever answer, so end instead of waiting forever.
+                    if os.getppid() != parent or (endpoint is not None and not os.path.exists(endpoint)):
+                        print("algotrader_sdk: the replay driving this process is gone; ending", file=sys.stderr)
+                        self.ending = True
+                    continue
+                if len(frames) != 2:
+                    topic, payload = "", b"{}"
+                else:
+                    topic, payload = frames[0].decode("ascii", "replace"), frames[1]
+                body = decode(payload)
+                if not self._dispatch(topic, body):
+                    return True
+                step = body.get("step")
+                if type(step) is int:  # not a bool
+                    # encode({"step": step}), written directly
+                    socket.send_multipart([b"done", b'{"step":%d}' % step])
+        finally:
+            socket.setsockopt(zmq.RCVTIMEO, -1)
         return False
 
     def _end(self, signum: int, frame: Any) -> None:
