@@ -44,6 +44,9 @@ public struct HistoryImportStore {
                            now: Timestamp, produce: (_ emit: (HistoryRow, Int) throws -> Void) throws -> Void) throws -> Outcome {
         var ids = UUIDv7Generator()
         return try db.transaction { conn in
+            // One import at a time: two importing the same ticks at once would each count them
+            // as absent (the multiset rule reads before it writes).
+            try conn.query("SELECT pg_advisory_xact_lock(7414925466453737217)")
             _ = try conn.execute("""
                 CREATE TEMPORARY TABLE history_load (line BIGINT, data_id UUID, symbol TEXT, exchange TEXT, "timestamp" TIMESTAMPTZ,
                                                      open NUMERIC, high NUMERIC, low NUMERIC, close NUMERIC, volume BIGINT, oi NUMERIC)

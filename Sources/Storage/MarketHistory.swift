@@ -14,6 +14,20 @@ public enum TickHistory {
                   from.description, to.description]).scalar ?? "0") ?? 0
     }
 
+    /// The first and last tick time of `instruments` in [`from`, `to`), if any.
+    public static func span(_ db: PostgresConnection, instruments: [(symbol: String, exchange: String)], from: Timestamp,
+                            to: Timestamp) throws -> (first: Timestamp, last: Timestamp)? {
+        let row = try db.query("""
+            SELECT (extract(epoch FROM min("timestamp")) * 1000000)::bigint, (extract(epoch FROM max("timestamp")) * 1000000)::bigint
+            FROM market_data WHERE "interval" = 'tick'
+              AND (symbol, exchange) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+              AND "timestamp" >= $3::timestamptz AND "timestamp" < $4::timestamptz
+            """, [PostgresArrayLiteral.text(instruments.map(\.symbol)), PostgresArrayLiteral.text(instruments.map(\.exchange)),
+                  from.description, to.description]).rows.first
+        guard let first = row?[0].flatMap({ Int64($0) }), let last = row?[1].flatMap({ Int64($0) }) else { return nil }
+        return (Timestamp(nanosecondsSinceEpoch: first * 1_000), Timestamp(nanosecondsSinceEpoch: last * 1_000))
+    }
+
     /// Streams the ticks of `instruments` in [`from`, `to`) ordered by time (then by row id), in
     /// pages of `pageSize` through a server-side cursor, so a long range never sits in memory.
     public static func stream(_ db: PostgresConnection, instruments: [(symbol: String, exchange: String)], from: Timestamp, to: Timestamp,

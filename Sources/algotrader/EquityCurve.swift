@@ -51,7 +51,9 @@ enum EquityCurve {
         let instruments = Array(result.entry.instruments.map { BacktestLedger.key($0.symbol, $0.exchange) }.prefix(maxPricePanels))
         var times = result.curve.map(\.time)
         for key in instruments { times += (result.prices[key] ?? []).map(\.time) }
-        let session = sessions[result.entry.exchange] ?? TradingCalendar.Session(open: 555, close: 930)
+        // The axis spans every instrument's session (NSE with MCX: 09:00-23:30).
+        let own = Set(result.entry.instruments.map(\.exchange)).map { sessions[$0] ?? TradingCalendar.Session(open: 555, close: 930) }
+        let session = TradingCalendar.Session(open: own.map(\.open).min() ?? 555, close: own.map(\.close).max() ?? 930)
         let axis = ChartAxis(times: times, session: session)
         try write("x,equity,realized\n" + result.curve.map { "\(axis.x($0.time)),\(BacktestReport.rupees($0.equity)),\(BacktestReport.rupees($0.realized))\n" }.joined(),
                   to: dir + "/equity.csv", option: "--equity-png")

@@ -31,6 +31,9 @@ struct FileLines {
         return hash.finalize().map { String(format: "%02x", $0) }.joined()
     }
 
+    /// A line that is not valid UTF-8 (a file in another encoding): its number.
+    struct NotUTF8: Error { let line: Int }
+
     /// Calls `body` with each line (a trailing carriage return removed) until it returns false.
     func forEach(_ body: (_ line: Substring, _ number: Int, _ bytesRead: Int) throws -> Bool) throws {
         let handle = try open()
@@ -40,7 +43,9 @@ struct FileLines {
         var read = 0
         func emit(_ bytes: ArraySlice<UInt8>) throws -> Bool {
             number += 1
-            var text = Substring(String(decoding: bytes, as: UTF8.self))
+            // Replacing bad bytes with U+FFFD would store a symbol the file never had.
+            guard let decoded = String(validating: bytes, as: UTF8.self) else { throw NotUTF8(line: number) }
+            var text = Substring(decoded)
             if text.last == "\r" { text = text.dropLast() }
             return try body(text, number, read)
         }

@@ -35,7 +35,11 @@ struct HistoryCommand: ParsableCommand {
             let config = try Admin.config(options)
             // The header first: a file of the wrong layout fails before the database is touched.
             var header: Substring?
-            try lines.forEach { line, _, _ in header = line; return false }
+            do {
+                try lines.forEach { line, _, _ in header = line; return false }
+            } catch let error as FileLines.NotUTF8 {
+                throw Admin.fail("\(file): line \(error.line): not valid UTF-8 (save the file as UTF-8); nothing was imported", status: ExitStatus.dataError)
+            }
             guard var header else { throw Admin.fail("\(file): line 1: the file is empty; nothing was imported", status: ExitStatus.dataError) }
             if header.hasPrefix("\u{FEFF}") { header = header.dropFirst() }  // a spreadsheet's byte-order mark
             let reader: HistoryCSVReader
@@ -71,6 +75,9 @@ struct HistoryCommand: ParsableCommand {
             } catch let error as HistoryCSVError {
                 if bar.enabled { FileHandle.standardError.write(Data("\n".utf8)) }
                 throw Admin.fail("\(file): \(error); nothing was imported", status: ExitStatus.dataError)
+            } catch let error as FileLines.NotUTF8 {
+                if bar.enabled { FileHandle.standardError.write(Data("\n".utf8)) }
+                throw Admin.fail("\(file): line \(error.line): not valid UTF-8 (save the file as UTF-8); nothing was imported", status: ExitStatus.dataError)
             } catch let error as HistoryImportStore.Conflict {
                 if bar.enabled { FileHandle.standardError.write(Data("\n".utf8)) }
                 throw Admin.fail("\(file): \(error); nothing was imported", status: ExitStatus.dataError)

@@ -52,7 +52,7 @@ struct Replay: ParsableCommand {
         let db = try Admin.connect(config)
         defer { db.close() }
         let backtest: Backtest
-        let outcome: (results: [Backtest.Result], ticks: Int, data: Backtest.Data)
+        let outcome: (results: [Backtest.Result], ticks: Int, data: Backtest.Data, note: String?)
         var bar: ProgressBar?
         let began = monotonicNanoseconds()
         do {
@@ -64,6 +64,7 @@ struct Replay: ParsableCommand {
             throw Admin.fail(problem.message, status: problem.duringRun ? ExitStatus.unavailable : ExitStatus.usage)
         }
         bar?.finish(outcome.ticks)
+        if let note = outcome.note { FileHandle.standardError.write(Data((note + "\n").utf8)) }
         let seconds = Double(monotonicNanoseconds() - began) / 1e9
         var reports: [String] = []
         for result in outcome.results {

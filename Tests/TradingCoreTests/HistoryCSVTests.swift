@@ -90,6 +90,12 @@ struct HistoryCSVTests {
         #expect(throws: HistoryCSVError.self) { try ticks.parse("2026-01-05T09:15:00+05:30,10,1000000001", line: 2) }
         let named = try reader("timestamp,price,symbol", symbol: nil)
         #expect(throws: HistoryCSVError.self) { try named.parse("2026-01-05T09:15:00+05:30,10,BAD\u{0}SYMBOL", line: 2) }
+        // A C1 control, and 50 characters of two scalars each (100 for VARCHAR(50)): both
+        // reached PostgreSQL before (one stored, one refused there with exit 1).
+        #expect(throws: HistoryCSVError.self) { try named.parse("2026-01-05T09:15:00+05:30,10,A\u{85}B", line: 2) }
+        #expect(throws: HistoryCSVError.self) {
+            try named.parse(Substring("2026-01-05T09:15:00+05:30,10," + String(repeating: "e\u{301}", count: 50)), line: 2)
+        }
     }
 
     @Test func aHeaderThatFitsNeitherLayoutOrLacksAnOptionIsRefused() {

@@ -129,7 +129,7 @@ public struct Backtest {
     /// What the range holds for the run: its ticks, or else the bars it can replay on (a range
     /// with neither, or with bars the strategies cannot be fed from, is a problem), and how
     /// many ticks that makes.
-    func data(db: DatabaseConnection) throws -> (data: Data, ticks: Int) {
+    func data(db: DatabaseConnection) throws -> (data: Data, ticks: Int, note: String?) {
         var unique: [(symbol: String, exchange: String)] = []
         var needs: [String: Set<BarInterval>] = [:]
         for e in entries {
@@ -140,7 +140,16 @@ public struct Backtest {
             }
         }
         let ticks = try TickHistory.count(db, instruments: unique, from: from, to: to)
-        if ticks > 0 { return (.ticks, ticks) }
+        if ticks > 0 {
+            // Ticks win for the whole run; say so when bars were stored where the ticks are not
+            // (a year of imported bars and the last 30 days of live ticks replays those days).
+            guard let span = try TickHistory.span(db, instruments: unique, from: from, to: to) else { return (.ticks, ticks, nil) }
+            let before = try BarHistory.available(db, instruments: unique, from: from, to: span.first).reduce(0) { $0 + $1.count }
+            let after = try BarHistory.available(db, instruments: unique, from: span.last.adding(nanoseconds: 1), to: to).reduce(0) { $0 + $1.count }
+            guard before + after > 0 else { return (.ticks, ticks, nil) }
+            return (.ticks, ticks, "note: the range holds ticks from \(span.first) to \(span.last), so the replay is of ticks only; "
+                    + "\(before + after) stored bars outside that span are not replayed (a range without ticks replays on bars)")
+        }
         var stored: [String: [BarInterval: Int]] = [:]
         for row in try BarHistory.available(db, instruments: unique, from: from, to: to) {
             stored[BacktestLedger.key(row.symbol, row.exchange), default: [:]][row.interval] = row.count
@@ -164,15 +173,15 @@ public struct Backtest {
         guard missing.isEmpty else {
             throw Problem(message: "no ticks from \(from) to \(to), and a replay on bars cannot run: \(missing.joined(separator: "; "))", duringRun: false)
         }
-        return (.bars(chosen), count)
+        return (.bars(chosen), count, nil)
     }
 
     /// Runs it: `started` is told how many ticks the range holds (a range without any is a
     /// problem), `progress` how many were replayed so far. Returns each strategy's results
     /// (in the order named), the ticks replayed, and what they were.
     public func run(db: DatabaseConnection, parameterOverrides: String, speed: String, factor: Double?, started: (Int) -> Void,
-                    progress: (Int) -> Void) throws -> (results: [Result], ticks: Int, data: Data) {
-        let (data, total) = try self.data(db: db)
+                    progress: (Int) -> Void) throws -> (results: [Result], ticks: Int, data: Data, note: String?) {
+        let (data, total, note) = try self.data(db: db)
         started(total)
         var runIDs: [String: String] = [:]
         for e in entries {
@@ -207,6 +216,6 @@ public struct Backtest {
             results.append(Result(entry: e, runID: runID, figures: figures, days: ledger.dailyPerformance, halts: ledger.halts, curve: ledger.curve,
                                   fills: ledger.fills, prices: ledger.prices))
         }
-        return (results, engine.ticks, data)
+        return (results, engine.ticks, data, note)
     }
 }

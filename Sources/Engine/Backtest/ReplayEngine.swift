@@ -48,6 +48,9 @@ public final class ReplayEngine {
     public private(set) var ticks = 0
     /// The exchanges' session hours, where a replay on bars places its ticks.
     private let sessions: [String: TradingCalendar.Session]
+    /// A replay on bars (see ``priced(_:)``), and each instrument's last tick price.
+    private var onBars = false
+    private var lastPrices: [Instrument: FixedDecimal] = [:]
 
     /// `strategies`: each row with the instruments its strategy trades; `process`, the process
     /// of the one `external` row among them.
@@ -86,6 +89,7 @@ public final class ReplayEngine {
     public func run(db: DatabaseConnection, from: Timestamp, to: Timestamp, factor: Double?,
                     bars: [(symbol: String, exchange: String, interval: BarInterval)]? = nil, progress: (Int) -> Void) throws {
         var pacing = Pacing(factor: factor)
+        onBars = bars != nil
         if let bars {
             var maker = BarTicks(sessions: sessions)
             try BarHistory.stream(db, series: bars, from: from, to: to, pageSize: factor == nil ? 20_000 : 1_000) { page in
@@ -142,6 +146,19 @@ public final class ReplayEngine {
         }
     }
 
+    /// A replay on bars prices a built-in strategy's MARKET order at its instrument's last tick
+    /// when the desk takes it, which for an order made as a bar closed is the next bar's open
+    /// (the documented bar fill rule); its reference was the closed bar's close. A replay of
+    /// ticks keeps the strategy's price, as live trading does.
+    private func priced(_ intent: OrderIntent) -> OrderIntent {
+        guard onBars, intent.type == .market, let last = lastPrices[Instrument(symbol: intent.symbol, exchange: intent.exchange)] else {
+            return intent
+        }
+        var repriced = intent
+        repriced.referencePrice = last
+        return repriced
+    }
+
     private func step(_ batch: [Tick]) throws {
         pipeline.submit(batch)
         pipeline.drain()
@@ -150,35 +167,40 @@ public final class ReplayEngine {
         let intents = sink.take().enumerated().sorted { ($0.element.time, $0.offset) < ($1.element.time, $1.offset) }.map(\.element)
         var next = 0
         var records: [DeskRecord] = []
-        // An intent of an instant is held until the desk has seen its own instrument's tick of
-        // that instant (a bar closed by another instrument's tick fills at its instrument's
-        // next price, not its last).
+        // An intent of an instant waits until the desk has seen its own instrument's tick of that
+        // instant: a bar closed by another instrument's tick fills at its own instrument's price
+        // of that instant, not its last. Once the instant is over it goes before the desk's
+        // clock moves on (a 15:20:00 intent before the 15:20 square-off, as live).
         var held: [OrderIntent] = []
         for tick in batch {
+            if let first = held.first, first.time < tick.timestamp {
+                for intent in held { records += desk.submit(priced(intent), now: intent.time) }
+                held = []
+            }
             external?.queue(tick: tick)
             records += desk.advance(to: tick.timestamp)
             records += desk.onTick(tick)
-            var due: [OrderIntent] = []
+            let instrument = Instrument(symbol: tick.symbol, exchange: tick.exchange)
+            lastPrices[instrument] = tick.price
             held.removeAll { intent in
-                let ready = intent.time < tick.timestamp || (intent.symbol == tick.symbol && intent.exchange == tick.exchange)
-                if ready { due.append(intent) }
-                return ready
+                guard intent.symbol == tick.symbol && intent.exchange == tick.exchange else { return false }
+                records += desk.submit(priced(intent), now: intent.time)
+                return true
             }
             while next < intents.count && intents[next].time <= tick.timestamp {
                 let intent = intents[next]
                 if intent.time < tick.timestamp || (intent.symbol == tick.symbol && intent.exchange == tick.exchange) {
-                    due.append(intent)
+                    records += desk.submit(priced(intent), now: intent.time)
                 } else {
                     held.append(intent)
                 }
                 next += 1
             }
-            for intent in due.sorted(by: { $0.time < $1.time }) { records += desk.submit(intent, now: intent.time) }
             absorb(&records)
-            for strategyID in traders[Instrument(symbol: tick.symbol, exchange: tick.exchange)] ?? [] { ledgers[strategyID]?.tick(tick) }
+            for strategyID in traders[instrument] ?? [] { ledgers[strategyID]?.tick(tick) }
             ticks += 1
         }
-        for intent in held + intents[next...] { records += desk.submit(intent, now: intent.time) }
+        for intent in held + intents[next...] { records += desk.submit(priced(intent), now: intent.time) }
         absorb(&records)
         if let external, let now = batch.last?.timestamp {
             external.queue(bars: sink.takeBars())

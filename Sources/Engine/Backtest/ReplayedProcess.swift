@@ -23,7 +23,10 @@ final class ReplayedProcess {
     private var clientOrders: [String: String] = [:]
     private var usedClientOrderIDs: Set<String> = []
     private var positions: [String: Int64] = [:]
-    private var outbox: [(topic: String, payload: [UInt8], answered: Bool)] = []
+    /// Messages to deliver; a tick's carries its instrument and price, which become the
+    /// process's last tick when it is delivered (not when queued: the ticks of one instant are
+    /// queued together, and an order answering the first fills at the first).
+    private var outbox: [(topic: String, payload: [UInt8], answered: Bool, tick: (key: String, price: FixedDecimal, time: Timestamp)?)] = []
     private var outboxStart = 0
     /// The replay's own event numbering (the bus's `seq` has no meaning in a replay).
     private var seq: Int64 = 0
@@ -38,14 +41,12 @@ final class ReplayedProcess {
         guard declared.contains(key) else { return }
         var payload: [UInt8] = []
         TickJSONEncoder.append(tick, to: &payload)
-        outbox.append(("tick", payload, true))
-        // Delivered before anything it could cause is applied: its orders fill at it.
-        lastTicks[key] = (tick.price, tick.timestamp)
+        outbox.append(("tick", payload, true, (key, tick.price, tick.timestamp)))
     }
 
     func queue(bars: [Bar]) {
         for bar in bars where entry.config.intervals.contains(bar.interval) && declared.contains(StrategyServer.key(bar.symbol, bar.exchange)) {
-            outbox.append(("bar", StrategySessions.bar(bar).bytes, true))
+            outbox.append(("bar", StrategySessions.bar(bar).bytes, true, nil))
         }
     }
 
@@ -59,10 +60,10 @@ final class ReplayedProcess {
             if event.kind == .fill, let quantity = event.fillQuantity, quantity != 0 {
                 positions[key, default: 0] += intent.side == .buy ? quantity : -quantity
                 outbox.append(("position", StrategySessions.position(symbol: intent.symbol, exchange: intent.exchange,
-                                                                     quantity: positions[key] ?? 0), false))
+                                                                     quantity: positions[key] ?? 0), false, nil))
             }
             seq += 1
-            outbox.append((event.kind.rawValue, StrategySessions.withClientOrderID(event.json(seq: seq), intent.clientOrderID), true))
+            outbox.append((event.kind.rawValue, StrategySessions.withClientOrderID(event.json(seq: seq), intent.clientOrderID), true, nil))
         }
     }
 
@@ -73,6 +74,8 @@ final class ReplayedProcess {
         while outboxStart < outbox.count {
             let message = outbox[outboxStart]
             outboxStart += 1
+            // Delivered before anything it could cause is applied: its orders fill at it.
+            if let tick = message.tick { lastTicks[tick.key] = (tick.price, tick.time) }
             guard message.answered else {
                 process.tell(message.topic, message.payload)
                 continue

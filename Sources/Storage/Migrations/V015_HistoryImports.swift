@@ -6,7 +6,8 @@
 // nullable column without a default rewrites nothing and costs live ingest nothing) and each
 // import is recorded in `history_imports`. Native layout: tick partitions past retention are
 // still dropped whole unless an import of ticks overlaps them; those keep their imported rows
-// and lose only the live ones. Imports create only the partitions their rows need
+// and lose only the live ones, once (the partition is then marked by a comment: a tick past the
+// window is refused at ingest, so no live row can come back into it). Imports create only the partitions their rows need
 // (`market_data_ensure_history_partitions`): ten years of day bars are 120 monthly bar
 // partitions, not 3,650 daily tick partitions. A backtest run names all its instruments (a
 // strategy process may trade several) and what it replayed (`ticks`, or `1min bars` when the
@@ -15,7 +16,7 @@ extension Migration {
     static let v015HistoryImports = Migration(version: 15, name: "history imports", sql: #"""
 ALTER TABLE market_data ADD COLUMN import_id UUID;
 ALTER TABLE backtest_runs ADD COLUMN instruments TEXT[];
-ALTER TABLE backtest_runs ADD COLUMN data_source VARCHAR(30);
+ALTER TABLE backtest_runs ADD COLUMN data_source TEXT;
 UPDATE backtest_runs SET instruments = ARRAY[exchange || ':' || symbol], data_source = 'ticks';
 
 CREATE TABLE history_imports (
@@ -34,7 +35,7 @@ CREATE TABLE history_imports (
     imported_at TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT CURRENT_TIMESTAMP
 );
 CREATE INDEX idx_history_imports_time ON history_imports (kind, first_time, last_time);
-GRANT SELECT, INSERT, DELETE ON history_imports TO algotrader_engine;
+GRANT SELECT, INSERT, UPDATE, DELETE ON history_imports TO algotrader_engine;
 GRANT SELECT ON history_imports TO algotrader_app;
 
 -- The partitions an import's rows need: a tick partition for each UTC day in p_ticks, a bar
@@ -92,14 +93,21 @@ BEGIN
             JOIN pg_class c ON c.oid = i.inhrelid
             WHERE i.inhparent = 'market_data_tick'::regclass
         LOOP
-            CONTINUE WHEN part.upper_bound > cutoff;
+            -- A partition whose bounds cannot be read (a DEFAULT one) is left alone, as before.
+            CONTINUE WHEN part.upper_bound IS NULL OR part.upper_bound > cutoff;
             IF EXISTS (SELECT 1 FROM history_imports h WHERE h.kind = 'ticks'
                        AND h.first_time < part.upper_bound AND h.last_time >= part.lower_bound) THEN
-                EXECUTE format('DELETE FROM %I WHERE import_id IS NULL', part.relname);
+                -- Imported ticks stay; the live ones go, once: no live tick can arrive past the
+                -- window, so the partition is marked and not scanned again.
+                IF obj_description(format('%I', part.relname)::regclass, 'pg_class') IS DISTINCT FROM 'algotrader: imported history only' THEN
+                    EXECUTE format('DELETE FROM %I WHERE import_id IS NULL', part.relname);
+                    EXECUTE format('COMMENT ON TABLE %I IS %L', part.relname, 'algotrader: imported history only');
+                    dropped := dropped + 1;
+                END IF;
             ELSE
                 EXECUTE format('DROP TABLE %I', part.relname);
+                dropped := dropped + 1;
             END IF;
-            dropped := dropped + 1;
         END LOOP;
     ELSE
         DELETE FROM market_data WHERE "interval" = 'tick' AND "timestamp" < cutoff AND import_id IS NULL;

@@ -5,7 +5,7 @@ public struct EquityPoint: Sendable, Equatable {
     public var equity: Int128
     public var realized: Int128
     public var unrealized: Int128
-    /// The net position, summed over the run's instruments.
+    /// The position: signed for a run of one instrument, the open quantity summed over several.
     public var position: Int64
 }
 
@@ -125,7 +125,11 @@ public struct BacktestLedger: Sendable {
         nets.reduce(0) { sum, entry in sum + (lastPrices[entry.key].map { entry.value.unrealized(at: $0) } ?? 0) }
     }
 
-    private var netQuantity: Int64 { nets.values.reduce(0) { $0 + $1.quantity } }
+    /// One instrument's signed position; over several, the open quantity summed (a long and a
+    /// short of two instruments must not read as flat).
+    private var netQuantity: Int64 {
+        nets.count == 1 ? nets.values.first?.quantity ?? 0 : nets.values.reduce(0) { $0 + $1.quantity.magnitude.clampedToInt64 }
+    }
     private var exposed: Bool { nets.values.contains { $0.quantity != 0 } }
 
     /// The desk's records for this strategy.
@@ -211,4 +215,8 @@ public struct BacktestLedger: Sendable {
         if let lastTime, curve.last?.time != lastTime { mark(lastTime, point: true) }
         return figures
     }
+}
+
+extension UInt64 {
+    var clampedToInt64: Int64 { self > UInt64(Int64.max) ? .max : Int64(self) }
 }

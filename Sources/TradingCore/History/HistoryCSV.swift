@@ -43,9 +43,9 @@ public struct HistoryCSVReader: Sendable {
     private let columns: Int
 
     /// The largest `qty` of a tick and `volume` of a bar, and `oi` (CONTRACT.md section 1's maxima).
-    public static let maxQuantity: Int64 = 1_000_000_000
-    public static let maxVolume: Int64 = 1_000_000_000_000_000
-    public static let maxOpenInterest = WideDecimal(units: 1_000_000_000_000_000 * 10_000)
+    public static let maxQuantity = TickLimits.maxQuantity
+    public static let maxVolume = TickLimits.maxVolume
+    public static let maxOpenInterest = TickLimits.maxOpenInterest
 
     /// The times a history row may have: far from `Timestamp`'s ends, so nothing built on them
     /// (bar grids, the ticks of a replay on bars) can overflow.
@@ -222,12 +222,13 @@ public struct HistoryCSVReader: Sendable {
         return String(shifted.description.prefix(19).map { $0 == "T" ? " " : $0 })
     }
 
-    /// A symbol or exchange as CONTRACT.md section 1 takes strings: 1 to `max` characters, no
-    /// control characters (NUL included) or spaces.
+    /// A symbol or exchange as the feed takes strings (docs/ingest.md): 1 to `max` characters
+    /// (Unicode scalars, as VARCHAR counts them), no control character (C0, DEL, C1), no space
+    /// at either end (a CSV field's padding is not part of a symbol).
     static func checked(_ text: String, name: String, max: Int, line: Int) throws(HistoryCSVError) -> String {
-        guard !text.isEmpty, text.count <= max,
-              !text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F || $0 == " " }) else {
-            throw HistoryCSVError(line: line, "\(name) '\(text)' must be 1 to \(max) characters without spaces or control characters")
+        guard !text.isEmpty, text.unicodeScalars.count <= max, !text.unicodeScalars.contains(where: TickLimits.isControl),
+              text.first != " ", text.last != " " else {
+            throw HistoryCSVError(line: line, "\(name) '\(text)' must be 1 to \(max) characters without control characters")
         }
         return text
     }
