@@ -78,6 +78,22 @@ public enum BarHistory {
         }
     }
 
+    /// How many bars of `instruments` starting in [`from`, `to`) lie wholly outside
+    /// [`first`, `last`]: ended by `first` or started after `last` (a bar built from those ticks
+    /// covers some of them and is not counted).
+    public static func outside(_ db: PostgresConnection, instruments: [(symbol: String, exchange: String)], from: Timestamp, to: Timestamp,
+                               first: Timestamp, last: Timestamp) throws -> Int {
+        Int(try db.query("""
+            SELECT count(*) FROM market_data WHERE "interval" <> 'tick'
+              AND (symbol, exchange) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+              AND "timestamp" >= $3::timestamptz AND "timestamp" < $4::timestamptz
+              AND ("timestamp" > $6::timestamptz OR "timestamp" + CASE "interval" WHEN '1min' THEN interval '1 minute'
+                   WHEN '5min' THEN interval '5 minutes' WHEN '15min' THEN interval '15 minutes' WHEN '30min' THEN interval '30 minutes'
+                   WHEN '1hour' THEN interval '1 hour' ELSE interval '1 day' END <= $5::timestamptz)
+            """, [PostgresArrayLiteral.text(instruments.map(\.symbol)), PostgresArrayLiteral.text(instruments.map(\.exchange)),
+                  from.description, to.description, first.description, last.description]).scalar ?? "0") ?? 0
+    }
+
     /// Streams the bars of each (symbol, exchange, interval) in `series` starting in [`from`,
     /// `to`), ordered by start (then symbol, exchange), in pages through a server-side cursor.
     public static func stream(_ db: PostgresConnection, series: [(symbol: String, exchange: String, interval: BarInterval)], from: Timestamp,

@@ -170,6 +170,13 @@ struct HistoryReplayTests {
             INSERT INTO strategies (user_id, name, strategy_type, parameters) VALUES ($1, 'rsi', 'rsi_mean_reversion',
                 '{"symbol": "HISTA", "interval": "5min", "quantity": 1}'), ($1, 'other', 'rsi_mean_reversion', '{"symbol": "NONE", "quantity": 1}')
             """, [ids.userID])
+        // Ticks on the next day: the run is of ticks, and it says the day of bars is left out.
+        try db.query("SELECT market_data_ensure_partitions('2026-06-02T04:00:00Z', '2026-06-02T04:00:00Z')")
+        try db.query(#"INSERT INTO market_data (symbol, exchange, "timestamp", open, high, low, close, volume, "interval") VALUES ('HISTA', 'NSE', '2026-06-02T04:00:00Z', 1, 1, 1, 1, 1, 'tick')"#)
+        let mixed = try ReplayTests.replay(url, ["--strategy", "rsi", "--from", "2026-06-01", "--to", "2026-06-03"])
+        #expect(mixed.status == 0 && mixed.stdout.contains("ticks           1 ") && mixed.stderr.contains("note: the range holds ticks")
+                && mixed.stderr.contains("375 stored bars outside that span are not replayed"), "\(mixed.stdout) \(mixed.stderr)")
+        try db.query(#"DELETE FROM market_data WHERE "interval" = 'tick'"#)
         let empty = try ReplayTests.replay(url, ["--strategy", "other", "--from", "2026-06-01", "--to", "2026-06-02"])
         #expect(empty.status == 64 && empty.stderr.contains("no ticks or bars of NSE:NONE") && empty.stderr.contains("history import"), "\(empty.stderr)")
         // 5min bars alone cannot feed a strategy of 1min bars.

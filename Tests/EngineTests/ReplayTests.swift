@@ -59,6 +59,8 @@ struct ReplayTests {
             let outcome = try Self.replay(url, ["--strategy", "cross", "--from", from, "--to", to])
             #expect(outcome.status == 0, "\(outcome.stderr)")
             #expect(outcome.stdout.contains("ticks           3000") && outcome.stdout.contains("net P&L"), "\(outcome.stdout)")
+            // The bars the daemon built from these ticks cover them: no note about bars left out.
+            #expect(!outcome.stderr.contains("note:"), "\(outcome.stderr)")
             let run = try #require(try db.query("SELECT run_id::text FROM backtest_runs ORDER BY started_at DESC LIMIT 1").scalar)
             runs.append(try db.query("""
                 SELECT transaction_type, quantity::text, status, average_price::text, order_timestamp::text FROM backtest_trades

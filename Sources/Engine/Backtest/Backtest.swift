@@ -144,11 +144,10 @@ public struct Backtest {
             // Ticks win for the whole run; say so when bars were stored where the ticks are not
             // (a year of imported bars and the last 30 days of live ticks replays those days).
             guard let span = try TickHistory.span(db, instruments: unique, from: from, to: to) else { return (.ticks, ticks, nil) }
-            let before = try BarHistory.available(db, instruments: unique, from: from, to: span.first).reduce(0) { $0 + $1.count }
-            let after = try BarHistory.available(db, instruments: unique, from: span.last.adding(nanoseconds: 1), to: to).reduce(0) { $0 + $1.count }
-            guard before + after > 0 else { return (.ticks, ticks, nil) }
+            let outside = try BarHistory.outside(db, instruments: unique, from: from, to: to, first: span.first, last: span.last)
+            guard outside > 0 else { return (.ticks, ticks, nil) }
             return (.ticks, ticks, "note: the range holds ticks from \(span.first) to \(span.last), so the replay is of ticks only; "
-                    + "\(before + after) stored bars outside that span are not replayed (a range without ticks replays on bars)")
+                    + "\(outside) stored bar\(outside == 1 ? "" : "s") outside that span \(outside == 1 ? "is" : "are") not replayed (a range without ticks replays on bars)")
         }
         var stored: [String: [BarInterval: Int]] = [:]
         for row in try BarHistory.available(db, instruments: unique, from: from, to: to) {
