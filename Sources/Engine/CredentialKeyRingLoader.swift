@@ -9,6 +9,17 @@ extension CredentialKeyRing {
         public var description: String { "\(key): \(message)" }
     }
 
+    /// The key ring when one is configured, for `serve` (which needs one only to hand live
+    /// brokers' credentials to their gateways): nil when no source is set; a source that is set
+    /// but unusable is a problem naming its key.
+    public static func loadIfConfigured(_ config: EngineConfig, environment: [String: String]? = nil) throws(LoadProblem) -> CredentialKeyRing? {
+        let env = environment ?? ProcessInfo.processInfo.environment
+        let systemd = env["CREDENTIALS_DIRECTORY"].map { $0 + "/credentials-key" }
+        guard !config.credentialsKey.isEmpty || !config.credentialsKeyFile.isEmpty
+                || systemd.map({ FileManager.default.fileExists(atPath: $0) }) == true else { return nil }
+        return try load(config, environment: env)
+    }
+
     /// The key ring for broker credentials: `security.credentials_key` (environment), then
     /// `security.credentials_key_file`, then the systemd credential `credentials-key`.
     public static func load(_ config: EngineConfig, environment: [String: String]? = nil) throws(LoadProblem) -> CredentialKeyRing {

@@ -1,5 +1,5 @@
 public import Config
-import Storage
+public import Storage
 public import TradingCore
 
 /// What the order desk reads from the database at start and on SIGHUP.
@@ -59,6 +59,11 @@ public enum DeskState {
     /// Active broker accounts executed by a gateway: `broker_id` -> `api_type`.
     public static func liveBrokers(_ url: String) throws -> [String: String] {
         try reading(url, DeskConfigurationStore.liveBrokers)
+    }
+
+    /// The sealed credentials of the live broker accounts.
+    public static func liveBrokerCredentials(_ url: String) throws -> [String: SealedCredentials] {
+        try reading(url, DeskConfigurationStore.liveBrokerCredentials)
     }
 
     public static func instruments(_ url: String) throws -> InstrumentMaster {

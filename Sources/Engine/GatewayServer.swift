@@ -1,7 +1,8 @@
 import Dispatch
 import Foundation
 public import Logging
-import Storage
+public import Storage
+public import Security
 public import Synchronization
 public import TradingCore
 public import ZeroMQ
@@ -47,7 +48,7 @@ public final class GatewayServer: Sendable {
     /// Messages the thread has not handled yet.
     private enum Outbound: Sendable {
         case records([DeskRecord])
-        case liveBrokers([String: String])
+        case liveBrokers([String: String], [String: SealedCredentials])
     }
 
     private let settings: Settings
@@ -62,11 +63,15 @@ public final class GatewayServer: Sendable {
     public let resends = Atomic<Int>(0)
 
     private let security: SocketSecurity?
+    /// Opens live brokers' credentials for their gateways; nil when the engine has no key.
+    private let keyRing: CredentialKeyRing?
     private let service = ServiceThread()
     private let wake = WakePipe()
 
-    public init(settings: Settings, context: ZMQContext, connectionString: String, logger: Logger, security: SocketSecurity? = nil) {
+    public init(settings: Settings, context: ZMQContext, connectionString: String, logger: Logger, security: SocketSecurity? = nil,
+                keyRing: CredentialKeyRing? = nil) {
         self.security = security
+        self.keyRing = keyRing
         self.settings = settings
         self.context = context
         self.connectionString = connectionString
@@ -78,8 +83,9 @@ public final class GatewayServer: Sendable {
         self.desk.withLock { $0 = desk }
     }
 
-    /// The live broker accounts (`broker_id` -> `api_type`), at start and on SIGHUP.
-    public func setLiveBrokers(_ brokers: [String: String]) {
+    /// The live broker accounts (`broker_id` -> `api_type`) and their sealed credentials, at
+    /// start and on SIGHUP.
+    public func setLiveBrokers(_ brokers: [String: String], credentials: [String: SealedCredentials] = [:]) {
         if !brokers.isEmpty && security == nil && (!settings.endpoint.hasPrefix("ipc://") || settings.ipcBrokers.isEmpty) {
             logger.warning("""
                 live brokers are configured but no gateway can authenticate for them: their orders are rejected until one does \
@@ -87,7 +93,7 @@ public final class GatewayServer: Sendable {
                 """,
                            metadata: ["live_brokers": "\(brokers.count)", "endpoint": "\(settings.endpoint)"])
         }
-        outbox.withLock { $0.append(.liveBrokers(brokers)) }
+        outbox.withLock { $0.append(.liveBrokers(brokers, credentials)) }
         wake.signal()
     }
 
@@ -133,6 +139,8 @@ public final class GatewayServer: Sendable {
         var peers: [[UInt8]: Peer] = [:]
         var routes: [String: [UInt8]] = [:]  // broker_id -> peer identity
         var liveBrokers: [String: String] = [:]
+        /// Sealed: opened only into a `welcome` for a connection authenticated for the broker.
+        var credentials: [String: SealedCredentials] = [:]
         var outstanding: [String: Outstanding] = [:]  // by request_id
         var order: [String] = []  // request ids, oldest first
     }
@@ -161,8 +169,9 @@ public final class GatewayServer: Sendable {
         while !service.isStopping {
             for item in outbox.withLock({ o -> [Outbound] in defer { o.removeAll() }; return o }) {
                 switch item {
-                case .liveBrokers(let brokers):
+                case .liveBrokers(let brokers, let credentials):
                     state.liveBrokers = brokers
+                    state.credentials = credentials
                     // Gateways that said hello before the live set was loaded (or before a
                     // broker turned live) get their brokers now.
                     for identity in Array(state.peers.keys) { admit(identity, state, socket) }
@@ -338,6 +347,34 @@ public final class GatewayServer: Sendable {
     /// Gateways known at once, at most.
     static let maxPeers = 256
 
+    /// The decrypted credentials of `brokers` (those a connection was just granted: it is
+    /// authenticated for each), by broker id, and why any could not be opened. Never logged: a
+    /// failure is logged with the broker and the cause only.
+    private func opened(_ brokers: [String], _ state: State) -> (JSONObjectWriter, JSONObjectWriter) {
+        var credentials = JSONObjectWriter(), problems = JSONObjectWriter()
+        for broker in brokers {
+            guard let sealed = state.credentials[broker] else { continue }
+            let why: String
+            if let keyRing {
+                do {
+                    if let plain = try CredentialCipher.open(sealed.envelope, ring: keyRing, userID: sealed.userID, brokerID: broker),
+                       case .success(let value) = GatewayMessages.parseObject(plain) {
+                        credentials.add(broker, value: value)
+                        continue
+                    }
+                    why = "the stored credentials are not a JSON object"
+                } catch {
+                    why = "the stored credentials cannot be opened: \(error)"
+                }
+            } else {
+                why = "the engine has no credentials key (security.credentials_key, security.credentials_key_file or the systemd credential credentials-key)"
+            }
+            problems.add(broker, why)
+            logger.error("a gateway was granted a live broker whose credentials could not be given to it", metadata: ["broker": "\(broker)", "why": "\(why)"])
+        }
+        return (credentials, problems)
+    }
+
     /// Routes a peer's requested brokers that are live to it, answers `welcome`, tells the desk,
     /// and sends what waited for those brokers. Returns the accepted and refused broker ids.
     @discardableResult
@@ -364,6 +401,9 @@ public final class GatewayServer: Sendable {
             welcome.add("refused_broker_ids", strings: refused)
             welcome.add("heartbeat_interval_ms", settings.heartbeatIntervalMilliseconds)
             welcome.add("heartbeat_timeout_ms", settings.heartbeatTimeoutMilliseconds)
+            let (credentials, problems) = opened(accepted, state)
+            welcome.add("credentials", object: credentials)
+            welcome.add("credential_errors", object: problems)
             _ = send(socket, to: identity, "welcome", welcome.text)
         }
         desk.withLock { $0 }?.setConnectedBrokers(Set(state.routes.keys))

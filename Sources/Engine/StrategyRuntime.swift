@@ -101,7 +101,7 @@ public final class StrategyRuntime: Sendable {
             orderDesk.configure(risk: try DeskState.riskSettings(config.databaseURL))
             let live = try DeskState.liveBrokers(config.databaseURL)
             orderDesk.configure(liveBrokers: Set(live.keys))
-            gateway?.setLiveBrokers(live)
+            gateway?.setLiveBrokers(live, credentials: try DeskState.liveBrokerCredentials(config.databaseURL))
             if !live.isEmpty && config.orderControls.algoID == nil {
                 logger.warning("live brokers are configured but orders.algo_id is empty: their orders reach the gateways without an algo id",
                                metadata: ["live_brokers": "\(live.count)"])

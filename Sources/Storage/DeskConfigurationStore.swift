@@ -29,6 +29,20 @@ public enum DeskConfigurationStore {
         return out
     }
 
+    /// The sealed credentials of active live broker accounts that have any: `broker_id` ->
+    /// (`user_id`, the stored envelope). Only the engine opens them, for a gateway that
+    /// authenticated for that broker (docs/security.md, "Credentials to gateways").
+    public static func liveBrokerCredentials(_ db: PostgresConnection) throws -> [String: SealedCredentials] {
+        var out: [String: SealedCredentials] = [:]
+        for r in try db.query("""
+            SELECT broker_id::text, user_id::text, api_credentials_encrypted::text FROM brokers
+            WHERE execution_mode = 'live' AND coalesce(is_active, true) AND api_credentials_encrypted <> '{}'::jsonb
+            """).rows {
+            if let id = r[0], let user = r[1], let sealed = r[2] { out[id] = SealedCredentials(userID: user, envelope: sealed) }
+        }
+        return out
+    }
+
     /// The instrument master (docs/execution.md); an empty table leaves every instrument at the
     /// contract's default (EQ, lot 1, tick 0.01).
     public static func instruments(_ db: PostgresConnection) throws -> InstrumentMaster {
@@ -52,5 +66,15 @@ public enum DeskConfigurationStore {
             if let exchange = r[0], let day = r[1].flatMap({ Int64($0) }) { out[exchange, default: []].insert(day) }
         }
         return out
+    }
+}
+
+/// A broker account's credentials as stored: encrypted, bound to its user and broker ids.
+public struct SealedCredentials: Sendable, Equatable {
+    public let userID: String
+    public let envelope: String
+    public init(userID: String, envelope: String) {
+        self.userID = userID
+        self.envelope = envelope
     }
 }

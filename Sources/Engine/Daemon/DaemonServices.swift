@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import Logging
 import Storage
+import Security
 import Synchronization
 import ZeroMQ
 
@@ -58,11 +59,13 @@ final class DaemonServices: Sendable {
 
         // Orders: the desk (risk, paper venue, positions) and the event writer that stores its
         // records and only then publishes them on the bus.
+        let keyRing: CredentialKeyRing?
+        do { keyRing = try CredentialKeyRing.loadIfConfigured(config) } catch { throw DaemonError.configuration("\(error)") }
         let gateway = GatewayServer(
             settings: .init(endpoint: config.gatewayBind, heartbeatIntervalMilliseconds: config.gatewayHeartbeatIntervalMilliseconds,
                             heartbeatTimeoutMilliseconds: config.gatewayHeartbeatTimeoutMilliseconds,
                             resendIntervalMilliseconds: config.gatewayResendIntervalMilliseconds, ipcBrokers: config.gatewayIPCBrokers),
-            context: context, connectionString: config.databaseURL, logger: logger, security: security)
+            context: context, connectionString: config.databaseURL, logger: logger, security: security, keyRing: keyRing)
         // Strategy processes (external strategies): told when one connects or leaves, so
         // `is_running` follows.
         let runtimeSlot = Mutex<StrategyRuntime?>(nil)
