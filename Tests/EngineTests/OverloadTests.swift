@@ -110,7 +110,7 @@ struct OverloadTests {
         let bind = "127.0.0.1:\(LocalPort.unused())"
         let daemon = try DaemonProcess(databaseURL: cluster.url, environment: [
             "ALGOTRADER_METRICS_BIND": bind, "ALGOTRADER_JOURNAL_MEMORY_TICKS": "1000", "ALGOTRADER_INGEST_QUEUE_CAPACITY": "4000",
-            "ALGOTRADER_INGEST_BATCH_SIZE": "500",
+            "ALGOTRADER_INGEST_BATCH_SIZE": "500", "ALGOTRADER_LOGGING_LEVEL": "info",
         ], captureStderr: true)
         func metric(_ name: String) -> Double? {
             guard let text = try? MetricsEndpointTests.scrape("http://\(bind)/metrics").stdout else { return nil }
