@@ -41,6 +41,8 @@ struct GatewayCredentialsTests {
             "ALGOTRADER_GATEWAY_IPC_BROKERS": "\(mine.brokerID),\(wrongKey.brokerID)",
             "ALGOTRADER_LOGGING_LEVEL": "debug",
         ], captureStderr: true)
+        // Once serving, the engine has read its live brokers: the gateway's first welcome grants them.
+        #expect(HostileInputTests.waitFor(30) { daemon.stderr.contains("serving") })
         let dir = daemon.directory
         let gateway = try DaemonGatewayTests.startGateway(dir, brokerID: [mine.brokerID, wrongKey.brokerID, notMine.brokerID].joined(separator: ","), [])
         defer { if gateway.isRunning { gateway.terminate() } }
@@ -83,7 +85,8 @@ struct GatewayCredentialsTests {
         let key = try CredentialKey.generate()
         try db.query("UPDATE brokers SET api_credentials_encrypted = $2::jsonb WHERE broker_id = $1::uuid",
                      [ids.brokerID, try CredentialCipher.seal(Array(#"{"api_key": "k"}"#.utf8), key: key, userID: ids.userID, brokerID: ids.brokerID)])
-        let daemon = try DaemonProcess(databaseURL: url)
+        let daemon = try DaemonProcess(databaseURL: url, environment: ["ALGOTRADER_LOGGING_LEVEL": "info"], captureStderr: true)
+        #expect(HostileInputTests.waitFor(30) { daemon.stderr.contains("serving") })
         let dir = daemon.directory
         let gateway = try DaemonGatewayTests.startGateway(dir, brokerID: ids.brokerID, [])
         defer { if gateway.isRunning { gateway.terminate() } }

@@ -56,6 +56,8 @@ def main() -> None:
         topic, payload = dealer.recv_multipart()
         if topic == b"error":
             errors.append(json.loads(payload)["error"])
+        elif topic == b"welcome":  # granted later (the engine read its live brokers after our hello)
+            welcome = json.loads(payload)
     open(ready_file, "w").close()
 
     received, acks = [], []
