@@ -1,15 +1,6 @@
-/// A history file's row that cannot be imported: its line and why.
-public struct HistoryCSVError: Error, Sendable, Equatable, CustomStringConvertible {
-    public let line: Int
-    public let message: String
-
-    public init(line: Int, _ message: String) {
-        self.line = line
-        self.message = message
-    }
-
-    public var description: String { "line \(line): \(message)" }
-}
+/// A history file's row that cannot be imported: its line and why, as the instrument and
+/// holiday readers report theirs (one error type for every CSV import).
+public typealias HistoryCSVError = InstrumentCSVError
 
 /// One row of a history file.
 public enum HistoryRow: Sendable, Equatable {
