@@ -13,7 +13,7 @@ TEST_URL     := $(shell scripts/pg-cluster.sh url $(TEST_PORT))
 DEMO_URL     := $(shell scripts/pg-cluster.sh url $(DEMO_PORT))
 BIN          := .build/release/algotrader
 
-.PHONY: all build release deps test test-db test-python demo demo-stop bench bench-build bench-peer-deps bench-typecheck bench-smoke fuzz clean
+.PHONY: all build release deps test test-db test-python test-brokers demo demo-stop bench bench-build bench-peer-deps bench-typecheck bench-smoke fuzz clean
 
 all: build
 
@@ -59,6 +59,16 @@ test-python:
 	PYTHONPATH=sdk/python python3 -m mypy --strict --config-file sdk/python/pyproject.toml --cache-dir .build-mypy \
 	  sdk/python/algotrader_sdk sdk/python/examples sdk/python/tests
 	PYTHONPATH=sdk/python python3 -m pytest -q sdk/python/tests
+	$(MAKE) test-brokers
+
+# The broker gateways and publishers (brokers/python) in their own venv with the brokers' SDKs
+# pinned (brokers/venv.sh): mypy --strict, then their pytest suite against local fakes of the
+# brokers' documented APIs.
+BROKERS_PY := .build-brokers/venv/bin/python
+test-brokers:
+	@brokers/venv.sh .build-brokers/venv >/dev/null
+	cd brokers/python && ../../$(BROKERS_PY) -m mypy --strict --config-file pyproject.toml --cache-dir ../../.build-mypy-brokers algotrader_brokers tests
+	cd brokers/python && ../../$(BROKERS_PY) -m pytest -q tests
 
 demo: release
 	@scripts/demo.sh $(DEMO_DIR) $(DEMO_PORT) $(DEMO_TICKS) $(DEMO_RATE)

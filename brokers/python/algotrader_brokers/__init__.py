@@ -1,0 +1,1 @@
+"""Broker gateways and market-data publishers for algotrader, each on its broker's official SDK."""
