@@ -1,0 +1,148 @@
+"""The configuration of a gateway or publisher process: one TOML file (``--config``).
+
+Secrets never live here: a gateway gets its broker's credentials from the engine after it has
+authenticated (docs/brokers.md); the only key material named here is this process's own CURVE
+key pair and the engine's public key, by file path (mode 0600, or a systemd credential).
+
+    [engine]
+    endpoint = "ipc:///run/algotrader/gateway.sock"  # the engine's gateway.bind
+    curve_server_public_key_file = "/etc/algotrader/engine-gateway.pub"  # tcp:// beyond loopback
+    curve_secret_key_file = "/etc/algotrader/gateway-zerodha.key"        # this process's, Z85
+
+    [broker]
+    api_type = "zerodha"            # zerodha, angel or icici
+    id = "zerodha-main"             # gateway_id in hello (and the feed's src by default)
+    broker_ids = ["<uuid>", ...]    # the accounts served (a feed uses the first)
+
+    [kite]                           # api_type = "zerodha" only
+    root = "https://api.kite.trade"  # Kite Connect REST
+    ws_root = "wss://ws.kite.trade"  # Kite Ticker (market data and order updates)
+
+    [feed]                           # publishers only
+    publish_bind = "tcp://127.0.0.1:5555"  # a PUB the engine's market_data.connect lists
+    instruments = ["NSE:INFY", "NFO:NIFTY26DECFUT"]
+    stall_seconds = 10.0             # no tick nor heartbeat for this long: reconnect
+"""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+API_TYPES = ("zerodha", "angel", "icici")
+
+
+class ConfigError(Exception):
+    """A bad configuration, naming the key (the process exits 78, as the engine does)."""
+
+
+@dataclass(frozen=True)
+class EngineSection:
+    endpoint: str
+    curve_server_public_key_file: Path | None = None
+    curve_secret_key_file: Path | None = None
+
+
+@dataclass(frozen=True)
+class BrokerSection:
+    api_type: str
+    id: str
+    broker_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class KiteSection:
+    root: str = "https://api.kite.trade"
+    ws_root: str = "wss://ws.kite.trade"
+
+
+@dataclass(frozen=True)
+class FeedSection:
+    publish_bind: str = "tcp://127.0.0.1:5555"
+    instruments: tuple[str, ...] = ()
+    stall_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
+class ProcessConfig:
+    engine: EngineSection
+    broker: BrokerSection
+    kite: KiteSection = field(default_factory=KiteSection)
+    feed: FeedSection = field(default_factory=FeedSection)
+
+
+_KNOWN: dict[str, set[str]] = {
+    "engine": {"endpoint", "curve_server_public_key_file", "curve_secret_key_file"},
+    "broker": {"api_type", "id", "broker_ids"},
+    "kite": {"root", "ws_root"},
+    "feed": {"publish_bind", "instruments", "stall_seconds"},
+}
+
+
+def _string(table: dict[str, Any], section: str, key: str, default: str | None = None) -> str:
+    value = table.get(key, default)
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{section}.{key}: a non-empty string is required")
+    return value
+
+
+def _strings(table: dict[str, Any], section: str, key: str, required: bool) -> tuple[str, ...]:
+    value = table.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value) or (required and not value):
+        raise ConfigError(f"{section}.{key}: a list of non-empty strings is required")
+    return tuple(value)
+
+
+def _path(table: dict[str, Any], section: str, key: str) -> Path | None:
+    if key not in table:
+        return None
+    return Path(_string(table, section, key))
+
+
+def parse(document: dict[str, Any]) -> ProcessConfig:
+    """The configuration in ``document`` (a parsed TOML file); ConfigError names a bad key."""
+    for section, value in document.items():
+        if section not in _KNOWN:
+            raise ConfigError(f"{section}: unknown section (known: {', '.join(sorted(_KNOWN))})")
+        if not isinstance(value, dict):
+            raise ConfigError(f"{section}: must be a table")
+        for key in value:
+            if key not in _KNOWN[section]:
+                raise ConfigError(f"{section}.{key}: unknown key")
+    engine_t: dict[str, Any] = document.get("engine", {})
+    broker_t: dict[str, Any] = document.get("broker", {})
+    kite_t: dict[str, Any] = document.get("kite", {})
+    feed_t: dict[str, Any] = document.get("feed", {})
+    api_type = _string(broker_t, "broker", "api_type")
+    if api_type not in API_TYPES:
+        raise ConfigError(f"broker.api_type: one of {', '.join(API_TYPES)} is required")
+    stall = feed_t.get("stall_seconds", 10.0)
+    if isinstance(stall, bool) or not isinstance(stall, (int, float)) or not 0.5 <= float(stall) <= 300:
+        raise ConfigError("feed.stall_seconds: a number from 0.5 to 300 is required")
+    return ProcessConfig(
+        engine=EngineSection(
+            endpoint=_string(engine_t, "engine", "endpoint"),
+            curve_server_public_key_file=_path(engine_t, "engine", "curve_server_public_key_file"),
+            curve_secret_key_file=_path(engine_t, "engine", "curve_secret_key_file"),
+        ),
+        broker=BrokerSection(api_type=api_type, id=_string(broker_t, "broker", "id"),
+                             broker_ids=_strings(broker_t, "broker", "broker_ids", required=True)),
+        kite=KiteSection(root=_string(kite_t, "kite", "root", KiteSection.root),
+                         ws_root=_string(kite_t, "kite", "ws_root", KiteSection.ws_root)),
+        feed=FeedSection(publish_bind=_string(feed_t, "feed", "publish_bind", FeedSection.publish_bind),
+                         instruments=_strings(feed_t, "feed", "instruments", required=False),
+                         stall_seconds=float(stall)),
+    )
+
+
+def load(path: Path) -> ProcessConfig:
+    """Reads and checks the file at ``path``."""
+    try:
+        with path.open("rb") as handle:
+            document = tomllib.load(handle)
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot be read: {error.strerror}") from error
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not TOML: {error}") from error
+    return parse(document)
