@@ -47,6 +47,16 @@ public enum DeskState {
         try reading(url, WorkingOrderStore.load)
     }
 
+    /// What a reconciliation compares a live broker with, beside its working orders: each
+    /// instrument's net of its live fills, and its orders that ended in the last two days.
+    public static func liveBrokerHistory(_ url: String, brokerIDs: [String], now: Timestamp)
+        throws -> [(brokerID: String, nets: [String: Int64], ended: [DeskOrder])] {
+        let since = Timestamp(nanosecondsSinceEpoch: now.nanosecondsSinceEpoch - 2 * Timestamp.nanosecondsPerDay)
+        return try reading(url) { db in
+            try brokerIDs.sorted().map { ($0, try WorkingOrderStore.liveNets(db, brokerID: $0), try WorkingOrderStore.endedLive(db, brokerID: $0, since: since)) }
+        }
+    }
+
     /// Each broker account's realized P&L less charges so far.
     public static func settledFunds(_ url: String) throws -> [String: Int128] {
         try reading(url, FundsStore.settled)

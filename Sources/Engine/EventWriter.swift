@@ -338,7 +338,7 @@ public final class EventWriter: Sendable {
             let spoiled = quarantined.contains { $0 >= start && $0 < start + batch.count }
             for record in batch {
                 switch record {
-                case .gatewayRequest:
+                case .gatewayRequest, .reconciliation:
                     gateway.append(record)
                 case .gatewayAck(let peer, let reportID, let status):
                     gateway.append(.gatewayAck(peer: peer, reportID: reportID, status: spoiled ? "quarantined" : status))

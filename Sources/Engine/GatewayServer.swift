@@ -49,14 +49,16 @@ public final class GatewayServer: Sendable {
     private enum Outbound: Sendable {
         case records([DeskRecord])
         case liveBrokers([String: String], [String: SealedCredentials])
+        /// The desk holds what reconciliations compare with (after the working orders' restore).
+        case deskRestored
     }
 
-    private let settings: Settings
+    let settings: Settings
     private let context: ZMQContext
-    private let connectionString: String
-    private let logger: Logger
+    let connectionString: String
+    let logger: Logger
     private let outbox = Mutex<[Outbound]>([])
-    private let desk = Mutex<OrderDesk?>(nil)
+    let desk = Mutex<OrderDesk?>(nil)
     /// Malformed messages from gateways (logged, never fatal).
     public let badMessages = Atomic<Int>(0)
     /// Requests resent because no `ack` came in time.
@@ -103,6 +105,12 @@ public final class GatewayServer: Sendable {
         wake.signal()
     }
 
+    /// Start restored the working orders and the live brokers' history: reconciliations begin.
+    public func deskRestored() {
+        outbox.withLock { $0.append(.deskRestored) }
+        wake.signal()
+    }
+
     public func start() throws(ZMQError) {
         try service.start(name: "gateway") { [self] ready in run(ready) }
     }
@@ -115,7 +123,7 @@ public final class GatewayServer: Sendable {
 
     // MARK: - The thread
 
-    private struct Peer {
+    struct Peer {
         var identity: [UInt8]
         var gatewayID: String
         /// The brokers its authentication admits it to (`*`: every live broker).
@@ -127,15 +135,19 @@ public final class GatewayServer: Sendable {
         var brokers: Set<String>
         var lastHeard: UInt64
         var lastSent: UInt64
+        /// A market-data publisher: its granted brokers (credentials only; never routed).
+        var isFeed = false
+        var feedBrokers: Set<String> = []
+        var instruments: [String] = []
     }
 
-    private struct Outstanding {
+    struct Outstanding {
         var request: GatewayRequest
         var payload: String
         var lastSent: UInt64?
     }
 
-    private final class State {
+    final class State {
         var peers: [[UInt8]: Peer] = [:]
         var routes: [String: [UInt8]] = [:]  // broker_id -> peer identity
         var liveBrokers: [String: String] = [:]
@@ -143,9 +155,12 @@ public final class GatewayServer: Sendable {
         var credentials: [String: SealedCredentials] = [:]
         var outstanding: [String: Outstanding] = [:]  // by request_id
         var order: [String] = []  // request ids, oldest first
+        /// Brokers being reconciled with the gateway that said hello for them (docs/protocol.md).
+        var reconciling: [String: PendingReconciliation] = [:]
+        var deskRestored = false
     }
 
-    private static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds / 1_000_000 }
+    static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds / 1_000_000 }
 
     private func run(_ ready: (ZMQError?) -> Void) {
         let socket: ZMQSocket
@@ -171,10 +186,15 @@ public final class GatewayServer: Sendable {
                 switch item {
                 case .liveBrokers(let brokers, let credentials):
                     state.liveBrokers = brokers
+                    // A broker whose credentials changed (a renewed session token) is welcomed again.
+                    let renewed = Set(credentials.keys.filter { state.credentials[$0] != credentials[$0] })
                     state.credentials = credentials
                     // Gateways that said hello before the live set was loaded (or before a
                     // broker turned live) get their brokers now.
-                    for identity in Array(state.peers.keys) { admit(identity, state, socket) }
+                    for identity in Array(state.peers.keys) { admit(identity, state, socket, renewed: renewed) }
+                case .deskRestored:
+                    state.deskRestored = true
+                    startWaitingReconciliations(state, socket)
                 case .records(let records):
                     for record in records { handleOutbound(record, state, socket) }
                 }
@@ -200,7 +220,7 @@ public final class GatewayServer: Sendable {
         socket.close()
     }
 
-    private func send(_ socket: ZMQSocket, to identity: [UInt8], _ topic: String, _ payload: String) -> Bool {
+    func send(_ socket: ZMQSocket, to identity: [UInt8], _ topic: String, _ payload: String) -> Bool {
         (try? socket.send([identity, Array(topic.utf8), Array(payload.utf8)], dontWait: true)) == true
     }
 
@@ -216,14 +236,18 @@ public final class GatewayServer: Sendable {
             w.add("report_id", reportID)
             w.add("status", status)
             _ = send(socket, to: peer, "report.ack", w.text)
+        case .reconciliation(let result, let peer):
+            reconciled(result, peer: peer, state, socket)
         default:
             break
         }
     }
 
     /// Sends (or resends) a request to the gateway serving its broker, if one is connected.
-    private func transmit(_ requestID: String, _ state: State, _ socket: ZMQSocket) {
-        guard var item = state.outstanding[requestID], let peer = state.routes[item.request.brokerID] else { return }
+    func transmit(_ requestID: String, _ state: State, _ socket: ZMQSocket) {
+        // A broker's requests wait while it is reconciled with its gateway.
+        guard var item = state.outstanding[requestID], let peer = state.routes[item.request.brokerID],
+              state.reconciling[item.request.brokerID] == nil else { return }
         if item.lastSent != nil { resends.add(1, ordering: .relaxed) }
         if send(socket, to: peer, item.request.kind.rawValue, item.payload) {
             let now = Self.now()
@@ -265,9 +289,27 @@ public final class GatewayServer: Sendable {
             return
         }
         state.peers[identity]?.lastHeard = now
+        if peer.isFeed && topic != "heartbeat" {
+            bad("a feed connection sends only heartbeats", identity, socket)
+            return
+        }
         switch topic {
         case "heartbeat":
             break
+        case "reconcile":
+            switch GatewayMessages.reconcilePart(body) {
+            case .success(let part): reconcilePart(part, from: identity, state, socket, logs, now: now)
+            case .failure(let problem): bad("reconcile: \(problem.message)", identity, socket)
+            }
+        case "session":
+            switch GatewayMessages.session(body) {
+            case .success(let session) where peer.brokers.contains(session.brokerID):
+                brokerSession(session.brokerID, active: session.active, reason: session.reason, gatewayID: peer.gatewayID, logs)
+            case .success(let session):
+                bad("session for broker \(session.brokerID), which this gateway does not serve", identity, socket)
+            case .failure(let problem):
+                bad(problem.message, identity, socket)
+            }
         case "ack":
             guard let requestID = body["request_id"]?.stringValue else { bad("ack needs request_id", identity, socket); return }
             // Only the gateway serving the request's broker may settle it.
@@ -319,7 +361,7 @@ public final class GatewayServer: Sendable {
         // A full table first drops the stalest connection that serves no broker, so a flood of
         // hellos that were granted nothing cannot keep a real gateway out.
         if state.peers[identity] == nil && state.peers.count >= Self.maxPeers,
-           let idle = state.peers.values.filter({ $0.brokers.isEmpty }).min(by: { $0.lastHeard < $1.lastHeard }) {
+           let idle = state.peers.values.filter({ $0.brokers.isEmpty && $0.feedBrokers.isEmpty }).min(by: { $0.lastHeard < $1.lastHeard }) {
             state.peers[idle.identity] = nil
         }
         if state.peers[identity] == nil && state.peers.count >= Self.maxPeers {
@@ -328,9 +370,11 @@ public final class GatewayServer: Sendable {
         }
         let gatewayID = hello.gatewayID
         state.peers[identity] = Peer(identity: identity, gatewayID: gatewayID, authorized: authorized, requested: hello.brokerIDs,
-                                     apiType: hello.apiType, brokers: [], lastHeard: now, lastSent: now)
+                                     apiType: hello.apiType, brokers: [], lastHeard: now, lastSent: now, isFeed: hello.isFeed,
+                                     instruments: hello.instruments)
         let (accepted, refused) = admit(identity, state, socket)
-        logger.notice("gateway connected", metadata: ["gateway": "\(gatewayID)", "brokers": "\(accepted)", "refused": "\(refused)",
+        logger.notice(hello.isFeed ? "feed connected" : "gateway connected",
+                      metadata: ["gateway": "\(gatewayID)", "brokers": "\(accepted)", "refused": "\(refused)",
                                                       "authenticated_for": "\(authorized.count)", "peer": "\(peer.address)",
                                                       "curve_key": "\(peer.curveKey ?? "none")"])
         var data = JSONObjectWriter()
@@ -340,17 +384,19 @@ public final class GatewayServer: Sendable {
         data.add("peer", peer.address)
         if let key = peer.curveKey { data.add("curve_key", key) }
         try? logs.insert([SystemLogEntry(component: "gateway", level: .info,
-                                         message: "gateway \(gatewayID) connected for \(accepted.count) live broker(s)",
+                                         message: "\(hello.isFeed ? "feed" : "gateway") \(gatewayID) connected for \(accepted.count) live broker(s)",
                                          data: data.text)])
     }
 
     /// Gateways known at once, at most.
     static let maxPeers = 256
+    /// Credential members that never leave the engine: it alone logs in at the broker.
+    static let engineOnlyCredentials: Set<String> = ["api_secret", "password", "pin", "totp_secret"]
 
     /// The decrypted credentials of `brokers` (those a connection was just granted: it is
     /// authenticated for each), by broker id, and why any could not be opened. Never logged: a
     /// failure is logged with the broker and the cause only.
-    private func opened(_ brokers: [String], _ state: State) -> (JSONObjectWriter, JSONObjectWriter) {
+    func opened(_ brokers: [String], _ state: State) -> (JSONObjectWriter, JSONObjectWriter) {
         var credentials = JSONObjectWriter(), problems = JSONObjectWriter()
         for broker in brokers {
             guard let sealed = state.credentials[broker] else { continue }
@@ -358,8 +404,9 @@ public final class GatewayServer: Sendable {
             if let keyRing {
                 do {
                     if let plain = try CredentialCipher.open(sealed.envelope, ring: keyRing, userID: sealed.userID, brokerID: broker),
-                       case .success(let value) = GatewayMessages.parseObject(plain) {
-                        credentials.add(broker, value: value)
+                       case .success(.object(let members)) = GatewayMessages.parseObject(plain) {
+                        // What only the engine uses (to log in at the broker) stays in it.
+                        credentials.add(broker, value: .object(members.filter { !Self.engineOnlyCredentials.contains($0.0) }))
                         continue
                     }
                     why = "the stored credentials are not a JSON object"
@@ -378,12 +425,16 @@ public final class GatewayServer: Sendable {
     /// Routes a peer's requested brokers that are live to it, answers `welcome`, tells the desk,
     /// and sends what waited for those brokers. Returns the accepted and refused broker ids.
     @discardableResult
-    private func admit(_ identity: [UInt8], _ state: State, _ socket: ZMQSocket) -> (accepted: [String], refused: [String]) {
+    private func admit(_ identity: [UInt8], _ state: State, _ socket: ZMQSocket, renewed: Set<String> = []) -> (accepted: [String], refused: [String]) {
         guard let peer = state.peers[identity] else { return ([], []) }
         var accepted: [String] = [], refused: [String] = []
         for broker in peer.requested {
             let allowed = peer.authorized.contains("*") || peer.authorized.contains(broker.lowercased())
             if allowed, let type = state.liveBrokers[broker], peer.apiType == nil || peer.apiType == type { accepted.append(broker) } else { refused.append(broker) }
+        }
+        if peer.isFeed {
+            admitFeed(peer, accepted: accepted, refused: refused, renewed: renewed, state, socket)
+            return (accepted, refused)
         }
         let newlyAccepted = accepted.filter { !peer.brokers.contains($0) }
         // A broker this connection no longer asks for (a second hello with fewer) is no longer
@@ -395,7 +446,7 @@ public final class GatewayServer: Sendable {
             state.routes[broker] = identity
         }
         state.peers[identity]?.brokers = Set(accepted)
-        if peer.brokers.isEmpty || !newlyAccepted.isEmpty {
+        if peer.brokers.isEmpty || !newlyAccepted.isEmpty || accepted.contains(where: renewed.contains) {
             var welcome = JSONObjectWriter()
             welcome.add("broker_ids", strings: accepted)
             welcome.add("refused_broker_ids", strings: refused)
@@ -406,10 +457,9 @@ public final class GatewayServer: Sendable {
             welcome.add("credential_errors", object: problems)
             _ = send(socket, to: identity, "welcome", welcome.text)
         }
+        // Each broker newly routed here is reconciled before its requests flow.
+        beginReconciliations(newlyAccepted, with: identity, state, socket)
         desk.withLock { $0 }?.setConnectedBrokers(Set(state.routes.keys))
-        for requestID in state.order where newlyAccepted.contains(state.outstanding[requestID]?.request.brokerID ?? "") {
-            transmit(requestID, state, socket)
-        }
         return (accepted, refused)
     }
 
@@ -421,6 +471,7 @@ public final class GatewayServer: Sendable {
                 lost.append(peer)
                 state.peers[identity] = nil
                 for broker in peer.brokers where state.routes[broker] == identity { state.routes[broker] = nil }
+                state.reconciling = state.reconciling.filter { $0.value.identity != identity }
             } else if now &- peer.lastSent >= interval {
                 if send(socket, to: identity, "heartbeat", "{}") { state.peers[identity]?.lastSent = now }
             }
@@ -437,6 +488,7 @@ public final class GatewayServer: Sendable {
             }
         }
         let resendAfter = UInt64(settings.resendIntervalMilliseconds)
+        resendReconcileRequests(state, socket, now: now)
         for requestID in state.order {
             guard let item = state.outstanding[requestID] else { continue }
             if let sent = item.lastSent, now &- sent < resendAfter { continue }
@@ -444,7 +496,7 @@ public final class GatewayServer: Sendable {
         }
     }
 
-    private func bad(_ problem: String, _ identity: [UInt8], _ socket: ZMQSocket) {
+    func bad(_ problem: String, _ identity: [UInt8], _ socket: ZMQSocket) {
         let count = badMessages.add(1, ordering: .relaxed).newValue
         if count <= 10 || count % 1_000 == 0 {
             logger.warning("bad gateway message", metadata: ["problem": "\(problem)", "count": "\(count)"])

@@ -102,6 +102,39 @@ public final class OrderDesk: Sendable {
         }
     }
 
+    // MARK: Reconciliation with live brokers (docs/protocol.md, "Reconciliation")
+
+    /// Restores what was read for live brokers (their fills per instrument, orders ended lately).
+    public func restoreBrokers(_ history: [(brokerID: String, nets: [String: Int64], ended: [DeskOrder])]) {
+        queue.async { [state] in for h in history { state.desk.restoreBroker(h.brokerID, nets: h.nets, ended: h.ended) } }
+    }
+
+    /// A gateway connected for these brokers: their new orders wait until each is reconciled;
+    /// returns the engine's orders at each, for its `reconcile.request`.
+    public func beginReconciliation(_ brokerIDs: [String]) -> [String: [TradingDesk.BrokerOrderRef]] {
+        queue.sync { [state] in
+            var out: [String: [TradingDesk.BrokerOrderRef]] = [:]
+            for broker in brokerIDs {
+                state.desk.beginReconciliation(broker)
+                out[broker] = state.desk.ordersAtBroker(broker)
+            }
+            return out
+        }
+    }
+
+    /// A gateway's whole snapshot of a broker: applied, then stored with what was found
+    /// (`.reconciliation`), which is then answered to the gateway.
+    public func reconcile(_ snapshot: BrokerSnapshot, requestID: String, peer: [UInt8]) {
+        queue.async { [state, writer] in
+            writer.enqueue(state.desk.reconcile(snapshot, requestID: requestID, peer: peer, time: SystemClock().now()))
+        }
+    }
+
+    /// A gateway's word on a broker's session token (`session`).
+    public func setBrokerSession(_ brokerID: String, active: Bool, reason: String?) {
+        queue.async { [state] in state.desk.setBrokerSession(brokerID, active: active, reason: reason) }
+    }
+
     /// Orders still working at the last stop, taken up again (a live PENDING one is resent).
     public func restoreWorking(_ orders: [DeskOrder], running: Set<String>) {
         queue.async { [state, writer] in writer.enqueue(state.desk.restoreWorking(orders, time: SystemClock().now(), running: running)) }

@@ -27,6 +27,9 @@ public final class StrategyRuntime: Sendable {
     public let processes: StrategyServer?
     /// External strategies in the runnable set now (their processes may or may not be connected).
     private let externalIDs = Mutex<Set<String>>([])
+    /// Live brokers whose history the desk holds for reconciliation (nil until start restored
+    /// the working orders: before that, no gateway is reconciled).
+    private let reconcilable = Mutex<Set<String>?>(nil)
     /// Set at stop: a process leaving after it marks nothing running again.
     private let stopped = Atomic<Bool>(false)
 
@@ -73,6 +76,22 @@ public final class StrategyRuntime: Sendable {
             orderDesk.restoreWorking(working, running: Set(pipeline.runningStrategyIDs))
             logger.notice("took up the orders still working at the last stop", metadata: ["orders": "\(working.count)"])
         }
+        // Then what reconciliations compare each live broker with; gateways that said hello
+        // meanwhile are reconciled from here (the desk's queue runs these in order).
+        let live = Set(try DeskState.liveBrokers(config.databaseURL).keys)
+        orderDesk.restoreBrokers(try DeskState.liveBrokerHistory(config.databaseURL, brokerIDs: Array(live), now: SystemClock().now()))
+        reconcilable.withLock { $0 = live }
+        gateway?.deskRestored()
+    }
+
+    /// A broker that turned live on a reload: what reconciling it needs, read before its
+    /// gateway is admitted.
+    private func restoreNewlyLive(_ live: Set<String>, into orderDesk: OrderDesk) throws {
+        guard let known = reconcilable.withLock({ $0 }) else { return }
+        let fresh = live.subtracting(known)
+        guard !fresh.isEmpty else { return }
+        orderDesk.restoreBrokers(try DeskState.liveBrokerHistory(config.databaseURL, brokerIDs: Array(fresh), now: SystemClock().now()))
+        reconcilable.withLock { $0 = known.union(fresh) }
     }
 
     /// What a load applied: the answer of `ctl reload`.
@@ -101,6 +120,7 @@ public final class StrategyRuntime: Sendable {
             orderDesk.configure(risk: try DeskState.riskSettings(config.databaseURL))
             let live = try DeskState.liveBrokers(config.databaseURL)
             orderDesk.configure(liveBrokers: Set(live.keys))
+            try restoreNewlyLive(Set(live.keys), into: orderDesk)
             gateway?.setLiveBrokers(live, credentials: try DeskState.liveBrokerCredentials(config.databaseURL))
             if !live.isEmpty && config.orderControls.algoID == nil {
                 logger.warning("live brokers are configured but orders.algo_id is empty: their orders reach the gateways without an algo id",

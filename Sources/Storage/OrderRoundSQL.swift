@@ -18,6 +18,7 @@ enum OrderRoundSQL {
         var halts: [(String, String)] = []
         var strategyHalts: [(strategyID: String, userID: String, reason: String, breach: String)] = []
         var dayStarts: [(time: Timestamp, lifting: [String])] = []
+        var reconciliations: [Reconciliation] = []
         var events = Array(repeating: [String?](), count: 5)
 
         init(_ round: OrderRound) {
@@ -47,6 +48,8 @@ enum OrderRoundSQL {
                     strategyHalts.append((strategyID, userID, reason, breach))
                 case .dayStart(_, let time, let lifting):
                     dayStarts.append((time, lifting))
+                case .reconciliation(let result, _):
+                    reconciliations.append(result)
                 case .gatewayRequest, .gatewayAck:
                     break
                 case .event:
@@ -111,6 +114,29 @@ enum OrderRoundSQL {
                 SELECT audit_log_append('engine:breaker', NULL, 'halt', user_id, 'strategy',
                                         jsonb_build_object('reason', $3::text, 'strategy_id', $2::text, 'breach', $4::text), NULL) FROM h
                 """, [h.userID, h.strategyID, h.reason, h.breach])
+        }
+        for result in round.reconciliations {
+            // What it found, with what it applied (docs/protocol.md, "Reconciliation").
+            try conn.query("INSERT INTO system_logs (component, log_level, message, data) VALUES ('reconcile', $1, $2, $3::jsonb)",
+                           [result.level, result.summary, result.json()])
+            guard !result.isClean else { continue }
+            // Every strategy trading through the broker: its resolved broker (docs/strategies.md:
+            // the `broker_id` parameter, else the one it first ran with, else its user's only
+            // active broker) or a working order there. Lifted only by an operator's resume.
+            try conn.query("""
+                WITH h AS (
+                    INSERT INTO halts (user_id, strategy_id, reason, source, created_by, breach)
+                    SELECT s.user_id, s.strategy_id, $2, 'breach', 'reconcile', 'reconcile' FROM strategies s
+                    WHERE (lower(coalesce(s.parameters->>'broker_id', s.broker_id::text,
+                                          (SELECT CASE WHEN count(*) = 1 THEN min(b.broker_id::text) END FROM brokers b
+                                           WHERE b.user_id = s.user_id AND b.is_active))) = lower($1)
+                           OR EXISTS (SELECT 1 FROM trades t WHERE t.strategy_id = s.strategy_id AND t.broker_id = $1::uuid
+                                      AND t.status IN ('PENDING', 'OPEN', 'PARTIALLY_FILLED')))
+                      AND NOT EXISTS (SELECT 1 FROM halts x WHERE x.strategy_id = s.strategy_id AND x.resumed_at IS NULL)
+                    RETURNING user_id, strategy_id)
+                SELECT audit_log_append('engine:reconcile', NULL, 'halt', user_id, 'strategy',
+                                        jsonb_build_object('reason', $2::text, 'strategy_id', strategy_id, 'breach', 'reconcile'), NULL) FROM h
+                """, [result.brokerID, result.summary])
         }
         for (userID, reason) in round.halts {
             // The halt and its audit row together (docs/security.md).

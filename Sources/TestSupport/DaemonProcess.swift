@@ -150,12 +150,18 @@ public final class DaemonProcess {
         let deadline = Date().addingTimeInterval(120)
         while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
         if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
+            Glibc.kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
             return nil
         }
         process.waitUntilExit()
         return process.terminationReason == .exit ? process.terminationStatus : nil
+    }
+
+    /// SIGKILL: the daemon ends without a word (a crash, an OOM kill), mid-whatever it was doing.
+    public func kill() {
+        if process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
     }
 
     /// Runs a Python script from Tests/python with arguments; returns its exit status.

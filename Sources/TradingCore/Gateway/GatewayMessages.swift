@@ -108,13 +108,22 @@ public enum GatewayMessages {
         public var brokerIDs: [String]
         public var gatewayID: String
         public var apiType: String?
+        /// A broker's market-data publisher: credentials and instrument tokens, never orders.
+        public var isFeed = false
+        /// A feed's instruments, `EXCHANGE:SYMBOL`.
+        public var instruments: [String] = []
 
-        public init(brokerIDs: [String], gatewayID: String, apiType: String?) {
+        public init(brokerIDs: [String], gatewayID: String, apiType: String?, isFeed: Bool = false, instruments: [String] = []) {
             self.brokerIDs = brokerIDs
             self.gatewayID = gatewayID
             self.apiType = apiType
+            self.isFeed = isFeed
+            self.instruments = instruments
         }
     }
+
+    /// Most instruments one feed `hello` may name (Kite Ticker's limit per connection).
+    public static let maxFeedInstruments = 3_000
 
     /// `funds`: a live account's available cash as its broker reports it (`broker_id`, `cash`:
     /// a number, rupees, at most four decimals).
@@ -144,6 +153,25 @@ public enum GatewayMessages {
         case (.success(let g), .success(let a)): (gatewayID, apiType) = (g, a)
         case (.failure(let problem), _), (_, .failure(let problem)): return .failure(problem)
         }
-        return .success(Hello(brokerIDs: brokers, gatewayID: gatewayID ?? "gateway", apiType: apiType))
+        var isFeed = false
+        switch body["role"] {
+        case nil, .null?: break
+        case .string("gateway")?: break
+        case .string("feed")?: isFeed = true
+        default: return .failure(Problem("role must be gateway or feed"))
+        }
+        var instruments: [String] = []
+        if let list = body["instruments"], !list.isNull {
+            guard isFeed, case .array(let items) = list, items.count <= maxFeedInstruments else {
+                return .failure(Problem("instruments is a feed's list of at most \(maxFeedInstruments) \"EXCHANGE:SYMBOL\""))
+            }
+            for item in items {
+                guard let text = item.stringValue, PrintableText.isIdentifier(text, maxCharacters: 72), text.contains(":") else {
+                    return .failure(Problem("each instrument must be \"EXCHANGE:SYMBOL\""))
+                }
+                instruments.append(text)
+            }
+        }
+        return .success(Hello(brokerIDs: brokers, gatewayID: gatewayID ?? "gateway", apiType: apiType, isFeed: isFeed, instruments: instruments))
     }
 }

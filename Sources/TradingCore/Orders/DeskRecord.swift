@@ -18,6 +18,9 @@ public struct DeskOrder: Sendable, Equatable, Codable {
     /// Charges of its executions so far, and the brokerage part (capped per order), 1/10,000 units.
     public var charges: Int64?
     public var brokerage: Int64?
+    /// A live order's id at its broker, once a report named it (matches the broker's orders to
+    /// the engine's at a reconciliation).
+    public var brokerOrderID: String?
 
     public init(tradeID: String, orderID: String, parentOrderID: String? = nil, intent: OrderIntent, state: OrderState, orderTime: Timestamp,
                 executionTime: Timestamp? = nil, reason: String? = nil, product: Product? = nil, validity: Validity? = nil, instrumentType: String? = nil,
@@ -142,4 +145,8 @@ public enum DeskRecord: Sendable, Equatable, Codable {
     /// A gateway's report is durable (or needed nothing stored): acknowledge it to the gateway
     /// (`peer`, its routing id) so it stops resending; `status` says what became of it.
     case gatewayAck(peer: [UInt8], reportID: String, status: String)
+    /// A live broker was reconciled with its gateway (`peer`): stored as a `system_logs` row (and,
+    /// with differences, a halt of each strategy trading through the broker), then answered
+    /// with `reconcile.done`, after which the broker's requests flow.
+    case reconciliation(Reconciliation, peer: [UInt8])
 }

@@ -75,7 +75,7 @@ extension TradingDesk {
         }
         if isLive(order) {
             // PENDING until the gateway reports the broker took it; durable before it is sent.
-            orders.update(order)
+            keep(order)
             records.append(.order(order))
             records.append(.tradeLog(tradeID: order.tradeID, level: "INFO", message: "sent to gateway: \(why)", data: nil))
             records.append(.event(BusEvent(kind: .order, order: order, time: time)))
@@ -97,7 +97,7 @@ extension TradingDesk {
             fills += venue.onTick(price: i.referencePrice, time: time)
         }
         venues[key] = venue
-        orders.update(order)
+        keep(order)
         for fill in fills {
             records += execute(orderID: fill.orderID, executionID: ids.next(now: fill.time).description, quantity: fill.quantity,
                                price: fill.price, time: fill.time).records

@@ -21,13 +21,15 @@ extension TradingDesk {
     public mutating func onGatewayReport(_ report: GatewayReport, servedBrokers: Set<String>? = nil) -> (outcome: ReportOutcome, records: [DeskRecord]) {
         guard var order = orders[report.orderID], isLive(order) else { return (.unknownOrder, []) }
         if let servedBrokers, !(order.intent.brokerID.map(servedBrokers.contains) ?? false) { return (.unknownOrder, []) }
+        // The broker's id for it, kept for matching at the next reconciliation.
+        if order.brokerOrderID == nil, let brokerOrderID = report.brokerOrderID { order.brokerOrderID = brokerOrderID }
         var records: [DeskRecord] = []
         if order.state.status == .pending && (report.kind == .fill || report.kind == .modified) {
             records += transition(&order, .accepted, message: "accepted by the broker", time: report.time, data: brokerData(report))
         }
         switch report.kind {
         case .accepted:
-            guard order.state.status == .pending else { return (.duplicate, []) }
+            guard order.state.status == .pending else { keep(order); return (.duplicate, []) }
             records += transition(&order, .accepted, message: "accepted by the broker", time: report.time, data: brokerData(report))
         case .rejected:
             let reason = report.reason ?? "rejected by the broker"
@@ -47,13 +49,13 @@ extension TradingDesk {
             guard let execID = report.execID, let quantity = report.quantity, let price = report.price else {
                 return (.refused("a fill needs exec_id, fill_quantity and fill_price"), records)
             }
-            orders.update(order)
+            keep(order)
             let result = execute(orderID: order.orderID, executionID: execID, quantity: quantity, price: price, time: report.time)
             if case .duplicate = result.outcome, records.isEmpty { return (.duplicate, []) }
             return (result.outcome, records + result.records)
         }
+        keep(order)
         if records.isEmpty { return (.duplicate, []) }
-        orders.update(order)
         return (.applied, records)
     }
 
@@ -116,7 +118,11 @@ extension TradingDesk {
         if order.state.status != before {
             records.append(.event(BusEvent(kind: .order, order: order, time: time)))
         }
-        orders.update(order)
+        keep(order)
+        if isLive(order), let broker = order.intent.brokerID {
+            brokers.noteFill(broker: broker, instrument: Self.instrument(order.intent.symbol, order.intent.exchange),
+                             signed: order.intent.side == .buy ? quantity : -quantity)
+        }
         // After the fill's own events, before its bracket: a halt cancels the strategy's other
         // working orders, while the bracket placed next only protects the position.
         records += strategyLossCheck(order.intent, time: time)
@@ -228,7 +234,7 @@ extension TradingDesk {
         order.reason = "modified"
         let records = counted + transition(&order, .modified(quantity: quantity, price: price, triggerPrice: triggerPrice),
                                  message: "modified", time: time)
-        orders.update(order)
+        keep(order)
         return records
     }
 

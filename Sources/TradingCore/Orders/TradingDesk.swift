@@ -32,6 +32,8 @@ public struct TradingDesk: Sendable {
     var strategyDays: [String: StrategyDay] = [:]
     /// The paper venue per instrument ("SYMBOL|EXCHANGE").
     var venues: [String: PaperSimulator] = [:]
+    /// Live brokers: ended orders, fills per instrument, and holds (reconciliation, session).
+    var brokers = BrokerBook()
 
     public var riskSettings: [String: RiskSettings] = [:]
     /// The paper simulator's optional models (off by default).
@@ -158,7 +160,7 @@ public struct TradingDesk: Sendable {
             return nil
         }
         for order in orders where self.orders[order.orderID] == nil {
-            self.orders.update(order)
+            keep(order)
             if let parent = order.parentOrderID { children[parent, default: []].append(order.orderID) }
             if isLive(order) {
                 if order.state.status == .pending && haltReason(order) == nil {
@@ -274,6 +276,13 @@ public struct TradingDesk: Sendable {
         connectedBrokers = brokers
     }
 
+    /// Keeps an order working with its new state, or lets it go once terminal; a live order
+    /// that ended is remembered for the next reconciliation with its broker.
+    mutating func keep(_ order: DeskOrder) {
+        orders.update(order)
+        if order.state.status.isTerminal && isLive(order) { brokers.noteEnded(order) }
+    }
+
     func isLive(_ order: DeskOrder) -> Bool {
         order.intent.brokerID.map { liveBrokers.contains($0) } ?? false
     }
@@ -323,6 +332,9 @@ public struct TradingDesk: Sendable {
         }
         if case .accept = decision, isLive(order), let broker = intent.brokerID, !connectedBrokers.contains(broker) {
             decision = .reject(reason: "halted: no gateway connected for live broker \(broker)")
+        }
+        if case .accept = decision, isLive(order), let broker = intent.brokerID, let hold = brokers.holdReason(broker) {
+            decision = .reject(reason: hold)
         }
         if case .accept = decision, controls.requireAlgoID, isLive(order), (controls.algoID ?? "").isEmpty {
             decision = .reject(reason: "orders.algo_id is not configured: live orders must carry the exchange-approved algo id")
