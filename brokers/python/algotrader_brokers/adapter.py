@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
@@ -71,7 +72,7 @@ class BrokerAdapter(Protocol):
 
 class AdapterWorker:
     """A thread running one adapter's broker calls in the order they were submitted, plus a
-    periodic ``tick`` (the adapter's polling safety net) when it has been idle ``tick_seconds``."""
+    ``tick`` (the adapter's polling safety net) every ``tick_seconds``."""
 
     def __init__(self, name: str, handle: Callable[[str, JSON], None], tick: Callable[[], None],
                  tick_seconds: float) -> None:
@@ -93,18 +94,29 @@ class AdapterWorker:
             self._thread.join(10)
 
     def _run(self) -> None:
+        next_tick = time.monotonic() + self._tick_seconds
         while True:
+            # The tick is due every tick_seconds however busy the queue is: a steady stream of
+            # requests must not starve the poll that catches what the broker's push missed.
             try:
-                item = self._queue.get(timeout=self._tick_seconds)
+                item = self._queue.get(timeout=max(0.0, next_tick - time.monotonic()))
             except queue.Empty:
                 item = ("tick", {})
             if item is None:
                 return
-            kind, message = item
-            try:
+            calls = [item]
+            if item[0] != "tick" and time.monotonic() >= next_tick:
+                calls.insert(0, ("tick", {}))
+            for kind, message in calls:
                 if kind == "tick":
-                    self._tick()
-                else:
-                    self._handle(kind, message)
-            except Exception:  # one bad call must not end the broker's thread
-                log.exception("broker call %s failed", kind)
+                    next_tick = time.monotonic() + self._tick_seconds
+                self._call(kind, message)
+
+    def _call(self, kind: str, message: JSON) -> None:
+        try:
+            if kind == "tick":
+                self._tick()
+            else:
+                self._handle(kind, message)
+        except Exception:  # one bad call must not end the broker's thread
+            log.exception("broker call %s failed", kind)
