@@ -17,6 +17,12 @@ key pair and the engine's public key, by file path (mode 0600, or a systemd cred
     [kite]                           # api_type = "zerodha" only
     root = "https://api.kite.trade"  # Kite Connect REST
     ws_root = "wss://ws.kite.trade"  # Kite Ticker (market data and order updates)
+    poll_seconds = 5.0               # gateway: the order book is read when idle this long
+                                     # (the safety net under the WebSocket's order updates)
+    order_updates = true             # gateway: false polls only (no KiteTicker connection)
+
+    [log]
+    level = "info"                   # debug, info, warning or error (stderr; never secrets)
 
     [feed]                           # publishers only
     publish_bind = "tcp://127.0.0.1:5555"  # a PUB the engine's market_data.connect lists
@@ -55,6 +61,8 @@ class BrokerSection:
 class KiteSection:
     root: str = "https://api.kite.trade"
     ws_root: str = "wss://ws.kite.trade"
+    poll_seconds: float = 5.0
+    order_updates: bool = True
 
 
 @dataclass(frozen=True)
@@ -70,14 +78,17 @@ class ProcessConfig:
     broker: BrokerSection
     kite: KiteSection = field(default_factory=KiteSection)
     feed: FeedSection = field(default_factory=FeedSection)
+    log_level: str = "info"
 
 
 _KNOWN: dict[str, set[str]] = {
     "engine": {"endpoint", "curve_server_public_key_file", "curve_secret_key_file"},
     "broker": {"api_type", "id", "broker_ids"},
-    "kite": {"root", "ws_root"},
+    "kite": {"root", "ws_root", "poll_seconds", "order_updates"},
     "feed": {"publish_bind", "instruments", "stall_seconds"},
+    "log": {"level"},
 }
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 def _string(table: dict[str, Any], section: str, key: str, default: str | None = None) -> str:
@@ -114,12 +125,22 @@ def parse(document: dict[str, Any]) -> ProcessConfig:
     broker_t: dict[str, Any] = document.get("broker", {})
     kite_t: dict[str, Any] = document.get("kite", {})
     feed_t: dict[str, Any] = document.get("feed", {})
+    log_t: dict[str, Any] = document.get("log", {})
     api_type = _string(broker_t, "broker", "api_type")
     if api_type not in API_TYPES:
         raise ConfigError(f"broker.api_type: one of {', '.join(API_TYPES)} is required")
     stall = feed_t.get("stall_seconds", 10.0)
     if isinstance(stall, bool) or not isinstance(stall, (int, float)) or not 0.5 <= float(stall) <= 300:
         raise ConfigError("feed.stall_seconds: a number from 0.5 to 300 is required")
+    poll = kite_t.get("poll_seconds", KiteSection.poll_seconds)
+    if isinstance(poll, bool) or not isinstance(poll, (int, float)) or not 0.2 <= float(poll) <= 300:
+        raise ConfigError("kite.poll_seconds: a number from 0.2 to 300 is required")
+    order_updates = kite_t.get("order_updates", True)
+    if not isinstance(order_updates, bool):
+        raise ConfigError("kite.order_updates: true or false is required")
+    level = _string(log_t, "log", "level", "info")
+    if level not in LOG_LEVELS:
+        raise ConfigError(f"log.level: one of {', '.join(LOG_LEVELS)} is required")
     return ProcessConfig(
         engine=EngineSection(
             endpoint=_string(engine_t, "engine", "endpoint"),
@@ -129,10 +150,12 @@ def parse(document: dict[str, Any]) -> ProcessConfig:
         broker=BrokerSection(api_type=api_type, id=_string(broker_t, "broker", "id"),
                              broker_ids=_strings(broker_t, "broker", "broker_ids", required=True)),
         kite=KiteSection(root=_string(kite_t, "kite", "root", KiteSection.root),
-                         ws_root=_string(kite_t, "kite", "ws_root", KiteSection.ws_root)),
+                         ws_root=_string(kite_t, "kite", "ws_root", KiteSection.ws_root),
+                         poll_seconds=float(poll), order_updates=order_updates),
         feed=FeedSection(publish_bind=_string(feed_t, "feed", "publish_bind", FeedSection.publish_bind),
                          instruments=_strings(feed_t, "feed", "instruments", required=False),
                          stall_seconds=float(stall)),
+        log_level=level,
     )
 
 

@@ -16,6 +16,7 @@ def test_a_minimal_file_gets_kites_documented_endpoints_and_feed_defaults() -> N
     assert config.kite.ws_root == "wss://ws.kite.trade"
     assert config.feed.stall_seconds == 10.0
     assert config.broker.broker_ids == ("b1",)
+    assert (config.kite.poll_seconds, config.kite.order_updates, config.log_level) == (5.0, True, "info")
 
 
 @pytest.mark.parametrize("document, key", [
@@ -25,6 +26,9 @@ def test_a_minimal_file_gets_kites_documented_endpoints_and_feed_defaults() -> N
     ({**MINIMAL, "broker": {"api_type": "zerodha", "id": "x", "broker_ids": []}}, "broker.broker_ids"),
     ({**MINIMAL, "feed": {"stall_seconds": 0}}, "feed.stall_seconds"),
     ({"broker": MINIMAL["broker"]}, "engine.endpoint"),
+    ({**MINIMAL, "kite": {"poll_seconds": 0}}, "kite.poll_seconds"),
+    ({**MINIMAL, "kite": {"order_updates": "yes"}}, "kite.order_updates"),
+    ({**MINIMAL, "log": {"level": "verbose"}}, "log.level"),
 ])
 def test_a_bad_configuration_names_the_key(document: dict[str, object], key: str) -> None:
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
@@ -37,3 +41,12 @@ def test_the_command_exits_78_on_a_bad_file_and_64_on_a_bad_command_line(tmp_pat
     assert main(["gateway", "--config", str(bad)]) == 78
     assert "broker.broker_ids" in capsys.readouterr().err
     assert main(["nonsense", "--config", str(bad)]) == 64
+
+
+def test_the_gateway_exits_78_naming_a_curve_key_file_it_cannot_read(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "gw.toml"
+    config.write_text(f'[engine]\nendpoint = "tcp://127.0.0.1:1"\ncurve_server_public_key_file = "{tmp_path}/none.pub"\n'
+                      f'curve_secret_key_file = "{tmp_path}/none.key"\n'
+                      '[broker]\napi_type = "zerodha"\nid = "x"\nbroker_ids = ["b1"]\n')
+    assert main(["gateway", "--config", str(config)]) == 78
+    assert "engine.curve_" in capsys.readouterr().err
