@@ -17,8 +17,10 @@ Kite's limits (https://kite.trade/docs/connect/v3/websocket/: "You can subscribe
 instruments on a single WebSocket connection ... Single API key can have upto 3 websocket
 connections"): the instruments are split into groups of at most 3,000, one Kite Ticker
 connection each, at most three, so at most 9,000 instruments (more is a configuration error,
-exit 78). The engine's ``hello`` takes at most 3,000 instruments too, so each group has its own
-engine connection (``gateway_id`` = ``broker.id``, or ``broker.id#N`` when there are several).
+exit 78). The engine's ``hello`` takes at most 3,000 instruments too, and at most 64 KiB, so each
+group has its own engine connection (``gateway_id`` = ``broker.id``, or ``broker.id#N`` when
+there are several) and a group ends early when its hello would outgrow 64 KiB (long option
+symbols: about 2,300 of them fill one).
 
 What a published tick is (topic ``tick.<EXCHANGE>.<SYMBOL>``, one JSON object):
 
@@ -99,6 +101,10 @@ QTY_MAX = 10**9
 VOLUME_MAX = 10**15
 OI_MAX = 10**15
 STRING_MAX = {"symbol": 50, "exchange": 20, "src": 64}
+# The engine drops a gateway-socket message over 64 KiB unread (docs/security.md); the margin
+# leaves room for a field the link may add to the hello.
+MAX_HELLO_BYTES = 64 * 1024
+HELLO_MARGIN = 256
 # Ticks the engine has not taken yet wait in libzmq up to this many (about 20 MB of ticks): a
 # pause of the engine's reading is absorbed; beyond it the loss shows as a seq gap.
 SEND_HWM = 100_000
@@ -153,6 +159,28 @@ def parse_instruments(values: tuple[str, ...]) -> list[tuple[str, str]]:
         raise ConfigError(f"feed.instruments: {len(out)} instruments; Kite streams at most {limit} per api key "
                           f"({MAX_CONNECTIONS} connections of {MAX_INSTRUMENTS_PER_CONNECTION})")
     return out
+
+
+def group_instruments(instruments: list[tuple[str, str]], hello: JSON) -> list[list[tuple[str, str]]]:
+    """The instruments in groups, one per Kite connection and engine connection: each at most
+    3,000 (Kite's and the hello's limit) and small enough that its ``hello`` (``hello``, less its
+    ``instruments``, as the engine link sends it) stays within the engine's 64 KiB per message,
+    which long derivative symbols reach before 3,000. More than Kite's 3 groups is ConfigError."""
+    base = len(json.dumps({**hello, "instruments": []}).encode("utf-8")) + HELLO_MARGIN
+    groups: list[list[tuple[str, str]]] = []
+    size = base
+    for exchange, symbol in instruments:
+        cost = len(json.dumps(f"{exchange}:{symbol}").encode("utf-8")) + 2  # the ", " before it
+        if not groups or len(groups[-1]) >= MAX_INSTRUMENTS_PER_CONNECTION or size + cost > MAX_HELLO_BYTES:
+            groups.append([])
+            size = base
+        groups[-1].append((exchange, symbol))
+        size += cost
+    if len(groups) > MAX_CONNECTIONS:
+        raise ConfigError(f"feed.instruments: {len(instruments)} instruments need {len(groups)} connections (at most "
+                          f"{MAX_INSTRUMENTS_PER_CONNECTION} and one 64 KiB hello each); Kite allows "
+                          f"{MAX_CONNECTIONS} per api key")
+    return groups
 
 
 def exact_number(value: Any, *, positive: bool, limit: float, decimals: int = PRICE_DECIMALS) -> float | int | None:
@@ -364,8 +392,10 @@ class KiteFeed:
         self.session = str(uuid.uuid4())
         self.mapper = TickMapper()
         curve = curve_keys(config)
-        groups = [instruments[i:i + MAX_INSTRUMENTS_PER_CONNECTION]
-                  for i in range(0, len(instruments), MAX_INSTRUMENTS_PER_CONNECTION)]
+        # The longest gateway_id a group may get stands in for each (broker.id#N).
+        groups = group_instruments(instruments, {"gateway_id": f"{config.broker.id}#{MAX_CONNECTIONS}",
+                                                 "broker_ids": [self.broker_id], "role": "feed",
+                                                 "api_type": config.broker.api_type})
         self.shards = [Shard(self, i, group) for i, group in enumerate(groups)]
         for shard in self.shards:
             gateway_id = config.broker.id if len(groups) == 1 else f"{config.broker.id}#{shard.index + 1}"
