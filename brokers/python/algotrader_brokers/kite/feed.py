@@ -485,6 +485,10 @@ class KiteFeed:
                 log.warning("%s: the welcome's instrument %r is not one this connection asked for; ignored",
                             shard.name, item)
                 continue
+            if token in tokens:  # a ticker packet names only its token: which of the two would it be?
+                log.warning("%s: the engine gave %s:%s the token of %s:%s; only the first is streamed", shard.name,
+                            exchange, symbol, tokens[token].exchange, tokens[token].symbol)
+                continue
             tokens[token] = Instrument(exchange, symbol, token)
         for name in welcome.unknown_instruments:
             log.warning("%s: %s is not in the engine's instrument master: not streamed", shard.name, name)
