@@ -61,6 +61,9 @@ every such event, every minute and at exit): ``received`` ticks, ``published``, 
 (the next), ``unsubscribed``, ``hwm_dropped``, ``rejected``, ``unknown_tokens``, ``reconnects``,
 ``drops``, ``stalls``, ``gaps``, ``gap_seconds``, ``expired``.
 
+TLS: ``wss://`` is verified (certificate and host name, the system's trusted roots), which the
+SDK's own connect does not do (VerifiedKiteTicker).
+
 Threads: Twisted's reactor (the SDK's) runs in the main thread and owns the tickers and the PUB
 socket; each engine link has its own thread and hands welcomes to the reactor.
 """
@@ -79,9 +82,10 @@ from decimal import Decimal
 from typing import Any, Callable
 
 import zmq
+from autobahn.twisted.websocket import connectWS
 from kiteconnect import KiteTicker
 from twisted.internet import reactor as _reactor
-from twisted.internet import task
+from twisted.internet import ssl, task
 
 from ..config import ConfigError, ProcessConfig
 from ..engine_link import EngineLink, LinkHandler, Welcome, curve_keys
@@ -349,6 +353,20 @@ class SecretFilter(logging.Filter):
         return True
 
 
+class VerifiedKiteTicker(KiteTicker):  # type: ignore[misc]
+    """KiteTicker whose ``wss://`` connection checks the server's certificate and host name
+    against the system's trusted roots. The SDK's own ``connect`` hands Twisted a
+    ``ClientContextFactory``, which verifies nothing, and the access token travels in the
+    handshake's URL: anyone on the path could pose as Kite and take it. Otherwise the SDK's
+    connect, for a reactor that already runs (this process's)."""
+
+    def connect(self, threaded: bool = False, disable_ssl_verification: bool = False, proxy: Any = None) -> None:
+        self._create_connection(self.socket_url, useragent=self._user_agent(), proxy=proxy,
+                                headers={"X-Kite-Version": "3"})
+        context = ssl.optionsForClientTLS(self.factory.host) if self.factory.isSecure else None
+        connectWS(self.factory, contextFactory=context, timeout=self.connect_timeout)
+
+
 class Shard(LinkHandler):
     """One group of at most 3,000 instruments: its engine connection and its Kite Ticker
     connection. Everything but ``on_welcome`` (the link's thread) runs on the reactor."""
@@ -517,8 +535,8 @@ class KiteFeed:
             if shard.open:
                 shard.open = False
                 shard.lost_at = shard.last_message
-        ticker = KiteTicker(shard.api_key, shard.access_token, root=self.ws_root,
-                            reconnect_max_tries=RECONNECT_MAX_TRIES, reconnect_max_delay=RECONNECT_MAX_DELAY)
+        ticker = VerifiedKiteTicker(shard.api_key, shard.access_token, root=self.ws_root,
+                                    reconnect_max_tries=RECONNECT_MAX_TRIES, reconnect_max_delay=RECONNECT_MAX_DELAY)
         shard.ticker, shard.subscribed = ticker, False
 
         def guard(method: Callable[..., None]) -> Callable[..., None]:
