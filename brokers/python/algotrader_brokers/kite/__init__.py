@@ -1,1 +1,0 @@
-"""Zerodha (Kite Connect): the market-data publisher (feed.py) on the official kiteconnect SDK."""
