@@ -170,3 +170,49 @@ def test_the_secret_filter_blanks_the_token_in_messages_and_tracebacks() -> None
         record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed", None, sys.exc_info())
     secrets.filter(record)
     assert record.exc_text is not None and "tok-VERY-SECRET" not in record.exc_text and "[redacted]" in record.exc_text
+
+
+def write_config(path: Any, feed: str, broker_id: str = "kite-main") -> Any:
+    path.write_text('[engine]\nendpoint = "tcp://127.0.0.1:9"\n'
+                    f'[broker]\napi_type = "zerodha"\nid = "{broker_id}"\nbroker_ids = ["b1"]\n[feed]\n{feed}\n')
+    return path
+
+
+@pytest.mark.parametrize("feed, broker_id, named", [
+    ('mode = "ltp"\ninstruments = ["NSE:INFY"]', "kite-main", "feed.mode"),
+    ("instruments = []", "kite-main", "feed.instruments"),
+    ('instruments = ["INFY"]', "kite-main", "feed.instruments"),
+    ("instruments = [" + ", ".join(f'"NSE:S{i}"' for i in range(9001)) + "]", "kite-main", "feed.instruments"),
+    ('instruments = ["NSE:INFY"]', "k" * 65, "broker.id"),
+    ('instruments = ["NSE:INFY"]\npublish_bind = "nonsense://x"', "kite-main", "feed.publish_bind"),
+])
+def test_the_feed_command_exits_78_naming_the_bad_key(tmp_path: Any, capsys: pytest.CaptureFixture[str], feed: str,
+                                                      broker_id: str, named: str) -> None:
+    from algotrader_brokers.__main__ import main
+    assert main(["feed", "--config", str(write_config(tmp_path / "feed.toml", feed, broker_id))]) == 78
+    assert named in capsys.readouterr().err
+
+
+def test_a_welcome_without_the_broker_or_its_credentials_starts_no_stream(tmp_path: Any,
+                                                                           caplog: pytest.LogCaptureFixture) -> None:
+    from algotrader_brokers.config import load
+    from algotrader_brokers.engine_link import Welcome
+    from algotrader_brokers.kite.feed import KiteFeed
+    config = load(write_config(tmp_path / "feed.toml", 'instruments = ["NSE:INFY"]\npublish_bind = "tcp://127.0.0.1:0"'))
+    feed = KiteFeed(config)
+    shard = feed.shards[0]
+    instruments = ({"exchange": "NSE", "symbol": "INFY", "instrument_token": EQUITY.token},)
+    try:
+        for payload in ({"broker_ids": [], "refused_broker_ids": ["b1"]},
+                        {"broker_ids": ["b1"], "credential_errors": {"b1": "sealed under another key"}},
+                        {"broker_ids": ["b1"], "credentials": {"b1": {"api_key": "k"}}},
+                        {"broker_ids": ["b1"], "credentials": {"b1": {"api_key": "k", "access_token": "t-SECRET"}},
+                         "instruments": [], "unknown_instruments": ["NSE:INFY"]}):
+            feed.welcome(shard, Welcome.parse({**payload, "instruments": list(payload.get("instruments", instruments))}))
+            assert shard.ticker is None
+        text = caplog.text
+        assert "did not grant broker b1" in text and "sealed under another key" in text
+        assert "lack api_key or access_token" in text and "NSE:INFY is not in the engine's instrument master" in text
+        assert "t-SECRET" not in text
+    finally:
+        feed.publisher.close()
