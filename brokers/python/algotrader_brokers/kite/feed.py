@@ -55,8 +55,8 @@ message at all (tick or heartbeat) means a stalled stream: it is dropped and rec
 connection is reconnected by the SDK with backoff (0.8 s, rising to 30 s) and resubscribed in
 its mode; the time without data is logged as a gap. An HTTP 403 on connecting (the day's token
 expired or was revoked) stops the retries and tells the engine (``session``, ``expired``,
-docs/protocol.md); the stream returns with the next ``welcome`` carrying a renewed token, and
-the engine is told ``active``. Counters (``status()``, and a ``kite feed status:`` log line at
+docs/protocol.md); the stream returns with the next ``welcome`` carrying a renewed token (the
+refused one is tried again only every 5 minutes), and the engine is told ``active``. Counters (``status()``, and a ``kite feed status:`` log line at
 every such event, every minute and at exit): ``received`` ticks, ``published``, ``seq``
 (the next), ``unsubscribed``, ``hwm_dropped``, ``rejected``, ``unknown_tokens``, ``reconnects``,
 ``drops``, ``stalls``, ``gaps``, ``gap_seconds``, ``expired``.
@@ -120,6 +120,7 @@ FIRST_RETRY_SECONDS = 0.3
 RECONNECT_MAX_DELAY = 30
 RECONNECT_MAX_TRIES = 300
 STATUS_SECONDS = 60.0
+EXPIRED_RETRY_SECONDS = 300.0
 SUBSCRIPTION_POLL_SECONDS = 0.2
 REJECT_LOG_SECONDS = 60.0
 # autobahn's reason for a refused handshake: "WebSocket connection upgrade failed (403 - ...)".
@@ -623,7 +624,10 @@ class KiteFeed:
         if was_open:
             shard.lost_at = shard.last_message
         if HANDSHAKE_403.search(text):
-            ws.stop_retry()  # the same token will not work again: wait for a renewed one
+            # The same token will not work again soon: no retries at the SDK's pace, wait for a
+            # renewed one; still try it again now and then, in case Kite refused it by mistake.
+            ws.stop_retry()
+            shard.retry_call = reactor.callLater(EXPIRED_RETRY_SECONDS, self.connect, shard)
             if not shard.expired:
                 shard.expired = True
                 self.expired += 1
