@@ -28,6 +28,7 @@ key pair and the engine's public key, by file path (mode 0600, or a systemd cred
     publish_bind = "tcp://127.0.0.1:5555"  # a PUB the engine's market_data.connect lists
     instruments = ["NSE:INFY", "NFO:NIFTY26DECFUT"]
     stall_seconds = 10.0             # no tick nor heartbeat for this long: reconnect
+    mode = "full"                    # the broker stream's detail: "full" (depth, exchange time, OI) or "quote"
 """
 from __future__ import annotations
 
@@ -70,6 +71,10 @@ class FeedSection:
     publish_bind: str = "tcp://127.0.0.1:5555"
     instruments: tuple[str, ...] = ()
     stall_seconds: float = 10.0
+    mode: str = "full"
+
+
+FEED_MODES = ("full", "quote")
 
 
 @dataclass(frozen=True)
@@ -85,7 +90,7 @@ _KNOWN: dict[str, set[str]] = {
     "engine": {"endpoint", "curve_server_public_key_file", "curve_secret_key_file"},
     "broker": {"api_type", "id", "broker_ids"},
     "kite": {"root", "ws_root", "poll_seconds", "order_updates"},
-    "feed": {"publish_bind", "instruments", "stall_seconds"},
+    "feed": {"publish_bind", "instruments", "stall_seconds", "mode"},
     "log": {"level"},
 }
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -141,6 +146,9 @@ def parse(document: dict[str, Any]) -> ProcessConfig:
     level = _string(log_t, "log", "level", "info")
     if level not in LOG_LEVELS:
         raise ConfigError(f"log.level: one of {', '.join(LOG_LEVELS)} is required")
+    mode = _string(feed_t, "feed", "mode", FeedSection.mode)
+    if mode not in FEED_MODES:
+        raise ConfigError(f"feed.mode: one of {', '.join(FEED_MODES)} is required")
     return ProcessConfig(
         engine=EngineSection(
             endpoint=_string(engine_t, "engine", "endpoint"),
@@ -154,7 +162,7 @@ def parse(document: dict[str, Any]) -> ProcessConfig:
                          poll_seconds=float(poll), order_updates=order_updates),
         feed=FeedSection(publish_bind=_string(feed_t, "feed", "publish_bind", FeedSection.publish_bind),
                          instruments=_strings(feed_t, "feed", "instruments", required=False),
-                         stall_seconds=float(stall)),
+                         stall_seconds=float(stall), mode=mode),
         log_level=level,
     )
 

@@ -230,11 +230,11 @@ class TickerHub:
 
     def drop(self, how: str = "abort") -> int:
         """Ends every connection: ``abort`` drops TCP without a close frame (a network cut),
-        ``close`` sends a close frame (as at Kite's nightly maintenance)."""
+        ``close`` sends a close frame, code 1000 (as at Kite's nightly maintenance)."""
         count = len(self.connections)
         for connection in list(self.connections):
             if how == "close":
-                connection.sendClose(1001, "going away")
+                connection.sendClose(1000, "going away")  # autobahn lets a server send only 1000 or 3000-4999
             else:
                 connection.transport.abortConnection()
         return count

@@ -1,0 +1,701 @@
+"""Zerodha's market-data publisher: Kite Ticker ticks (the official kiteconnect SDK's
+``KiteTicker``) published to the engine as /work/shared/CONTRACT.md section 1 ticks
+(docs/ingest.md) on a ZeroMQ socket bound at ``[feed] publish_bind``, which the engine's
+``market_data.connect`` lists.
+
+    python -m algotrader_brokers feed --config /etc/algotrader/feed-zerodha-main.toml
+
+Where its inputs come from. The configuration names the instruments (``[feed] instruments``,
+``"EXCHANGE:SYMBOL"``) and nothing secret. The engine owns the instrument master and the
+broker's session: this process connects to the engine's gateway socket like a gateway
+(engine_link.py, ``hello`` with ``role: "feed"`` and the instruments, docs/protocol.md) and the
+``welcome`` gives it the broker's credentials (``api_key``, ``access_token``) and each
+instrument's Kite ``instrument_token``. A later ``welcome`` with a renewed token replaces the
+stream's connection; the token is never logged (SecretFilter blanks it wherever it would show).
+
+Kite's limits (https://kite.trade/docs/connect/v3/websocket/: "You can subscribe for up to 3000
+instruments on a single WebSocket connection ... Single API key can have upto 3 websocket
+connections"): the instruments are split into groups of at most 3,000, one Kite Ticker
+connection each, at most three, so at most 9,000 instruments (more is a configuration error,
+exit 78). The engine's ``hello`` takes at most 3,000 instruments too, and at most 64 KiB, so each
+group has its own engine connection (``gateway_id`` = ``broker.id``, or ``broker.id#N`` when
+there are several) and a group ends early when its hello would outgrow 64 KiB (long option
+symbols: about 2,300 of them fill one).
+
+What a published tick is (topic ``tick.<EXCHANGE>.<SYMBOL>``, one JSON object):
+
+- ``symbol``, ``exchange``: the instrument master's, by the tick's instrument token;
+- ``ts``: integer Unix epoch nanoseconds: Kite's ``exchange_timestamp`` (full mode; whole
+  seconds) when the packet has one, else the time this process received the packet (quote
+  mode has no exchange time);
+- ``price``: ``last_price``, as exactly as Kite sends it (paise, or the segment's unit): a
+  price the engine cannot hold exactly (more than 4 decimals, as a currency quote in 1/10^7
+  rupee could be) or not > 0 (no trade yet) is not published but counted (``rejected``), never
+  rounded;
+- ``volume``: ``volume_traded``, the day's cumulative volume (quote and full modes);
+- ``qty``: what traded since the instrument's previous packet, the rise in ``volume_traded``.
+  Kite's packets are snapshots sent on any change (a depth change repeats the last trade), so
+  publishing ``last_traded_quantity`` on each would count one trade many times in the engine's
+  bars (a bar's volume is the sum of ``qty``). It equals ``last_traded_quantity`` when one trade
+  happened between packets. An instrument's first packet in this run carries
+  ``last_traded_quantity`` (at most the day's volume);
+- ``oi``: open interest (full mode);
+- ``bid``, ``bid_qty``, ``ask``, ``ask_qty``: the best level of the depth (full mode), when
+  that side has one;
+- ``src``: ``broker.id``; ``session``: a new UUID at each start of this process; ``seq``: 0, 1,
+  2, ... over everything this process publishes (every connection), one per message. A tick
+  that finds no subscriber, or the socket at its high-water mark, still takes its ``seq``, so
+  the engine sees what it missed as a gap, as the contract wants loss to be seen.
+
+The socket is an XPUB: it knows when the engine's SUB has subscribed, so ticks are not sent
+into the void before it has (docs/ingest.md); they are counted as ``unsubscribed``.
+
+Connection health: Kite sends a 1-byte heartbeat every second, so ``stall_seconds`` with no
+message at all (tick or heartbeat) means a stalled stream: it is dropped and reconnected. A lost
+connection is reconnected by the SDK with backoff (0.8 s, rising to 30 s) and resubscribed in
+its mode; the time without data is logged as a gap. An HTTP 403 on connecting (the day's token
+expired or was revoked) stops the retries and tells the engine (``session``, ``expired``,
+docs/protocol.md); the stream returns with the next ``welcome`` carrying a renewed token (the
+refused one is tried again only every 5 minutes), and the engine is told ``active``. Counters (``status()``, and a ``kite feed status:`` log line at
+every such event, every minute and at exit): ``received`` ticks, ``published``, ``seq``
+(the next), ``unsubscribed``, ``hwm_dropped``, ``rejected``, ``unknown_tokens``, ``reconnects``,
+``drops``, ``stalls``, ``gaps``, ``gap_seconds``, ``expired``.
+
+TLS: ``wss://`` is verified (certificate and host name, the system's trusted roots), which the
+SDK's own connect does not do (VerifiedKiteTicker).
+
+Threads: Twisted's reactor (the SDK's) runs in the main thread and owns the tickers and the PUB
+socket; each engine link has its own thread and hands welcomes to the reactor.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Callable
+
+import zmq
+from autobahn.twisted.websocket import connectWS
+from kiteconnect import KiteTicker
+from twisted.internet import reactor as _reactor
+from twisted.internet import ssl, task
+
+from ..config import ConfigError, ProcessConfig
+from ..engine_link import EngineLink, LinkHandler, Welcome, curve_keys
+
+log = logging.getLogger(__name__)
+reactor: Any = _reactor  # Twisted types the global reactor as a module; it is an object
+
+JSON = dict[str, Any]
+
+# Kite's documented limits (module docstring).
+MAX_INSTRUMENTS_PER_CONNECTION = 3000
+MAX_CONNECTIONS = 3
+# The contract's bounds (CONTRACT.md section 1, docs/ingest.md).
+PRICE_LIMIT = 10**14          # prices below 10^14 with at most 4 decimals
+PRICE_DECIMALS = 4
+QTY_MAX = 10**9
+VOLUME_MAX = 10**15
+OI_MAX = 10**15
+STRING_MAX = {"symbol": 50, "exchange": 20, "src": 64}
+# The engine drops a gateway-socket message over 64 KiB unread (docs/security.md); the margin
+# leaves room for a field the link may add to the hello.
+MAX_HELLO_BYTES = 64 * 1024
+HELLO_MARGIN = 256
+# Ticks the engine has not taken yet wait in libzmq up to this many (about 20 MB of ticks): a
+# pause of the engine's reading is absorbed; beyond it the loss shows as a seq gap.
+SEND_HWM = 100_000
+# Reconnection: the SDK's factory (Twisted's ReconnectingClientFactory) multiplies its delay by
+# e each attempt; starting from 0.3 s the first retry comes after about 0.8 s, the delay then
+# caps at 30 s (the SDK's minimum cap is 5 s). After the SDK's most retries (300) a new ticker
+# starts over: a publisher never gives up on its stream.
+FIRST_RETRY_SECONDS = 0.3
+RECONNECT_MAX_DELAY = 30
+RECONNECT_MAX_TRIES = 300
+STATUS_SECONDS = 60.0
+EXPIRED_RETRY_SECONDS = 300.0
+SUBSCRIPTION_POLL_SECONDS = 0.2
+REJECT_LOG_SECONDS = 60.0
+# autobahn's reason for a refused handshake: "WebSocket connection upgrade failed (403 - ...)".
+HANDSHAKE_403 = re.compile(r"upgrade failed \(403\b")
+
+
+def _control_free(text: str) -> bool:
+    """No Unicode Cc character (the engine's bad_string, docs/ingest.md)."""
+    return not any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in text)
+
+
+@dataclass(frozen=True)
+class Instrument:
+    exchange: str
+    symbol: str
+    token: int
+
+    @property
+    def topic(self) -> bytes:
+        return f"tick.{self.exchange}.{self.symbol}".encode("utf-8")
+
+
+def parse_instruments(values: tuple[str, ...]) -> list[tuple[str, str]]:
+    """``[feed] instruments`` as (exchange, symbol), in order, without repeats (Kite counts a
+    repeated token against the limit); ConfigError names the key."""
+    seen: set[tuple[str, str]] = set()
+    out: list[tuple[str, str]] = []
+    for value in values:
+        exchange, colon, symbol = value.partition(":")
+        if (not colon or not exchange or not symbol or len(exchange) > STRING_MAX["exchange"]
+                or len(symbol) > STRING_MAX["symbol"] or not _control_free(value)):
+            raise ConfigError(f"feed.instruments: {value!r} is not EXCHANGE:SYMBOL (exchange 1-20, symbol 1-50 "
+                              "characters, no control characters)")
+        if (exchange, symbol) not in seen:
+            seen.add((exchange, symbol))
+            out.append((exchange, symbol))
+    if not out:
+        raise ConfigError("feed.instruments: at least one instrument is required")
+    limit = MAX_INSTRUMENTS_PER_CONNECTION * MAX_CONNECTIONS
+    if len(out) > limit:
+        raise ConfigError(f"feed.instruments: {len(out)} instruments; Kite streams at most {limit} per api key "
+                          f"({MAX_CONNECTIONS} connections of {MAX_INSTRUMENTS_PER_CONNECTION})")
+    return out
+
+
+def group_instruments(instruments: list[tuple[str, str]], hello: JSON) -> list[list[tuple[str, str]]]:
+    """The instruments in groups, one per Kite connection and engine connection: each at most
+    3,000 (Kite's and the hello's limit) and small enough that its ``hello`` (``hello``, less its
+    ``instruments``, as the engine link sends it) stays within the engine's 64 KiB per message,
+    which long derivative symbols reach before 3,000. More than Kite's 3 groups is ConfigError."""
+    base = len(json.dumps({**hello, "instruments": []}).encode("utf-8")) + HELLO_MARGIN
+    groups: list[list[tuple[str, str]]] = []
+    size = base
+    for exchange, symbol in instruments:
+        cost = len(json.dumps(f"{exchange}:{symbol}").encode("utf-8")) + 2  # the ", " before it
+        if not groups or len(groups[-1]) >= MAX_INSTRUMENTS_PER_CONNECTION or size + cost > MAX_HELLO_BYTES:
+            groups.append([])
+            size = base
+        groups[-1].append((exchange, symbol))
+        size += cost
+    if len(groups) > MAX_CONNECTIONS:
+        raise ConfigError(f"feed.instruments: {len(instruments)} instruments need {len(groups)} connections (at most "
+                          f"{MAX_INSTRUMENTS_PER_CONNECTION} and one 64 KiB hello each); Kite allows "
+                          f"{MAX_CONNECTIONS} per api key")
+    return groups
+
+
+def exact_number(value: Any, *, positive: bool, limit: float, decimals: int = PRICE_DECIMALS) -> float | int | None:
+    """``value`` if the engine stores it exactly as JSON writes it (a finite number in range with
+    at most ``decimals`` decimals), else None. The SDK divides Kite's integer prices by the
+    segment's divisor; the float's shortest repr (what json writes) is that exact decimal."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if not (value > 0 if positive else value >= 0) or value >= limit:
+        return None
+    if isinstance(value, float):
+        exponent = Decimal(repr(value)).as_tuple().exponent
+        if isinstance(exponent, int) and exponent < -decimals:
+            return None
+    return value
+
+
+def _count(value: Any, maximum: int) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= maximum:
+        return value
+    return None
+
+
+def exchange_time_ns(value: Any) -> int | None:
+    """Kite's exchange timestamp in epoch nanoseconds, or None when the packet has none. The SDK
+    makes ``datetime.fromtimestamp(seconds)`` (naive local time); ``timestamp()`` inverts it
+    exactly, folds included (PEP 495). Epoch 0 is Kite's "no time"."""
+    if isinstance(value, datetime):
+        seconds = round(value.timestamp())
+        if seconds > 0:
+            return seconds * 1_000_000_000
+    return None
+
+
+class TickMapper:
+    """Kite ticks as the SDK parses them -> contract ticks (less ``src``, ``session`` and
+    ``seq``, which the Publisher stamps). Keeps each instrument's last volume for ``qty``."""
+
+    def __init__(self) -> None:
+        self._volume: dict[int, int] = {}
+
+    def map(self, raw: JSON, instrument: Instrument, received_ns: int) -> tuple[JSON | None, str]:
+        """(tick, "") or (None, why it cannot be published)."""
+        last_price = raw.get("last_price")
+        price = exact_number(last_price, positive=True, limit=PRICE_LIMIT)
+        if price is None:
+            return None, "no_price" if not last_price else "inexact_price"
+        tick: JSON = {"symbol": instrument.symbol, "exchange": instrument.exchange,
+                      "ts": exchange_time_ns(raw.get("exchange_timestamp")) or received_ns, "price": price}
+        volume = _count(raw.get("volume_traded"), VOLUME_MAX)
+        if volume is not None:  # not in index packets
+            tick["volume"] = volume
+            qty = self._traded(instrument.token, volume, raw.get("last_traded_quantity"))
+            if qty <= QTY_MAX:
+                tick["qty"] = qty
+            else:
+                log.warning("%s:%s: %d traded since the previous packet is over qty's 10^9; qty left out",
+                            instrument.exchange, instrument.symbol, qty)
+        oi = _count(raw.get("oi"), OI_MAX)
+        if oi is not None:
+            tick["oi"] = oi
+        depth = raw.get("depth")
+        if isinstance(depth, dict):
+            for side, name in (("buy", "bid"), ("sell", "ask")):
+                levels = depth.get(side)
+                best = levels[0] if isinstance(levels, list) and levels and isinstance(levels[0], dict) else {}
+                best_price = exact_number(best.get("price"), positive=True, limit=PRICE_LIMIT)
+                if best_price is None:  # an empty side is zeros in Kite's packet
+                    continue
+                tick[name] = best_price
+                size = _count(best.get("quantity"), QTY_MAX)
+                if size is not None:
+                    tick[f"{name}_qty"] = size
+        return tick, ""
+
+    def _traded(self, token: int, volume: int, last_traded_quantity: Any) -> int:
+        before = self._volume.get(token)
+        self._volume[token] = volume
+        if before is not None and volume >= before:
+            return volume - before
+        # First packet of the run, or the volume restarted (a new trading day).
+        last = _count(last_traded_quantity, QTY_MAX) or 0
+        return min(last, volume)
+
+
+class Publisher:
+    """The XPUB at ``publish_bind``; stamps ``src``, ``session`` and ``seq``. Used from one
+    thread only (the reactor's): ZeroMQ sockets are not thread-safe."""
+
+    def __init__(self, bind: str, src: str, session: str, context: zmq.Context[Any] | None = None) -> None:
+        self.src, self.session = src, session
+        self.next_seq = 0
+        self.published = self.unsubscribed = self.hwm_dropped = 0
+        self._prefixes: set[bytes] = set()
+        self._sock: zmq.Socket[bytes] = (context or zmq.Context.instance()).socket(zmq.XPUB)
+        self._sock.setsockopt(zmq.SNDHWM, SEND_HWM)
+        # At the high-water mark a plain (X)PUB drops without a word; NODROP makes send say so,
+        # and the tick is counted (its seq is spent: the engine logs the gap).
+        self._sock.setsockopt(zmq.XPUB_NODROP, 1)
+        self._sock.setsockopt(zmq.LINGER, 1000)
+        self._sock.bind(bind)
+
+    def poll_subscriptions(self) -> None:
+        """Reads the subscriptions that arrived. Without XPUB_VERBOSE, a prefix arrives when its
+        first subscriber subscribes and leaves with its last one."""
+        while True:
+            try:
+                message = self._sock.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            if not message:
+                continue
+            prefix = message[1:]
+            if message[0] == 1 and prefix not in self._prefixes:
+                self._prefixes.add(prefix)
+                log.info("a subscriber joined (prefix %r)", prefix.decode("utf-8", "replace"))
+            elif message[0] == 0 and prefix in self._prefixes:
+                self._prefixes.discard(prefix)
+                log.warning("the last subscriber of prefix %r left", prefix.decode("utf-8", "replace"))
+
+    def publish(self, topic: bytes, tick: JSON) -> None:
+        self.poll_subscriptions()
+        tick["src"], tick["session"], tick["seq"] = self.src, self.session, self.next_seq
+        self.next_seq += 1
+        if not any(topic.startswith(prefix) for prefix in self._prefixes):
+            self.unsubscribed += 1
+            return
+        body = json.dumps(tick, separators=(",", ":"), allow_nan=False).encode("utf-8")
+        try:
+            self._sock.send_multipart([topic, body], flags=zmq.NOBLOCK)
+            self.published += 1
+        except zmq.Again:
+            self.hwm_dropped += 1
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+class SecretFilter(logging.Filter):
+    """Blanks the secrets it was given out of every record a handler writes (messages and
+    tracebacks alike), whichever library logs them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: set[str] = set()
+
+    def add(self, secret: str) -> None:
+        if len(secret) >= 4:
+            self.secrets.add(secret)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self.secrets:
+            return True
+        message = record.getMessage()
+        if any(s in message for s in self.secrets):
+            for secret in self.secrets:
+                message = message.replace(secret, "[redacted]")
+            record.msg, record.args = message, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            for secret in self.secrets:
+                record.exc_text = record.exc_text.replace(secret, "[redacted]")
+        return True
+
+
+class VerifiedKiteTicker(KiteTicker):  # type: ignore[misc]
+    """KiteTicker whose ``wss://`` connection checks the server's certificate and host name
+    against the system's trusted roots. The SDK's own ``connect`` hands Twisted a
+    ``ClientContextFactory``, which verifies nothing, and the access token travels in the
+    handshake's URL: anyone on the path could pose as Kite and take it. Otherwise the SDK's
+    connect, for a reactor that already runs (this process's)."""
+
+    def connect(self, threaded: bool = False, disable_ssl_verification: bool = False, proxy: Any = None) -> None:
+        self._create_connection(self.socket_url, useragent=self._user_agent(), proxy=proxy,
+                                headers={"X-Kite-Version": "3"})
+        context = ssl.optionsForClientTLS(self.factory.host) if self.factory.isSecure else None
+        connectWS(self.factory, contextFactory=context, timeout=self.connect_timeout)
+
+
+class Shard(LinkHandler):
+    """One group of at most 3,000 instruments: its engine connection and its Kite Ticker
+    connection. Everything but ``on_welcome`` (the link's thread) runs on the reactor."""
+
+    def __init__(self, feed: "KiteFeed", index: int, instruments: list[tuple[str, str]]) -> None:
+        self.feed, self.index, self.instruments = feed, index, instruments
+        self.link: EngineLink | None = None
+        self.tokens: dict[int, Instrument] = {}
+        self.api_key = ""
+        self.access_token = ""
+        self.ticker: Any = None
+        self.subscribed = False     # this ticker subscribed once; later opens the SDK resubscribes
+        self.ever_open = False      # any ticker of this shard was open once: a later open is a reconnect
+        self.open = False
+        self.last_message = 0.0
+        self.lost_at: float | None = None  # when data stopped, until it resumes
+        self.expired = False
+        self.retry_call: Any = None
+
+    @property
+    def name(self) -> str:
+        return f"connection {self.index + 1}"
+
+    def on_welcome(self, welcome: Welcome) -> None:
+        reactor.callFromThread(self.feed.welcome, self, welcome)
+
+
+class KiteFeed:
+    def __init__(self, config: ProcessConfig, secrets: SecretFilter | None = None,
+                 status_seconds: float = STATUS_SECONDS) -> None:
+        src = config.broker.id
+        if not 1 <= len(src) <= STRING_MAX["src"] or not _control_free(src):
+            raise ConfigError("broker.id: the feed's src must be 1-64 characters without control characters")
+        instruments = parse_instruments(config.feed.instruments)
+        self.broker_id = config.broker.broker_ids[0]
+        self.mode = config.feed.mode
+        self.ws_root = config.kite.ws_root
+        self.stall_seconds = config.feed.stall_seconds
+        self.status_seconds = status_seconds
+        self.secrets = secrets or SecretFilter()
+        self.session = str(uuid.uuid4())
+        self.mapper = TickMapper()
+        curve = curve_keys(config)
+        # The longest gateway_id a group may get stands in for each (broker.id#N).
+        groups = group_instruments(instruments, {"gateway_id": f"{config.broker.id}#{MAX_CONNECTIONS}",
+                                                 "broker_ids": [self.broker_id], "role": "feed",
+                                                 "api_type": config.broker.api_type})
+        self.shards = [Shard(self, i, group) for i, group in enumerate(groups)]
+        for shard in self.shards:
+            gateway_id = config.broker.id if len(groups) == 1 else f"{config.broker.id}#{shard.index + 1}"
+            shard.link = EngineLink(config.engine.endpoint, gateway_id=gateway_id, broker_ids=(self.broker_id,),
+                                    handler=shard, api_type=config.broker.api_type, role="feed",
+                                    instruments=[f"{e}:{s}" for e, s in shard.instruments], curve=curve)
+        self.publish_bind = config.feed.publish_bind
+        self.publisher = Publisher(self.publish_bind, src, self.session)
+        self.received = self.unknown_tokens = self.reconnects = self.drops = self.stalls = 0
+        self.gaps = self.expired = 0
+        self.gap_seconds = 0.0
+        self.rejected: dict[str, int] = {}
+        self._reject_logged: dict[str, float] = {}
+        self._loops: list[task.LoopingCall] = []
+
+    # -- life ---------------------------------------------------------------------------------
+    def start(self) -> None:
+        log.info("kite feed: session %s, %d instrument(s) in %d connection(s), %s mode, publishing on %s",
+                 self.session, sum(len(s.instruments) for s in self.shards), len(self.shards), self.mode,
+                 self.publish_bind)
+        for shard in self.shards:
+            assert shard.link is not None
+            shard.link.start()
+        for call, seconds in ((self.check_stalls, min(0.25, self.stall_seconds / 4)),
+                              (self.publisher.poll_subscriptions, SUBSCRIPTION_POLL_SECONDS),
+                              (lambda: self.log_status("every minute"), self.status_seconds)):
+            loop = task.LoopingCall(call)
+            loop.start(seconds, now=False)
+            self._loops.append(loop)
+
+    def stop(self) -> None:
+        for loop in self._loops:
+            if loop.running:
+                loop.stop()
+        for shard in self.shards:
+            if shard.retry_call is not None and shard.retry_call.active():
+                shard.retry_call.cancel()
+            if shard.ticker is not None:
+                shard.ticker.close(1000, "publisher stopping")
+            if shard.link is not None:
+                shard.link.stop()
+        self.log_status("stopping")
+        self.publisher.close()
+
+    # -- engine ---------------------------------------------------------------------------------
+    def welcome(self, shard: Shard, welcome: Welcome) -> None:
+        """A welcome for ``shard`` (reactor thread): (re)connect its stream when what it needs
+        changed (the token, the instrument tokens) or the old token had been refused."""
+        if self.broker_id not in welcome.broker_ids:
+            log.error("%s: the engine did not grant broker %s (not live, inactive, or not one this connection "
+                      "is authenticated for); waiting for another welcome", shard.name, self.broker_id)
+            return
+        credentials = welcome.credentials.get(self.broker_id)
+        if credentials is None:
+            log.error("%s: no credentials for broker %s in the welcome: %s", shard.name, self.broker_id,
+                      welcome.credential_errors.get(self.broker_id, "none sent"))
+            return
+        api_key, access_token = credentials.get("api_key"), credentials.get("access_token")
+        if not isinstance(api_key, str) or not api_key or not isinstance(access_token, str) or not access_token:
+            log.error("%s: broker %s's credentials lack api_key or access_token (has today's login been done?)",
+                      shard.name, self.broker_id)
+            return
+        self.secrets.add(access_token)
+        tokens = self._tokens(shard, welcome)
+        if not tokens:
+            log.error("%s: the engine's instrument master has none of this connection's instruments", shard.name)
+            return
+        if shard.expired and access_token == shard.access_token:
+            # The refused token again (an engine that restarted says welcome anew): do not
+            # knock on Kite with it, but make sure this engine knows.
+            self._session(shard, "expired")
+            return
+        if (shard.ticker is not None and not shard.expired and (api_key, access_token) ==
+                (shard.api_key, shard.access_token) and tokens == shard.tokens):
+            log.info("%s: welcome again, nothing changed for the stream", shard.name)
+            return
+        shard.api_key, shard.access_token, shard.tokens = api_key, access_token, tokens
+        self.connect(shard)
+
+    def _tokens(self, shard: Shard, welcome: Welcome) -> dict[int, Instrument]:
+        wanted = set(shard.instruments)
+        tokens: dict[int, Instrument] = {}
+        for item in welcome.instruments:
+            exchange, symbol, token = item.get("exchange"), item.get("symbol"), item.get("instrument_token")
+            if (not isinstance(exchange, str) or not isinstance(symbol, str) or isinstance(token, bool)
+                    or not isinstance(token, int) or not 0 < token < 2**32 or (exchange, symbol) not in wanted):
+                log.warning("%s: the welcome's instrument %r is not one this connection asked for; ignored",
+                            shard.name, item)
+                continue
+            if token in tokens:  # a ticker packet names only its token: which of the two would it be?
+                log.warning("%s: the engine gave %s:%s the token of %s:%s; only the first is streamed", shard.name,
+                            exchange, symbol, tokens[token].exchange, tokens[token].symbol)
+                continue
+            tokens[token] = Instrument(exchange, symbol, token)
+        for name in welcome.unknown_instruments:
+            log.warning("%s: %s is not in the engine's instrument master: not streamed", shard.name, name)
+        answered = {f"{i.exchange}:{i.symbol}" for i in tokens.values()} | set(welcome.unknown_instruments)
+        for exchange, symbol in shard.instruments:
+            if f"{exchange}:{symbol}" not in answered:
+                log.warning("%s: the welcome gave no token for %s:%s: not streamed", shard.name, exchange, symbol)
+        return tokens
+
+    def _session(self, shard: Shard, status: str, reason: str | None = None) -> None:
+        payload: JSON = {"broker_id": self.broker_id, "status": status}
+        if reason:
+            payload["reason"] = reason
+        assert shard.link is not None
+        shard.link.send("session", payload)
+
+    # -- Kite -----------------------------------------------------------------------------------
+    def connect(self, shard: Shard) -> None:
+        """A new KiteTicker for ``shard`` with its current token (the old one, if any, closed)."""
+        if shard.retry_call is not None and shard.retry_call.active():
+            shard.retry_call.cancel()
+        shard.retry_call = None
+        if shard.ticker is not None:
+            old, shard.ticker = shard.ticker, None
+            old.close(1000, "replaced")
+            if shard.open:
+                shard.open = False
+                shard.lost_at = shard.last_message
+        ticker = VerifiedKiteTicker(shard.api_key, shard.access_token, root=self.ws_root,
+                                    reconnect_max_tries=RECONNECT_MAX_TRIES, reconnect_max_delay=RECONNECT_MAX_DELAY)
+        shard.ticker, shard.subscribed = ticker, False
+
+        def guard(method: Callable[..., None]) -> Callable[..., None]:
+            # Callbacks of a ticker this shard has replaced are ignored; a bug in one is logged
+            # and the stream goes on.
+            def call(ws: Any, *args: Any) -> None:
+                if ws is not shard.ticker:
+                    return
+                try:
+                    method(shard, ws, *args)
+                except Exception:
+                    log.exception("%s: %s failed", shard.name, method.__name__)
+            return call
+
+        ticker.on_connect = guard(self.on_connect)
+        ticker.on_open = guard(self.on_open)
+        ticker.on_message = guard(self.on_message)
+        ticker.on_ticks = guard(self.on_ticks)
+        ticker.on_close = guard(self.on_close)
+        ticker.on_error = guard(self.on_error)
+        ticker.on_noreconnect = guard(self.on_noreconnect)
+        log.info("%s: connecting to Kite Ticker for %d instrument(s)", shard.name, len(shard.tokens))
+        ticker.connect()  # the reactor runs already: this only starts connecting
+        ticker.factory.initialDelay = ticker.factory.delay = FIRST_RETRY_SECONDS
+
+    def on_connect(self, shard: Shard, ws: Any, response: Any) -> None:
+        if shard.expired:
+            shard.expired = False
+            log.info("%s: Kite accepted the renewed token; telling the engine the session is active", shard.name)
+            self._session(shard, "active")
+
+    def on_open(self, shard: Shard, ws: Any) -> None:
+        now = time.monotonic()
+        tokens = sorted(shard.tokens)
+        if not shard.subscribed:
+            ws.subscribe(tokens)
+            ws.set_mode(self.mode, tokens)
+            shard.subscribed = True
+            log.info("%s: subscribed %d instrument(s) in %s mode", shard.name, len(tokens), self.mode)
+        else:  # KiteTicker._on_open has resubscribed every token in its mode before calling us
+            log.info("%s: reconnected; the SDK resubscribed %d instrument(s) in %s mode", shard.name,
+                     len(ws.subscribed_tokens), self.mode)
+        if shard.ever_open:
+            self.reconnects += 1
+        shard.ever_open = shard.open = True
+        shard.last_message = now
+        if shard.lost_at is not None:
+            gap = now - shard.lost_at
+            self.gaps += 1
+            self.gap_seconds += gap
+            shard.lost_at = None
+            log.warning("%s: data resumes after a gap of %.1f s (ticks in it were not sent by Kite)", shard.name, gap)
+        self.log_status("connected")
+
+    def on_message(self, shard: Shard, ws: Any, payload: bytes, is_binary: bool) -> None:
+        shard.last_message = time.monotonic()  # ticks, heartbeats and text alike prove the stream alive
+
+    def on_ticks(self, shard: Shard, ws: Any, ticks: list[JSON]) -> None:
+        received_ns = time.time_ns()
+        for raw in ticks:
+            self.received += 1
+            token = raw.get("instrument_token")
+            instrument = shard.tokens.get(token) if isinstance(token, int) else None
+            if instrument is None:
+                self.unknown_tokens += 1
+                continue
+            tick, why = self.mapper.map(raw, instrument, received_ns)
+            if tick is None:
+                self._reject(instrument, why)
+                continue
+            self.publisher.publish(instrument.topic, tick)
+
+    def _reject(self, instrument: Instrument, why: str) -> None:
+        self.rejected[why] = self.rejected.get(why, 0) + 1
+        now = time.monotonic()
+        if now - self._reject_logged.get(why, -REJECT_LOG_SECONDS) >= REJECT_LOG_SECONDS:
+            self._reject_logged[why] = now
+            log.warning("a tick of %s:%s not published (%s; %d so far; logged at most once a minute)",
+                        instrument.exchange, instrument.symbol, why, self.rejected[why])
+
+    def on_close(self, shard: Shard, ws: Any, code: Any, reason: Any) -> None:
+        text = str(reason)
+        was_open, shard.open = shard.open, False
+        if was_open:
+            shard.lost_at = shard.last_message
+        if HANDSHAKE_403.search(text):
+            # The same token will not work again soon: no retries at the SDK's pace, wait for a
+            # renewed one; still try it again now and then, in case Kite refused it by mistake.
+            ws.stop_retry()
+            shard.retry_call = reactor.callLater(EXPIRED_RETRY_SECONDS, self.connect, shard)
+            if not shard.expired:
+                shard.expired = True
+                self.expired += 1
+                log.error("%s: Kite refused the access token (HTTP 403: expired or revoked); told the engine, "
+                          "waiting for a welcome with a renewed token", shard.name)
+                self._session(shard, "expired", "Kite Ticker refused the access token (HTTP 403)")
+                self.log_status("token refused")
+            return
+        if was_open:
+            self.drops += 1
+            log.warning("%s: Kite Ticker connection lost (%s: %s); reconnecting", shard.name, code, text)
+            self.log_status("connection lost")
+
+    def on_error(self, shard: Shard, ws: Any, code: Any, reason: Any) -> None:
+        if code == 0:  # a text error from Kite (the SDK's code 0), e.g. a subscription refused
+            log.warning("%s: Kite Ticker says: %s", shard.name, reason)
+
+    def on_noreconnect(self, shard: Shard, ws: Any) -> None:
+        log.error("%s: the SDK gave up reconnecting; starting a new connection in %d s", shard.name,
+                  RECONNECT_MAX_DELAY)
+        shard.retry_call = reactor.callLater(RECONNECT_MAX_DELAY, self.connect, shard)
+
+    def check_stalls(self) -> None:
+        now = time.monotonic()
+        for shard in self.shards:
+            if shard.open and now - shard.last_message > self.stall_seconds:
+                self.stalls += 1
+                shard.open = False
+                shard.lost_at = shard.last_message
+                log.warning("%s: nothing from Kite (no tick, no heartbeat) for %.1f s: stalled; dropping the "
+                            "connection to reconnect", shard.name, now - shard.last_message)
+                ws = shard.ticker.ws if shard.ticker is not None else None
+                if ws is not None:
+                    ws.dropConnection(abort=True)  # the SDK's factory then reconnects with backoff
+                self.log_status("stalled")
+
+    # -- counters -------------------------------------------------------------------------------
+    def status(self) -> dict[str, int | float]:
+        p = self.publisher
+        return {"connections": len(self.shards), "open": sum(s.open for s in self.shards),
+                "received": self.received, "published": p.published, "seq": p.next_seq,
+                "unsubscribed": p.unsubscribed, "hwm_dropped": p.hwm_dropped,
+                "rejected": sum(self.rejected.values()), "unknown_tokens": self.unknown_tokens,
+                "reconnects": self.reconnects, "drops": self.drops, "stalls": self.stalls, "gaps": self.gaps,
+                "gap_seconds": round(self.gap_seconds, 1), "expired": self.expired}
+
+    def log_status(self, why: str) -> None:
+        fields = " ".join(f"{k}={v}" for k, v in self.status().items())
+        log.info("kite feed status: %s session=%s (%s)", fields, self.session, why)
+
+
+def main(config: ProcessConfig) -> int:
+    """Runs the publisher until SIGTERM or SIGINT; 78 on a bad configuration (the key named)."""
+    logging.basicConfig(level=config.log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    secrets = SecretFilter()
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(secrets)
+    try:
+        feed = KiteFeed(config, secrets)
+    except ConfigError as error:
+        print(f"algotrader_brokers: bad configuration: {error}", file=sys.stderr)
+        return 78
+    except zmq.ZMQError as error:
+        print(f"algotrader_brokers: feed.publish_bind: cannot bind {config.feed.publish_bind}: {error}",
+              file=sys.stderr)
+        return 69 if error.errno == zmq.EADDRINUSE else 78  # a busy port may free itself; a bad endpoint not
+    reactor.callWhenRunning(feed.start)
+    reactor.addSystemEventTrigger("before", "shutdown", feed.stop)
+    reactor.run()  # Twisted's SIGTERM and SIGINT handlers stop it; feed.stop runs first
+    return 0
