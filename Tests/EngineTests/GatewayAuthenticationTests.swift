@@ -34,12 +34,23 @@ struct GatewayAuthenticationTests {
             try send("hello", w)
         }
 
-        /// The next message of `topic` within `seconds` (heartbeats and others skipped).
+        /// The next message of `topic` within `seconds` (heartbeats and others skipped). A
+        /// `reconcile.request` on the way is answered: this broker account holds nothing yet.
         func next(_ topic: String, within seconds: Double) throws -> JSONValue? {
             let deadline = Date().addingTimeInterval(seconds)
             while Date() < deadline {
                 guard let frames = try socket.receive(), frames.count == 2 else { continue }
-                if String(decoding: frames[0], as: UTF8.self) == topic { return try JSONValue.parse(frames[1]) }
+                let kind = String(decoding: frames[0], as: UTF8.self)
+                if kind == topic { return try JSONValue.parse(frames[1]) }
+                if kind == "reconcile.request" {
+                    let request = try JSONValue.parse(frames[1])
+                    var answer = JSONObjectWriter()
+                    answer.add("request_id", request["request_id"]?.stringValue ?? "")
+                    answer.add("broker_id", request["broker_id"]?.stringValue ?? "")
+                    answer.add("part", 1)
+                    answer.add("parts", 1)
+                    try send("reconcile", answer)
+                }
             }
             return nil
         }
@@ -90,6 +101,8 @@ struct GatewayAuthenticationTests {
             return hello != nil
         }
         #expect(hello?[0] == "uid:\(getuid())", "\(String(describing: hello))")
+        // Orders for his broker flow once it is reconciled (until then they are rejected).
+        #expect(try bobGateway.next("reconcile.done", within: 10)?["status"]?.stringValue == "clean")
         #expect(try DaemonProcess.python("publish_price_path.py", [daemon.feed, "RELIANCE", "NSE", "3000", "7", "\(dir)/prices.json"]) == 0)
         let order = try #require(try bobGateway.next("order.new", within: 20), "bob's strategy placed a live order")
         let orderID = try #require(order["order_id"]?.stringValue)
