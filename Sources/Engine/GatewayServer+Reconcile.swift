@@ -133,10 +133,9 @@ extension GatewayServer {
 
     /// A feed connection: welcomed with its brokers' credentials and its instruments' tokens,
     /// never routed (docs/protocol.md).
-    func admitFeed(_ peer: Peer, accepted: [String], refused: [String], renewed: Set<String>, _ state: State, _ socket: ZMQSocket) {
-        let newly = accepted.filter { !peer.feedBrokers.contains($0) }
-        state.peers[peer.identity]?.feedBrokers = Set(accepted)
-        guard peer.feedBrokers.isEmpty || !newly.isEmpty || accepted.contains(where: renewed.contains) else { return }
+    /// The `welcome` a gateway and a feed both get: the brokers granted and refused, the
+    /// heartbeat timing and the granted brokers' credentials (docs/protocol.md).
+    func welcome(accepted: [String], refused: [String], _ state: State) -> JSONObjectWriter {
         var welcome = JSONObjectWriter()
         welcome.add("broker_ids", strings: accepted)
         welcome.add("refused_broker_ids", strings: refused)
@@ -145,6 +144,14 @@ extension GatewayServer {
         let (credentials, problems) = opened(accepted, state)
         welcome.add("credentials", object: credentials)
         welcome.add("credential_errors", object: problems)
+        return welcome
+    }
+
+    func admitFeed(_ peer: Peer, accepted: [String], refused: [String], renewed: Set<String>, _ state: State, _ socket: ZMQSocket) {
+        let newly = accepted.filter { !peer.feedBrokers.contains($0) }
+        state.peers[peer.identity]?.feedBrokers = Set(accepted)
+        guard peer.feedBrokers.isEmpty || !newly.isEmpty || accepted.contains(where: renewed.contains) else { return }
+        var welcome = welcome(accepted: accepted, refused: refused, state)
         var found: [(exchange: String, symbol: String, token: Int64)] = [], unknown = peer.instruments
         if !accepted.isEmpty && !peer.instruments.isEmpty {
             do {

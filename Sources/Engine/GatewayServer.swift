@@ -66,7 +66,7 @@ public final class GatewayServer: Sendable {
 
     private let security: SocketSecurity?
     /// Opens live brokers' credentials for their gateways; nil when the engine has no key.
-    private let keyRing: CredentialKeyRing?
+    let keyRing: CredentialKeyRing?
     private let service = ServiceThread()
     private let wake = WakePipe()
 
@@ -390,38 +390,6 @@ public final class GatewayServer: Sendable {
 
     /// Gateways known at once, at most.
     static let maxPeers = 256
-    /// Credential members that never leave the engine: it alone logs in at the broker.
-    static let engineOnlyCredentials: Set<String> = ["api_secret", "password", "pin", "totp_secret"]
-
-    /// The decrypted credentials of `brokers` (those a connection was just granted: it is
-    /// authenticated for each), by broker id, and why any could not be opened. Never logged: a
-    /// failure is logged with the broker and the cause only.
-    func opened(_ brokers: [String], _ state: State) -> (JSONObjectWriter, JSONObjectWriter) {
-        var credentials = JSONObjectWriter(), problems = JSONObjectWriter()
-        for broker in brokers {
-            guard let sealed = state.credentials[broker] else { continue }
-            let why: String
-            if let keyRing {
-                do {
-                    if let plain = try CredentialCipher.open(sealed.envelope, ring: keyRing, userID: sealed.userID, brokerID: broker),
-                       case .success(.object(let members)) = GatewayMessages.parseObject(plain) {
-                        // What only the engine uses (to log in at the broker) stays in it.
-                        credentials.add(broker, value: .object(members.filter { !Self.engineOnlyCredentials.contains($0.0) }))
-                        continue
-                    }
-                    why = "the stored credentials are not a JSON object"
-                } catch {
-                    why = "the stored credentials cannot be opened: \(error)"
-                }
-            } else {
-                why = "the engine has no credentials key (security.credentials_key, security.credentials_key_file or the systemd credential credentials-key)"
-            }
-            problems.add(broker, why)
-            logger.error("a gateway was granted a live broker whose credentials could not be given to it", metadata: ["broker": "\(broker)", "why": "\(why)"])
-        }
-        return (credentials, problems)
-    }
-
     /// Routes a peer's requested brokers that are live to it, answers `welcome`, tells the desk,
     /// and sends what waited for those brokers. Returns the accepted and refused broker ids.
     @discardableResult
@@ -447,15 +415,7 @@ public final class GatewayServer: Sendable {
         }
         state.peers[identity]?.brokers = Set(accepted)
         if peer.brokers.isEmpty || !newlyAccepted.isEmpty || accepted.contains(where: renewed.contains) {
-            var welcome = JSONObjectWriter()
-            welcome.add("broker_ids", strings: accepted)
-            welcome.add("refused_broker_ids", strings: refused)
-            welcome.add("heartbeat_interval_ms", settings.heartbeatIntervalMilliseconds)
-            welcome.add("heartbeat_timeout_ms", settings.heartbeatTimeoutMilliseconds)
-            let (credentials, problems) = opened(accepted, state)
-            welcome.add("credentials", object: credentials)
-            welcome.add("credential_errors", object: problems)
-            _ = send(socket, to: identity, "welcome", welcome.text)
+            _ = send(socket, to: identity, "welcome", welcome(accepted: accepted, refused: refused, state).text)
         }
         // Each broker newly routed here is reconciled before its requests flow.
         beginReconciliations(newlyAccepted, with: identity, state, socket)

@@ -1,0 +1,39 @@
+import Logging
+import Security
+import Storage
+import TradingCore
+
+/// What of a broker's sealed credentials a gateway or feed is given in its `welcome`.
+extension GatewayServer {
+    /// Credential members that never leave the engine: it alone logs in at the broker.
+    static let engineOnlyCredentials: Set<String> = ["api_secret", "password", "pin", "totp_secret"]
+
+    /// The decrypted credentials of `brokers` (those a connection was just granted: it is
+    /// authenticated for each), by broker id, and why any could not be opened. Never logged: a
+    /// failure is logged with the broker and the cause only.
+    func opened(_ brokers: [String], _ state: State) -> (JSONObjectWriter, JSONObjectWriter) {
+        var credentials = JSONObjectWriter(), problems = JSONObjectWriter()
+        for broker in brokers {
+            guard let sealed = state.credentials[broker] else { continue }
+            let why: String
+            if let keyRing {
+                do {
+                    if let plain = try CredentialCipher.open(sealed.envelope, ring: keyRing, userID: sealed.userID, brokerID: broker),
+                       case .success(.object(let members)) = GatewayMessages.parseObject(plain) {
+                        // What only the engine uses (to log in at the broker) stays in it.
+                        credentials.add(broker, value: .object(members.filter { !Self.engineOnlyCredentials.contains($0.0) }))
+                        continue
+                    }
+                    why = "the stored credentials are not a JSON object"
+                } catch {
+                    why = "the stored credentials cannot be opened: \(error)"
+                }
+            } else {
+                why = "the engine has no credentials key (security.credentials_key, security.credentials_key_file or the systemd credential credentials-key)"
+            }
+            problems.add(broker, why)
+            logger.error("a gateway was granted a live broker whose credentials could not be given to it", metadata: ["broker": "\(broker)", "why": "\(why)"])
+        }
+        return (credentials, problems)
+    }
+}
