@@ -37,6 +37,7 @@ TSDB_DIR     := .data/pg-test-timescaledb
 # The suite runs against plain PostgreSQL (native partitioning); where TimescaleDB is installed
 # it runs a second time against a cluster that preloads it (the hypertable layout).
 test: test-db
+	@brokers/venv.sh .build-brokers/venv >/dev/null  # the Swift suite starts the fake Kite and the Kite gateway from it
 	$(SWIFT) build --build-tests
 	ALGOTRADER_TEST_DATABASE_URL=$(TEST_URL) $(SWIFT) test --skip-build; \
 	  status=$$?; scripts/pg-cluster.sh stop $(TEST_DIR); exit $$status

@@ -51,6 +51,9 @@ public struct EngineConfig: Sendable {
     public var gatewayCurveKeysFile: String
     /// Live brokers a gateway connected over an `ipc://` gateway.bind may serve (`*`: all).
     public var gatewayIPCBrokers: [String]
+    /// Kite Connect's REST root (the daily session-token exchange, `broker login`) and its login page.
+    public var kiteAPIURL: String
+    public var kiteLoginURL: String
     public var journalDirectory: String
     public var journalMemoryTicks: Int
     public var journalSegmentBytes: Int64
@@ -204,6 +207,8 @@ public struct EngineConfig: Sendable {
             throw ConfigError(key: "gateway.curve_keys_file", "needs security.curve_secret_key_file (the server's key)")
         }
         gatewayIPCBrokers = try list("gateway.ipc_brokers")
+        kiteAPIURL = try Self.httpURL("brokers.kite_api_url", try string("brokers.kite_api_url"))
+        kiteLoginURL = try Self.httpURL("brokers.kite_login_url", try string("brokers.kite_login_url"))
         if !curveSecretKeyFile.isEmpty && curveAllowedClientsFile.isEmpty {
             // A CURVE server without an allow-list admits anyone who knows its public key.
             let bindsMarketData = !marketDataBind.isEmpty
@@ -333,6 +338,15 @@ public struct EngineConfig: Sendable {
         let octets = host.split(separator: ".", omittingEmptySubsequences: false)
         guard octets.count == 4, octets[0] == "127" else { return false }
         return octets.allSatisfy { part in part.count <= 3 && UInt8(part) != nil }
+    }
+
+    /// An http(s) URL with a host, its trailing `/` dropped (paths are appended to it).
+    static func httpURL(_ key: String, _ text: String) throws(ConfigError) -> String {
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), scheme == "https" || scheme == "http",
+              let host = url.host, !host.isEmpty else {
+            throw ConfigError(key: key, "expected an http(s) URL (e.g. https://api.kite.trade), got '\(text)'")
+        }
+        return text.hasSuffix("/") ? String(text.dropLast()) : text
     }
 
     static func isEndpoint(_ text: String) -> Bool {

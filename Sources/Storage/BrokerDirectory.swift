@@ -75,6 +75,36 @@ public enum BrokerDirectory {
         return (user, sealed)
     }
 
+    /// An account as a login needs it: owner, api type, mode, active, sealed credentials (`{}` for none).
+    public struct Account: Sendable {
+        public let userID: String, apiType: String, mode: String, isActive: Bool, sealed: String
+    }
+
+    public static func account(_ db: PostgresConnection, brokerID: String) throws -> Account? {
+        guard let r = try db.query("""
+            SELECT user_id::text, api_type, execution_mode, coalesce(is_active, true)::text, api_credentials_encrypted::text
+            FROM brokers WHERE broker_id::text = lower($1)
+            """, [brokerID]).rows.first, let user = r[0], let api = r[1], let mode = r[2], let sealed = r[4] else { return nil }
+        return Account(userID: user, apiType: api, mode: mode, isActive: r[3] == "true", sealed: sealed)
+    }
+
+    /// Replaces one account's credentials as its owner, the row locked: `change` gets the sealed
+    /// credentials stored now and returns the new sealing (a renewed session token merged in);
+    /// audited `credentials_changed` with `details` in the same transaction.
+    public static func changeCredentials(_ db: PostgresConnection, brokerID: String, owner: String, actor: String, details: String,
+                                         _ change: (_ sealed: String) throws -> Sealed) throws {
+        try UserScope.run(db, userID: owner) { conn in
+            guard let stored = try conn.query("SELECT api_credentials_encrypted::text FROM brokers WHERE broker_id = $1::uuid FOR UPDATE",
+                                              [brokerID]).scalar else {
+                throw PostgresError(code: .unexpectedResult, message: "broker \(brokerID) is gone")
+            }
+            let sealed = try change(stored)
+            try conn.query("UPDATE brokers SET api_credentials_encrypted = $2::jsonb, credentials_key_id = $3 WHERE broker_id = $1::uuid",
+                           [brokerID, sealed.text, sealed.keyID])
+            try AuditLog.record(conn, actor: actor, action: .credentialsChanged, targetUserID: owner, target: brokerID, details: details)
+        }
+    }
+
     /// Re-seals every account's credentials in one transaction (rows locked): `reseal` gets each
     /// account's (broker, owner, sealed) and returns the new sealing, or nil to leave it as it is.
     /// Returns how many changed; `audit` is recorded in the same transaction with that count.

@@ -38,6 +38,7 @@ usage: gateway.py ENDPOINT BROKER_IDS READY_FILE STOP_FILE LOG_JSON [options abo
 """
 import json
 import os
+import signal
 import sys
 import time
 import uuid
@@ -101,6 +102,9 @@ class Book:
 
 
 def main() -> None:
+    # A parent that started this process from a thread with signals blocked (Foundation's Process
+    # run from a Dispatch worker does) leaves them blocked here, and SIGTERM would never arrive.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
     endpoint, brokers, ready_file, stop_file, log_path = sys.argv[1:6]
     drop_first = "--drop-first" in sys.argv
     duplicate = "--duplicate-reports" in sys.argv

@@ -5,12 +5,12 @@ import Storage
 import TradingCore
 import ZeroMQ
 
-/// `algotrader broker add|list|disable|credentials`: broker accounts, their credentials sealed
+/// `algotrader broker add|list|disable|credentials|login`: broker accounts, their credentials sealed
 /// with AES-256-GCM under the key ring (docs/security.md).
 struct BrokerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "broker", abstract: "Manage broker accounts and their encrypted credentials.",
-        subcommands: [Add.self, List.self, Disable.self, Credentials.self])
+        subcommands: [Add.self, List.self, Disable.self, Credentials.self, Login.self])
 
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(

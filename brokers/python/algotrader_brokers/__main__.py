@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 from pathlib import Path
 
@@ -17,6 +18,9 @@ PACKAGES = {"zerodha": "kite", "angel": "smartapi", "icici": "breeze"}
 
 
 def main(argv: list[str] | None = None) -> int:
+    # A parent that started this process from a thread with signals blocked (Foundation's Process
+    # run from a Dispatch worker does) leaves them blocked here, and SIGTERM would never arrive.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
     parser = argparse.ArgumentParser(prog="python -m algotrader_brokers", description=__doc__)
     parser.add_argument("role", choices=("gateway", "feed"))
     parser.add_argument("--config", type=Path, required=True)

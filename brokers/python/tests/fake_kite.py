@@ -226,6 +226,9 @@ class Root(resource.Resource):
 
 
 def main(argv: list[str] | None = None) -> int:
+    # A parent that started this process from a thread with signals blocked (Foundation's Process
+    # run from a Dispatch worker does) leaves them blocked here, and SIGTERM would never arrive.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
     parser = argparse.ArgumentParser(description="fake Kite Connect (REST and Kite Ticker)")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--ready-file", type=Path, required=True)
