@@ -23,7 +23,8 @@ NUL byte and a newline (as a careless broker API may send), the rest filled as a
 
 The broker's book survives the process with --book FILE (read at start, written at the stop):
 a restarted gateway knows what its broker did, as a real broker account does. At start,
---fill-working fills every OPEN order in the book at its price without reporting it (the broker
+--await-grant makes READY wait until every broker asked for is granted (an engine still reading
+its live brokers refuses them at first). --fill-working fills every OPEN order in the book at its price without reporting it (the broker
 filled it while the engine or the gateway was away: only the reconciliation can tell the
 engine); --unknown-order SYMBOL:QTY adds a filled BUY the engine never placed (a hand-placed
 order); --position-offset SYMBOL:QTY changes the broker's position by QTY with no order to
@@ -163,14 +164,23 @@ def main() -> None:
     if topic != b"welcome":
         sys.exit(f"expected welcome, got {topic!r}")
     welcome = json.loads(payload)
-    if not feed:
-        pending_reconcile.update(welcome["broker_ids"])
+    # With --await-grant, READY waits (up to 15 s) until every broker asked for is granted: an
+    # engine still reading its live brokers refuses them in the first welcome and grants them in
+    # a later one.
+    undecided = set(hello["broker_ids"]) if "--await-grant" in sys.argv else set()
+
+    def decided(welcome: dict[str, Any]) -> None:
+        undecided.difference_update(welcome["broker_ids"])
+        if not feed:
+            pending_reconcile.update(welcome["broker_ids"])
+
+    decided(welcome)
     # Malformed messages get an error reply and change nothing; the connection stays usable.
     errors = []
     dealer.send_multipart([b"report", b"not json"])
     send("report", {"type": "fill", "report_id": "r0"})
     deadline = time.time() + 15
-    while (len(errors) < 2 or pending_reconcile) and time.time() < deadline:
+    while (len(errors) < 2 or pending_reconcile or undecided) and time.time() < deadline:
         if not dealer.poll(200):
             send("heartbeat", {})
             continue
@@ -179,8 +189,7 @@ def main() -> None:
             errors.append(json.loads(payload)["error"])
         elif topic == b"welcome":  # granted later (the engine read its live brokers after our hello)
             welcome = json.loads(payload)
-            if not feed:
-                pending_reconcile.update(welcome["broker_ids"])
+            decided(welcome)
         else:
             reconcile_traffic(topic, payload)
     open(ready_file, "w").close()
