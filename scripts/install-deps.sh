@@ -8,6 +8,8 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v psql >/dev/null 2>&1 || need+=(postgresql-client)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 command -v gnuplot >/dev/null 2>&1 || need+=(gnuplot-nox)  # replay --equity-png
+# The toolchain's FoundationNetworking (broker login's HTTPS call to Kite) loads libcurl.so.4.
+ls /usr/lib/*/libcurl.so.4 >/dev/null 2>&1 || need+=(libcurl4)
 # The Python tools, pinned: pytest, mypy and pyzmq (pyzmq also drives the engine from a real
 # third-party ZeroMQ client in the Swift tests). Installed unless each is there at its pin.
 requirements="$(cd "$(dirname "$0")/.." && pwd)/sdk/python/requirements-test.txt"
