@@ -13,7 +13,7 @@ public struct Migration: Sendable {
     /// Every migration this binary knows, in order. Append only.
     public static let all: [Migration] = [.v001InitialSchema, .v002EventBus, .v003Halts, .v004Security, .v005Reliability, .v006MarketRules, .v007Backtests, .v008BacktestPerformance, .v009Quarantine,
                                          .v010AuditPath, .v011StrategyBroker, .v012HaltsNotify, .v013StrategyTokens, .v014StrategyNames,
-                                         .v015HistoryImports]
+                                         .v015HistoryImports, .v016ReconcileHalts]
 
     /// The schema version this binary is built for.
     public static var latestVersion: Int { all.last?.version ?? 0 }

@@ -88,7 +88,7 @@ class Book:
         self.executions.append(execution)
         return execution
 
-    def snapshot(self, request: dict[str, Any]) -> dict[str, Any]:
+    def snapshot(self, request: dict[str, Any]) -> list[dict[str, Any]]:
         net: dict[tuple[str, str], int] = {}
         for e in self.executions:
             key = (e["symbol"], e["exchange"])
@@ -98,8 +98,20 @@ class Book:
             net[(symbol, exchange)] = net.get((symbol, exchange), 0) + qty
         orders = [{k: v for k, v in o.items() if k != "fill_at"} for o in self.orders.values()]
         positions = [{"symbol": s, "exchange": x, "product": "MIS", "quantity": q} for (s, x), q in sorted(net.items()) if q != 0]
-        return {"request_id": request["request_id"], "broker_id": request["broker_id"], "part": 1, "parts": 1,
-                "orders": orders, "executions": self.executions, "positions": positions}
+        # In parts under 64 KiB each, as the protocol requires: a larger message makes the
+        # engine's libzmq drop the connection.
+        parts: list[dict[str, list[Any]]] = [{"orders": [], "executions": [], "positions": []}]
+        size = 0
+        for name, items in (("orders", orders), ("executions", self.executions), ("positions", positions)):
+            for item in items:
+                length = len(json.dumps(item)) + 2
+                if size + length > 60_000:
+                    parts.append({"orders": [], "executions": [], "positions": []})
+                    size = 0
+                parts[-1][name].append(item)
+                size += length
+        return [{"request_id": request["request_id"], "broker_id": request["broker_id"], "part": n, "parts": len(parts), **lists}
+                for n, lists in enumerate(parts, start=1)]
 
 
 def main() -> None:
@@ -144,7 +156,8 @@ def main() -> None:
         if topic.startswith(b"reconcile."):
             received.append([topic.decode(), payload.decode()])
         if topic == b"reconcile.request":
-            send("reconcile", book.snapshot(json.loads(payload)))
+            for part in book.snapshot(json.loads(payload)):
+                send("reconcile", part)
             return True
         if topic == b"reconcile.done":
             done = json.loads(payload)
