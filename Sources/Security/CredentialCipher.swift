@@ -37,6 +37,14 @@ public struct CredentialKey: Sendable {
     }
 }
 
+/// A key prints as its id only: a key reached a test's failure message through a struct's default
+/// description (every field, the 32 bytes too), and logs or crash reports would do the same.
+extension CredentialKey: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    public var description: String { "CredentialKey(\(id))" }
+    public var debugDescription: String { description }
+    public var customMirror: Mirror { Mirror(self, children: ["id": id], displayStyle: .struct) }
+}
+
 public enum CredentialError: Error, Equatable, CustomStringConvertible {
     case badKey(String)
     case noKey(String)

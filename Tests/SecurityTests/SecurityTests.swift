@@ -39,6 +39,18 @@ struct PasswordHasherTests {
 struct CredentialCipherTests {
     let user = "0190b5c4-0000-7000-8000-000000000001", broker = "0190b5c4-0000-7000-8000-0000000000b1"
 
+    /// Failed before: a struct holding a key printed its 32 bytes in a test's failure message.
+    @Test func aKeyPrintsAsItsIdAloneHoweverItIsDescribed() throws {
+        struct Holder { let key: CredentialKey }
+        let key = try CredentialKey.generate()
+        let secret = Data(key.line.split(separator: ":")[1].utf8)
+        let bytes = try #require(Data(base64Encoded: secret)).map { String($0) }
+        for text in [String(describing: key), String(reflecting: key), String(describing: Holder(key: key)), "\(Holder(key: key))",
+                     String(reflecting: Holder(key: key)), "\(Mirror(reflecting: key).children.map { "\($0.value)" })"] {
+            #expect(text.contains(key.id) && !text.contains(bytes.prefix(6).joined(separator: ", ")) && !text.contains(String(decoding: secret, as: UTF8.self)), "\(text)")
+        }
+    }
+
     @Test func sealedCredentialsOpenOnlyForTheirOwnRowAndKey() throws {
         let key = try CredentialKey.generate(id: "k1")
         let ring = try CredentialKeyRing(keys: [key])
