@@ -54,14 +54,7 @@ public final class FakeKiteProcess {
     public var wsRoot: String { "ws://127.0.0.1:\(port)/ws" }
 
     /// SIGTERM, then SIGKILL if it is still there after 10 s (a test never waits forever on it).
-    public func stop() {
-        guard process.isRunning else { return }
-        process.terminate()
-        let deadline = Date().addingTimeInterval(10)
-        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
-    }
+    public func stop() { BrokersPython.stop(process) }
 
     /// `POST /_fake/NAME` with a JSON body (or GET without one); the fake's JSON answer.
     @discardableResult
