@@ -68,6 +68,10 @@ struct BrokerLoginTests {
         #expect(other.status == 65 && other.stderr.contains("ZZ9999") && other.stderr.contains("nothing stored"), "\(other.stderr)")
         #expect(try Self.credentials(broker, env)["access_token"] == "day1-access-token")
 
+        // Something that is not a token is refused as the operator's mistake, not as Kite's answer
+        // (failed before: "Kite Connect answered something unexpected").
+        let typo = try Self.run(["broker", "login", broker, "--request-token", "rt-0001"], env)
+        #expect(typo.status == 65 && typo.stderr.contains("not a Kite request token") && !typo.stderr.contains("answered"), "\(typo.stderr)")
         // A failed login on Kite's page, and a redirect without a token, are refused as such.
         let failed = try Self.run(["broker", "login", broker, "--request-token", "https://example.com/cb?action=login&status=failure"], env)
         #expect(failed.status == 65 && failed.stderr.contains("status=failure"), "\(failed.stderr)")

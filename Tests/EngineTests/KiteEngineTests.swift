@@ -28,15 +28,18 @@ struct KiteEngineTests {
         let token: String
         let key: CredentialKey
         let fake: FakeKiteProcess
+        let apiSecret: String
 
         init(_ name: String) throws {
+            let apiSecret = "secret-\(UUID().uuidString)"
+            self.apiSecret = apiSecret
             url = try TestDatabase.makeMigrated()
             db = try TestDatabase.connect(url)
             (ids, strategyID, token) = try ExternalStrategyTests.externalStrategy(db, url: url, name: "kite-\(name)", username: name)
             key = try CredentialKey.generate()
             let plain = Array(JSONObjectWriter.object {
                 $0.add("api_key", KiteEngineTests.apiKey)
-                $0.add("api_secret", "secret-\(UUID().uuidString)")
+                $0.add("api_secret", apiSecret)
                 $0.add("access_token", KiteEngineTests.accessToken)
                 $0.add("user_id", KiteEngineTests.kiteUser)
             }.utf8)
@@ -344,5 +347,69 @@ struct KiteEngineTests {
             SELECT count(*) FROM (SELECT close FROM market_data WHERE "interval" = 'tick' AND symbol = 'RELIANCE' GROUP BY close HAVING count(*) > 1) d
             """) == 0, "no tick twice")
         #expect(!feed.log.contains(Self.accessToken), "the publisher never logs the access token")
+    }
+
+    @Test func anExpiredKiteSessionRejectsOrdersWithTheReasonUntilBrokerLoginAndReloadRenewIt() throws {
+        let rig = try Rig("kiterenew")
+        try rig.db.query("UPDATE users SET role = 'admin', password_hash = $2 WHERE user_id = $1::uuid",
+                         [rig.ids.userID, try PasswordHasher(logN: 10).hash("renew-pw")])
+        let daemon = try rig.daemon()
+        let dir = daemon.directory
+        defer { _ = daemon.stop() }
+        let gateway = try rig.gateway(daemon)
+        defer { gateway.stop() }
+        let sessionLogs = "SELECT count(*) FROM system_logs WHERE component = 'gateway' AND message LIKE '%' || $1 || '%'"
+
+        // Kite ends the day's session: the gateway's next read is refused, and the engine is told.
+        try rig.fake.control("expire", ["access_token": Self.accessToken])
+        #expect(HostileInputTests.waitFor(20) { ((try? Self.count(rig.db, sessionLogs, ["session expired"])) ?? 0) > 0 },
+                "the expiry reached the engine: \(gateway.log.suffix(2_000))")
+        let first = try rig.strategy(daemon, mode: "working", out: "\(dir)/first.json")
+        Thread.sleep(forTimeInterval: 1)
+        #expect(try DaemonProcess.python("publish_price_path.py", [daemon.feed, "RELIANCE", "NSE", "30", "5", "\(dir)/p1.json"]) == 0)
+        let trades = "SELECT status, metadata->>'reason' FROM trades WHERE broker_id = $1::uuid"
+        #expect(HostileInputTests.waitFor(20) { ((try? rig.db.query(trades, [rig.ids.brokerID]).rows.count) ?? 0) == 2 })
+        for row in try rig.db.query(trades, [rig.ids.brokerID]).rows {
+            #expect(row[0] == "REJECTED" && row[1]?.hasPrefix("halted: broker session expired for live broker \(rig.ids.brokerID)") == true
+                    && row[1]?.hasSuffix(": Incorrect `api_key` or `access_token`.") == true, "Kite's message: \(row)")
+        }
+        first.kill()
+        #expect(try rig.fake.orders(user: Self.kiteUser).isEmpty, "nothing reached Kite")
+
+        // The morning login: the engine exchanges the request token, seals the new access token,
+        // and a reload gives it to the gateway, which tells the engine the session is active.
+        try rig.fake.control("request_token", ["api_key": Self.apiKey, "api_secret": rig.apiSecret, "request_token": "rtrenew1",
+                                               "access_token": "tok-RENEWED-E2E-4410", "user_id": Self.kiteUser])
+        let login = try CommandRunner.algotrader(["broker", "login", rig.ids.brokerID, "--request-token", "rtrenew1", "--config", Repository.shippedConfig],
+                                                 environment: ["ALGOTRADER_DATABASE_URL": rig.url, "ALGOTRADER_SECURITY_CREDENTIALS_KEY": rig.key.line,
+                                                               "ALGOTRADER_BROKERS_KITE_API_URL": rig.fake.root])
+        #expect(login.status == 0, "\(login.stderr)")
+        let ctl = { (arguments: [String], stdin: String?) in
+            try CommandRunner.algotrader(["ctl", arguments[0], "--endpoint", "ipc://\(dir)/control.ipc", "--token-file", "\(dir)/admin.token"]
+                                         + arguments.dropFirst(), environment: [:], stdin: stdin)
+        }
+        let username = try #require(try rig.db.query("SELECT username FROM users WHERE user_id = $1::uuid", [rig.ids.userID]).scalar)
+        #expect(try ctl(["login", username], "renew-pw\n").status == 0)
+        let reload = try ctl(["reload"], nil)
+        #expect(reload.status == 0, "\(reload.stderr)")
+        #expect(HostileInputTests.waitFor(20) { ((try? Self.count(rig.db, sessionLogs, ["session active again"])) ?? 0) > 0 },
+                "the renewed token reached the gateway and Kite took it: \(gateway.log.suffix(2_000))")
+
+        // Orders flow again. (The new strategy process is let in once the killed one has been
+        // silent for the heartbeat timeout, so ticks are published until its orders come.)
+        let second = try rig.strategy(daemon, mode: "working", out: "\(dir)/second.json")
+        defer { second.kill() }
+        var round = 0
+        #expect(HostileInputTests.waitFor(30) {
+            round += 1
+            _ = try? DaemonProcess.python("publish_price_path.py", [daemon.feed, "RELIANCE", "NSE", "10", "\(round)", "\(dir)/p2.json"])
+            Thread.sleep(forTimeInterval: 0.5)
+            return ((try? rig.fake.orders(user: Self.kiteUser).count) ?? 0) == 2
+        },
+                "\((try? rig.db.query(trades, [rig.ids.brokerID]).rows) ?? []) \(second.stderr.suffix(2_000)) \(gateway.log.suffix(2_000))")
+        let settled = Self.settle(rig)
+        #expect(settled)
+        try Self.expectEngineEqualsKite(rig, "after the renewal")
+        #expect(!gateway.log.contains("tok-RENEWED-E2E-4410") && !login.stdout.contains("tok-RENEWED-E2E-4410"), "the new token is never shown")
     }
 }

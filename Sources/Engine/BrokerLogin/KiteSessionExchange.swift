@@ -5,6 +5,7 @@ public import Foundation
 import FoundationNetworking
 #endif
 import Synchronization
+import TradingCore
 
 /// Kite Connect's daily login, the engine's half (https://kite.trade/docs/connect/v3/user/): the
 /// login page for an app's api_key, and the exchange of the request token Kite's redirect carries
@@ -28,12 +29,15 @@ public struct KiteSessionExchange: Sendable {
         case unreachable(String)
         /// An answer that is not Kite's documented shape.
         case malformed(String)
+        /// What the operator pasted is not a request token nor Kite's redirect URL.
+        case notAToken(String)
 
         public var description: String {
             switch self {
             case let .rejected(status, type, message): return "Kite refused the login (HTTP \(status) \(type)): \(message)"
             case let .unreachable(why): return "Kite Connect could not be reached: \(why)"
             case let .malformed(why): return "Kite Connect answered something unexpected: \(why)"
+            case let .notAToken(why): return "not a Kite request token: \(why)"
             }
         }
     }
@@ -69,7 +73,7 @@ public struct KiteSessionExchange: Sendable {
         let text = pasted.trimmingCharacters(in: .whitespacesAndNewlines)
         guard text.contains("request_token=") || text.contains("status=") else {
             guard !text.isEmpty, text.allSatisfy({ $0.isLetter || $0.isNumber }) else {
-                throw Failure.malformed("a request token is letters and digits (or paste the whole redirect URL), got '\(text)'")
+                throw Failure.notAToken("a request token is letters and digits (or paste the whole redirect URL), got '\(PrintableText.make(text, maxCharacters: 200))'")
             }
             return text
         }
@@ -78,7 +82,7 @@ public struct KiteSessionExchange: Sendable {
             throw Failure.rejected(status: 0, errorType: "LoginFailed", message: "the redirect says status=\(status): log in on Kite again")
         }
         guard let token = items.first(where: { $0.name == "request_token" })?.value, !token.isEmpty else {
-            throw Failure.malformed("the redirect URL has no request_token")
+            throw Failure.notAToken("the redirect URL has no request_token")
         }
         return token
     }

@@ -38,6 +38,9 @@ sent again. InputException, OrderException and the other Kite exceptions fail at
 Kite's message. TokenException (HTTP 403: the daily access token expired or was revoked) sends
 ``session expired``; new orders are then rejected and modify/cancel wait until a welcome brings
 a different ``access_token``, which sends ``session active`` and catches up with the order book.
+While the order-update stream is not connected (and so when Kite refuses it with 403 at an
+expiry), the funds read (``/user/margins``) runs every ``poll_seconds`` as the session probe, so
+an expiry is noticed with no order working.
 
 Credentials (the welcome's object for this broker): ``api_key`` and ``access_token`` (the session
 token ``algotrader broker login`` stores). They are never logged; text from the SDK is scrubbed
@@ -364,7 +367,12 @@ class KiteAdapter:
             return
         try:
             self._poll()
-            if time.monotonic() - self._last_funds >= FUNDS_SECONDS:
+            # Without the order-update stream (down, or refused with 403 because the day's token
+            # ended) and with no order working, nothing else reads Kite: the funds read doubles as
+            # the session probe, so an expiry is told to the engine within poll_seconds, not at
+            # the next order.
+            probe = not self._ticker_live and time.monotonic() - self._last_funds >= self.settings.poll_seconds
+            if probe or time.monotonic() - self._last_funds >= FUNDS_SECONDS:
                 self._send_funds()
         except SessionExpired as error:
             self._expire(str(error))
