@@ -4,6 +4,7 @@ reads what it publishes as the engine's market-data socket would."""
 from __future__ import annotations
 
 import json
+import random
 import re
 import socket
 import subprocess
@@ -25,10 +26,22 @@ STATUS = re.compile(r"kite feed status: (.*) session=(\S+)")
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A free port below the kernel's ephemeral range. A port the kernel handed out (bind to 0)
+    and let go can be handed out again as the local port of any outgoing connection before the
+    publisher binds it (seen: EADDRINUSE in a full run); below the range only a bind takes it."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    for _ in range(200):
+        port = random.randint(20000, max(20001, low - 1))
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 def feed_welcome(access_token: str, *, unknown: frozenset[str] = frozenset()) -> Callable[[dict[str, Any]], dict[str, Any]]:

@@ -27,7 +27,7 @@ RENEWED = "tok-RENEWED-SECRET-7730"
 
 
 class Rig:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, ws_root: str | None = None) -> None:
         self.directory = directory
         self.fake = FakeKiteProcess(directory).__enter__()
         for broker, token in TOKENS.items():
@@ -39,7 +39,7 @@ class Rig:
         self.config.write_text(
             f'[engine]\nendpoint = "{self.engine.endpoint}"\n'
             f'[broker]\napi_type = "zerodha"\nid = "kite-test"\nbroker_ids = ["{B_MAIN}", "{B_EXP}"]\n'
-            f'[kite]\nroot = "{self.fake.root}"\nws_root = "{self.fake.ws_root}"\npoll_seconds = 1.0\n'
+            f'[kite]\nroot = "{self.fake.root}"\nws_root = "{ws_root or self.fake.ws_root}"\npoll_seconds = 1.0\n'
             '[log]\nlevel = "debug"\n')
         self.logs: list[Path] = []
         self.process: subprocess.Popen[bytes] | None = None

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import zmq
+from kite_feed_process import free_port
 from kiteconnect import KiteTicker
 
 from algotrader_brokers.config import ConfigError
@@ -131,9 +132,9 @@ def test_instruments_are_checked_deduplicated_and_grouped_by_kites_limits() -> N
 
 def test_the_publisher_stamps_seq_once_per_tick_and_sends_only_once_subscribed() -> None:
     context: zmq.Context[Any] = zmq.Context.instance()
-    probe = context.socket(zmq.PUB)
-    port = probe.bind_to_random_port("tcp://127.0.0.1")
-    probe.close(0)
+    # Not a probe ZeroMQ socket bound and closed: libzmq closes it on its I/O thread, later, and
+    # the publisher's bind of the same port could fail with EADDRINUSE (seen in a full run).
+    port = free_port()
     publisher = Publisher(f"tcp://127.0.0.1:{port}", "kite-main", "run-1", context)
     sub = context.socket(zmq.SUB)
     try:

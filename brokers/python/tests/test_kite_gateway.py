@@ -12,6 +12,7 @@ from typing import Any, Iterator
 import pytest
 
 from algotrader_brokers.kite.adapter import kite_tag
+from impostor_tls import ImpostorTLS
 from kite_rig import API_KEY, B_EXP, B_MAIN, RENEWED, TOKENS, USERS, Rig
 
 
@@ -289,3 +290,23 @@ def test_no_credential_reaches_the_logs_or_the_processes_command_line(rig: Rig) 
         data = Path(f"/proc/{rig.process.pid}/{name}").read_bytes().decode(errors="replace")
         for secret in [*TOKENS.values(), RENEWED, API_KEY]:
             assert secret not in data
+
+
+def test_the_order_update_stream_verifies_tls_so_an_impostor_never_gets_the_token(tmp_path: Path) -> None:
+    """Failed before: the gateway's KiteTicker used the SDK's connect, which verifies nothing, and
+    its handshake's URL carries the access token."""
+    impostor = ImpostorTLS(tmp_path)
+    own = Rig(tmp_path, ws_root=f"wss://localhost:{impostor.port}")
+    try:
+        deadline = time.monotonic() + 15
+        while impostor.handshakes < 2 and time.monotonic() < deadline:  # tried, and retried
+            time.sleep(0.05)
+        assert impostor.handshakes >= 2
+        assert impostor.requests == []
+        # Orders still work: the order book is polled while the stream is down.
+        placed = own.order(order_type="LIMIT", price=1400.0)
+        own.report(placed["order_id"], "accepted")
+    finally:
+        own.close()
+        impostor.close()
+    assert all(token not in own.log_text() for token in TOKENS.values())

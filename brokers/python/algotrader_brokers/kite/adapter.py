@@ -1,7 +1,8 @@
 """Zerodha Kite Connect behind the gateway protocol, on the official SDK (``kiteconnect``):
 ``KiteConnect`` for orders, the order book, trades, positions and margins, and ``KiteTicker``'s
 order-update callback for prompt reports, with a poll of the order book as the safety net for
-updates the WebSocket missed (it was down, or an update was lost).
+updates the WebSocket missed (it was down, or an update was lost). The WebSocket's ``wss://``
+is verified (certificate and host name: ticker.py), since its URL carries the access token.
 
 Orders. An ``order.new`` becomes ``place_order(variety="regular", ...)`` with the engine's
 ``exchange``, ``symbol`` (tradingsymbol), ``transaction_type``, ``quantity``, ``product`` (CNC,
@@ -56,12 +57,13 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 import requests
-from kiteconnect import KiteConnect, KiteTicker
+from kiteconnect import KiteConnect
 from kiteconnect import exceptions as kex
 
 from ..adapter import JSON, AdapterWorker, LinkSink, Snapshot
 from ..config import KiteSection
 from ..ratelimit import LimitExhausted, RateLimiter
+from .ticker import VerifiedKiteTicker, reactor, start_reactor
 
 log = logging.getLogger(__name__)
 
@@ -676,7 +678,7 @@ class KiteAdapter:
         if not self.use_ticker:
             return
         self._close_ticker()
-        ticker = KiteTicker(self._api_key, self._token, root=self.settings.ws_root, reconnect_max_delay=10)
+        ticker = VerifiedKiteTicker(self._api_key, self._token, root=self.settings.ws_root, reconnect_max_delay=10)
         ticker.on_order_update = lambda ws, data: self._worker.put("update", dict(data))
         ticker.on_connect = lambda ws, response: self._ticker_state(True)
         ticker.on_close = lambda ws, code, reason: self._ticker_state(False, f"closed: {code} {reason}")
@@ -696,26 +698,10 @@ class KiteAdapter:
         ticker, self._ticker = self._ticker, None
         self._ticker_live = False
         if ticker is not None:
-            _reactor().callFromThread(ticker.close)
-
-
-_reactor_lock = threading.Lock()
-_reactor_started = False
-
-
-def _reactor() -> Any:
-    from twisted.internet import reactor
-    return reactor
+            reactor().callFromThread(ticker.close)
 
 
 def _start_ticker(ticker: Any) -> None:
-    """Connects a KiteTicker on the process's one Twisted reactor: the first starts the reactor
-    on a thread of its own (KiteTicker.connect(threaded=True)); the others are connected from
-    inside it, since Twisted's calls are not thread-safe and its reactor runs once per process."""
-    global _reactor_started
-    with _reactor_lock:
-        if _reactor_started:
-            _reactor().callFromThread(ticker.connect, threaded=True)
-        else:
-            _reactor_started = True
-            ticker.connect(threaded=True)
+    """Connects a ticker on the process's one reactor (Twisted's calls are not thread-safe)."""
+    start_reactor()
+    reactor().callFromThread(ticker.connect)

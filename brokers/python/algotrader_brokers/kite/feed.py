@@ -1,7 +1,7 @@
 """Zerodha's market-data publisher: Kite Ticker ticks (the official kiteconnect SDK's
-``KiteTicker``) published to the engine as /work/shared/CONTRACT.md section 1 ticks
-(docs/ingest.md) on a ZeroMQ socket bound at ``[feed] publish_bind``, which the engine's
-``market_data.connect`` lists.
+``KiteTicker``) published to the engine as the tick messages of docs/ingest.md ("Messages") on
+a ZeroMQ socket bound at ``[feed] publish_bind``, which the engine's ``market_data.connect``
+lists.
 
     python -m algotrader_brokers feed --config /etc/algotrader/feed-zerodha-main.toml
 
@@ -62,7 +62,7 @@ every such event, every minute and at exit): ``received`` ticks, ``published``, 
 ``drops``, ``stalls``, ``gaps``, ``gap_seconds``, ``expired``.
 
 TLS: ``wss://`` is verified (certificate and host name, the system's trusted roots), which the
-SDK's own connect does not do (VerifiedKiteTicker).
+SDK's own connect does not do (ticker.py's VerifiedKiteTicker, shared with the gateway).
 
 Threads: Twisted's reactor (the SDK's) runs in the main thread and owns the tickers and the PUB
 socket; each engine link has its own thread and hands welcomes to the reactor.
@@ -82,13 +82,12 @@ from decimal import Decimal
 from typing import Any, Callable
 
 import zmq
-from autobahn.twisted.websocket import connectWS
-from kiteconnect import KiteTicker
 from twisted.internet import reactor as _reactor
-from twisted.internet import ssl, task
+from twisted.internet import task
 
 from ..config import ConfigError, ProcessConfig
 from ..engine_link import EngineLink, LinkHandler, Welcome, curve_keys
+from .ticker import VerifiedKiteTicker
 
 log = logging.getLogger(__name__)
 reactor: Any = _reactor  # Twisted types the global reactor as a module; it is an object
@@ -352,20 +351,6 @@ class SecretFilter(logging.Filter):
             for secret in self.secrets:
                 record.exc_text = record.exc_text.replace(secret, "[redacted]")
         return True
-
-
-class VerifiedKiteTicker(KiteTicker):  # type: ignore[misc]
-    """KiteTicker whose ``wss://`` connection checks the server's certificate and host name
-    against the system's trusted roots. The SDK's own ``connect`` hands Twisted a
-    ``ClientContextFactory``, which verifies nothing, and the access token travels in the
-    handshake's URL: anyone on the path could pose as Kite and take it. Otherwise the SDK's
-    connect, for a reactor that already runs (this process's)."""
-
-    def connect(self, threaded: bool = False, disable_ssl_verification: bool = False, proxy: Any = None) -> None:
-        self._create_connection(self.socket_url, useragent=self._user_agent(), proxy=proxy,
-                                headers={"X-Kite-Version": "3"})
-        context = ssl.optionsForClientTLS(self.factory.host) if self.factory.isSecure else None
-        connectWS(self.factory, contextFactory=context, timeout=self.connect_timeout)
 
 
 class Shard(LinkHandler):
