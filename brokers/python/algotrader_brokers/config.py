@@ -20,6 +20,8 @@ key pair and the engine's public key, by file path (mode 0600, or a systemd cred
     poll_seconds = 5.0               # gateway: the order book is read when idle this long
                                      # (the safety net under the WebSocket's order updates)
     order_updates = true             # gateway: false polls only (no KiteTicker connection)
+    market_protection = -1           # gateway: sent with MARKET and SL-M orders; -1 is Kite's
+                                     # automatic protection, 1-100 a percentage (Kite rejects 0)
 
     [log]
     level = "info"                   # debug, info, warning or error (stderr; never secrets)
@@ -64,6 +66,7 @@ class KiteSection:
     ws_root: str = "wss://ws.kite.trade"
     poll_seconds: float = 5.0
     order_updates: bool = True
+    market_protection: int = -1
 
 
 @dataclass(frozen=True)
@@ -89,7 +92,7 @@ class ProcessConfig:
 _KNOWN: dict[str, set[str]] = {
     "engine": {"endpoint", "curve_server_public_key_file", "curve_secret_key_file"},
     "broker": {"api_type", "id", "broker_ids"},
-    "kite": {"root", "ws_root", "poll_seconds", "order_updates"},
+    "kite": {"root", "ws_root", "poll_seconds", "order_updates", "market_protection"},
     "feed": {"publish_bind", "instruments", "stall_seconds", "mode"},
     "log": {"level"},
 }
@@ -143,6 +146,9 @@ def parse(document: dict[str, Any]) -> ProcessConfig:
     order_updates = kite_t.get("order_updates", True)
     if not isinstance(order_updates, bool):
         raise ConfigError("kite.order_updates: true or false is required")
+    protection = kite_t.get("market_protection", KiteSection.market_protection)
+    if isinstance(protection, bool) or not isinstance(protection, int) or not (protection == -1 or 1 <= protection <= 100):
+        raise ConfigError("kite.market_protection: -1 (Kite's automatic protection) or a percentage from 1 to 100 is required")
     level = _string(log_t, "log", "level", "info")
     if level not in LOG_LEVELS:
         raise ConfigError(f"log.level: one of {', '.join(LOG_LEVELS)} is required")
@@ -159,7 +165,7 @@ def parse(document: dict[str, Any]) -> ProcessConfig:
                              broker_ids=_strings(broker_t, "broker", "broker_ids", required=True)),
         kite=KiteSection(root=_string(kite_t, "kite", "root", KiteSection.root),
                          ws_root=_string(kite_t, "kite", "ws_root", KiteSection.ws_root),
-                         poll_seconds=float(poll), order_updates=order_updates),
+                         poll_seconds=float(poll), order_updates=order_updates, market_protection=protection),
         feed=FeedSection(publish_bind=_string(feed_t, "feed", "publish_bind", FeedSection.publish_bind),
                          instruments=_strings(feed_t, "feed", "instruments", required=False),
                          stall_seconds=float(stall), mode=mode),

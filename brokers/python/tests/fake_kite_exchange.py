@@ -185,6 +185,13 @@ class FakeKite:
             raise KiteError(400, "InputException", "Invalid `price`.")
         if order_type in ("SL", "SL-M") and _number(params, "trigger_price") <= 0:
             raise KiteError(400, "InputException", "Invalid `trigger_price`: a trigger price is required for SL and SL-M orders.")
+        if order_type in ("MARKET", "SL-M"):
+            # Kite's rule for API orders (2025): -1 (automatic) or a percentage up to 100; 0 or
+            # none is refused. The message is as Zerodha's notice worded it; unverified on Kite.
+            protection = params.get("market_protection") or "0"
+            if protection not in ("-1",) and not (protection.isdigit() and 1 <= int(protection) <= 100):
+                raise KiteError(400, "InputException", "Market orders without market protection are not allowed via API. "
+                                "Please set market protection or use a Limit order.")
         tag = params.get("tag") or ""
         if len(tag) > 20 or not all(c.isalnum() or c in "_-" for c in tag):
             raise KiteError(400, "InputException", "Invalid `tag`: at most 20 alphanumeric characters.")
@@ -210,7 +217,7 @@ class FakeKite:
             "price": _number(params, "price") if order_type in ("LIMIT", "SL") else 0.0,
             "trigger_price": _number(params, "trigger_price") if order_type in ("SL", "SL-M") else 0.0,
             "average_price": 0.0, "filled_quantity": 0, "pending_quantity": int(params["quantity"]),
-            "cancelled_quantity": 0, "market_protection": 0, "meta": {},
+            "cancelled_quantity": 0, "market_protection": int(params.get("market_protection") or 0), "meta": {},
             "tag": params.get("tag") or None, "tags": [params["tag"]] if params.get("tag") else None,
             "guid": f"fake-{order_id}",
         }

@@ -28,6 +28,9 @@ def test_a_minimal_file_gets_kites_documented_endpoints_and_feed_defaults() -> N
     ({"broker": MINIMAL["broker"]}, "engine.endpoint"),
     ({**MINIMAL, "kite": {"poll_seconds": 0}}, "kite.poll_seconds"),
     ({**MINIMAL, "kite": {"order_updates": "yes"}}, "kite.order_updates"),
+    ({**MINIMAL, "kite": {"market_protection": 0}}, "kite.market_protection"),
+    ({**MINIMAL, "kite": {"market_protection": 101}}, "kite.market_protection"),
+    ({**MINIMAL, "kite": {"market_protection": "auto"}}, "kite.market_protection"),
     ({**MINIMAL, "log": {"level": "verbose"}}, "log.level"),
 ])
 def test_a_bad_configuration_names_the_key(document: dict[str, object], key: str) -> None:

@@ -33,7 +33,8 @@ def test_hello_names_the_brokers_and_funds_follow_the_welcome(rig: Rig) -> None:
 
 @pytest.mark.parametrize("fields, kite", [
     ({"order_type": "MARKET", "product": "MIS"},
-     {"order_type": "MARKET", "product": "MIS", "validity": "DAY", "price": 0.0, "trigger_price": 0.0}),
+     {"order_type": "MARKET", "product": "MIS", "validity": "DAY", "price": 0.0, "trigger_price": 0.0,
+      "market_protection": -1}),
     ({"order_type": "LIMIT", "product": "CNC", "price": 1498.55, "transaction_type": "SELL"},
      {"order_type": "LIMIT", "product": "CNC", "price": 1498.55, "transaction_type": "SELL"}),
     ({"order_type": "SL", "product": "NRML", "exchange": "NFO", "symbol": "NIFTY26DECFUT", "quantity": 75,
@@ -41,7 +42,7 @@ def test_hello_names_the_brokers_and_funds_follow_the_welcome(rig: Rig) -> None:
      {"order_type": "SL", "product": "NRML", "exchange": "NFO", "price": 24010.0, "trigger_price": 24000.0,
       "status": "TRIGGER PENDING"}),
     ({"order_type": "SL-M", "product": "MIS", "trigger_price": 1490.0, "transaction_type": "SELL"},
-     {"order_type": "SL-M", "product": "MIS", "trigger_price": 1490.0, "price": 0.0}),
+     {"order_type": "SL-M", "product": "MIS", "trigger_price": 1490.0, "price": 0.0, "market_protection": -1}),
     ({"order_type": "LIMIT", "product": "MIS", "validity": "IOC", "price": 1500.0},
      {"order_type": "LIMIT", "validity": "IOC", "price": 1500.0}),
     ({"order_type": "LIMIT", "product": "MIS", "validity": "TTL", "validity_ttl": 5, "price": 1500.0},

@@ -423,6 +423,9 @@ class KiteAdapter:
             params["price"] = price(request["price"])
         if order_type in ("SL", "SL-M"):
             params["trigger_price"] = price(request["trigger_price"])
+        if order_type in ("MARKET", "SL-M"):
+            # Kite rejects these without market protection (for API orders since 2025).
+            params["market_protection"] = self.settings.market_protection
         if params["validity"] == "TTL":
             params["validity_ttl"] = request["validity_ttl"]
         if request.get("algo_id"):
