@@ -15,7 +15,7 @@ import signal
 import sys
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional, Type
+from typing import Any, Callable, Dict, List, Optional, Set, Type
 
 import zmq
 
@@ -158,14 +158,20 @@ class Runner:
         """Runs until stopped; returns the process's exit status. SIGTERM and SIGINT end it (with
         `on_stop`) when it runs in the main thread; their previous handlers are put back after."""
         previous: Dict[int, Any] = {}
+        blocked: Optional[Set[int]] = None
         if threading.current_thread() is threading.main_thread():
             for signum in (signal.SIGTERM, signal.SIGINT):
                 previous[signum] = signal.signal(signum, self._end)
+            # A process started from a thread with signals blocked (the engine's lock-step
+            # replay, from a Dispatch worker) inherits the mask: SIGTERM would never arrive.
+            blocked = set(signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT}))
         try:
             return self._run()
         finally:
             for number, handler in previous.items():
                 signal.signal(number, handler)
+            if blocked is not None:
+                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
     def _run(self) -> int:
         while not self.ending:

@@ -217,6 +217,26 @@ def test_sigterm_ends_the_run_with_on_stop(harness: Harness) -> None:
     assert signal.getsignal(signal.SIGTERM) == before  # put back
 
 
+def test_sigterm_ends_the_run_even_when_the_parent_left_it_blocked(harness: Harness) -> None:
+    """Failed before (hung): a strategy started from a thread with signals blocked (the engine's
+    lock-step replay spawns them from a Dispatch worker) never saw SIGTERM."""
+    s = Recorder()
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+
+    def script(engine: ScriptedEngine) -> None:
+        hello = engine.expect("hello")
+        engine.welcome(hello.identity)
+        time.sleep(0.1)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    try:
+        assert harness.run(s, script) == 0
+        assert s.names() == ["start", "stop"]
+        assert signal.SIGTERM in signal.pthread_sigmask(signal.SIG_BLOCK, set()), "the mask is put back"
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+
+
 def test_heartbeat_settings_come_from_the_welcome(harness: Harness) -> None:
     def script(engine: ScriptedEngine) -> None:
         hello = engine.expect("hello")
