@@ -48,12 +48,16 @@ public enum DeskState {
     }
 
     /// What a reconciliation compares a live broker with, beside its working orders: each
-    /// instrument's net of its live fills, and its orders that ended in the last two days.
+    /// instrument's net of its live fills today (IST), and its orders that ended in the last two days.
     public static func liveBrokerHistory(_ url: String, brokerIDs: [String], now: Timestamp)
-        throws -> [(brokerID: String, nets: [String: Int64], ended: [DeskOrder])] {
+        throws -> [(brokerID: String, nets: [String: Int64], day: Int64, ended: [DeskOrder])] {
         let since = Timestamp(nanosecondsSinceEpoch: now.nanosecondsSinceEpoch - 2 * Timestamp.nanosecondsPerDay)
+        let day = SessionCalendar.istDay(now)
+        let dayStart = Timestamp(nanosecondsSinceEpoch: day * Timestamp.nanosecondsPerDay - SessionCalendar.istOffsetSeconds * 1_000_000_000)
         return try reading(url) { db in
-            try brokerIDs.sorted().map { ($0, try WorkingOrderStore.liveNets(db, brokerID: $0), try WorkingOrderStore.endedLive(db, brokerID: $0, since: since)) }
+            try brokerIDs.sorted().map {
+                ($0, try WorkingOrderStore.liveNets(db, brokerID: $0, since: dayStart), day, try WorkingOrderStore.endedLive(db, brokerID: $0, since: since))
+            }
         }
     }
 

@@ -105,8 +105,8 @@ public final class OrderDesk: Sendable {
     // MARK: Reconciliation with live brokers (docs/protocol.md, "Reconciliation")
 
     /// Restores what was read for live brokers (their fills per instrument, orders ended lately).
-    public func restoreBrokers(_ history: [(brokerID: String, nets: [String: Int64], ended: [DeskOrder])]) {
-        queue.async { [state] in for h in history { state.desk.restoreBroker(h.brokerID, nets: h.nets, ended: h.ended) } }
+    public func restoreBrokers(_ history: [(brokerID: String, nets: [String: Int64], day: Int64, ended: [DeskOrder])]) {
+        queue.async { [state] in for h in history { state.desk.restoreBroker(h.brokerID, nets: h.nets, day: h.day, ended: h.ended) } }
     }
 
     /// A gateway connected for these brokers: their new orders wait until each is reconciled;

@@ -19,15 +19,17 @@ public enum WorkingOrderStore {
             """, [brokerID, since.description])
     }
 
-    /// Per instrument ("SYMBOL|EXCHANGE"), the net of the fills of the broker's orders that a
-    /// gateway executed (not those of its paper days): the engine's view of the broker's positions.
-    public static func liveNets(_ db: PostgresConnection, brokerID: String) throws -> [String: Int64] {
+    /// Per instrument ("SYMBOL|EXCHANGE"), the net of the fills of the broker's orders placed
+    /// since `since` (the start of the IST day) that a gateway executed (not those of its paper
+    /// days): the engine's view of the broker's day positions. (An order placed on an earlier day
+    /// and filled today is not counted: a DAY or IOC order cannot be.)
+    public static func liveNets(_ db: PostgresConnection, brokerID: String, since: Timestamp) throws -> [String: Int64] {
         var nets: [String: Int64] = [:]
         for row in try db.query("""
             SELECT t.symbol, t.exchange, sum(CASE t.transaction_type WHEN 'BUY' THEN t.filled_quantity ELSE -t.filled_quantity END)::bigint
-            FROM trades t WHERE t.broker_id = $1::uuid AND t.filled_quantity > 0 AND \(executedLive)
+            FROM trades t WHERE t.broker_id = $1::uuid AND t.filled_quantity > 0 AND t.order_timestamp >= $2::timestamptz AND \(executedLive)
             GROUP BY t.symbol, t.exchange
-            """, [brokerID]).rows {
+            """, [brokerID, since.description]).rows {
             if let symbol = row[0], let exchange = row[1], let net = row[2].flatMap({ Int64($0) }) { nets[symbol + "|" + exchange] = net }
         }
         return nets

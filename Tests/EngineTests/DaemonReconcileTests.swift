@@ -157,7 +157,7 @@ struct DaemonReconcileTests {
         gateway = try Self.readyGateway(dir, ids.brokerID, ["--book", book, "--unknown-order", "INFY:3", "--position-offset", "RELIANCE:5"])
         let done = try #require(try Self.stop(gateway, dir).reconciled.first)
         #expect(done.status == "halted" && done.unknown_orders.count == 1 && done.unknown_orders[0].hasPrefix("HAND"), "\(done)")
-        #expect(done.differences.count == 1 && done.differences[0].hasPrefix("NSE:RELIANCE: the broker holds"), "\(done.differences)")
+        #expect(done.differences.count == 1 && done.differences[0].hasPrefix("NSE:RELIANCE: the broker's day position is 5"), "\(done.differences)")
 
         let logged = try db.query("""
             SELECT message, jsonb_array_length(data->'differences') FROM system_logs WHERE component = 'reconcile' AND log_level = 'ERROR'

@@ -95,7 +95,7 @@ struct ReconciliationDeskTests {
                                      requestID: "r1", peer: [9], time: t0)
         let result = try #require(Self.result(records))
         #expect(!result.isClean && result.level == "ERROR")
-        #expect(result.differences == ["NSE:RELIANCE: the broker holds 7, the engine's fills there make 10"], "\(result.differences)")
+        #expect(result.differences == ["NSE:RELIANCE: the broker's day position is 7, the engine's fills there today make 10"], "\(result.differences)")
         let json = try #require(try JSONSerialization.jsonObject(with: Data(result.json(includingRequest: true).utf8)) as? [String: Any])
         #expect(json["status"] as? String == "halted" && json["request_id"] as? String == "r1")
         guard case .reconciliation(_, let peer) = records.last! else { Issue.record("the result is the last record"); return }
@@ -169,12 +169,34 @@ struct ReconciliationDeskTests {
 
     @Test func ordersRestoredAtStartAreReconciledAgainstTheirNets() throws {
         var desk = gateway.liveDesk(seed: 19)
-        desk.restoreBroker("live1", nets: ["RELIANCE|NSE": 25], ended: [])
+        desk.restoreBroker("live1", nets: ["RELIANCE|NSE": 25], day: SessionCalendar.istDay(t0), ended: [])
         let clean = try #require(Self.result(desk.reconcile(BrokerSnapshot(brokerID: "live1", positions: [position(25)]),
                                                             requestID: "r", peer: [1], time: t0)))
         #expect(clean.isClean && clean.foreignPositions.isEmpty, "\(clean)")
         let flat = try #require(Self.result(desk.reconcile(BrokerSnapshot(brokerID: "live1"), requestID: "r2", peer: [1], time: t0)))
-        #expect(flat.differences == ["NSE:RELIANCE: the broker holds 0, the engine's fills there make 25"])
+        #expect(flat.differences == ["NSE:RELIANCE: the broker's day position is 0, the engine's fills there today make 25"])
+    }
+
+    /// Failed before: the engine compared all its fills ever with the broker's positions, so a
+    /// CNC buy moved to holdings overnight (or a position closed by hand yesterday) was a
+    /// difference at every later reconnect, halting the broker's strategies for good.
+    @Test func onlyTodaysFillsAreComparedWithTheBrokersDayPositions() throws {
+        var desk = gateway.liveDesk(seed: 20)
+        let yesterday = Timestamp(nanosecondsSinceEpoch: t0.nanosecondsSinceEpoch - Timestamp.nanosecondsPerDay)
+        desk.restoreBroker("live1", nets: ["RELIANCE|NSE": 25], day: SessionCalendar.istDay(yesterday), ended: [])
+        let next = try #require(Self.result(desk.reconcile(BrokerSnapshot(brokerID: "live1"), requestID: "r", peer: [1], time: t0)))
+        #expect(next.isClean && next.foreignPositions.isEmpty, "yesterday's 25 moved nothing today: \(next)")
+        // Today's fills count from zero, and the day's close does not carry them into the next day.
+        var (live, id) = deskWithOpenOrder(seed: 21)
+        live.restoreBroker("live1", nets: ["RELIANCE|NSE": 25], day: SessionCalendar.istDay(yesterday), ended: [])
+        #expect(live.onGatewayReport(gateway.report(.fill, id, exec: "T1", quantity: 10, price: 2450)).outcome == .applied)
+        let today = try #require(Self.result(live.reconcile(BrokerSnapshot(brokerID: "live1", orders: [order(id, .filled, filled: 10)],
+                                                                           executions: [execution("T1", id, quantity: 10)], positions: [position(10)]),
+                                                            requestID: "r2", peer: [1], time: t0)))
+        #expect(today.isClean, "\(today)")
+        let tomorrow = Timestamp(nanosecondsSinceEpoch: t0.nanosecondsSinceEpoch + Timestamp.nanosecondsPerDay)
+        let later = try #require(Self.result(live.reconcile(BrokerSnapshot(brokerID: "live1"), requestID: "r3", peer: [1], time: tomorrow)))
+        #expect(later.isClean, "\(later)")
     }
 }
 

@@ -121,7 +121,7 @@ extension TradingDesk {
         keep(order)
         if isLive(order), let broker = order.intent.brokerID {
             brokers.noteFill(broker: broker, instrument: Self.instrument(order.intent.symbol, order.intent.exchange),
-                             signed: order.intent.side == .buy ? quantity : -quantity)
+                             signed: order.intent.side == .buy ? quantity : -quantity, day: SessionCalendar.istDay(time))
         }
         // After the fill's own events, before its bracket: a halt cancels the strategy's other
         // working orders, while the bracket placed next only protects the position.

@@ -19,10 +19,11 @@ extension TradingDesk {
             .map { BrokerOrderRef(orderID: $0.orderID, brokerOrderID: $0.brokerOrderID, status: $0.state.status) }
     }
 
-    /// What was read at start for a live broker: each instrument's net of its live orders' fills
-    /// ("SYMBOL|EXCHANGE" -> signed quantity), and its orders that ended lately.
-    public mutating func restoreBroker(_ brokerID: String, nets: [String: Int64], ended: [DeskOrder]) {
-        brokers.restore(broker: brokerID, nets: nets, finished: ended)
+    /// What was read at start for a live broker: each instrument's net of the fills of its live
+    /// orders placed on IST day `day` ("SYMBOL|EXCHANGE" -> signed quantity), and its orders that
+    /// ended lately.
+    public mutating func restoreBroker(_ brokerID: String, nets: [String: Int64], day: Int64, ended: [DeskOrder]) {
+        brokers.restore(broker: brokerID, nets: nets, day: day, finished: ended)
     }
 
     /// A gateway connected for the broker: its new orders wait (rejected) until reconciled.
@@ -165,10 +166,11 @@ extension TradingDesk {
                     + "working at the engine, the broker does not have it")
             }
         }
-        // 5. Positions, per instrument the engine traded through the broker.
+        // 5. Today's positions (what moved today, IST), per instrument the engine traded
+        // through the broker today.
         var held: [String: Int64] = [:]
         for position in snapshot.positions { held[Self.instrument(position.symbol, position.exchange), default: 0] += position.quantity }
-        let nets = brokers.nets[broker] ?? [:]
+        let nets = brokers.nets(broker: broker, day: SessionCalendar.istDay(time))
         for key in Set(nets.keys).union(held.keys).sorted() {
             let name = key.split(separator: "|").reversed().joined(separator: ":")
             guard let own = nets[key] else {
@@ -177,7 +179,7 @@ extension TradingDesk {
             }
             let expected = own + unknownNet[key, default: 0], actual = held[key, default: 0]
             if expected != actual {
-                result.differences.append("\(name): the broker holds \(actual), the engine's fills there make \(own)"
+                result.differences.append("\(name): the broker's day position is \(actual), the engine's fills there today make \(own)"
                     + (unknownNet[key] != nil ? " and today's executions of orders not the engine's \(unknownNet[key]!)" : ""))
             }
         }

@@ -33,6 +33,10 @@ Control endpoints (the tests' hands; JSON bodies, JSON answers ``{"ok": true, ..
 - ``POST /_fake/reject_next`` ``{user_id?, reasons: [..]}``: the next placements are accepted by
   the API and then REJECTED by "RMS" with these status messages (Kite's margin rejections).
 - ``POST /_fake/margins`` ``{user_id?, cash}``.
+- ``POST /_fake/trades_lag`` ``{user_id?, reads}``: the next ``reads`` GET /trades leave out the
+  latest trade (Kite's trade book lags its order book by a moment).
+- ``POST /_fake/overnight`` ``{user_id?, exchange, tradingsymbol, product, quantity}``: a position
+  carried from an earlier day (in ``positions()["net"]``, not in ``["day"]``).
 - ``POST /_fake/fail`` ``{method, path, status, error_type, message, count?=1}``: the next
   ``count`` requests whose method matches and path starts with ``path`` get this error.
 - ``POST /_fake/rate_limits`` ``{enabled}``: turn the 429 limits off or on.
@@ -111,6 +115,11 @@ class Fake:
             kite.account(user).reject_next.extend(str(r) for r in body["reasons"])
         elif name == "margins":
             kite.account(user).cash = float(body["cash"])
+        elif name == "trades_lag":
+            kite.account(user).trades_lag = int(body["reads"])
+        elif name == "overnight":
+            key = (str(body["exchange"]), str(body["tradingsymbol"]), str(body["product"]))
+            kite.account(user).overnight[key] = int(body["quantity"])
         elif name == "fail":
             self.failures.append({"method": body["method"], "path": body["path"], "status": int(body["status"]),
                                   "error_type": body["error_type"], "message": body["message"],
@@ -162,7 +171,11 @@ class Fake:
                 return [t for t in kite.account(user).trades if t["order_id"] == parts[1]]
         if method == "GET":
             if parts == ["trades"]:
-                return kite.account(user).trades
+                account = kite.account(user)
+                if account.trades_lag > 0:  # the trade book behind the order book, for a read
+                    account.trades_lag -= 1
+                    return account.trades[:-1]
+                return account.trades
             if parts == ["portfolio", "positions"]:
                 return kite.positions(user)
             if parts == ["user", "margins"]:

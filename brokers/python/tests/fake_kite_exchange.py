@@ -79,6 +79,10 @@ class Account:
     history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     trades: list[dict[str, Any]] = field(default_factory=list)
     reject_next: list[str] = field(default_factory=list)  # RMS rejections for the next placements
+    # Positions carried from earlier days ((exchange, tradingsymbol, product) -> quantity): in
+    # the net positions (as overnight_quantity), not in the day positions.
+    overnight: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    trades_lag: int = 0  # GET /trades reads still to leave out the latest trade
 
 
 def _number(params: dict[str, str], name: str, default: float = 0.0) -> float:
@@ -343,7 +347,8 @@ class FakeKite:
     # -- portfolio --------------------------------------------------------------------------
     def positions(self, user_id: str) -> dict[str, list[dict[str, Any]]]:
         rows: dict[tuple[str, str, str], dict[str, Any]] = {}
-        for trade in self.account(user_id).trades:
+        account = self.account(user_id)
+        for trade in account.trades:
             key = (trade["exchange"], trade["tradingsymbol"], trade["product"])
             row = rows.setdefault(key, {
                 "tradingsymbol": key[1], "exchange": key[0], "instrument_token": trade["instrument_token"],
@@ -363,8 +368,14 @@ class FakeKite:
             row["quantity"] = row["buy_quantity"] - row["sell_quantity"]
             row["value"] = row["sell_value"] - row["buy_value"]
             row["average_price"] = row["buy_price"] if row["quantity"] >= 0 else row["sell_price"]
-        net = list(rows.values())
-        return {"net": net, "day": [dict(r) for r in net]}
+        day = [dict(r) for r in rows.values()]
+        # Kite's net rows add what earlier days carried; its day rows are today's trades only.
+        for key, quantity in account.overnight.items():
+            row = rows.setdefault(key, {"tradingsymbol": key[1], "exchange": key[0], "instrument_token": instrument_token(key[0], key[1]),
+                                        "product": key[2], "quantity": 0, "overnight_quantity": 0})
+            row["overnight_quantity"] = quantity
+            row["quantity"] = row["quantity"] + quantity
+        return {"net": list(rows.values()), "day": day}
 
     def margins(self, user_id: str) -> dict[str, Any]:
         cash = self.account(user_id).cash

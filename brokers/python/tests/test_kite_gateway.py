@@ -176,6 +176,10 @@ def test_reconciliation_answers_with_kites_orders_trades_and_positions(rig: Rig)
     broker_order_id = rig.report(request["order_id"], "accepted")["broker_order_id"]
     rig.fake.post("fill", order_id=broker_order_id, quantity=2, price=1510.0)
     rig.report(request["order_id"], "fill")
+    # Carried from earlier days: in Kite's net positions, not its day positions, which are what
+    # the snapshot holds (the engine compares today's fills; docs/protocol.md).
+    rig.fake.post("overnight", exchange="NSE", tradingsymbol="HDFCBANK", product="CNC", quantity=40)
+    rig.fake.post("overnight", exchange="NSE", tradingsymbol="TCS", product="CNC", quantity=5)
     time.sleep(0.5)
     engine_orders = [{"order_id": request["order_id"], "broker_order_id": None, "status": "PARTIALLY_FILLED"}]
     ask = {"request_id": str(uuid.uuid4()), "broker_id": B_MAIN, "orders": engine_orders}
@@ -311,3 +315,21 @@ def test_the_order_update_stream_verifies_tls_so_an_impostor_never_gets_the_toke
         own.close()
         impostor.close()
     assert all(token not in own.log_text() for token in TOKENS.values())
+
+
+def test_a_reconciliation_snapshot_waits_out_a_trade_book_that_lags_the_order_book(rig: Rig) -> None:
+    """Failed before: orders, trades and positions were read once each, so a fill that landed
+    between the reads (or a trade book a moment behind) gave an order whose filled_quantity its
+    executions did not make up, a difference that halted the broker."""
+    request = rig.order(order_type="LIMIT", price=1490.0, quantity=4, symbol="WIPRO")
+    broker_order_id = rig.report(request["order_id"], "accepted")["broker_order_id"]
+    rig.fake.post("fill", order_id=broker_order_id, quantity=3, price=1490.0)
+    rig.report(request["order_id"], "fill")
+    rig.fake.post("trades_lag", reads=2)
+    ask = {"request_id": str(uuid.uuid4()), "broker_id": B_MAIN,
+           "orders": [{"order_id": request["order_id"], "broker_order_id": broker_order_id, "status": "PARTIALLY_FILLED"}]}
+    rig.engine.send("reconcile.request", ask)
+    parts = rig.engine.wait_for("reconcile", lambda p: p["request_id"] == ask["request_id"], timeout=20)
+    executions = [e for p in parts for e in p.get("executions", []) if e["broker_order_id"] == broker_order_id]
+    order = next(o for p in parts for o in p.get("orders", []) if o["broker_order_id"] == broker_order_id)
+    assert order["filled_quantity"] == sum(e["fill_quantity"] for e in executions) == 3

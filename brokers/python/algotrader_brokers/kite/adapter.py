@@ -608,9 +608,7 @@ class KiteAdapter:
         assert self.calls is not None
         request_id = request["request_id"]
         try:
-            book = self.calls.call(self.calls.read_limit, "orders")
-            trades = self.calls.call(self.calls.read_limit, "trades")
-            positions = self.calls.call(self.calls.read_limit, "positions")
+            book, trades, positions = self._consistent_read()
         except (Transient, Refused) as error:
             self.sink.reconcile(request_id, self.broker_id, None, f"Kite could not be read: {self._scrub(str(error))}")
             return
@@ -648,10 +646,35 @@ class KiteAdapter:
             if ts is not None:
                 row["ts"] = ts
             executions.append(row)
+        # The day positions: what today's trades moved, as the engine compares (docs/protocol.md).
         net = [{"symbol": p["tradingsymbol"], "exchange": p["exchange"], "product": p["product"],
-                "quantity": int(p["quantity"])} for p in (positions or {}).get("net", []) if int(p["quantity"]) != 0]
+                "quantity": int(p["quantity"])} for p in (positions or {}).get("day", []) if int(p["quantity"]) != 0]
         self._adopt(book, trades, owner)
         self.sink.reconcile(request_id, self.broker_id, Snapshot(orders=orders, executions=executions, positions=net))
+
+    def _consistent_read(self) -> tuple[list[JSON], list[JSON], Any]:
+        """The order book, trade book and positions as of one moment, as far as three calls can
+        be: the trade book is read before and after the other two, and all of it again (up to 3
+        times) when a fill landed in between, since a trade without its order's new
+        filled_quantity, or a position without its trade, reads as a difference that halts the
+        broker. The order book is also checked against the trades it should show."""
+        assert self.calls is not None
+        for attempt in range(3):
+            before = self.calls.call(self.calls.read_limit, "trades")
+            book = self.calls.call(self.calls.read_limit, "orders")
+            positions = self.calls.call(self.calls.read_limit, "positions")
+            trades = self.calls.call(self.calls.read_limit, "trades")
+            filled: dict[str, int] = {}
+            for trade in trades:
+                filled[str(trade["order_id"])] = filled.get(str(trade["order_id"]), 0) + int(trade["quantity"])
+            agrees = all(filled.get(str(o["order_id"]), 0) == int(o.get("filled_quantity") or 0) for o in book)
+            same = {(t["order_id"], t["trade_id"]) for t in before} == {(t["order_id"], t["trade_id"]) for t in trades}
+            if same and agrees:
+                return book, trades, positions
+            log.info("broker %s: a fill landed while Kite was read for reconciliation; reading again (%d)", self.broker_id,
+                     attempt + 1)
+            time.sleep(0.5)  # the trade book may lag the order book by a moment
+        return book, trades, positions
 
     def _adopt(self, book: list[JSON], trades: list[JSON], owner: dict[str, str | None]) -> None:
         """Tracks the engine's orders found at Kite that this process did not place (it
