@@ -19,6 +19,18 @@ extension GatewayServer {
         var assembly: ReconcileAssembly
         /// The whole snapshot is with the desk: nothing is resent until its result.
         var applying = false
+        /// `error` answers in a row (the broker could not be read: an expired session, an
+        /// outage): the request is asked again after the resend interval doubled per answer, up
+        /// to a minute, and `system_logs` gets the first and then one a minute, not one every
+        /// resend interval for as long as it lasts.
+        var errors = 0
+        var lastErrorLogged: UInt64?
+    }
+
+    /// How long after its `error` answer the request is asked again.
+    func reconcileRetryDelay(errors: Int) -> UInt64 {
+        let base = UInt64(settings.resendIntervalMilliseconds)
+        return min(60_000, base << UInt64(min(max(errors - 1, 0), 10)))
     }
 
     /// Holds `brokers` and asks the gateway at `identity` for their state (once the desk holds
@@ -65,7 +77,8 @@ extension GatewayServer {
     func resendReconcileRequests(_ state: State, _ socket: ZMQSocket, now: UInt64) {
         let after = UInt64(settings.resendIntervalMilliseconds)
         for (broker, var item) in state.reconciling where !item.applying {
-            guard let payload = item.payload, let sent = item.lastSent, now &- sent >= after else { continue }
+            let wait = item.errors > 0 ? max(after, reconcileRetryDelay(errors: item.errors)) : after
+            guard let payload = item.payload, let sent = item.lastSent, now &- sent >= wait else { continue }
             item.lastSent = now
             state.reconciling[broker] = item
             resends.add(1, ordering: .relaxed)
@@ -81,9 +94,15 @@ extension GatewayServer {
         }
         guard !item.applying else { return }  // a part repeated after the whole snapshot came
         if let error = part.error {
-            logger.warning("a gateway could not read its broker for reconciliation: asking again", metadata: ["broker": "\(part.brokerID)", "why": "\(error)"])
-            try? logs.insert([SystemLogEntry(component: "reconcile", level: .warning,
-                                             message: "live broker \(part.brokerID) could not be read for reconciliation (asked again): \(error)")])
+            item.errors += 1
+            if item.lastErrorLogged.map({ now &- $0 >= 60_000 }) ?? true {
+                item.lastErrorLogged = now
+                logger.warning("a gateway could not read its broker for reconciliation: asking again",
+                               metadata: ["broker": "\(part.brokerID)", "why": "\(error)", "answers": "\(item.errors)"])
+                try? logs.insert([SystemLogEntry(component: "reconcile", level: .warning,
+                                                 message: "live broker \(part.brokerID) could not be read for reconciliation (\(item.errors) time(s); "
+                                                    + "asked again in \(reconcileRetryDelay(errors: item.errors) / 1_000) s): \(error)")])
+            }
             item.lastSent = now
             state.reconciling[part.brokerID] = item
             return

@@ -289,8 +289,8 @@ public final class GatewayServer: Sendable {
             return
         }
         state.peers[identity]?.lastHeard = now
-        if peer.isFeed && topic != "heartbeat" {
-            bad("a feed connection sends only heartbeats", identity, socket)
+        if peer.isFeed && topic != "heartbeat" && topic != "session" {
+            bad("a feed connection sends only heartbeats and session", identity, socket)
             return
         }
         switch topic {
@@ -303,7 +303,8 @@ public final class GatewayServer: Sendable {
             }
         case "session":
             switch GatewayMessages.session(body) {
-            case .success(let session) where peer.brokers.contains(session.brokerID):
+            // A feed's stream uses the broker's session token too: its expiry is the broker's.
+            case .success(let session) where peer.brokers.contains(session.brokerID) || peer.feedBrokers.contains(session.brokerID):
                 brokerSession(session.brokerID, active: session.active, reason: session.reason, gatewayID: peer.gatewayID, logs)
             case .success(let session):
                 bad("session for broker \(session.brokerID), which this gateway does not serve", identity, socket)

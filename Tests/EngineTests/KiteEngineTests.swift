@@ -62,10 +62,9 @@ struct KiteEngineTests {
             return daemon
         }
 
-        /// The Zerodha gateway for the broker, on the daemon's gateway socket, once it is
-        /// welcomed with the broker's credentials and reconciled.
-        func gateway(_ daemon: DaemonProcess) throws -> BrokerProcess {
-            let gateway = try BrokerProcess("gateway", config: """
+        /// The Zerodha gateway's configuration for the broker, on the daemon's gateway socket.
+        func gatewayConfig(_ daemon: DaemonProcess) -> String {
+            """
                 [engine]
                 endpoint = "ipc://\(daemon.directory)/gateway.ipc"
                 [broker]
@@ -78,7 +77,12 @@ struct KiteEngineTests {
                 poll_seconds = 1.0
                 [log]
                 level = "debug"
-                """, directory: daemon.directory)
+                """
+        }
+
+        /// The Zerodha gateway, once it is welcomed with the broker's credentials and reconciled.
+        func gateway(_ daemon: DaemonProcess) throws -> BrokerProcess {
+            let gateway = try BrokerProcess("gateway", config: gatewayConfig(daemon), directory: daemon.directory)
             #expect(HostileInputTests.waitFor(30) {
                 ((try? KiteEngineTests.count(db, "SELECT count(*) FROM system_logs WHERE component = 'reconcile' AND message LIKE '%' || $1 || '%'",
                                              [ids.brokerID])) ?? 0) > 0
@@ -336,10 +340,16 @@ struct KiteEngineTests {
         try send("RELIANCE", 15, from: 2_510)
         #expect(HostileInputTests.waitFor(20) { ((try? Self.count(rig.db, stored, ["RELIANCE"])) ?? 0) == 35 },
                 "the ticks after the reconnect are stored: \(feed.log.suffix(2_000))")
+        // Kite ends the session: the stream is refused with 403 and the publisher tells the
+        // engine (failed before: the engine answered a feed's `session` with an error).
+        try rig.fake.control("expire", ["access_token": Self.accessToken])
+        #expect(HostileInputTests.waitFor(20) {
+            ((try? Self.count(rig.db, "SELECT count(*) FROM system_logs WHERE component = 'gateway' AND message LIKE '%session expired (gateway kite-feed-e2e)%'")) ?? 0) == 1
+        }, "the feed's expiry reached the engine: \(feed.log.suffix(2_000))")
         #expect(feed.stop() == 0)
         let status = Self.feedStatus(feed)
-        // At exit: the forced drop and the close at SIGTERM; one reconnect, one gap; every tick published.
-        #expect(status["gaps"] == 1 && status["reconnects"] == 1 && status["drops"] == 2 && status["received"] == 45
+        // The forced drop and the expiry's close; one gap; every tick published.
+        #expect(status["gaps"] == 1 && (status["drops"] ?? 0) >= 2 && status["expired"] == 1 && status["received"] == 45
                 && status["published"] == 45 && status["hwm_dropped"] == 0, "\(status)")
         Thread.sleep(forTimeInterval: 0.5)
         #expect(try Self.count(rig.db, stored, ["RELIANCE"]) == 35 && Self.count(rig.db, stored, ["INFY"]) == 10, "each tick once")
@@ -376,6 +386,19 @@ struct KiteEngineTests {
         first.kill()
         #expect(try rig.fake.orders(user: Self.kiteUser).isEmpty, "nothing reached Kite")
 
+        // The gateway restarts meanwhile: it cannot read Kite for its reconciliation, and the
+        // engine asks again with a backoff and logs it once a minute (failed before: a row and
+        // a refused call to Kite every resend interval, 300 ms here, until the login).
+        gateway.stop()
+        let restarted = try BrokerProcess("gateway", config: rig.gatewayConfig(daemon), directory: dir)
+        defer { restarted.stop() }
+        let unreadable = "SELECT count(*) FROM system_logs WHERE component = 'reconcile' AND log_level = 'WARNING'"
+        #expect(HostileInputTests.waitFor(20) { ((try? Self.count(rig.db, unreadable)) ?? 0) >= 1 }, "\(restarted.log.suffix(2_000))")
+        Thread.sleep(forTimeInterval: 4)
+        #expect(try Self.count(rig.db, unreadable) == 1, "one row for the unreadable broker")
+        let sessionReads = (try rig.fake.control("state")["requests"] as? [[String: Any]] ?? []).filter { ($0["status"] as? Int) == 403 }.count
+        #expect(sessionReads < 8, "Kite is not asked again with the refused token at every resend: \(sessionReads) refused calls")
+
         // The morning login: the engine exchanges the request token, seals the new access token,
         // and a reload gives it to the gateway, which tells the engine the session is active.
         try rig.fake.control("request_token", ["api_key": Self.apiKey, "api_secret": rig.apiSecret, "request_token": "rtrenew1",
@@ -393,7 +416,7 @@ struct KiteEngineTests {
         let reload = try ctl(["reload"], nil)
         #expect(reload.status == 0, "\(reload.stderr)")
         #expect(HostileInputTests.waitFor(20) { ((try? Self.count(rig.db, sessionLogs, ["session active again"])) ?? 0) > 0 },
-                "the renewed token reached the gateway and Kite took it: \(gateway.log.suffix(2_000))")
+                "the renewed token reached the gateway and Kite took it: \(restarted.log.suffix(2_000))")
 
         // Orders flow again. (The new strategy process is let in once the killed one has been
         // silent for the heartbeat timeout, so ticks are published until its orders come.)
@@ -406,10 +429,10 @@ struct KiteEngineTests {
             Thread.sleep(forTimeInterval: 0.5)
             return ((try? rig.fake.orders(user: Self.kiteUser).count) ?? 0) == 2
         },
-                "\((try? rig.db.query(trades, [rig.ids.brokerID]).rows) ?? []) \(second.stderr.suffix(2_000)) \(gateway.log.suffix(2_000))")
+                "\((try? rig.db.query(trades, [rig.ids.brokerID]).rows) ?? []) \(second.stderr.suffix(2_000)) \(restarted.log.suffix(2_000))")
         let settled = Self.settle(rig)
         #expect(settled)
         try Self.expectEngineEqualsKite(rig, "after the renewal")
-        #expect(!gateway.log.contains("tok-RENEWED-E2E-4410") && !login.stdout.contains("tok-RENEWED-E2E-4410"), "the new token is never shown")
+        #expect(!restarted.log.contains("tok-RENEWED-E2E-4410") && !login.stdout.contains("tok-RENEWED-E2E-4410"), "the new token is never shown")
     }
 }

@@ -167,6 +167,17 @@ struct ReconciliationDeskTests {
         #expect(GatewayDeskTests.requests(desk.submit(limit(.buy, 1, at: 2450), now: t0)).count == 1)
     }
 
+    /// Failed before: only `session active` lifted the hold, which a gateway restarted with the
+    /// renewed token never sends (it never saw the expiry), so the broker stayed refused.
+    @Test func aCompleteSnapshotEndsASessionHold() throws {
+        var desk = gateway.liveDesk(seed: 22)
+        desk.setBrokerSession("live1", active: false, reason: "TokenException")
+        #expect(desk.brokerHold("live1")?.contains("session expired") == true)
+        desk.beginReconciliation("live1")
+        _ = desk.reconcile(BrokerSnapshot(brokerID: "live1"), requestID: "r", peer: [2], time: t0)
+        #expect(desk.brokerHold("live1") == nil, "the new gateway read the account: its session works")
+    }
+
     @Test func ordersRestoredAtStartAreReconciledAgainstTheirNets() throws {
         var desk = gateway.liveDesk(seed: 19)
         desk.restoreBroker("live1", nets: ["RELIANCE|NSE": 25], day: SessionCalendar.istDay(t0), ended: [])

@@ -184,6 +184,10 @@ extension TradingDesk {
             }
         }
         brokers.set(.reconciling, nil, broker: broker)
+        // The gateway read the whole account just now: its session works, whatever an earlier
+        // gateway said (one that reported the expiry and was restarted with the renewed token
+        // never says `active`: it never saw the expiry).
+        brokers.set(.session, nil, broker: broker)
         brokers.set(.difference, result.isClean ? nil : "halted: reconciliation difference at live broker \(broker)", broker: broker)
         records.append(.reconciliation(result, peer: peer))
         return records

@@ -308,7 +308,11 @@ class KiteAdapter:
             elif kind == "order.cancel":
                 self._cancel(message)
             elif kind == "reconcile.request":
-                self._reconcile(message)
+                if self._expired:  # not Kite again with a refused token at every resend
+                    self.sink.reconcile(message["request_id"], self.broker_id, None,
+                                        f"Kite session expired: {self._expired_reason}")
+                else:
+                    self._reconcile(message)
         except SessionExpired as error:
             self._expire(str(error))
             if kind == "order.new":
