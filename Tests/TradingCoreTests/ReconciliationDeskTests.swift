@@ -119,7 +119,9 @@ struct ReconciliationDeskTests {
         let records = desk.reconcile(BrokerSnapshot(brokerID: "live1"), requestID: "r", peer: [1], time: t0)
         let result = try #require(Self.result(records))
         #expect(result.resent == 1)
-        #expect(GatewayDeskTests.requests(records).map { "\($0.kind):\($0.order.orderID)" } == ["new:\(pending)"])
+        // Sent again, then, with the difference the other makes, both cancelled as the halt would.
+        #expect(GatewayDeskTests.requests(records).map { "\($0.kind):\($0.order.orderID)" }.sorted()
+                == ["cancel:\(open)", "cancel:\(pending)", "new:\(pending)"].sorted())
         #expect(result.differences.count == 1 && result.differences[0].hasPrefix("order \(open) (OPEN"), "\(result.differences)")
     }
 
@@ -165,6 +167,18 @@ struct ReconciliationDeskTests {
                 == "halted: broker session expired for live broker live1: TokenException: Incorrect `api_key` or `access_token`.")
         desk.setBrokerSession("live1", active: true, reason: nil)
         #expect(GatewayDeskTests.requests(desk.submit(limit(.buy, 1, at: 2450), now: t0)).count == 1)
+    }
+
+    /// Failed before: the working orders were cancelled only later, by the halt, with the bare
+    /// reason "strategy halted": nothing on the bus said a reconciliation was why.
+    @Test func aDifferenceCancelsTheBrokersWorkingOrdersSayingWhy() throws {
+        var (desk, id) = deskWithOpenOrder(seed: 23)
+        let records = desk.reconcile(BrokerSnapshot(brokerID: "live1", orders: [order(id, .partiallyFilled, filled: 3)]),
+                                     requestID: "r1", peer: [9], time: t0)
+        #expect(Self.result(records)?.isClean == false)
+        let cancels = GatewayDeskTests.requests(records).filter { $0.kind == .cancel }
+        #expect(cancels.map(\.order.orderID) == [id] && cancels.first?.reason == "strategy halted: reconciliation difference at live broker live1",
+                "\(cancels)")
     }
 
     /// Failed before: only `session active` lifted the hold, which a gateway restarted with the

@@ -190,6 +190,14 @@ extension TradingDesk {
         brokers.set(.session, nil, broker: broker)
         brokers.set(.difference, result.isClean ? nil : "halted: reconciliation difference at live broker \(broker)", broker: broker)
         records.append(.reconciliation(result, peer: peer))
+        if !result.isClean {
+            // The halt the record writes cancels these strategies' working orders too, later and
+            // as "strategy halted"; cancelling now says why on the bus, the one place a
+            // subscriber sees a reconciliation. Bracket legs stay: they protect what is held.
+            for order in orders.sorted(where: { $0.intent.brokerID == broker && self.isLive($0) && $0.parentOrderID == nil }) {
+                records += cancel(orderID: order.orderID, reason: "strategy halted: reconciliation difference at live broker \(broker)", time: time)
+            }
+        }
         return records
     }
 
