@@ -38,7 +38,8 @@ Control endpoints (the tests' hands; JSON bodies, JSON answers ``{"ok": true, ..
 - ``POST /_fake/overnight`` ``{user_id?, exchange, tradingsymbol, product, quantity}``: a position
   carried from an earlier day (in ``positions()["net"]``, not in ``["day"]``).
 - ``POST /_fake/fail`` ``{method, path, status, error_type, message, count?=1}``: the next
-  ``count`` requests whose method matches and path starts with ``path`` get this error.
+  ``count`` requests whose method matches and path starts with ``path`` get this error (with
+  ``after: true``, each is carried out first: the answer is what gets lost).
 - ``POST /_fake/rate_limits`` ``{enabled}``: turn the 429 limits off or on.
 - ``POST /_fake/ticks`` ``{ticks: [{instrument_token, last_price, ...}]}`` (fields of
   fake_kite_ticker.Tick): published to every connection subscribed to them, in its mode;
@@ -123,7 +124,7 @@ class Fake:
         elif name == "fail":
             self.failures.append({"method": body["method"], "path": body["path"], "status": int(body["status"]),
                                   "error_type": body["error_type"], "message": body["message"],
-                                  "count": int(body.get("count", 1))})
+                                  "count": int(body.get("count", 1)), "after": bool(body.get("after", False))})
         elif name == "rate_limits":
             kite.limiter.enabled = bool(body["enabled"])
         elif name == "ticks":
@@ -138,11 +139,17 @@ class Fake:
 
     # -- Kite's REST ------------------------------------------------------------------------
     def rest(self, method: str, path: str, params: dict[str, str], auth: str | None) -> Any:
+        failing = next((f for f in self.failures
+                        if f["count"] > 0 and f["method"] == method and path.startswith(f["path"])), None)
+        if failing is None:
+            return self._rest(method, path, params, auth)
+        failing["count"] -= 1
+        if failing["after"]:  # carried out, and the answer lost on the way back
+            self._rest(method, path, params, auth)
+        raise KiteError(failing["status"], failing["error_type"], failing["message"])
+
+    def _rest(self, method: str, path: str, params: dict[str, str], auth: str | None) -> Any:
         kite = self.kite
-        for failure in self.failures:
-            if failure["count"] > 0 and failure["method"] == method and path.startswith(failure["path"]):
-                failure["count"] -= 1
-                raise KiteError(failure["status"], failure["error_type"], failure["message"])
         parts = [p for p in path.split("/") if p]
         if parts == ["session", "token"]:
             if method == "POST":

@@ -158,6 +158,24 @@ def test_transient_errors_are_retried_and_the_order_placed_once(rig: Rig) -> Non
     assert statuses.count(503) >= 2
 
 
+def test_a_placement_whose_answer_is_lost_is_found_by_its_tag_not_rejected(rig: Rig) -> None:
+    """Failed before: Kite placed the order, the answer was lost, and the look-up by tag failed
+    too, so the gateway reported it rejected: the engine ended an order that was live at Kite
+    and its fills were never reported."""
+    rig.fake.post("fail", method="POST", path="/orders/regular", status=504, error_type="NetworkException",
+                  message="Gateway timeout", count=1, after=True)
+    rig.fake.post("fail", method="GET", path="/orders", status=503, error_type="NetworkException",
+                  message="Couldn't reach the OMS", count=6)
+    request = rig.order(order_type="LIMIT", price=1450.0, symbol="ITC")
+    accepted = rig.report(request["order_id"], "accepted", timeout=30)
+    tag = kite_tag(request["order_id"])
+    placed = [o for o in rig.fake.orders() if o["tag"] == tag]
+    assert len(placed) == 1 and accepted["broker_order_id"] == placed[0]["order_id"]
+    assert not [r for r in rig.engine.messages("report") if r["order_id"] == request["order_id"] and r["type"] == "rejected"]
+    rig.fake.post("fill", order_id=placed[0]["order_id"])
+    assert rig.report(request["order_id"], "fill")["fill_quantity"] == 1
+
+
 def test_a_burst_of_placements_keeps_to_kites_rate_limit(rig: Rig) -> None:
     time.sleep(1.2)  # the earlier tests' placements out of the one-second window
     started = time.monotonic()

@@ -35,7 +35,9 @@ Modify and cancel share the 10/s of "every other endpoint".
 
 Errors. NetworkException, DataException, 5xx, 429 and connection failures are retried with
 backoff; a placement whose answer was lost (timeout, 5xx) is looked up by its tag before it is
-sent again. InputException, OrderException and the other Kite exceptions fail at once with
+sent again; if the look-up fails too, the order is looked for by its tag at each poll and
+reported rejected only when the order book has not shown it in UNRESOLVED_SECONDS (a rejection
+at once would end an order that may be live at Kite). InputException, OrderException and the other Kite exceptions fail at once with
 Kite's message. TokenException (HTTP 403: the daily access token expired or was revoked) sends
 ``session expired``; new orders are then rejected and modify/cancel wait until a welcome brings
 a different ``access_token``, which sends ``session active`` and catches up with the order book.
@@ -90,6 +92,7 @@ MAX_PLACE_WAIT = 61.0
 # Backoff before each retry of a transient failure (about 6 s in all).
 RETRY_DELAYS = (0.2, 0.4, 0.8, 1.6, 3.2)
 FUNDS_SECONDS = 60.0
+UNRESOLVED_SECONDS = 120.0
 
 
 class SessionExpired(Exception):
@@ -200,6 +203,10 @@ class Tracked:
     filled: int = 0
     modifications: int = 0
     cancel_reason: str | None = None
+    # When Kite's answer to its placement was lost (every retry timed out or failed, the look-up
+    # by tag too): it may be at Kite or not. Each poll looks for it by its tag; after
+    # UNRESOLVED_SECONDS without it, it is reported rejected.
+    unresolved_since: float | None = None
 
 
 class KiteCalls:
@@ -373,6 +380,7 @@ class KiteAdapter:
             return
         try:
             self._poll()
+            self._give_up_unresolved()
             # Without the order-update stream (down, or refused with 403 because the day's token
             # ended) and with no order working, nothing else reads Kite: the funds read doubles as
             # the session probe, so an expiry is told to the engine within poll_seconds, not at
@@ -384,6 +392,19 @@ class KiteAdapter:
             self._expire(str(error))
         except (Transient, Refused) as error:
             log.warning("broker %s: polling Kite failed: %s", self.broker_id, self._scrub(str(error)))
+
+    def _give_up_unresolved(self) -> None:
+        """An order whose placement's answer was lost and that the order book has not shown for
+        UNRESOLVED_SECONDS was not placed: it is reported rejected."""
+        now = time.monotonic()
+        for tracked in list(self.orders.values()):
+            if tracked.broker_order_id is not None:
+                tracked.unresolved_since = None
+            elif tracked.unresolved_since is not None and not tracked.ended and now - tracked.unresolved_since >= UNRESOLVED_SECONDS:
+                tracked.ended = True
+                self.sink.report({"type": "rejected", "order_id": tracked.order_id,
+                                  "reason": f"Kite could not be reached when it was placed, and its order book has not shown it "
+                                            f"(tag {tracked.tag}) in {UNRESOLVED_SECONDS:.0f} s"})
 
     def _send_funds(self) -> None:
         assert self.calls is not None
@@ -447,8 +468,17 @@ class KiteAdapter:
                               "reason": "Kite's limit of 3,000 orders a day for this account is reached"})
             return
         except Transient as error:
-            self.sink.report({"type": "rejected", "order_id": order_id,
-                              "reason": f"Kite could not be reached: {self._scrub(str(error))}"})
+            if error.code == 429:  # Kite refused it for the rate: certainly not placed
+                self.sink.report({"type": "rejected", "order_id": order_id,
+                                  "reason": f"Kite could not take it: {self._scrub(str(error))}"})
+                return
+            # Kite may hold it: a rejection now would end an order that might be live, and its
+            # fills would go unreported. The poll looks for it by its tag.
+            tracked.unresolved_since = time.monotonic()
+            self.orders[order_id] = tracked
+            self._by_tag[tag] = tracked
+            log.warning("order %s: Kite's answer to its placement was lost (%s); looking for it by its tag %s at each poll",
+                        order_id, self._scrub(str(error)), tag)
             return
         tracked.broker_order_id = broker_order_id
         self.orders[order_id] = tracked
