@@ -37,8 +37,8 @@ Errors. NetworkException, DataException, 5xx, 429 and connection failures are re
 backoff; a placement whose answer was lost (timeout, 5xx) is looked up by its tag before it is
 sent again; if the look-up fails too, the order is looked for by its tag at each poll and
 reported rejected only when the order book has not shown it in UNRESOLVED_SECONDS (a rejection
-at once would end an order that may be live at Kite). InputException, OrderException and the other Kite exceptions fail at once with
-Kite's message. TokenException (HTTP 403: the daily access token expired or was revoked) sends
+at once would end an order that may be live at Kite). InputException, OrderException and the
+other Kite exceptions fail at once with Kite's message. TokenException (HTTP 403: the daily access token expired or was revoked) sends
 ``session expired``; new orders are then rejected and modify/cancel wait until a welcome brings
 a different ``access_token``, which sends ``session active`` and catches up with the order book.
 While the order-update stream is not connected (and so when Kite refuses it with 403 at an
