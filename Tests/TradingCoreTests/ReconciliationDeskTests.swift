@@ -169,6 +169,20 @@ struct ReconciliationDeskTests {
         #expect(GatewayDeskTests.requests(desk.submit(limit(.buy, 1, at: 2450), now: t0)).count == 1)
     }
 
+    /// Failed before: a DAY order whose close the gateway missed (down at 15:30) was, the next
+    /// morning, "working at the engine, the broker does not have it": a difference that halted.
+    @Test func aWorkingOrderOfAnEarlierDayMissingFromTheBrokersBookExpiredAtItsClose() throws {
+        var (desk, open) = deskWithOpenOrder(seed: 24)
+        let pending = GatewayDeskTests.requests(desk.submit(limit(.buy, 2, at: 2440), now: t0))[0].order.orderID
+        let nextDay = Timestamp(nanosecondsSinceEpoch: t0.nanosecondsSinceEpoch + Timestamp.nanosecondsPerDay)
+        let records = desk.reconcile(BrokerSnapshot(brokerID: "live1"), requestID: "r", peer: [1], time: nextDay)
+        let result = try #require(Self.result(records))
+        #expect(result.isClean && result.ended == 2 && result.resent == 0, "\(result)")
+        #expect(GatewayDeskTests.requests(records).isEmpty, "nothing sent on another day")
+        let ended = TradingDeskTests.events(records).filter { $0.kind == .order }.map { ($0.order.orderID, $0.order.state.status) }
+        #expect(ended.contains { $0 == (open, .cancelled) } && ended.contains { $0 == (pending, .rejected) }, "\(ended)")
+    }
+
     /// Failed before: the working orders were cancelled only later, by the halt, with the bare
     /// reason "strategy halted": nothing on the bus said a reconciliation was why.
     @Test func aDifferenceCancelsTheBrokersWorkingOrdersSayingWhy() throws {

@@ -157,7 +157,22 @@ extension TradingDesk {
             }
         }
         // 4. The engine's working orders the broker does not have.
-        for working in orders.sorted(where: { $0.intent.brokerID == broker && self.isLive($0) }) where matched[working.orderID] == nil {
+        let today = SessionCalendar.istDay(time)
+        for var working in orders.sorted(where: { $0.intent.brokerID == broker && self.isLive($0) }) where matched[working.orderID] == nil {
+            if SessionCalendar.istDay(working.orderTime) < today {
+                // A DAY or IOC order (the only validities) of an earlier day: its day's close
+                // ended it, and the broker's book of today no longer lists it. Not a difference;
+                // one never placed is not sent on another day.
+                let pending = working.state.status == .pending
+                let reason = pending ? "not placed: its day ended before the broker had it" : "expired at the close of its day"
+                working.reason = reason
+                let changed = transition(&working, pending ? .rejected(reason: reason) : .cancelled(reason: reason),
+                                         message: "\(reason) (found at reconciliation: not in the broker's book of today)", time: time, data: data)
+                if !changed.isEmpty { result.ended += 1 }
+                records += changed
+                keep(working)
+                continue
+            }
             if working.state.status == .pending {
                 records.append(.gatewayRequest(GatewayRequest(kind: .new, requestID: ids.next(now: time).description, order: working, time: time)))
                 result.resent += 1
