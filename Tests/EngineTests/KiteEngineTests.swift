@@ -228,12 +228,15 @@ struct KiteEngineTests {
         #expect(!gateway.log.contains(Self.accessToken), "the gateway never logs the access token")
     }
 
-    @Test func fillsKiteMadeWhileTheEngineWasKilledAreAppliedOnceAtRestart() throws {
-        let rig = try Rig("kiterestart")
+    /// With the gateway up the whole time (its unacknowledged reports and the reconciliation
+    /// both bring the fills), and with it down too (only the reconciliation can).
+    @Test(arguments: [false, true])
+    func fillsKiteMadeWhileTheEngineWasKilledAreAppliedOnceAtRestart(gatewayDown: Bool) throws {
+        let rig = try Rig(gatewayDown ? "kiterestart2" : "kiterestart")
         var daemon = try rig.daemon()
         let dir = daemon.directory
         defer { _ = daemon.stop() }
-        let gateway = try rig.gateway(daemon)
+        var gateway = try rig.gateway(daemon)
         defer { gateway.stop() }
         let out = "\(dir)/orders.json"
         let strategy = try rig.strategy(daemon, mode: "working", out: out)
@@ -244,8 +247,10 @@ struct KiteEngineTests {
         }, "two orders working at Kite: \(gateway.log.suffix(2_000))")
         strategy.kill()
 
-        // The engine dies. Kite fills one order whole and the other in part meanwhile; the
-        // gateway, still running, reconnects to the restarted engine, which reconciles.
+        // The engine dies (the gateway too, or it keeps running). Kite fills one order whole and
+        // the other in part meanwhile; the gateway reconnects to the restarted engine (or starts
+        // again), which reconciles.
+        if gatewayDown { gateway.stop() }
         daemon.kill()
         let orders = try rig.fake.orders(user: Self.kiteUser).sorted { ($0["quantity"] as? Int ?? 0) < ($1["quantity"] as? Int ?? 0) }
         #expect(orders.count == 2)
@@ -253,13 +258,17 @@ struct KiteEngineTests {
         try rig.fake.control("fill", ["order_id": orders[1]["order_id"] ?? "", "quantity": 1])
         let logsBefore = try Self.count(rig.db, "SELECT count(*) FROM system_logs WHERE component = 'reconcile'")
         daemon = try rig.daemon(directory: dir)
+        if gatewayDown { gateway = try BrokerProcess("gateway", config: rig.gatewayConfig(daemon), directory: dir) }
         #expect(HostileInputTests.waitFor(30) {
             ((try? Self.count(rig.db, "SELECT count(*) FROM system_logs WHERE component = 'reconcile'")) ?? 0) > logsBefore
         }, "the gateway said hello to the restarted engine and was reconciled: \(gateway.log.suffix(3_000))")
         let settledAgain = Self.settle(rig)
         #expect(settledAgain, "the engine holds both orders as Kite does: \((try? rig.kiteOrders())?.map { ($0.kite["status"] ?? "", $0.trade) } ?? [])")
-        let logged = try rig.db.query("SELECT log_level, message FROM system_logs WHERE component = 'reconcile' ORDER BY log_id DESC LIMIT 1").rows
+        let logged = try rig.db.query("""
+            SELECT log_level, message, data->>'applied' FROM system_logs WHERE component = 'reconcile' ORDER BY log_id DESC LIMIT 1
+            """).rows
         #expect(logged.first?[0] == "INFO", "a clean reconciliation: \(logged)")
+        if gatewayDown { #expect(logged.first?[2] == "2", "both missed executions applied by the reconciliation: \(logged)") }
         try Self.expectEngineEqualsKite(rig, "after the restart")
 
         // The rest of the working order fills with the engine up: the live path still works.
