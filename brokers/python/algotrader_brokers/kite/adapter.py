@@ -113,7 +113,9 @@ class Refused(Exception):
 
 
 def kite_tag(order_id: str) -> str:
-    """The engine order's tag at Kite: 20 hex digits of its UUID (80 bits: unique in practice)."""
+    """The engine order's tag at Kite: the first 20 hex digits of its UUIDv7 (its millisecond
+    time, the generator's counter and 14 random bits: the engine's generator makes them unique,
+    and two engines would have to place in the same millisecond to collide)."""
     return order_id.replace("-", "").lower()[:20]
 
 
