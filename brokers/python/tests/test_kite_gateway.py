@@ -176,6 +176,21 @@ def test_a_placement_whose_answer_is_lost_is_found_by_its_tag_not_rejected(rig: 
     assert rig.report(request["order_id"], "fill")["fill_quantity"] == 1
 
 
+def test_a_cancel_for_a_placement_whose_answer_is_lost_waits_for_the_order_to_be_found(rig: Rig) -> None:
+    rig.fake.post("fail", method="POST", path="/orders/regular", status=504, error_type="NetworkException",
+                  message="Gateway timeout", count=1, after=True)
+    rig.fake.post("fail", method="GET", path="/orders", status=503, error_type="NetworkException",
+                  message="Couldn't reach the OMS", count=6)
+    request = rig.order(order_type="LIMIT", price=1455.0, symbol="ITC")
+    rig.acked(request["request_id"], timeout=20)
+    cancel = {"request_id": str(uuid.uuid4()), "order_id": request["order_id"], "broker_id": B_MAIN,
+              "reason": "operator", "ts": request["ts"]}
+    rig.engine.send("order.cancel", cancel)
+    assert rig.report(request["order_id"], "cancelled", timeout=30)["reason"] == "operator"
+    placed = [o for o in rig.fake.orders() if o["tag"] == kite_tag(request["order_id"])]
+    assert len(placed) == 1 and placed[0]["status"] == "CANCELLED"
+
+
 def test_a_burst_of_placements_keeps_to_kites_rate_limit(rig: Rig) -> None:
     time.sleep(1.2)  # the earlier tests' placements out of the one-second window
     started = time.monotonic()

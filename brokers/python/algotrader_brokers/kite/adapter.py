@@ -209,6 +209,8 @@ class Tracked:
     # by tag too): it may be at Kite or not. Each poll looks for it by its tag; after
     # UNRESOLVED_SECONDS without it, it is reported rejected.
     unresolved_since: float | None = None
+    # A cancel that came while unresolved: carried out once the order book shows the order.
+    cancel_wanted: bool = False
 
 
 class KiteCalls:
@@ -559,6 +561,12 @@ class KiteAdapter:
     def _cancel(self, request: JSON) -> None:
         assert self.calls is not None
         tracked = self.orders.get(request["order_id"])
+        if tracked is not None and tracked.broker_order_id is None and tracked.unresolved_since is not None and not tracked.ended:
+            tracked.cancel_reason = request.get("reason") or "cancelled by the engine"
+            tracked.cancel_wanted = True
+            log.warning("order.cancel for order %s, whose placement's answer was lost: cancelled once Kite's book shows it",
+                        tracked.order_id)
+            return
         if tracked is None or tracked.broker_order_id is None:
             log.warning("order.cancel for order %s, which this gateway did not place (or Kite refused)",
                         request["order_id"])
@@ -582,10 +590,15 @@ class KiteAdapter:
         tracked = self._by_broker.get(broker_order_id) or self._by_tag.get(str(order.get("tag") or ""))
         if tracked is None or tracked.ended:
             return
-        if tracked.broker_order_id is None:
+        found = tracked.broker_order_id is None
+        if found:
             tracked.broker_order_id = broker_order_id
             self._by_broker[broker_order_id] = tracked
         status = str(order.get("status") or "")
+        if found and tracked.cancel_wanted and status not in ENDED and status != "REJECTED":
+            tracked.cancel_wanted = False
+            log.info("order %s found at Kite as %s: carrying out the cancel that waited for it", tracked.order_id, broker_order_id)
+            self._cancel({"order_id": tracked.order_id, "reason": tracked.cancel_reason})
         if status == "REJECTED":
             tracked.ended = True
             self.sink.report({"type": "rejected", "order_id": tracked.order_id, "broker_order_id": broker_order_id,
