@@ -90,10 +90,22 @@ struct KiteEngineTests {
             return gateway
         }
 
+        /// The strategy (Tests/python/kite_orders_strategy.py in `mode`), once it has had its
+        /// first tick: price paths are published until it writes `out`, which it does at its first
+        /// tick. (A process is let in only once it is connected, and a replacement only once the
+        /// one before has been silent for the heartbeat timeout: no fixed wait fits both.)
         func strategy(_ daemon: DaemonProcess, mode: String, out: String) throws -> StrategyProcess {
-            try StrategyProcess(script: "Tests/python/kite_orders_strategy.py", arguments: [mode, out],
-                                endpoint: ExternalStrategyTests.endpoint(daemon), strategy: strategyID, token: token,
-                                directory: daemon.directory)
+            let strategy = try StrategyProcess(script: "Tests/python/kite_orders_strategy.py", arguments: [mode, out],
+                                               endpoint: ExternalStrategyTests.endpoint(daemon), strategy: strategyID, token: token,
+                                               directory: daemon.directory)
+            var round = 0
+            let ticked = HostileInputTests.waitFor(30) {
+                round += 1
+                _ = try? DaemonProcess.python("publish_price_path.py", [daemon.feed, "RELIANCE", "NSE", "10", "\(round)", "\(out).prices.json"])
+                return FileManager.default.fileExists(atPath: out)
+            }
+            #expect(ticked, "the strategy had a tick: \(strategy.stderr.suffix(2_000))")
+            return strategy
         }
 
         /// Kite's orders for the account, each with the engine trade its tag names.
@@ -190,8 +202,6 @@ struct KiteEngineTests {
         let out = "\(daemon.directory)/orders.json"
         let strategy = try rig.strategy(daemon, mode: "types", out: out)
         defer { strategy.kill() }
-        Thread.sleep(forTimeInterval: 1)
-        #expect(try DaemonProcess.python("publish_price_path.py", [daemon.feed, "RELIANCE", "NSE", "50", "3", "\(daemon.directory)/p.json"]) == 0)
 
         // The four orders reach Kite; the strategy modifies the LIMIT and cancels the SL-M there.
         #expect(HostileInputTests.waitFor(30) {
@@ -240,8 +250,6 @@ struct KiteEngineTests {
         defer { gateway.stop() }
         let out = "\(dir)/orders.json"
         let strategy = try rig.strategy(daemon, mode: "working", out: out)
-        Thread.sleep(forTimeInterval: 1)
-        #expect(try DaemonProcess.python("publish_price_path.py", [daemon.feed, "RELIANCE", "NSE", "50", "4", "\(dir)/p.json"]) == 0)
         #expect(HostileInputTests.waitFor(30) {
             ((try? Self.count(rig.db, "SELECT count(*) FROM trades WHERE broker_id = $1::uuid AND status = 'OPEN'", [rig.ids.brokerID])) ?? 0) == 2
         }, "two orders working at Kite: \(gateway.log.suffix(2_000))")
@@ -384,8 +392,6 @@ struct KiteEngineTests {
         #expect(HostileInputTests.waitFor(20) { ((try? Self.count(rig.db, sessionLogs, ["session expired"])) ?? 0) > 0 },
                 "the expiry reached the engine: \(gateway.log.suffix(2_000))")
         let first = try rig.strategy(daemon, mode: "working", out: "\(dir)/first.json")
-        Thread.sleep(forTimeInterval: 1)
-        #expect(try DaemonProcess.python("publish_price_path.py", [daemon.feed, "RELIANCE", "NSE", "30", "5", "\(dir)/p1.json"]) == 0)
         let trades = "SELECT status, metadata->>'reason' FROM trades WHERE broker_id = $1::uuid"
         #expect(HostileInputTests.waitFor(20) { ((try? rig.db.query(trades, [rig.ids.brokerID]).rows.count) ?? 0) == 2 })
         for row in try rig.db.query(trades, [rig.ids.brokerID]).rows {
@@ -427,17 +433,10 @@ struct KiteEngineTests {
         #expect(HostileInputTests.waitFor(20) { ((try? Self.count(rig.db, sessionLogs, ["session active again"])) ?? 0) > 0 },
                 "the renewed token reached the gateway and Kite took it: \(restarted.log.suffix(2_000))")
 
-        // Orders flow again. (The new strategy process is let in once the killed one has been
-        // silent for the heartbeat timeout, so ticks are published until its orders come.)
+        // Orders flow again.
         let second = try rig.strategy(daemon, mode: "working", out: "\(dir)/second.json")
         defer { second.kill() }
-        var round = 0
-        #expect(HostileInputTests.waitFor(30) {
-            round += 1
-            _ = try? DaemonProcess.python("publish_price_path.py", [daemon.feed, "RELIANCE", "NSE", "10", "\(round)", "\(dir)/p2.json"])
-            Thread.sleep(forTimeInterval: 0.5)
-            return ((try? rig.fake.orders(user: Self.kiteUser).count) ?? 0) == 2
-        },
+        #expect(HostileInputTests.waitFor(30) { ((try? rig.fake.orders(user: Self.kiteUser).count) ?? 0) == 2 },
                 "\((try? rig.db.query(trades, [rig.ids.brokerID]).rows) ?? []) \(second.stderr.suffix(2_000)) \(restarted.log.suffix(2_000))")
         let settled = Self.settle(rig)
         #expect(settled)

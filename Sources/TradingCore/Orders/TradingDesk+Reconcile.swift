@@ -185,7 +185,7 @@ extension TradingDesk {
         // through the broker today.
         var held: [String: Int64] = [:]
         for position in snapshot.positions { held[Self.instrument(position.symbol, position.exchange), default: 0] += position.quantity }
-        let nets = brokers.nets(broker: broker, day: SessionCalendar.istDay(time))
+        let nets = brokers.nets(broker: broker, day: today)
         for key in Set(nets.keys).union(held.keys).sorted() {
             let name = key.split(separator: "|").reversed().joined(separator: ":")
             guard let own = nets[key] else {
