@@ -242,3 +242,32 @@ struct ServiceGroupTests {
         #expect(throws: Never.self) { _ = try Daemon.prepare(config: config, logger: logger, signals: signals) }
     }
 }
+
+/// The reload a SIGHUP asks for, told apart from the process's signals (other tests own them).
+@Suite("SIGHUP during the start")
+struct ReloadRequestTests {
+    final class Count: Sendable {
+        let value = Mutex(0)
+    }
+
+    /// Failed in CI at 76faf66: a SIGHUP sent while the daemon was starting did nothing, so
+    /// strategies added just before it were never loaded.
+    @Test func aReloadAskedBeforeTheStrategiesRunIsDoneOnceWhenTheyDo() async throws {
+        let signals = StopSignals(takingSignals: false)
+        let count = Count()
+        signals.requestReload()
+        signals.requestReload()
+        signals.onReload { count.value.withLock { $0 += 1 } }
+        let deadline = Date().addingTimeInterval(5)
+        while count.value.withLock({ $0 }) == 0 && Date() < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(count.value.withLock { $0 } == 1, "the two asked during the start are one reload")
+        signals.requestReload()
+        #expect(count.value.withLock { $0 } == 2, "one asked while they run is done at once")
+        signals.onReload(nil)
+        signals.requestReload()
+        signals.onReload { count.value.withLock { $0 += 100 } }
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(count.value.withLock { $0 } == 102, "a handler set again picks up what was asked in between")
+    }
+}
