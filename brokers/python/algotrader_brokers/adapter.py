@@ -5,15 +5,16 @@ engine. Kite Connect's is kite/adapter.py; Angel One's and ICICI's implement the
 The gateway calls an adapter from the link's thread only through ``start``, ``submit``,
 ``accepts_requests``, ``session_reason`` and ``stop``; the adapter does its broker I/O on a thread
 of its own (``AdapterWorker``) so a slow or rate-limited broker never delays the engine's
-heartbeats, and runs its broker calls one at a time in the order they came (a modify never
-overtakes the placement it modifies).
+heartbeats, and runs its broker calls one at a time: placements as the broker's order-rate
+window lets them go, everything else ahead of them in the order it came (a modify never
+overtakes the placement it modifies; a cancel withdraws a placement still waiting).
 """
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
@@ -57,7 +58,8 @@ class BrokerAdapter(Protocol):
 
     def submit(self, kind: str, message: JSON) -> None:
         """An engine request (``order.new``, ``order.modify``, ``order.cancel`` or
-        ``reconcile.request``), already acknowledged and deduplicated by the gateway."""
+        ``reconcile.request``), already acknowledged and deduplicated by the gateway. The
+        adapter's worker may answer a cancel itself with ``order.withdrawn`` (AdapterWorker)."""
 
     def accepts_requests(self) -> bool:
         """False while the broker's session is expired: the gateway leaves modify and cancel
@@ -71,45 +73,97 @@ class BrokerAdapter(Protocol):
 
 
 class AdapterWorker:
-    """A thread running one adapter's broker calls in the order they were submitted, plus a
-    ``tick`` (the adapter's polling safety net) every ``tick_seconds``."""
+    """A thread running one adapter's broker calls, plus a ``tick`` (the adapter's polling
+    safety net) every ``tick_seconds``.
+
+    Placements (``order.new``) wait in a queue of their own for the broker's order-rate window
+    (``placement_delay``: seconds until the next may go, 0 now), and every other call (order
+    updates, cancels, modifies of placed orders, reconciliations, the tick) goes ahead of them
+    in the order it came. An operator check at 76faf66 saw why: with one queue in arrival order,
+    a burst held back by Kite's 200 a minute kept fill reports and cancels waiting for minutes,
+    and the 667 placements queued when the strategy was halted still went out afterwards. Now a
+    cancel for an order whose placement is still queued withdraws it (the adapter is told
+    ``order.withdrawn`` with the cancel's ``order_id`` and ``reason``, and reports it cancelled:
+    it never reached the broker), and a modify of one waits behind its own placement only.
+    """
 
     def __init__(self, name: str, handle: Callable[[str, JSON], None], tick: Callable[[], None],
-                 tick_seconds: float) -> None:
-        self._queue: queue.Queue[tuple[str, JSON] | None] = queue.Queue()
+                 tick_seconds: float, placement_delay: Callable[[], float] = lambda: 0.0) -> None:
         self._handle, self._tick, self._tick_seconds = handle, tick, tick_seconds
+        self._placement_delay = placement_delay
+        self._ready = threading.Condition()
+        self._calls: deque[tuple[str, JSON]] = deque()
+        # order_id -> its order.new and the modifies that came while it waited, in order.
+        self._placements: OrderedDict[str, list[tuple[str, JSON]]] = OrderedDict()
+        self._stopping = False
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
     def put(self, kind: str, message: JSON) -> None:
-        self._queue.put((kind, message))
+        with self._ready:
+            order_id = str(message.get("order_id") or "")
+            waiting = self._placements.get(order_id) if order_id else None
+            if kind == "order.new":
+                if waiting is None:  # a resend of one still queued is the same request
+                    self._placements[order_id] = [(kind, message)]
+            elif waiting is not None and kind == "order.modify":
+                waiting.append((kind, message))
+            elif waiting is not None and kind == "order.cancel":
+                del self._placements[order_id]
+                self._calls.append(("order.withdrawn", {"order_id": order_id, "reason": message.get("reason")}))
+            else:
+                self._calls.append((kind, message))
+            self._ready.notify()
+
+    def queued_placements(self) -> int:
+        """Placements waiting for the rate window (or behind the call now running)."""
+        with self._ready:
+            return len(self._placements)
 
     def idle(self) -> bool:
         """Nothing is waiting behind the call now running (a chance to batch broker reads)."""
-        return self._queue.empty()
+        with self._ready:
+            return not self._calls and not self._placements
 
     def stop(self) -> None:
-        self._queue.put(None)
+        with self._ready:
+            self._stopping = True
+            self._ready.notify()
         if self._thread is not threading.current_thread():
             self._thread.join(10)
+
+    def _next(self, next_tick: float) -> list[tuple[str, JSON]] | None:
+        """The next calls to make (one call, or a placement with its modifies); [] when the
+        tick is due; None when stopping."""
+        with self._ready:
+            while True:
+                if self._stopping:
+                    return None
+                now = time.monotonic()
+                if now >= next_tick:
+                    return []
+                if self._calls:
+                    return [self._calls.popleft()]
+                wait = next_tick - now
+                if self._placements:
+                    delay = self._placement_delay()
+                    if delay <= 0:
+                        return self._placements.popitem(last=False)[1]
+                    wait = min(wait, delay)
+                self._ready.wait(wait)
 
     def _run(self) -> None:
         next_tick = time.monotonic() + self._tick_seconds
         while True:
-            # The tick is due every tick_seconds however busy the queue is: a steady stream of
-            # requests must not starve the poll that catches what the broker's push missed.
-            try:
-                item = self._queue.get(timeout=max(0.0, next_tick - time.monotonic()))
-            except queue.Empty:
-                item = ("tick", {})
-            if item is None:
+            # The tick is due every tick_seconds however busy the queues are: a steady stream
+            # of requests must not starve the poll that catches what the broker's push missed.
+            calls = self._next(next_tick)
+            if calls is None:
                 return
-            calls = [item]
-            if item[0] != "tick" and time.monotonic() >= next_tick:
-                calls.insert(0, ("tick", {}))
+            if not calls:
+                next_tick = time.monotonic() + self._tick_seconds
+                calls = [("tick", {})]
             for kind, message in calls:
-                if kind == "tick":
-                    next_tick = time.monotonic() + self._tick_seconds
                 self._call(kind, message)
 
     def _call(self, kind: str, message: JSON) -> None:

@@ -366,3 +366,22 @@ def test_a_reconciliation_snapshot_waits_out_a_trade_book_that_lags_the_order_bo
     executions = [e for p in parts for e in p.get("executions", []) if e["broker_order_id"] == broker_order_id]
     order = next(o for p in parts for o in p.get("orders", []) if o["broker_order_id"] == broker_order_id)
     assert order["filled_quantity"] == sum(e["fill_quantity"] for e in executions) == 3
+
+
+def test_a_burst_past_kites_ten_a_second_waits_behind_cancels_and_a_cancel_withdraws_what_still_waits(rig: Rig) -> None:
+    # Seen at 76faf66: placements sleeping in the worker kept cancels behind them, and those
+    # the halt cancelled still went out. Kite takes 10 placements a second.
+    burst = [rig.order(order_type="LIMIT", price=1400.0, quantity=1) for _ in range(16)]
+    last = burst[-1]
+    cancel = {"request_id": str(uuid.uuid4()), "order_id": last["order_id"], "broker_id": B_MAIN,
+              "reason": "strategy halted", "ts": last["ts"]}
+    rig.engine.send("order.cancel", cancel)
+    cancelled = rig.report(last["order_id"], "cancelled", timeout=5)
+    assert cancelled["reason"] == "strategy halted" and "broker_order_id" not in cancelled
+    for request in burst[:-1]:
+        rig.report(request["order_id"], "accepted", timeout=15)
+    rig.settle(1.5)
+    tags = {order["tag"] for order in rig.fake.orders(USERS[B_MAIN])}
+    assert kite_tag(last["order_id"]) not in tags, "the withdrawn order never reached Kite"
+    assert all(kite_tag(r["order_id"]) in tags for r in burst[:-1])
+    assert not rig.engine.reports(last["order_id"], "accepted")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Callable
 
 import pytest
 
@@ -75,3 +76,64 @@ def test_the_workers_tick_is_not_starved_by_a_busy_queue() -> None:
     worker.stop()
     assert len(ticks) >= 3
     assert handled == sorted(handled)  # the calls kept their order around the ticks
+
+
+class _Window:
+    """A placement window the test opens: closed until ``open`` is set."""
+
+    def __init__(self) -> None:
+        self.open = threading.Event()
+
+    def delay(self) -> float:
+        return 0.0 if self.open.is_set() else 0.05
+
+
+def _worker(window: _Window) -> tuple[AdapterWorker, list[tuple[str, str]]]:
+    done: list[tuple[str, str]] = []
+    lock = threading.Lock()
+
+    def handle(kind: str, message: dict[str, str]) -> None:
+        with lock:
+            done.append((kind, message["order_id"]))
+
+    return AdapterWorker("t", handle, lambda: None, tick_seconds=10, placement_delay=window.delay), done
+
+
+def _until(condition: Callable[[], bool], seconds: float = 5.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def test_placements_held_by_the_rate_window_let_updates_and_cancels_go_ahead() -> None:
+    # Seen at 76faf66: one queue in arrival order kept reports and cancels behind a burst.
+    window = _Window()
+    worker, done = _worker(window)
+    worker.put("order.new", {"order_id": "a"})
+    worker.put("order.new", {"order_id": "b"})
+    worker.put("update", {"order_id": "x"})
+    worker.put("order.cancel", {"order_id": "placed-earlier"})
+    _until(lambda: len(done) == 2)
+    assert done == [("update", "x"), ("order.cancel", "placed-earlier")]
+    assert worker.queued_placements() == 2
+    window.open.set()
+    _until(lambda: len(done) == 4)
+    worker.stop()
+    assert done[2:] == [("order.new", "a"), ("order.new", "b")]  # placements keep their order
+
+
+def test_a_cancel_withdraws_a_placement_still_waiting_and_a_modify_waits_behind_its_own() -> None:
+    window = _Window()
+    worker, done = _worker(window)
+    for order_id in ("a", "b", "c"):
+        worker.put("order.new", {"order_id": order_id})
+    worker.put("order.new", {"order_id": "b"})  # a resend: the same placement
+    worker.put("order.modify", {"order_id": "c"})
+    worker.put("order.cancel", {"order_id": "b", "reason": "strategy halted"})
+    _until(lambda: len(done) == 1)
+    assert done == [("order.withdrawn", "b")]
+    window.open.set()
+    _until(lambda: len(done) == 4)
+    worker.stop()
+    assert done == [("order.withdrawn", "b"), ("order.new", "a"), ("order.new", "c"), ("order.modify", "c")]
+    assert worker.idle()

@@ -31,7 +31,10 @@ account; at most 25 modifications of one order (Kite then answers "Maximum allow
 modifications exceeded"); quote 1/s, historical 3/s, everything else 10/s. Reads are kept to
 3 a second here, the older and stricter figure Zerodha gave for all HTTP requests
 (https://kite.trade/forum/discussion/comment/8100), since the gateway's reads are never urgent.
-Modify and cancel share the 10/s of "every other endpoint".
+Modify and cancel share the 10/s of "every other endpoint". Placements held back by those
+windows wait in the worker's placement queue, not in a sleeping call: order updates, cancels,
+modifies and reconciliations go ahead of them, and a cancel for one still waiting withdraws it
+(reported ``cancelled``, never sent to Kite: adapter.AdapterWorker).
 
 Errors. NetworkException, DataException, 5xx, 429 and connection failures are retried with
 backoff; a placement whose answer was lost (timeout, 5xx) is looked up by its tag before it is
@@ -276,7 +279,8 @@ class KiteAdapter:
         self._by_tag: dict[str, Tracked] = {}
         self._held: list[tuple[str, JSON]] = []       # modify/cancel waiting for a session
         self._last_funds = 0.0
-        self._worker = AdapterWorker(f"kite-{broker_id[:8]}", self._handle, self._tick, settings.poll_seconds)
+        self._worker = AdapterWorker(f"kite-{broker_id[:8]}", self._handle, self._tick, settings.poll_seconds,
+                                     placement_delay=self._placement_delay)
 
     # -- the gateway's side (link thread) ------------------------------------------------------
     def start(self, credentials: JSON) -> None:
@@ -297,6 +301,13 @@ class KiteAdapter:
         self._close_ticker()
         self._worker.stop()
 
+    def _placement_delay(self) -> float:
+        """Seconds until Kite's order-rate windows take the next placement. One that would wait
+        past MAX_PLACE_WAIT (the daily cap) goes at once, to be rejected with that reason."""
+        calls = self.calls
+        delay = calls.place_limit.delay() if calls is not None else 0.0
+        return 0.0 if delay > MAX_PLACE_WAIT else delay
+
     # -- the broker's thread ---------------------------------------------------------------------
     def _scrub(self, text: str) -> str:
         for secret in (self._token, self._api_key):
@@ -310,6 +321,10 @@ class KiteAdapter:
                 self._start()
             elif kind == "update":
                 self._update(message)
+            elif kind == "order.withdrawn":  # cancelled while its placement waited: never sent
+                self.sink.report({"type": "cancelled", "order_id": message["order_id"],
+                                  "reason": message.get("reason") or "cancelled by the engine"})
+                log.info("order %s cancelled before it was sent to Kite", message["order_id"])
             elif self.calls is None:
                 log.error("broker %s: %s before any credentials", self.broker_id, kind)
             elif kind == "order.new":
