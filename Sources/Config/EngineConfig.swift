@@ -54,6 +54,9 @@ public struct EngineConfig: Sendable {
     /// Kite Connect's REST root (the daily session-token exchange, `broker login`) and its login page.
     public var kiteAPIURL: String
     public var kiteLoginURL: String
+    public var angelAPIURL: String
+    /// The static IP registered with Angel One, sent as SmartAPI's X-ClientPublicIP (or empty).
+    public var angelPublicIP: String
     public var journalDirectory: String
     public var journalMemoryTicks: Int
     public var journalSegmentBytes: Int64
@@ -209,6 +212,8 @@ public struct EngineConfig: Sendable {
         gatewayIPCBrokers = try list("gateway.ipc_brokers")
         kiteAPIURL = try Self.httpURL("brokers.kite_api_url", try string("brokers.kite_api_url"))
         kiteLoginURL = try Self.httpURL("brokers.kite_login_url", try string("brokers.kite_login_url"))
+        angelAPIURL = try Self.httpURL("brokers.angel_api_url", try string("brokers.angel_api_url"))
+        angelPublicIP = try string("brokers.angel_public_ip")
         if !curveSecretKeyFile.isEmpty && curveAllowedClientsFile.isEmpty {
             // A CURVE server without an allow-list admits anyone who knows its public key.
             let bindsMarketData = !marketDataBind.isEmpty

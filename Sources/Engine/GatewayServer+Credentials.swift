@@ -5,8 +5,9 @@ import TradingCore
 
 /// What of a broker's sealed credentials a gateway or feed is given in its `welcome`.
 extension GatewayServer {
-    /// Credential members that never leave the engine: it alone logs in at the broker.
-    static let engineOnlyCredentials: Set<String> = ["api_secret", "password", "pin", "totp_secret"]
+    /// Credential members that never leave the engine: it alone logs in at the broker (Angel
+    /// One's refresh_token makes new session tokens, so it is one of them).
+    static let engineOnlyCredentials: Set<String> = ["api_secret", "password", "pin", "totp_secret", "refresh_token"]
 
     /// The decrypted credentials of `brokers` (those a connection was just granted: it is
     /// authenticated for each), by broker id, and why any could not be opened. Never logged: a

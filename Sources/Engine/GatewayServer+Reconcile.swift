@@ -73,6 +73,19 @@ extension GatewayServer {
         _ = send(socket, to: item.identity, "reconcile.request", w.text)
     }
 
+    /// The broker's session works again: a reconciliation its expiry kept failing is asked for
+    /// at once, not after its backoff (up to a minute), since the broker's orders are held until
+    /// it completes (failed in a check at 76faf66: a strategy's first orders after the renewal
+    /// were rejected "reconciling" while the request waited 5 s for its next turn).
+    func reconcileNowAfterRenewal(_ broker: String, _ state: State, _ socket: ZMQSocket) {
+        guard var item = state.reconciling[broker], item.errors > 0, !item.applying, let payload = item.payload else { return }
+        item.errors = 0
+        item.lastErrorLogged = nil
+        item.lastSent = Self.now()
+        state.reconciling[broker] = item
+        _ = send(socket, to: item.identity, "reconcile.request", payload)
+    }
+
     /// A request not answered in full within the resend interval is asked again (the same id).
     func resendReconcileRequests(_ state: State, _ socket: ZMQSocket, now: UInt64) {
         let after = UInt64(settings.resendIntervalMilliseconds)

@@ -306,6 +306,7 @@ public final class GatewayServer: Sendable {
             // A feed's stream uses the broker's session token too: its expiry is the broker's.
             case .success(let session) where peer.brokers.contains(session.brokerID) || peer.feedBrokers.contains(session.brokerID):
                 brokerSession(session.brokerID, active: session.active, reason: session.reason, gatewayID: peer.gatewayID, logs)
+                if session.active { reconcileNowAfterRenewal(session.brokerID, state, socket) }
             case .success(let session):
                 bad("session for broker \(session.brokerID), which this gateway does not serve", identity, socket)
             case .failure(let problem):

@@ -98,7 +98,7 @@ struct BrokerLoginTests {
         #expect(try Self.run(["broker", "add", "--user", "mina", "--name", "paper", "--api-type", "zerodha"], env).status == 0)
         let ids = Dictionary(uniqueKeysWithValues: try db.query("SELECT name, broker_id::text FROM brokers").rows.map { ($0[0]!, $0[1]!) })
         let angel = try Self.run(["broker", "login", ids["angel"]!], env)
-        #expect(angel.status == 65 && angel.stderr.contains("is angel"), "\(angel.stderr)")
+        #expect(angel.status == 65 && angel.stderr.contains("need pin, totp_secret"), "\(angel.stderr)")
         let noSecret = try Self.run(["broker", "login", ids["nosecret"]!], env)
         #expect(noSecret.status == 65 && noSecret.stderr.contains("api_key and api_secret"), "\(noSecret.stderr)")
         let paper = try Self.run(["broker", "login", ids["paper"]!], env)

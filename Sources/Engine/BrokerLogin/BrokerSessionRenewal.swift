@@ -3,10 +3,12 @@ public import Security
 public import Storage
 import TradingCore
 
-/// The daily session token of a live Kite account, obtained by the engine (it alone holds the
-/// key ring and the api_secret) and sealed into the account's credentials as `access_token`, the
-/// name its gateway and publisher read from their `welcome` (docs/brokers.md, "The daily login").
-/// The running engine hands it on at its next reload (SIGHUP or `ctl reload`).
+/// The daily session token of a live account, obtained by the engine (it alone holds the key
+/// ring and what a login needs: Kite's api_secret, Angel One's MPIN and TOTP secret) and sealed
+/// into the account's credentials under the names its gateway and publisher read from their
+/// `welcome` (docs/brokers.md, "The daily login"): Kite's `access_token`; Angel One's
+/// `jwt_token` and `feed_token` (and `refresh_token`, which stays in the engine). The running
+/// engine hands them on at its next reload (SIGHUP or `ctl reload`).
 public struct BrokerSessionRenewal {
     public enum Failure: Error, CustomStringConvertible {
         /// The account cannot log in this way (what to do is in the message).
@@ -29,14 +31,69 @@ public struct BrokerSessionRenewal {
         let kiteUserID: String?
     }
 
+    /// An Angel One account and what its login uses.
+    public struct AngelLogin: Sendable {
+        public let brokerID: String, userID: String, apiKey: String, clientCode: String
+        let pin: String, totpSecret: String
+    }
+
     public let db: DatabaseConnection
     public let ring: CredentialKeyRing
     public let exchange: KiteSessionExchange
+    public let angel: AngelSessionLogin
 
-    public init(db: DatabaseConnection, ring: CredentialKeyRing, exchange: KiteSessionExchange) {
+    public init(db: DatabaseConnection, ring: CredentialKeyRing, exchange: KiteSessionExchange,
+                angel: AngelSessionLogin = AngelSessionLogin(apiRoot: "https://apiconnect.angelone.in")) {
         self.db = db
         self.ring = ring
         self.exchange = exchange
+        self.angel = angel
+    }
+
+    /// The account's api_type (`zerodha`, `angel`, `icici`), for the command to choose the login.
+    public func apiType(_ brokerID: String) throws -> String {
+        guard let account = try BrokerDirectory.account(db, brokerID: brokerID) else { throw Failure.unusable("no broker '\(brokerID)'") }
+        return account.apiType
+    }
+
+    /// An Angel One account with api_key, client_code, pin (the MPIN) and totp_secret.
+    public func angelLogin(_ brokerID: String) throws -> AngelLogin {
+        guard let account = try BrokerDirectory.account(db, brokerID: brokerID) else { throw Failure.unusable("no broker '\(brokerID)'") }
+        let id = brokerID.lowercased()
+        guard account.apiType == "angel" else { throw Failure.unusable("broker \(id) is \(account.apiType), not angel") }
+        guard account.isActive else { throw Failure.unusable("broker \(id) is disabled") }
+        let fields = try credentials(account.sealed, userID: account.userID, brokerID: id)
+        var missing: [String] = []
+        func field(_ name: String) -> String {
+            guard let value = fields[name] as? String, !value.isEmpty else { missing.append(name); return "" }
+            return value
+        }
+        let login = AngelLogin(brokerID: id, userID: account.userID, apiKey: field("api_key"), clientCode: field("client_code"),
+                               pin: field("pin"), totpSecret: field("totp_secret"))
+        guard missing.isEmpty else {
+            throw Failure.credentials("broker \(id): its credentials need \(missing.joined(separator: ", ")) (the SmartAPI app's api_key, "
+                                      + "the Angel One client code, its MPIN, and the TOTP secret from smartapi.angelone.in/enable-totp)")
+        }
+        return login
+    }
+
+    /// Logs in at SmartAPI with a TOTP made now and stores the session's tokens.
+    public func renewAngel(_ login: AngelLogin, actor: String, now: Date = Date()) throws -> AngelSessionLogin.Session {
+        let totp: String
+        do { totp = try TimeBasedOneTimePassword.code(base32Secret: login.totpSecret, time: now) } catch {
+            throw Failure.credentials("broker \(login.brokerID): \(error)")
+        }
+        let session = try angel.login(apiKey: login.apiKey, clientCode: login.clientCode, pin: login.pin, totp: totp)
+        var details = JSONObjectWriter()
+        details.add("renewed", "jwt_token")
+        details.add("client_code", login.clientCode)
+        details.add("key_id", ring.active.id)
+        try store(brokerID: login.brokerID, owner: login.userID, actor: actor, details: details.text) { fields in
+            fields["jwt_token"] = session.jwtToken
+            fields["feed_token"] = session.feedToken
+            fields["refresh_token"] = session.refreshToken
+        }
+        return session
     }
 
     /// The account and its api_key/api_secret; refuses what is not a Kite account with them.
@@ -44,7 +101,7 @@ public struct BrokerSessionRenewal {
         guard let account = try BrokerDirectory.account(db, brokerID: brokerID) else { throw Failure.unusable("no broker '\(brokerID)'") }
         let id = brokerID.lowercased()
         guard account.apiType == "zerodha" else {
-            throw Failure.unusable("broker \(id) is \(account.apiType): broker login is Kite Connect's (zerodha) daily login")
+            throw Failure.unusable("broker \(id) is \(account.apiType): broker login logs in zerodha (Kite Connect) and angel (SmartAPI) accounts")
         }
         guard account.isActive else { throw Failure.unusable("broker \(id) is disabled") }
         let fields = try credentials(account.sealed, userID: account.userID, brokerID: id)
@@ -66,16 +123,22 @@ public struct BrokerSessionRenewal {
         details.add("kite_user_id", session.userID)
         details.add("login_time", session.loginTime)
         details.add("key_id", ring.active.id)
-        try BrokerDirectory.changeCredentials(db, brokerID: login.brokerID, owner: login.userID, actor: actor, details: details.text) { stored in
-            // Read again under the row lock: a rotation or a change since `login` is kept.
-            var fields = try credentials(stored, userID: login.userID, brokerID: login.brokerID)
+        try store(brokerID: login.brokerID, owner: login.userID, actor: actor, details: details.text) { fields in
             fields["access_token"] = session.accessToken
-            let plaintext = try JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])
-            return BrokerDirectory.Sealed(text: try CredentialCipher.seal(Array(plaintext), key: ring.active, userID: login.userID,
-                                                                          brokerID: login.brokerID),
-                                          keyID: ring.active.id)
         }
         return session
+    }
+
+    /// Seals the account's credentials again with `change` applied, audited.
+    func store(brokerID: String, owner: String, actor: String, details: String, change: (inout [String: Any]) -> Void) throws {
+        try BrokerDirectory.changeCredentials(db, brokerID: brokerID, owner: owner, actor: actor, details: details) { stored in
+            // Read again under the row lock: a rotation or a change since the login began is kept.
+            var fields = try credentials(stored, userID: owner, brokerID: brokerID)
+            change(&fields)
+            let plaintext = try JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])
+            return BrokerDirectory.Sealed(text: try CredentialCipher.seal(Array(plaintext), key: ring.active, userID: owner, brokerID: brokerID),
+                                          keyID: ring.active.id)
+        }
     }
 
     func credentials(_ sealed: String, userID: String, brokerID: String) throws -> [String: Any] {
