@@ -108,10 +108,11 @@ public struct AngelSessionLogin: Sendable {
         return (object["errorcode"] as? String ?? "", object["message"] as? String ?? "")
     }
 
-    /// SmartAPI's rate-limit refusal ("Access denied because of exceeding access rate"), which
-    /// comes without an errorcode of its own: transient.
+    /// SmartAPI's rate-limit refusal: HTTP 403 with the plain text "Access denied because of
+    /// exceeding access rate" (not JSON), or that message in its JSON shape: transient (failed
+    /// before: a second login within the second was "answered something unexpected").
     static func isRateLimited(_ body: Data) -> Bool {
-        guard let message = error(body)?.message.lowercased() else { return false }
-        return message.contains("exceeding access rate") || message.contains("too many requests")
+        let text = (error(body)?.message ?? String(decoding: body.prefix(512), as: UTF8.self)).lowercased()
+        return text.contains("exceeding access rate") || text.contains("too many requests")
     }
 }

@@ -20,13 +20,17 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
+import sys
 import threading
 import time
 import uuid
 from collections import OrderedDict
+from types import FrameType
 from typing import Callable
 
 from .adapter import JSON, BrokerAdapter, LinkSink, Snapshot
+from .config import ConfigError, ProcessConfig
 from .engine_link import EngineLink, LinkHandler, Welcome
 
 log = logging.getLogger(__name__)
@@ -243,3 +247,30 @@ class BrokerGateway(LinkHandler, LinkSink):
                 return  # this request's read is under way; its answer will come
             self._reconciling.add(request_id)
         adapter.submit("reconcile.request", payload)
+
+
+EXIT_CONFIG = 78
+
+
+def run_gateway(config: ProcessConfig, factory: AdapterFactory) -> int:
+    """A gateway process's life: the engine link with one adapter per granted broker, until
+    SIGTERM or SIGINT. 0 after a signal, 78 for bad CURVE key files (naming the key)."""
+    gateway = BrokerGateway(factory)
+    try:
+        link = EngineLink.from_config(config, gateway, role="gateway")
+    except ConfigError as error:
+        print(f"algotrader_brokers: bad configuration: {error}", file=sys.stderr)
+        return EXIT_CONFIG
+    gateway.attach(link)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        log.info("signal %d: stopping", signum)
+        link.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        link.run()
+    finally:
+        gateway.stop()
+    return 0

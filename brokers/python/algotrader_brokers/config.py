@@ -23,6 +23,17 @@ key pair and the engine's public key, by file path (mode 0600, or a systemd cred
     market_protection = -1           # gateway: sent with MARKET and SL-M orders; -1 is Kite's
                                      # automatic protection, 1-100 a percentage (Kite rejects 0)
 
+    [angel]                          # api_type = "angel" only (Angel One SmartAPI)
+    root = "https://apiconnect.angelone.in"                     # SmartAPI REST
+    order_updates_url = "wss://tns.angelone.in/smart-order-update"  # order-status WebSocket
+    scrip_master = "https://margincalculator.angelbroking.com/OpenAPI_File/files/OpenAPIScripMaster.json"
+                                     # Angel's instrument list (URL or file): symbol tokens
+    poll_seconds = 5.0               # gateway: the order book is read when idle this long
+    order_updates = true             # gateway: false polls only
+    public_ip = ""                   # X-ClientPublicIP: the static IP registered with Angel One
+    local_ip = ""                    # X-ClientLocalIP (empty: 127.0.0.1)
+    mac_address = ""                 # X-MACAddress (empty: this host's)
+
     [log]
     level = "info"                   # debug, info, warning or error (stderr; never secrets)
 
@@ -70,6 +81,18 @@ class KiteSection:
 
 
 @dataclass(frozen=True)
+class AngelSection:
+    root: str = "https://apiconnect.angelone.in"
+    order_updates_url: str = "wss://tns.angelone.in/smart-order-update"
+    scrip_master: str = "https://margincalculator.angelbroking.com/OpenAPI_File/files/OpenAPIScripMaster.json"
+    poll_seconds: float = 5.0
+    order_updates: bool = True
+    public_ip: str = ""
+    local_ip: str = ""
+    mac_address: str = ""
+
+
+@dataclass(frozen=True)
 class FeedSection:
     publish_bind: str = "tcp://127.0.0.1:5555"
     instruments: tuple[str, ...] = ()
@@ -85,6 +108,7 @@ class ProcessConfig:
     engine: EngineSection
     broker: BrokerSection
     kite: KiteSection = field(default_factory=KiteSection)
+    angel: AngelSection = field(default_factory=AngelSection)
     feed: FeedSection = field(default_factory=FeedSection)
     log_level: str = "info"
 
@@ -93,6 +117,8 @@ _KNOWN: dict[str, set[str]] = {
     "engine": {"endpoint", "curve_server_public_key_file", "curve_secret_key_file"},
     "broker": {"api_type", "id", "broker_ids"},
     "kite": {"root", "ws_root", "poll_seconds", "order_updates", "market_protection"},
+    "angel": {"root", "order_updates_url", "scrip_master", "poll_seconds", "order_updates", "public_ip", "local_ip",
+              "mac_address"},
     "feed": {"publish_bind", "instruments", "stall_seconds", "mode"},
     "log": {"level"},
 }
@@ -111,6 +137,27 @@ def _strings(table: dict[str, Any], section: str, key: str, required: bool) -> t
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value) or (required and not value):
         raise ConfigError(f"{section}.{key}: a list of non-empty strings is required")
     return tuple(value)
+
+
+def _seconds(table: dict[str, Any], section: str, key: str, default: float, low: float, high: float) -> float:
+    value = table.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= float(value) <= high:
+        raise ConfigError(f"{section}.{key}: a number from {low:g} to {high:g} is required")
+    return float(value)
+
+
+def _flag(table: dict[str, Any], section: str, key: str, default: bool) -> bool:
+    value = table.get(key, default)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{section}.{key}: true or false is required")
+    return value
+
+
+def _optional(table: dict[str, Any], section: str, key: str) -> str:
+    value = table.get(key, "")
+    if not isinstance(value, str):
+        raise ConfigError(f"{section}.{key}: a string is required")
+    return value
 
 
 def _path(table: dict[str, Any], section: str, key: str) -> Path | None:
@@ -133,6 +180,7 @@ def parse(document: dict[str, Any]) -> ProcessConfig:
     broker_t: dict[str, Any] = document.get("broker", {})
     kite_t: dict[str, Any] = document.get("kite", {})
     feed_t: dict[str, Any] = document.get("feed", {})
+    angel_t: dict[str, Any] = document.get("angel", {})
     log_t: dict[str, Any] = document.get("log", {})
     api_type = _string(broker_t, "broker", "api_type")
     if api_type not in API_TYPES:
@@ -166,6 +214,14 @@ def parse(document: dict[str, Any]) -> ProcessConfig:
         kite=KiteSection(root=_string(kite_t, "kite", "root", KiteSection.root),
                          ws_root=_string(kite_t, "kite", "ws_root", KiteSection.ws_root),
                          poll_seconds=float(poll), order_updates=order_updates, market_protection=protection),
+        angel=AngelSection(root=_string(angel_t, "angel", "root", AngelSection.root),
+                           order_updates_url=_string(angel_t, "angel", "order_updates_url", AngelSection.order_updates_url),
+                           scrip_master=_string(angel_t, "angel", "scrip_master", AngelSection.scrip_master),
+                           poll_seconds=_seconds(angel_t, "angel", "poll_seconds", AngelSection.poll_seconds, 0.2, 300),
+                           order_updates=_flag(angel_t, "angel", "order_updates", True),
+                           public_ip=_optional(angel_t, "angel", "public_ip"),
+                           local_ip=_optional(angel_t, "angel", "local_ip"),
+                           mac_address=_optional(angel_t, "angel", "mac_address")),
         feed=FeedSection(publish_bind=_string(feed_t, "feed", "publish_bind", FeedSection.publish_bind),
                          instruments=_strings(feed_t, "feed", "instruments", required=False),
                          stall_seconds=float(stall), mode=mode),

@@ -97,6 +97,9 @@ class BrokerOrder:
     price: float | None
     trigger_price: float | None
     reason: str | None = None
+    # False while a modification is pending at the broker: the quantity and prices shown are the
+    # old ones (Angel One pushes "modify pending" with them), not a change to report.
+    settled: bool = True
     # Broker-specific fields a later modify or cancel needs (copied to Tracked.extra on adoption).
     extra: JSON = field(default_factory=dict)
 
@@ -167,7 +170,9 @@ class TrackedOrdersAdapter:
         self.broker_id = broker_id
         self.sink = sink
         self.poll_seconds = poll_seconds
-        self.place_limit: RateLimiter | None = None
+        # Every window a placement must fit (the broker's order windows, and for a broker whose
+        # modifies and cancels share them, a smaller one that leaves those room).
+        self.place_limits: tuple[RateLimiter, ...] = ()
         self._expired = False
         self._expired_reason = ""
         self._credentials: JSON | None = None
@@ -278,8 +283,7 @@ class TrackedOrdersAdapter:
     def _placement_delay(self) -> float:
         """Seconds until the order-rate windows take the next placement. One that would wait
         past MAX_PLACE_WAIT (a daily cap) goes at once, to be rejected with that reason."""
-        limit = self.place_limit
-        delay = limit.delay() if limit is not None else 0.0
+        delay = max((limit.delay() for limit in self.place_limits), default=0.0)
         return 0.0 if delay > MAX_PLACE_WAIT else delay
 
     def _scrub(self, text: str) -> str:
@@ -458,8 +462,8 @@ class TrackedOrdersAdapter:
         """Places the order exactly once: a placement whose answer was lost (timeout, 5xx) is
         looked for in the order book by its tag before it is sent again; a 429 was not placed."""
         for attempt in range(len(RETRY_DELAYS) + 1):
-            if self.place_limit is not None:
-                self.place_limit.acquire(max_wait=MAX_PLACE_WAIT)
+            for limit in self.place_limits:
+                limit.acquire(max_wait=MAX_PLACE_WAIT)
             try:
                 return self._send_order(request, tracked)
             except Transient as error:
@@ -564,7 +568,7 @@ class TrackedOrdersAdapter:
         if not tracked.accepted:
             tracked.accepted = True
             self.sink.report({"type": "accepted", "order_id": tracked.order_id, "broker_order_id": broker_order_id})
-        if order.state not in ENDED_STATES:
+        if order.state not in ENDED_STATES and order.settled:
             new = (order.quantity or tracked.quantity, order.price, order.trigger_price)
             if new != (tracked.quantity, tracked.price, tracked.trigger_price):
                 tracked.quantity, tracked.price, tracked.trigger_price = new

@@ -125,7 +125,8 @@ def broker_order(order: JSON) -> BrokerOrder:
                        side=str(order.get("transaction_type") or ""), order_type=str(order.get("order_type") or ""),
                        quantity=int(order.get("quantity") or 0), filled=int(order.get("filled_quantity") or 0),
                        price=price(order.get("price")), trigger_price=price(order.get("trigger_price")),
-                       reason=str(order["status_message"]) if order.get("status_message") else None)
+                       reason=str(order["status_message"]) if order.get("status_message") else None,
+                       settled=status not in ("MODIFY PENDING", "MODIFY VALIDATION PENDING"))
 
 
 def broker_trade(trade: JSON) -> BrokerTrade:
@@ -233,7 +234,7 @@ class KiteAdapter(TrackedOrdersAdapter):
         self.kite = KiteConnect(api_key, access_token=token, root=self.settings.root)
         if self.calls is None:
             self.calls = KiteCalls(self.kite)
-            self.place_limit = self.calls.place_limit
+            self.place_limits = (self.calls.place_limit,)
         else:
             self.calls.kite = self.kite  # the limits are the account's: keep their windows
         return True

@@ -12,17 +12,12 @@ Exit codes: 0 after a signal, 78 for bad CURVE key files (naming the key).
 from __future__ import annotations
 
 import logging
-import signal
 import sys
-from types import FrameType
 
 from ..adapter import BrokerAdapter, LinkSink
-from ..broker_gateway import BrokerGateway
-from ..config import ConfigError, ProcessConfig
-from ..engine_link import EngineLink
+from ..broker_gateway import run_gateway
+from ..config import ProcessConfig
 from .adapter import KiteAdapter
-
-EXIT_CONFIG = 78
 
 
 def main(config: ProcessConfig) -> int:
@@ -34,22 +29,4 @@ def main(config: ProcessConfig) -> int:
     def adapter(broker_id: str, sink: LinkSink) -> BrokerAdapter:
         return KiteAdapter(broker_id, sink, config.kite)
 
-    gateway = BrokerGateway(adapter)
-    try:
-        link = EngineLink.from_config(config, gateway, role="gateway")
-    except ConfigError as error:
-        print(f"algotrader_brokers: bad configuration: {error}", file=sys.stderr)
-        return EXIT_CONFIG
-    gateway.attach(link)
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        logging.getLogger(__name__).info("signal %d: stopping", signum)
-        link.stop()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    try:
-        link.run()
-    finally:
-        gateway.stop()
-    return 0
+    return run_gateway(config, adapter)

@@ -18,18 +18,27 @@ public enum BrokersPython {
     }
 }
 
-/// The fake Kite Connect (brokers/python/tests/fake_kite.py: Kite's documented REST and Ticker
-/// WebSocket on one port, with `/_fake/` control endpoints) as a child process of a test.
-public final class FakeKiteProcess {
+/// A fake of a broker's documented API as a child process of a test: Kite Connect
+/// (brokers/python/tests/fake_kite.py: REST and the Ticker WebSocket) or Angel One SmartAPI
+/// (fake_angel.py: REST, the order-status WebSocket and the scrip master), each on one port
+/// with `/_fake/` control endpoints.
+public final class FakeBrokerProcess {
+    public enum Broker: String, Sendable {
+        case kite, angel
+    }
+
+    public let broker: Broker
     public let process = Process()
     public let port: Int
     public let logPath: String
 
-    public init(directory: String) throws {
-        let ready = "\(directory)/fake-kite.port"
-        logPath = "\(directory)/fake-kite.log"
+    public init(directory: String, broker: Broker = .kite) throws {
+        self.broker = broker
+        let ready = "\(directory)/fake-\(broker.rawValue).port"
+        logPath = "\(directory)/fake-\(broker.rawValue).log"
         process.executableURL = try BrokersPython.require()
-        process.arguments = [BrokersPython.package.appendingPathComponent("tests/fake_kite.py").path, "--port", "0", "--ready-file", ready]
+        process.arguments = [BrokersPython.package.appendingPathComponent("tests/fake_\(broker.rawValue).py").path, "--port", "0",
+                             "--ready-file", ready]
         FileManager.default.createFile(atPath: logPath, contents: nil)
         process.standardError = FileHandle(forWritingAtPath: logPath)
         process.standardOutput = FileHandle.nullDevice
@@ -42,7 +51,7 @@ public final class FakeKiteProcess {
             }
             guard process.isRunning, Date() < deadline else {
                 process.terminate()
-                throw Repository.Missing(what: "a running fake Kite: " + ((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""))
+                throw Repository.Missing(what: "a running fake \(broker.rawValue): " + ((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""))
             }
             Thread.sleep(forTimeInterval: 0.05)
         }
@@ -51,7 +60,10 @@ public final class FakeKiteProcess {
     deinit { stop() }
 
     public var root: String { "http://127.0.0.1:\(port)" }
-    public var wsRoot: String { "ws://127.0.0.1:\(port)/ws" }
+    /// Kite's Ticker root, or Angel One's order-status WebSocket.
+    public var wsRoot: String { broker == .kite ? "ws://127.0.0.1:\(port)/ws" : "ws://127.0.0.1:\(port)/smart-order-update" }
+    /// Angel One's scrip master download.
+    public var scripMaster: String { "\(root)/OpenAPI_File/files/OpenAPIScripMaster.json" }
 
     /// SIGTERM, then SIGKILL if it is still there after 10 s (a test never waits forever on it).
     public func stop() { BrokersPython.stop(process) }
@@ -71,8 +83,8 @@ public final class FakeKiteProcess {
         return object
     }
 
-    /// The fake's orders for a Kite client (the `state` control endpoint).
-    public func orders(user: String = "AB1234") throws -> [[String: Any]] {
+    /// The fake's orders for a client (the `state` control endpoint): Kite's user id or Angel's client code.
+    public func orders(user: String) throws -> [[String: Any]] {
         let state = try control("state")
         return ((state["orders"] as? [String: Any])?[user] as? [[String: Any]]) ?? []
     }
@@ -91,3 +103,6 @@ public final class FakeKiteProcess {
         return try outcome.get()
     }
 }
+
+/// The Kite fake by the name its tests know it by.
+public typealias FakeKiteProcess = FakeBrokerProcess
