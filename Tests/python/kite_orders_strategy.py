@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A strategy on the SDK for the end-to-end tests through the Kite gateway. Modes (the first
+"""A strategy on the SDK for the end-to-end tests through a broker gateway (Kite, Angel One). Modes (the first
 argument); OUT gets {"ids": {name: client_order_id}, "events": [[name, status], ...]} after each
 event (written whole, atomically):
   types    on the first tick: BUY 5 MARKET ("market"), BUY 2 LIMIT 50 below ("limit"), SELL 1 SL

@@ -30,6 +30,7 @@ class FakeAngelProcess:
     def __enter__(self) -> "FakeAngelProcess":
         ready = self.directory / "fake-angel.port"
         log = self.directory / "fake-angel.log"
+        ready.unlink(missing_ok=True)  # a port file left by an earlier run in this directory is stale
         self.process = subprocess.Popen([sys.executable, str(HERE / "fake_angel.py"), "--port", "0",
                                          "--ready-file", str(ready)],
                                         stdout=subprocess.DEVNULL, stderr=open(log, "wb"))

@@ -1,0 +1,248 @@
+import Foundation
+import Postgres
+import Security
+import TestSupport
+import Testing
+import TradingCore
+
+/// Issue 21's end-to-end checks for Angel One: the real daemon, the Angel One gateway on the
+/// official smartapi-python SDK (`python -m algotrader_brokers gateway`) and the fake SmartAPI it
+/// talks to (brokers/python/tests/fake_angel.py), with a strategy on the Python SDK placing the
+/// orders (Tests/python/kite_orders_strategy.py, which names no broker).
+@Suite("Trading on Angel One through the SmartAPI gateway, end to end")
+struct AngelEngineTests {
+    static let apiKey = "angel-E2E-4402", jwt = "jwt-E2E-SECRET-5120", feedToken = "feed-E2E-SECRET-7781", client = "A123456"
+
+    struct Rig {
+        let url: String
+        let db: PostgresConnection
+        let ids: SampleRows.IDs
+        let strategyID: String
+        let token: String
+        let key: CredentialKey
+        let fake: FakeBrokerProcess
+
+        init(_ name: String) throws {
+            url = try TestDatabase.makeMigrated()
+            db = try TestDatabase.connect(url)
+            (ids, strategyID, token) = try ExternalStrategyTests.externalStrategy(db, url: url, name: "angel-\(name)", username: name)
+            key = try CredentialKey.generate()
+            let plain = Array(JSONObjectWriter.object {
+                $0.add("api_key", AngelEngineTests.apiKey)
+                $0.add("client_code", AngelEngineTests.client)
+                $0.add("pin", "4321")
+                $0.add("totp_secret", "JBSWY3DPEHPK3PXP")
+                $0.add("jwt_token", AngelEngineTests.jwt)
+                $0.add("feed_token", AngelEngineTests.feedToken)
+            }.utf8)
+            try db.query("""
+                UPDATE brokers SET execution_mode = 'live', api_type = 'angel', api_credentials_encrypted = $2::jsonb WHERE broker_id = $1::uuid
+                """, [ids.brokerID, try CredentialCipher.seal(plain, key: key, userID: ids.userID, brokerID: ids.brokerID)])
+            try db.query("DELETE FROM trades WHERE trade_id = $1::uuid", [ids.tradeID])
+            let directory = NSTemporaryDirectory() + "angel-e2e-\(UUID().uuidString.prefix(8))"
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            fake = try FakeBrokerProcess(directory: directory, broker: .angel)
+            try fake.control("session", ["api_key": AngelEngineTests.apiKey, "client_code": AngelEngineTests.client,
+                                         "jwt": AngelEngineTests.jwt, "feed_token": AngelEngineTests.feedToken])
+        }
+
+        func daemon(directory: String? = nil) throws -> DaemonProcess {
+            let daemon = try DaemonProcess(databaseURL: url, environment: KiteEngineTests.timing.merging([
+                "ALGOTRADER_SECURITY_CREDENTIALS_KEY": key.line,
+                "ALGOTRADER_GATEWAY_IPC_BROKERS": ids.brokerID,
+            ]) { $1 }, directory: directory)
+            #expect(daemon.waitUntilStarted())
+            return daemon
+        }
+
+        func gatewayConfig(_ daemon: DaemonProcess) -> String {
+            """
+                [engine]
+                endpoint = "ipc://\(daemon.directory)/gateway.ipc"
+                [broker]
+                api_type = "angel"
+                id = "angel-e2e"
+                broker_ids = ["\(ids.brokerID)"]
+                [angel]
+                root = "\(fake.root)"
+                order_updates_url = "\(fake.wsRoot)"
+                scrip_master = "\(fake.scripMaster)"
+                poll_seconds = 1.0
+                [log]
+                level = "debug"
+                """
+        }
+
+        func gateway(_ daemon: DaemonProcess) throws -> BrokerProcess {
+            let gateway = try BrokerProcess("gateway", config: gatewayConfig(daemon), directory: daemon.directory)
+            #expect(HostileInputTests.waitFor(30) {
+                ((try? KiteEngineTests.count(db, "SELECT count(*) FROM system_logs WHERE component = 'reconcile' AND message LIKE '%' || $1 || '%'",
+                                             [ids.brokerID])) ?? 0) > 0
+            }, "the gateway was welcomed and its broker reconciled: \(gateway.log.suffix(3_000))")
+            return gateway
+        }
+
+        func strategy(_ daemon: DaemonProcess, mode: String, out: String) throws -> StrategyProcess {
+            let strategy = try StrategyProcess(script: "Tests/python/kite_orders_strategy.py", arguments: [mode, out],
+                                               endpoint: ExternalStrategyTests.endpoint(daemon), strategy: strategyID, token: token,
+                                               directory: daemon.directory)
+            var round = 0
+            let ticked = HostileInputTests.waitFor(30) {
+                round += 1
+                _ = try? DaemonProcess.python("publish_price_path.py", [daemon.feed, "RELIANCE", "NSE", "10", "\(round)", "\(out).prices.json"])
+                return FileManager.default.fileExists(atPath: out)
+            }
+            #expect(ticked, "the strategy had a tick: \(strategy.stderr.suffix(2_000))")
+            return strategy
+        }
+
+        /// Angel's orders for the client, each with the engine trade its ordertag names.
+        func angelOrders() throws -> [(angel: [String: Any], trade: [String?])] {
+            try fake.orders(user: AngelEngineTests.client).map { order in
+                let tag = order["ordertag"] as? String ?? "-"
+                let trade = try db.query("""
+                    SELECT trade_id::text, status, quantity::text, price::text, trigger_price::text, filled_quantity::text, average_price::text, order_type
+                    FROM trades WHERE left(replace(order_id, '-', ''), 20) = $1
+                    """, [tag]).rows.first ?? []
+                return (order, trade)
+            }
+        }
+
+        func angelTrades() throws -> [[String: Any]] {
+            ((try fake.control("state")["trades"] as? [String: Any])?[AngelEngineTests.client] as? [[String: Any]]) ?? []
+        }
+    }
+
+    static func int(_ value: Any?) -> Int { Int("\(value ?? "")") ?? Int(Double("\(value ?? "")") ?? -1) }
+    static func number(_ value: Any?) -> Double { Double("\(value ?? "")") ?? -1 }
+
+    static func engineStatus(_ angel: [String: Any]) -> String {
+        switch angel["orderstatus"] as? String ?? "" {
+        case "complete": "FILLED"
+        case "cancelled": "CANCELLED"
+        case "rejected": "REJECTED"
+        default: int(angel["filledshares"]) > 0 ? "PARTIALLY_FILLED" : "OPEN"
+        }
+    }
+
+    /// Every Angel order has its engine trade, in the same state; each Angel fill is one engine
+    /// execution and one bus fill; the engine's position is Angel's net.
+    static func expectEngineEqualsAngel(_ rig: Rig, _ context: String) throws {
+        let trades = try rig.angelTrades()
+        for (angel, trade) in try rig.angelOrders() {
+            let id = angel["orderid"] as? String ?? ""
+            guard trade.count == 8, let tradeID = trade[0] else {
+                Issue.record("\(context): Angel order \(id) has no engine trade: \(angel)")
+                continue
+            }
+            #expect(trade[1] == engineStatus(angel), "\(context): \(id) \(angel["orderstatus"] ?? "") vs \(trade)")
+            #expect(Int(trade[2] ?? "") == int(angel["quantity"]) && Int(trade[5] ?? "") == int(angel["filledshares"]), "\(context): \(id): \(trade)")
+            if ["LIMIT", "STOPLOSS_LIMIT"].contains(angel["ordertype"] as? String) {
+                #expect(Double(trade[3] ?? "") == number(angel["price"]), "\(context): price of \(id): \(trade)")
+            }
+            if int(angel["filledshares"]) > 0 {
+                #expect(abs((Double(trade[6] ?? "") ?? 0) - number(angel["averageprice"])) < 0.0001, "\(context): average of \(id): \(trade)")
+            }
+            let executions = trades.filter { $0["orderid"] as? String == id }.count
+            #expect(try KiteEngineTests.count(rig.db, "SELECT count(*) FROM trade_logs WHERE trade_id = $1::uuid AND data ? 'exec_id'", [tradeID]) == executions,
+                    "\(context): each of \(id)'s \(executions) execution(s) stored once")
+            #expect(try KiteEngineTests.count(rig.db, "SELECT count(*) FROM bus_events WHERE trade_id = $1::uuid AND event = 'fill'", [tradeID]) == executions,
+                    "\(context): and published once")
+        }
+        let net = trades.reduce(0) { $0 + ($1["transactiontype"] as? String == "BUY" ? int($1["fillsize"]) : -int($1["fillsize"])) }
+        let position = try rig.db.query("""
+            SELECT coalesce(sum(quantity), 0)::text FROM positions WHERE user_id = $1::uuid AND symbol = 'RELIANCE' AND status <> 'CLOSED'
+            """, [rig.ids.userID]).scalar
+        #expect(Int(position ?? "") == net, "\(context): the engine's position equals Angel's net \(net)")
+    }
+
+    static func settle(_ rig: Rig, _ seconds: Double = 30) -> Bool {
+        HostileInputTests.waitFor(seconds) {
+            guard let orders = try? rig.angelOrders(), !orders.isEmpty else { return false }
+            return orders.allSatisfy { $0.trade.count == 8 && $0.trade[1] == engineStatus($0.angel)
+                && Int($0.trade[5] ?? "") == int($0.angel["filledshares"]) && Int($0.trade[2] ?? "") == int($0.angel["quantity"]) }
+        }
+    }
+
+    static func angelOrder(_ rig: Rig, type: String) throws -> [String: Any] {
+        try #require(try rig.fake.orders(user: client).first { $0["ordertype"] as? String == type }, "a \(type) order at Angel One")
+    }
+
+    @Test func eachOrderTypeModifyAndCancelReachAngelAndItsFillsComeBackAsAngelMadeThem() throws {
+        let rig = try Rig("angeltypes")
+        let daemon = try rig.daemon()
+        defer { _ = daemon.stop() }
+        let gateway = try rig.gateway(daemon)
+        defer { gateway.stop() }
+        let out = "\(daemon.directory)/orders.json"
+        let strategy = try rig.strategy(daemon, mode: "types", out: out)
+        defer { strategy.kill() }
+
+        #expect(HostileInputTests.waitFor(30) {
+            let orders = (try? rig.fake.orders(user: Self.client)) ?? []
+            return orders.count == 4
+                && orders.contains { $0["ordertype"] as? String == "LIMIT" && Self.int($0["quantity"]) == 3 }
+                && orders.contains { $0["ordertype"] as? String == "STOPLOSS_MARKET" && $0["orderstatus"] as? String == "cancelled" }
+        }, "Angel has the four orders, one modified and one cancelled: \(gateway.log.suffix(3_000)) \(strategy.stderr.suffix(2_000))")
+        let written = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out))) as? [String: Any])
+        let base = try #require(Double(written["base"] as? String ?? ""))
+        let limit = try Self.angelOrder(rig, type: "LIMIT"), sl = try Self.angelOrder(rig, type: "STOPLOSS_LIMIT")
+        #expect(Self.number(limit["price"]) == base - 40 && Self.number(sl["triggerprice"]) == base - 60 && Self.number(sl["price"]) == base - 61,
+                "the prices the strategy sent: \(limit) \(sl)")
+        #expect(sl["orderstatus"] as? String == "trigger pending" && sl["tradingsymbol"] as? String == "RELIANCE-EQ")
+
+        let market = try Self.angelOrder(rig, type: "MARKET")
+        try rig.fake.control("fill", ["orderid": market["orderid"] ?? "", "quantity": 2, "price": base])
+        try rig.fake.control("fill", ["orderid": market["orderid"] ?? "", "price": base + 0.5])
+        try rig.fake.control("fill", ["orderid": limit["orderid"] ?? ""])
+        try rig.fake.control("trigger", ["orderid": sl["orderid"] ?? ""])
+        try rig.fake.control("fill", ["orderid": sl["orderid"] ?? ""])
+        let settled = Self.settle(rig)
+        #expect(settled, "the engine holds every order as Angel does: \((try? rig.angelOrders())?.map { ($0.angel["orderstatus"] ?? "", $0.trade) } ?? [])")
+        try Self.expectEngineEqualsAngel(rig, "after the fills")
+        #expect(try rig.angelTrades().count == 4)
+        let events = (try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out))) as? [String: Any])?["events"] as? [[String]] ?? []
+        for (name, last) in [("market", "FILLED"), ("limit", "FILLED"), ("sl", "FILLED"), ("slm", "CANCELLED")] {
+            #expect(events.last { $0.first == name && !($0.last ?? "").hasPrefix("fill") }?.last == last, "\(name): \(events)")
+        }
+        #expect(!gateway.log.contains(Self.jwt) && !gateway.log.contains(Self.feedToken), "the gateway never logs the session tokens")
+    }
+
+    @Test func fillsAngelMadeWhileTheEngineAndGatewayWereDownAreAppliedOnceAtRestart() throws {
+        let rig = try Rig("angelrestart")
+        var daemon = try rig.daemon()
+        let dir = daemon.directory
+        defer { _ = daemon.stop() }
+        var gateway = try rig.gateway(daemon)
+        defer { gateway.stop() }
+        let strategy = try rig.strategy(daemon, mode: "working", out: "\(dir)/orders.json")
+        #expect(HostileInputTests.waitFor(30) {
+            ((try? KiteEngineTests.count(rig.db, "SELECT count(*) FROM trades WHERE broker_id = $1::uuid AND status = 'OPEN'", [rig.ids.brokerID])) ?? 0) == 2
+        }, "two orders working at Angel: \(gateway.log.suffix(2_000))")
+        strategy.kill()
+        gateway.stop()
+        daemon.kill()
+        let orders = try rig.fake.orders(user: Self.client).sorted { Self.int($0["quantity"]) < Self.int($1["quantity"]) }
+        #expect(orders.count == 2)
+        try rig.fake.control("fill", ["orderid": orders[0]["orderid"] ?? ""])
+        try rig.fake.control("fill", ["orderid": orders[1]["orderid"] ?? "", "quantity": 1])
+        let logsBefore = try KiteEngineTests.count(rig.db, "SELECT count(*) FROM system_logs WHERE component = 'reconcile'")
+        daemon = try rig.daemon(directory: dir)
+        gateway = try BrokerProcess("gateway", config: rig.gatewayConfig(daemon), directory: dir)
+        #expect(HostileInputTests.waitFor(30) {
+            ((try? KiteEngineTests.count(rig.db, "SELECT count(*) FROM system_logs WHERE component = 'reconcile'")) ?? 0) > logsBefore
+        }, "the restarted gateway was reconciled: \(gateway.log.suffix(3_000))")
+        let settledAgain = Self.settle(rig)
+        #expect(settledAgain, "\((try? rig.angelOrders())?.map { ($0.angel["orderstatus"] ?? "", $0.trade) } ?? [])")
+        let logged = try rig.db.query("""
+            SELECT log_level, message, data->>'applied' FROM system_logs WHERE component = 'reconcile' ORDER BY log_id DESC LIMIT 1
+            """).rows
+        #expect(logged.first?[0] == "INFO" && logged.first?[2] == "2", "a clean reconciliation that applied both missed fills: \(logged)")
+        try Self.expectEngineEqualsAngel(rig, "after the restart")
+        try rig.fake.control("fill", ["orderid": orders[1]["orderid"] ?? ""])
+        let settledLast = Self.settle(rig)
+        #expect(settledLast)
+        try Self.expectEngineEqualsAngel(rig, "after the last fill")
+        #expect(try KiteEngineTests.count(rig.db, "SELECT count(*) FROM halts WHERE resumed_at IS NULL") == 0, "nothing was halted")
+    }
+}
