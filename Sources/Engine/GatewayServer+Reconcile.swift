@@ -184,7 +184,7 @@ extension GatewayServer {
         state.peers[peer.identity]?.feedBrokers = Set(accepted)
         guard peer.feedBrokers.isEmpty || !newly.isEmpty || accepted.contains(where: renewed.contains) else { return }
         var welcome = welcome(accepted: accepted, refused: refused, state)
-        var found: [(exchange: String, symbol: String, token: Int64)] = [], unknown = peer.instruments
+        var found: [(exchange: String, symbol: String, token: Int64, exchangeToken: Int64?)] = [], unknown = peer.instruments
         if !accepted.isEmpty && !peer.instruments.isEmpty {
             do {
                 let db = try DatabaseConnection(connectionString: connectionString)
@@ -199,6 +199,7 @@ extension GatewayServer {
             o.add("exchange", i.exchange)
             o.add("symbol", i.symbol)
             o.add("instrument_token", i.token)
+            o.add("exchange_token", i.exchangeToken)
             return o
         })
         welcome.add("unknown_instruments", strings: unknown)

@@ -9,22 +9,24 @@ public struct InstrumentStore {
     public init(_ db: PostgresConnection) { self.db = db }
 
     /// The instrument tokens of `names` ("EXCHANGE:SYMBOL"), as a feed maps its broker's ticks
-    /// back to symbols: those the master holds, and the names it does not.
-    public func tokens(_ names: [String]) throws -> (found: [(exchange: String, symbol: String, token: Int64)], unknown: [String]) {
+    /// back to symbols: those the master holds, and the names it does not. `exchangeToken` is the
+    /// exchange's own token (Angel One's stream names instruments by it; Kite's by `token`).
+    public func tokens(_ names: [String]) throws -> (found: [(exchange: String, symbol: String, token: Int64, exchangeToken: Int64?)],
+                                                     unknown: [String]) {
         let pairs = names.map { name -> (String, String) in
             let parts = name.split(separator: ":", maxSplits: 1).map(String.init)
             return (parts[0].uppercased(), parts.count > 1 ? parts[1] : "")
         }
         let rows = try db.query("""
-            SELECT i.exchange, i.tradingsymbol, i.instrument_token FROM instruments i
+            SELECT i.exchange, i.tradingsymbol, i.instrument_token, i.exchange_token FROM instruments i
             JOIN unnest($1::text[], $2::text[]) AS w(exchange, symbol) ON i.exchange = w.exchange AND i.tradingsymbol = w.symbol
             WHERE i.instrument_token IS NOT NULL
             """, [PostgresArrayLiteral.text(pairs.map(\.0)), PostgresArrayLiteral.text(pairs.map(\.1))]).rows
-        var found: [(exchange: String, symbol: String, token: Int64)] = []
+        var found: [(exchange: String, symbol: String, token: Int64, exchangeToken: Int64?)] = []
         var seen: Set<String> = []
         for row in rows {
             guard let exchange = row[0], let symbol = row[1], let token = row[2].flatMap({ Int64($0) }) else { continue }
-            found.append((exchange, symbol, token))
+            found.append((exchange, symbol, token, row[3].flatMap { Int64($0) }))
             seen.insert(exchange + ":" + symbol)
         }
         return (found.sorted { ($0.exchange, $0.symbol) < ($1.exchange, $1.symbol) },

@@ -15,8 +15,9 @@ from kite_feed_process import free_port
 from kiteconnect import KiteTicker
 
 from algotrader_brokers.config import ConfigError
-from algotrader_brokers.kite.feed import (Instrument, Publisher, SecretFilter, TickMapper, exact_number,
-                                          group_instruments, parse_instruments)
+from algotrader_brokers.feed_common import (Instrument, Publisher, SecretFilter, exact_number, group_instruments,
+                                            parse_instruments)
+from algotrader_brokers.kite.feed import LIMITS, TickMapper
 from fake_kite_ticker import Tick, pack_message, pack_tick
 
 EQUITY = Instrument("NSE", "INFY", (1594 << 8) | 1)
@@ -108,26 +109,26 @@ def test_prices_are_published_exactly_or_not_at_all() -> None:
 
 
 def test_instruments_are_checked_deduplicated_and_grouped_by_kites_limits() -> None:
-    assert parse_instruments(("NSE:INFY", "NSE:INFY", "NFO:NIFTY 26DEC")) == [("NSE", "INFY"), ("NFO", "NIFTY 26DEC")]
+    assert parse_instruments(("NSE:INFY", "NSE:INFY", "NFO:NIFTY 26DEC"), *LIMITS) == [("NSE", "INFY"), ("NFO", "NIFTY 26DEC")]
     for bad in ("INFY", "NSE:", ":INFY", "NSE:IN\nFY", "NSE:" + "X" * 51):
         with pytest.raises(ConfigError, match="feed.instruments"):
-            parse_instruments((bad,))
+            parse_instruments((bad,), *LIMITS)
     with pytest.raises(ConfigError, match="feed.instruments"):
-        parse_instruments(())
+        parse_instruments((), *LIMITS)
     with pytest.raises(ConfigError, match="at most 9000"):
-        parse_instruments(tuple(f"NSE:S{i}" for i in range(9001)))
+        parse_instruments(tuple(f"NSE:S{i}" for i in range(9001)), *LIMITS)
     short = [("NSE", f"S{i:04d}") for i in range(9000)]
-    assert [len(g) for g in group_instruments(short, HELLO)] == [3000, 3000, 3000]
-    assert [len(g) for g in group_instruments(short[:3001], HELLO)] == [3000, 1]
+    assert [len(g) for g in group_instruments(short, HELLO, *LIMITS)] == [3000, 3000, 3000]
+    assert [len(g) for g in group_instruments(short[:3001], HELLO, *LIMITS)] == [3000, 1]
     # Long option symbols fill the engine's 64 KiB hello before 3,000.
     long = [("NFO", f"BANKNIFTY26DEC{i:05d}CE") for i in range(5000)]
-    groups = group_instruments(long, HELLO)
+    groups = group_instruments(long, HELLO, *LIMITS)
     assert len(groups) == 3 and sum(map(len, groups)) == 5000 and max(map(len, groups)) < 3000
     for group in groups:
         hello = {**HELLO, "instruments": [f"{e}:{s}" for e, s in group]}
         assert len(json.dumps(hello).encode()) <= 64 * 1024
     with pytest.raises(ConfigError, match="Kite allows 3"):
-        group_instruments([("NFO", f"BANKNIFTY26DEC{i:05d}CE") for i in range(7000)], HELLO)
+        group_instruments([("NFO", f"BANKNIFTY26DEC{i:05d}CE") for i in range(7000)], HELLO, *LIMITS)
 
 
 def test_the_publisher_stamps_seq_once_per_tick_and_sends_only_once_subscribed() -> None:

@@ -69,16 +69,12 @@ socket; each engine link has its own thread and hands welcomes to the reactor.
 """
 from __future__ import annotations
 
-import json
 import logging
-import math
 import re
 import sys
 import time
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Any, Callable
 
 import zmq
@@ -87,6 +83,8 @@ from twisted.internet import task
 
 from ..config import ConfigError, ProcessConfig
 from ..engine_link import EngineLink, LinkHandler, Welcome, curve_keys
+from ..feed_common import (OI_MAX, PRICE_LIMIT, QTY_MAX, STRING_MAX, VOLUME_MAX, Instrument, Publisher, SecretFilter,
+                           VolumeDelta, control_free, count_value, exact_number, group_instruments, parse_instruments)
 from .ticker import VerifiedKiteTicker
 
 log = logging.getLogger(__name__)
@@ -97,20 +95,7 @@ JSON = dict[str, Any]
 # Kite's documented limits (module docstring).
 MAX_INSTRUMENTS_PER_CONNECTION = 3000
 MAX_CONNECTIONS = 3
-# The contract's bounds (CONTRACT.md section 1, docs/ingest.md).
-PRICE_LIMIT = 10**14          # prices below 10^14 with at most 4 decimals
-PRICE_DECIMALS = 4
-QTY_MAX = 10**9
-VOLUME_MAX = 10**15
-OI_MAX = 10**15
-STRING_MAX = {"symbol": 50, "exchange": 20, "src": 64}
-# The engine drops a gateway-socket message over 64 KiB unread (docs/security.md); the margin
-# leaves room for a field the link may add to the hello.
-MAX_HELLO_BYTES = 64 * 1024
-HELLO_MARGIN = 256
-# Ticks the engine has not taken yet wait in libzmq up to this many (about 20 MB of ticks): a
-# pause of the engine's reading is absorbed; beyond it the loss shows as a seq gap.
-SEND_HWM = 100_000
+LIMITS = (MAX_INSTRUMENTS_PER_CONNECTION, MAX_CONNECTIONS, "Kite")  # for feed_common's grouping
 # Reconnection: the SDK's factory (Twisted's ReconnectingClientFactory) multiplies its delay by
 # e each attempt; starting from 0.3 s the first retry comes after about 0.8 s, the delay then
 # caps at 30 s (the SDK's minimum cap is 5 s). After the SDK's most retries (300) a new ticker
@@ -124,90 +109,6 @@ SUBSCRIPTION_POLL_SECONDS = 0.2
 REJECT_LOG_SECONDS = 60.0
 # autobahn's reason for a refused handshake: "WebSocket connection upgrade failed (403 - ...)".
 HANDSHAKE_403 = re.compile(r"upgrade failed \(403\b")
-
-
-def _control_free(text: str) -> bool:
-    """No Unicode Cc character (the engine's bad_string, docs/ingest.md)."""
-    return not any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in text)
-
-
-@dataclass(frozen=True)
-class Instrument:
-    exchange: str
-    symbol: str
-    token: int
-
-    @property
-    def topic(self) -> bytes:
-        return f"tick.{self.exchange}.{self.symbol}".encode("utf-8")
-
-
-def parse_instruments(values: tuple[str, ...]) -> list[tuple[str, str]]:
-    """``[feed] instruments`` as (exchange, symbol), in order, without repeats (Kite counts a
-    repeated token against the limit); ConfigError names the key."""
-    seen: set[tuple[str, str]] = set()
-    out: list[tuple[str, str]] = []
-    for value in values:
-        exchange, colon, symbol = value.partition(":")
-        if (not colon or not exchange or not symbol or len(exchange) > STRING_MAX["exchange"]
-                or len(symbol) > STRING_MAX["symbol"] or not _control_free(value)):
-            raise ConfigError(f"feed.instruments: {value!r} is not EXCHANGE:SYMBOL (exchange 1-20, symbol 1-50 "
-                              "characters, no control characters)")
-        if (exchange, symbol) not in seen:
-            seen.add((exchange, symbol))
-            out.append((exchange, symbol))
-    if not out:
-        raise ConfigError("feed.instruments: at least one instrument is required")
-    limit = MAX_INSTRUMENTS_PER_CONNECTION * MAX_CONNECTIONS
-    if len(out) > limit:
-        raise ConfigError(f"feed.instruments: {len(out)} instruments; Kite streams at most {limit} per api key "
-                          f"({MAX_CONNECTIONS} connections of {MAX_INSTRUMENTS_PER_CONNECTION})")
-    return out
-
-
-def group_instruments(instruments: list[tuple[str, str]], hello: JSON) -> list[list[tuple[str, str]]]:
-    """The instruments in groups, one per Kite connection and engine connection: each at most
-    3,000 (Kite's and the hello's limit) and small enough that its ``hello`` (``hello``, less its
-    ``instruments``, as the engine link sends it) stays within the engine's 64 KiB per message,
-    which long derivative symbols reach before 3,000. More than Kite's 3 groups is ConfigError."""
-    base = len(json.dumps({**hello, "instruments": []}).encode("utf-8")) + HELLO_MARGIN
-    groups: list[list[tuple[str, str]]] = []
-    size = base
-    for exchange, symbol in instruments:
-        cost = len(json.dumps(f"{exchange}:{symbol}").encode("utf-8")) + 2  # the ", " before it
-        if not groups or len(groups[-1]) >= MAX_INSTRUMENTS_PER_CONNECTION or size + cost > MAX_HELLO_BYTES:
-            groups.append([])
-            size = base
-        groups[-1].append((exchange, symbol))
-        size += cost
-    if len(groups) > MAX_CONNECTIONS:
-        raise ConfigError(f"feed.instruments: {len(instruments)} instruments need {len(groups)} connections (at most "
-                          f"{MAX_INSTRUMENTS_PER_CONNECTION} and one 64 KiB hello each); Kite allows "
-                          f"{MAX_CONNECTIONS} per api key")
-    return groups
-
-
-def exact_number(value: Any, *, positive: bool, limit: float, decimals: int = PRICE_DECIMALS) -> float | int | None:
-    """``value`` if the engine stores it exactly as JSON writes it (a finite number in range with
-    at most ``decimals`` decimals), else None. The SDK divides Kite's integer prices by the
-    segment's divisor; the float's shortest repr (what json writes) is that exact decimal."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if not (value > 0 if positive else value >= 0) or value >= limit:
-        return None
-    if isinstance(value, float):
-        exponent = Decimal(repr(value)).as_tuple().exponent
-        if isinstance(exponent, int) and exponent < -decimals:
-            return None
-    return value
-
-
-def _count(value: Any, maximum: int) -> int | None:
-    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= maximum:
-        return value
-    return None
 
 
 def exchange_time_ns(value: Any) -> int | None:
@@ -226,7 +127,7 @@ class TickMapper:
     ``seq``, which the Publisher stamps). Keeps each instrument's last volume for ``qty``."""
 
     def __init__(self) -> None:
-        self._volume: dict[int, int] = {}
+        self._volume = VolumeDelta()
 
     def map(self, raw: JSON, instrument: Instrument, received_ns: int) -> tuple[JSON | None, str]:
         """(tick, "") or (None, why it cannot be published)."""
@@ -236,16 +137,16 @@ class TickMapper:
             return None, "no_price" if not last_price else "inexact_price"
         tick: JSON = {"symbol": instrument.symbol, "exchange": instrument.exchange,
                       "ts": exchange_time_ns(raw.get("exchange_timestamp")) or received_ns, "price": price}
-        volume = _count(raw.get("volume_traded"), VOLUME_MAX)
+        volume = count_value(raw.get("volume_traded"), VOLUME_MAX)
         if volume is not None:  # not in index packets
             tick["volume"] = volume
-            qty = self._traded(instrument.token, volume, raw.get("last_traded_quantity"))
+            qty = self._volume.traded(instrument.token, volume, raw.get("last_traded_quantity"))
             if qty <= QTY_MAX:
                 tick["qty"] = qty
             else:
                 log.warning("%s:%s: %d traded since the previous packet is over qty's 10^9; qty left out",
                             instrument.exchange, instrument.symbol, qty)
-        oi = _count(raw.get("oi"), OI_MAX)
+        oi = count_value(raw.get("oi"), OI_MAX)
         if oi is not None:
             tick["oi"] = oi
         depth = raw.get("depth")
@@ -257,100 +158,10 @@ class TickMapper:
                 if best_price is None:  # an empty side is zeros in Kite's packet
                     continue
                 tick[name] = best_price
-                size = _count(best.get("quantity"), QTY_MAX)
+                size = count_value(best.get("quantity"), QTY_MAX)
                 if size is not None:
                     tick[f"{name}_qty"] = size
         return tick, ""
-
-    def _traded(self, token: int, volume: int, last_traded_quantity: Any) -> int:
-        before = self._volume.get(token)
-        self._volume[token] = volume
-        if before is not None and volume >= before:
-            return volume - before
-        # First packet of the run, or the volume restarted (a new trading day).
-        last = _count(last_traded_quantity, QTY_MAX) or 0
-        return min(last, volume)
-
-
-class Publisher:
-    """The XPUB at ``publish_bind``; stamps ``src``, ``session`` and ``seq``. Used from one
-    thread only (the reactor's): ZeroMQ sockets are not thread-safe."""
-
-    def __init__(self, bind: str, src: str, session: str, context: zmq.Context[Any] | None = None) -> None:
-        self.src, self.session = src, session
-        self.next_seq = 0
-        self.published = self.unsubscribed = self.hwm_dropped = 0
-        self._prefixes: set[bytes] = set()
-        self._sock: zmq.Socket[bytes] = (context or zmq.Context.instance()).socket(zmq.XPUB)
-        self._sock.setsockopt(zmq.SNDHWM, SEND_HWM)
-        # At the high-water mark a plain (X)PUB drops without a word; NODROP makes send say so,
-        # and the tick is counted (its seq is spent: the engine logs the gap).
-        self._sock.setsockopt(zmq.XPUB_NODROP, 1)
-        self._sock.setsockopt(zmq.LINGER, 1000)
-        self._sock.bind(bind)
-
-    def poll_subscriptions(self) -> None:
-        """Reads the subscriptions that arrived. Without XPUB_VERBOSE, a prefix arrives when its
-        first subscriber subscribes and leaves with its last one."""
-        while True:
-            try:
-                message = self._sock.recv(zmq.NOBLOCK)
-            except zmq.Again:
-                return
-            if not message:
-                continue
-            prefix = message[1:]
-            if message[0] == 1 and prefix not in self._prefixes:
-                self._prefixes.add(prefix)
-                log.info("a subscriber joined (prefix %r)", prefix.decode("utf-8", "replace"))
-            elif message[0] == 0 and prefix in self._prefixes:
-                self._prefixes.discard(prefix)
-                log.warning("the last subscriber of prefix %r left", prefix.decode("utf-8", "replace"))
-
-    def publish(self, topic: bytes, tick: JSON) -> None:
-        self.poll_subscriptions()
-        tick["src"], tick["session"], tick["seq"] = self.src, self.session, self.next_seq
-        self.next_seq += 1
-        if not any(topic.startswith(prefix) for prefix in self._prefixes):
-            self.unsubscribed += 1
-            return
-        body = json.dumps(tick, separators=(",", ":"), allow_nan=False).encode("utf-8")
-        try:
-            self._sock.send_multipart([topic, body], flags=zmq.NOBLOCK)
-            self.published += 1
-        except zmq.Again:
-            self.hwm_dropped += 1
-
-    def close(self) -> None:
-        self._sock.close()
-
-
-class SecretFilter(logging.Filter):
-    """Blanks the secrets it was given out of every record a handler writes (messages and
-    tracebacks alike), whichever library logs them."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.secrets: set[str] = set()
-
-    def add(self, secret: str) -> None:
-        if len(secret) >= 4:
-            self.secrets.add(secret)
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not self.secrets:
-            return True
-        message = record.getMessage()
-        if any(s in message for s in self.secrets):
-            for secret in self.secrets:
-                message = message.replace(secret, "[redacted]")
-            record.msg, record.args = message, None
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            for secret in self.secrets:
-                record.exc_text = record.exc_text.replace(secret, "[redacted]")
-        return True
 
 
 class Shard(LinkHandler):
@@ -384,9 +195,9 @@ class KiteFeed:
     def __init__(self, config: ProcessConfig, secrets: SecretFilter | None = None,
                  status_seconds: float = STATUS_SECONDS) -> None:
         src = config.broker.id
-        if not 1 <= len(src) <= STRING_MAX["src"] or not _control_free(src):
+        if not 1 <= len(src) <= STRING_MAX["src"] or not control_free(src):
             raise ConfigError("broker.id: the feed's src must be 1-64 characters without control characters")
-        instruments = parse_instruments(config.feed.instruments)
+        instruments = parse_instruments(config.feed.instruments, *LIMITS)
         self.broker_id = config.broker.broker_ids[0]
         self.mode = config.feed.mode
         self.ws_root = config.kite.ws_root
@@ -399,7 +210,7 @@ class KiteFeed:
         # The longest gateway_id a group may get stands in for each (broker.id#N).
         groups = group_instruments(instruments, {"gateway_id": f"{config.broker.id}#{MAX_CONNECTIONS}",
                                                  "broker_ids": [self.broker_id], "role": "feed",
-                                                 "api_type": config.broker.api_type})
+                                                 "api_type": config.broker.api_type}, *LIMITS)
         self.shards = [Shard(self, i, group) for i, group in enumerate(groups)]
         for shard in self.shards:
             gateway_id = config.broker.id if len(groups) == 1 else f"{config.broker.id}#{shard.index + 1}"
