@@ -26,6 +26,7 @@ key pair and the engine's public key, by file path (mode 0600, or a systemd cred
     [angel]                          # api_type = "angel" only (Angel One SmartAPI)
     root = "https://apiconnect.angelone.in"                     # SmartAPI REST
     order_updates_url = "wss://tns.angelone.in/smart-order-update"  # order-status WebSocket
+    stream_url = "wss://smartapisocket.angelone.in/smart-stream"     # publishers: SmartStream market data
     scrip_master = "https://margincalculator.angelbroking.com/OpenAPI_File/files/OpenAPIScripMaster.json"
                                      # Angel's instrument list (URL or file): symbol tokens
     poll_seconds = 5.0               # gateway: the order book is read when idle this long
@@ -84,6 +85,7 @@ class KiteSection:
 class AngelSection:
     root: str = "https://apiconnect.angelone.in"
     order_updates_url: str = "wss://tns.angelone.in/smart-order-update"
+    stream_url: str = "wss://smartapisocket.angelone.in/smart-stream"
     scrip_master: str = "https://margincalculator.angelbroking.com/OpenAPI_File/files/OpenAPIScripMaster.json"
     poll_seconds: float = 5.0
     order_updates: bool = True
@@ -117,7 +119,7 @@ _KNOWN: dict[str, set[str]] = {
     "engine": {"endpoint", "curve_server_public_key_file", "curve_secret_key_file"},
     "broker": {"api_type", "id", "broker_ids"},
     "kite": {"root", "ws_root", "poll_seconds", "order_updates", "market_protection"},
-    "angel": {"root", "order_updates_url", "scrip_master", "poll_seconds", "order_updates", "public_ip", "local_ip",
+    "angel": {"root", "order_updates_url", "stream_url", "scrip_master", "poll_seconds", "order_updates", "public_ip", "local_ip",
               "mac_address"},
     "feed": {"publish_bind", "instruments", "stall_seconds", "mode"},
     "log": {"level"},
@@ -216,6 +218,7 @@ def parse(document: dict[str, Any]) -> ProcessConfig:
                          poll_seconds=float(poll), order_updates=order_updates, market_protection=protection),
         angel=AngelSection(root=_string(angel_t, "angel", "root", AngelSection.root),
                            order_updates_url=_string(angel_t, "angel", "order_updates_url", AngelSection.order_updates_url),
+                           stream_url=_string(angel_t, "angel", "stream_url", AngelSection.stream_url),
                            scrip_master=_string(angel_t, "angel", "scrip_master", AngelSection.scrip_master),
                            poll_seconds=_seconds(angel_t, "angel", "poll_seconds", AngelSection.poll_seconds, 0.2, 300),
                            order_updates=_flag(angel_t, "angel", "order_updates", True),

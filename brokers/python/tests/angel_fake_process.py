@@ -63,6 +63,11 @@ class FakeAngelProcess:
         return f"{self.ws_root}/smart-order-update"
 
     @property
+    def stream_url(self) -> str:
+        """SmartWebSocketV2.ROOT_URI (SmartStream market data, fake_angel_stream.py)."""
+        return f"{self.ws_root}/smart-stream"
+
+    @property
     def scrip_master_url(self) -> str:
         return f"{self.root}/OpenAPI_File/files/OpenAPIScripMaster.json"
 
@@ -81,6 +86,12 @@ class FakeAngelProcess:
 
     def state(self) -> dict[str, Any]:
         return self.call("GET", "state")
+
+    def stream_ticks(self, *ticks: dict[str, Any]) -> int:
+        """Publishes fake_angel_stream.StreamTick fields (prices in rupees) to the subscribed
+        SmartStream connections; returns how many got a packet."""
+        connections: int = self.post("stream/ticks", ticks=list(ticks))["connections"]
+        return connections
 
     def orders(self, client_code: str = DEFAULT_CLIENT) -> list[dict[str, Any]]:
         """The client's order book rows (as getOrderBook shows them)."""

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""A local fake of Angel One SmartAPI: its documented REST API and the order-update WebSocket
-(what the SDK's SmartWebSocketOrderUpdate connects to) on one port, run as its own process like
-fake_kite.py, so pytest and the engine's end-to-end tests can start it:
+"""A local fake of Angel One SmartAPI: its documented REST API, the order-update WebSocket
+(what the SDK's SmartWebSocketOrderUpdate connects to) and the SmartStream market data (what
+SmartWebSocketV2 connects to, at /smart-stream: fake_angel_stream.py, where handshake, requests,
+byte layout and the facts' sources are) on one port, run as its own process like fake_kite.py,
+so pytest and the engine's end-to-end tests can start it:
 
     python brokers/python/tests/fake_angel.py --port 0 --ready-file F
 
@@ -73,11 +75,18 @@ code defaults to A123456):
 - ``POST /_fake/ws/drop`` ``{how?: "abort"|"close"}``: ends every order-update connection.
 - ``POST /_fake/ws/stall`` ``{stalled: true|false}``: the open connections go silent (no updates,
   no pongs of either kind) or speak again; new connections are not stalled.
+- ``POST /_fake/stream/ticks`` ``{ticks: [{exchange_type, token, ltp (rupees), ...}]}`` (fields of
+  fake_angel_stream.StreamTick): a packet per subscribed connection and mode; answers
+  ``{connections, packets}``. ``/_fake/stream/drop`` ``{how?}`` and ``/_fake/stream/stall``
+  ``{stalled}`` as the ws/ ones; ``/_fake/stream/expired_status`` ``{status: 401|403}``.
 - ``POST /_fake/scrip`` ``{rows: [{token, symbol, name, expiry, strike, lotsize, instrumenttype,
   exch_seg, tick_size}]}``: adds (or replaces, by exch_seg + symbol) scrip master rows.
 - ``GET /_fake/state``: ``{orders: {client: [order book rows]}, trades: {client: [trade book rows]},
   requests: [{method, path, status, errorcode}], ws: [{client_code, jwt, bearer, api_key,
-  feed_token, stalled}], ws_handshakes: [{client_code, status}], ws_messages: [{client_code, text}]}``.
+  feed_token, stalled}], ws_handshakes: [{client_code, status}], ws_messages: [{client_code, text}],
+  stream: [{client_code, subscriptions: {mode: [tokens]}, exchange_subscriptions, stalled, ...}],
+  stream_requests: [{client_code, text, request}], stream_handshakes: [{client_code, status,
+  error_message}]}``.
 
 Where the facts come from. From Angel's documentation (smartapi.angelbroking.com/docs, sections
 User, Orders, Portfolio, Rate Limit, Websocket Order Status, and the error-code table at
@@ -117,6 +126,7 @@ from twisted.web import resource, server
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fake_angel_exchange import (  # noqa: E402
     AngelError, FakeAngel, Session, empty_ws_order, render_order, totp, trade_row, ws_message)
+from fake_angel_stream import StreamHub, StreamTick, stream_session  # noqa: E402
 
 DEFAULT_CLIENT = "A123456"
 MAX_CONNECTIONS = 3  # per client code (docs, Websocket Order Status)
@@ -251,6 +261,7 @@ class Fake:
     def __init__(self) -> None:
         self.hub = OrderUpdateHub(lambda authorization: self.angel.ws_session(authorization))
         self.angel = FakeAngel(self.hub.publish_order)
+        self.stream = StreamHub(lambda headers, params, expired: stream_session(self.angel, headers, params, expired))
         self.requests: list[dict[str, Any]] = []
         self.failures: list[dict[str, Any]] = []
 
@@ -263,7 +274,8 @@ class Fake:
                                for c, a in angel.accounts.items()},
                     "trades": {c: [trade_row(t) for t in a.trades] for c, a in angel.accounts.items()},
                     "requests": self.requests, "ws": self.hub.state(), "ws_handshakes": self.hub.handshakes,
-                    "ws_messages": self.hub.messages}
+                    "ws_messages": self.hub.messages, "stream": self.stream.state(),
+                    "stream_requests": self.stream.requests, "stream_handshakes": self.stream.handshakes}
         if method == "GET" and name == "totp":
             return {"totp": totp(query["secret"])}
         if method != "POST":
@@ -276,6 +288,7 @@ class Fake:
         elif name == "expire":
             ended = angel.expire(body.get("jwt"), bool(body.get("refresh", False)))
             self.hub.drop_sessions(ended)
+            self.stream.drop_sessions(ended)
             return {"expired": len(ended)}
         elif name == "fill":
             quantity = body.get("quantity")
@@ -313,6 +326,14 @@ class Fake:
             return {"connections": self.hub.drop(str(body.get("how") or "abort"))}
         elif name == "ws/stall":
             return {"connections": self.hub.stall(bool(body.get("stalled", True)))}
+        elif name == "stream/ticks":
+            return self.stream.publish([StreamTick.from_json(t) for t in body["ticks"]])
+        elif name == "stream/drop":
+            return {"connections": self.stream.drop(str(body.get("how") or "abort"))}
+        elif name == "stream/stall":
+            return {"connections": self.stream.stall(bool(body.get("stalled", True)))}
+        elif name == "stream/expired_status":
+            self.stream.expired_status = {401: 401, 403: 403}[int(body["status"])]  # else 400
         elif name == "scrip":
             return {"added": angel.scrips.add(list(body["rows"]))}
         else:
@@ -356,7 +377,8 @@ class Fake:
         if name == "getProfile":
             return angel.profile(session)
         if name == "logout":
-            self.hub.drop_sessions(angel.logout(session))
+            self.hub.drop_sessions(ended := angel.logout(session))
+            self.stream.drop_sessions(ended)
             return ""
         if name == "getRMS":
             return angel.rms(client)
@@ -445,8 +467,11 @@ class Root(resource.Resource):
         super().__init__()  # type: ignore[no-untyped-call]
         self.rest = RestResource(fake)
         self.ws = WebSocketResource(fake.hub.factory)
+        self.stream = WebSocketResource(fake.stream.factory)
 
     def getChild(self, name: bytes, request: Any) -> Any:  # noqa: N802 (Twisted's name)
+        if name == b"smart-stream":
+            return self.stream
         return self.ws if name == b"smart-order-update" else self.rest
 
     def render(self, request: Any) -> bytes:
@@ -458,7 +483,7 @@ def main(argv: list[str] | None = None) -> int:
     # A parent that started this process from a thread with signals blocked (Foundation's Process
     # run from a Dispatch worker does) leaves them blocked here, and SIGTERM would never arrive.
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
-    parser = argparse.ArgumentParser(description="fake Angel One SmartAPI (REST and order updates)")
+    parser = argparse.ArgumentParser(description="fake Angel One SmartAPI (REST, order updates, SmartStream)")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--ready-file", type=Path, required=True)
     args = parser.parse_args(argv)

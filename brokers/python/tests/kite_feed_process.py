@@ -22,7 +22,7 @@ from fake_kite_exchange import instrument_token
 PACKAGE = Path(__file__).resolve().parent.parent  # brokers/python
 BROKER = "0b7e1c4e-5d1a-4c1e-9f0e-2a6b8d9c1f00"
 API_KEY = "feedkey"
-STATUS = re.compile(r"kite feed status: (.*) session=(\S+)")
+STATUS = re.compile(r"(?:kite|angel) feed status: (.*) session=(\S+)")
 
 
 def free_port() -> int:
@@ -67,13 +67,15 @@ class FeedProcess:
     is kept in ``lines`` and in ``log_path``."""
 
     def __init__(self, directory: Path, *, engine: str, ws_root: str, instruments: list[str],
-                 stall_seconds: float = 10.0, mode: str = "full", broker_id: str = BROKER) -> None:
+                 stall_seconds: float = 10.0, mode: str = "full", broker_id: str = BROKER, api_type: str = "zerodha",
+                 broker_section: str | None = None, feed_id: str = "kite-feed-test") -> None:
+        """``broker_section``: the broker's TOML section (Kite's ``[kite] ws_root`` by default)."""
         self.publish = f"tcp://127.0.0.1:{free_port()}"
         self.config = directory / "feed.toml"
         self.config.write_text(
             f'[engine]\nendpoint = "{engine}"\n'
-            f'[broker]\napi_type = "zerodha"\nid = "kite-feed-test"\nbroker_ids = ["{broker_id}"]\n'
-            f'[kite]\nws_root = "{ws_root}"\n'
+            f'[broker]\napi_type = "{api_type}"\nid = "{feed_id}"\nbroker_ids = ["{broker_id}"]\n'
+            + (broker_section if broker_section is not None else f'[kite]\nws_root = "{ws_root}"\n') +
             f'[feed]\npublish_bind = "{self.publish}"\nstall_seconds = {stall_seconds}\nmode = "{mode}"\n'
             f'instruments = {json.dumps(instruments)}\n')
         self.log_path = directory / "feed.log"

@@ -13,6 +13,9 @@ daemon with real credentials must not:
 - The SDK sends ``X-ClientPublicIP: 106.193.147.98`` (a value it hard-codes after its lookup) and
   the local IP 127.0.0.1: SEBI's retail-algo rules have brokers check the registered static IP,
   so the gateway sends ``angel.public_ip`` instead.
+- ``SmartWebSocketV2`` (market data) writes ./logs too, turns TLS verification off, and retries
+  by sleeping inside its error callback; ``VerifiedSmartStream`` keeps its subscribe requests and
+  binary parser (``_parse_binary_data``) and replaces the rest.
 - ``SmartWebSocketOrderUpdate`` also writes ./logs, connects with TLS verification off
   (``cert_reqs: CERT_NONE``, with the JWT in its headers) and reconnects by recursing from
   ``on_close`` with a sleep. ``VerifiedOrderUpdates`` verifies the certificate and host name and
@@ -29,7 +32,7 @@ from typing import Any, Callable
 import requests
 
 
-def _import_sdk() -> tuple[Any, Any]:
+def _import_sdk() -> tuple[Any, Any, Any]:
     real_get = requests.get
 
     def offline(*args: Any, **kwargs: Any) -> Any:
@@ -39,14 +42,15 @@ def _import_sdk() -> tuple[Any, Any]:
     try:
         from SmartApi.smartConnect import SmartConnect
         from SmartApi.smartWebSocketOrderUpdate import SmartWebSocketOrderUpdate
+        from SmartApi.smartWebSocketV2 import SmartWebSocketV2
     finally:
         setattr(requests, "get", real_get)
     for name in ("logzero_default", "SmartApi", "SmartApi.smartConnect"):
         logging.getLogger(name).disabled = True
-    return SmartConnect, SmartWebSocketOrderUpdate
+    return SmartConnect, SmartWebSocketOrderUpdate, SmartWebSocketV2
 
 
-SmartConnect, SmartWebSocketOrderUpdate = _import_sdk()
+SmartConnect, SmartWebSocketOrderUpdate, SmartWebSocketV2 = _import_sdk()
 
 
 def host_mac_address() -> str:
@@ -140,3 +144,73 @@ class VerifiedOrderUpdates(SmartWebSocketOrderUpdate):  # type: ignore[misc, val
     def close(self) -> None:
         if self.wsapp is not None:
             self.wsapp.close()
+
+
+class VerifiedSmartStream(SmartWebSocketV2):  # type: ignore[misc, valid-type]
+    """Angel One's SmartStream (WebSocket 2.0) on the SDK's class: its ``subscribe`` request and
+    its parser of the binary packets, with TLS verified, no ./logs and no retries of its own
+    (``run`` returns when the connection ends; the feed reconnects). ``on_tick`` gets each
+    packet as the SDK parses it; ``on_activity`` any frame or pong (the stall check);
+    ``on_state`` the connection's state."""
+
+    def __init__(self, url: str, jwt: str, api_key: str, client_code: str, feed_token: str,
+                 on_tick: Callable[[dict[str, Any]], None], on_activity: Callable[[], None],
+                 on_state: Callable[[bool, str], None], on_open: Callable[["VerifiedSmartStream"], None]) -> None:
+        self.ROOT_URI = url
+        self.auth_token = jwt
+        self.api_key = api_key
+        self.client_code = client_code
+        self.feed_token = feed_token
+        self.DISCONNECT_FLAG = True
+        self.last_pong_timestamp = None
+        self.MAX_RETRY_ATTEMPT = 0
+        self.input_request_dict: dict[int, dict[int, list[str]]] = {}
+        self.RESUBSCRIBE_FLAG = False
+        self.wsapp: Any = None
+        self._tick, self._activity, self._state, self._opened = on_tick, on_activity, on_state, on_open
+
+    def run(self, ping_interval: float) -> None:
+        import websocket
+
+        headers = {"Authorization": self.auth_token, "x-api-key": self.api_key, "x-client-code": self.client_code,
+                   "x-feed-token": self.feed_token}
+        self.wsapp = websocket.WebSocketApp(self.ROOT_URI, header=headers, on_open=self._ws_open,
+                                            on_error=self._ws_error, on_close=self._ws_close, on_data=self._ws_data,
+                                            on_pong=self._ws_pong)
+        self.wsapp.run_forever(sslopt={"cert_reqs": ssl.CERT_REQUIRED}, ping_interval=ping_interval)
+
+    def _ws_open(self, wsapp: Any) -> None:
+        self._activity()
+        self._state(True, "")
+        self._opened(self)
+
+    def _ws_data(self, wsapp: Any, data: Any, data_type: int, continue_flag: Any) -> None:
+        self._activity()
+        if data_type == 2 and isinstance(data, (bytes, bytearray)) and len(data) >= 51:
+            self._tick(self._parse_binary_data(bytes(data)))
+        elif data_type == 1 and data not in ("pong", b"pong"):
+            text = data.decode("utf-8", "replace") if isinstance(data, (bytes, bytearray)) else str(data)
+            logging.getLogger(__name__).warning("Angel One SmartStream says: %.300s", text)
+
+    def _ws_pong(self, wsapp: Any, data: Any) -> None:
+        self._activity()
+
+    def _ws_error(self, wsapp: Any, error: Any) -> None:
+        self._state(False, f"{type(error).__name__}: {error}")
+
+    def _ws_close(self, wsapp: Any, code: Any = None, message: Any = None) -> None:
+        self._state(False, f"closed: {code} {message}")
+
+    def close(self) -> None:
+        if self.wsapp is not None:
+            self.wsapp.close()
+
+    def abort(self) -> None:
+        """Drops the connection without a close handshake (a stalled stream answers none)."""
+        sock = getattr(self.wsapp, "sock", None)
+        if sock is not None:
+            try:
+                sock.abort()  # wakes the thread blocked in recv: run_forever then returns
+            except Exception:  # already gone
+                pass
+        self.close()
