@@ -245,4 +245,82 @@ struct AngelEngineTests {
         try Self.expectEngineEqualsAngel(rig, "after the last fill")
         #expect(try KiteEngineTests.count(rig.db, "SELECT count(*) FROM halts WHERE resumed_at IS NULL") == 0, "nothing was halted")
     }
+
+    /// The publisher's last `angel feed status:` counters.
+    static func feedStatus(_ feed: BrokerProcess) -> [String: Double] {
+        guard let line = feed.log.split(separator: "\n").last(where: { $0.contains("angel feed status: ") }) else { return [:] }
+        var fields: [String: Double] = [:]
+        for pair in line.split(separator: " ") {
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            if parts.count == 2, let value = Double(parts[1]) { fields[String(parts[0])] = value }
+        }
+        return fields
+    }
+
+    @Test func thePublishersTicksAreStoredOnceByExchangeTokenAndAForcedReconnectIsCountedAsAGap() throws {
+        let rig = try Rig("angelfeed")
+        let tokens = ["RELIANCE": 2885, "INFY": 1594]
+        for (symbol, token) in tokens {
+            // The instrument master as Zerodha's CSV loads it: Kite's token and the exchange's.
+            try rig.db.query("""
+                INSERT INTO instruments (exchange, tradingsymbol, instrument_token, exchange_token, segment, instrument_type, lot_size, tick_size)
+                VALUES ('NSE', $1, $2::bigint, $3::bigint, 'NSE', 'EQ', 1, 0.05)
+                """, [symbol, String(token * 256 + 1), String(token)])
+        }
+        let daemon = try rig.daemon()
+        defer { _ = daemon.stop() }
+        let feed = try BrokerProcess("feed", config: """
+            [engine]
+            endpoint = "ipc://\(daemon.directory)/gateway.ipc"
+            [broker]
+            api_type = "angel"
+            id = "angel-feed-e2e"
+            broker_ids = ["\(rig.ids.brokerID)"]
+            [angel]
+            stream_url = "ws://127.0.0.1:\(rig.fake.port)/smart-stream"
+            [feed]
+            publish_bind = "\(daemon.feed)"
+            instruments = ["NSE:RELIANCE", "NSE:INFY"]
+            mode = "full"
+            stall_seconds = 5.0
+            [log]
+            level = "info"
+            """, directory: daemon.directory)
+        defer { feed.stop() }
+        #expect(HostileInputTests.waitFor(30) { Self.feedStatus(feed)["open"] == 1 && feed.log.contains("subscribed 2 instrument") },
+                "the publisher got its exchange tokens from the engine and subscribed: \(feed.log.suffix(3_000))")
+        Thread.sleep(forTimeInterval: 1)  // the engine's SUB joins the publisher's PUB
+
+        let stored = "SELECT count(*) FROM market_data WHERE \"interval\" = 'tick' AND symbol = $1"
+        func send(_ symbol: String, _ count: Int, from: Double) throws {
+            for n in 0..<count {
+                try rig.fake.control("stream/ticks", ["ticks": [["exchange_type": 1, "token": String(tokens[symbol] ?? 0), "ltp": from + Double(n) * 0.05,
+                                                                 "last_traded_quantity": 1, "volume": 1_000 + n]]])
+            }
+        }
+        try send("RELIANCE", 20, from: 2_500)
+        try send("INFY", 10, from: 1_500)
+        #expect(HostileInputTests.waitFor(20) {
+            ((try? KiteEngineTests.count(rig.db, stored, ["RELIANCE"])) ?? 0) == 20 && ((try? KiteEngineTests.count(rig.db, stored, ["INFY"])) ?? 0) == 10
+        }, "every tick Angel sent is stored: \(feed.log.suffix(2_000))")
+
+        try rig.fake.control("stream/drop", ["how": "abort"])
+        #expect(HostileInputTests.waitFor(30) { Self.feedStatus(feed)["reconnects"] == 1 && Self.feedStatus(feed)["open"] == 1 },
+                "reconnected: \(feed.log.suffix(2_000))")
+        Thread.sleep(forTimeInterval: 0.5)
+        try send("RELIANCE", 15, from: 2_510)
+        #expect(HostileInputTests.waitFor(20) { ((try? KiteEngineTests.count(rig.db, stored, ["RELIANCE"])) ?? 0) == 35 },
+                "the ticks after the reconnect are stored: \(feed.log.suffix(2_000))")
+        try rig.fake.control("expire", ["jwt": Self.jwt])
+        #expect(HostileInputTests.waitFor(20) {
+            ((try? KiteEngineTests.count(rig.db, "SELECT count(*) FROM system_logs WHERE component = 'gateway' AND message LIKE '%session expired (gateway angel-feed-e2e)%'")) ?? 0) == 1
+        }, "the feed's expiry reached the engine: \(feed.log.suffix(2_000))")
+        #expect(feed.stop() == 0)
+        let status = Self.feedStatus(feed)
+        #expect(status["gaps"] == 1 && (status["drops"] ?? 0) >= 2 && status["expired"] == 1 && status["received"] == 45
+                && status["published"] == 45 && status["hwm_dropped"] == 0, "\(status)")
+        Thread.sleep(forTimeInterval: 0.5)
+        #expect(try KiteEngineTests.count(rig.db, stored, ["RELIANCE"]) == 35 && KiteEngineTests.count(rig.db, stored, ["INFY"]) == 10, "each tick once")
+        #expect(!feed.log.contains(Self.jwt) && !feed.log.contains(Self.feedToken), "the publisher never logs the session tokens")
+    }
 }
