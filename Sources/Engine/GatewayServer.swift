@@ -329,6 +329,11 @@ public final class GatewayServer: Sendable {
                 bad(problem.message, identity, socket)
             }
         case "report":
+            // Not before the start has restored the desk: a fill applied then would be lost from
+            // the day's nets the start reads from PostgreSQL and restores over the desk's (seen
+            // under load: a reconciliation after a restart found the broker's position "not the
+            // engine's"). The gateway resends an unacknowledged report; none is lost.
+            guard state.deskRestored else { return }
             switch GatewayMessages.report(body, now: SystemClock().now()) {
             case .success(let report):
                 desk.withLock { $0 }?.onGatewayReport(report, peer: identity, servedBrokers: peer.brokers, logger: logger)

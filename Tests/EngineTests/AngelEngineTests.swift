@@ -73,21 +73,21 @@ struct AngelEngineTests {
                 """
         }
 
-        func gateway(_ daemon: DaemonProcess) throws -> BrokerProcess {
+        func gateway(_ daemon: DaemonProcess) async throws -> BrokerProcess {
             let gateway = try BrokerProcess("gateway", config: gatewayConfig(daemon), directory: daemon.directory)
-            #expect(HostileInputTests.waitFor(30) {
+            #expect(await Poll.until(30) {
                 ((try? KiteEngineTests.count(db, "SELECT count(*) FROM system_logs WHERE component = 'reconcile' AND message LIKE '%' || $1 || '%'",
                                              [ids.brokerID])) ?? 0) > 0
             }, "the gateway was welcomed and its broker reconciled: \(gateway.log.suffix(3_000))")
             return gateway
         }
 
-        func strategy(_ daemon: DaemonProcess, mode: String, out: String) throws -> StrategyProcess {
+        func strategy(_ daemon: DaemonProcess, mode: String, out: String) async throws -> StrategyProcess {
             let strategy = try StrategyProcess(script: "Tests/python/kite_orders_strategy.py", arguments: [mode, out],
                                                endpoint: ExternalStrategyTests.endpoint(daemon), strategy: strategyID, token: token,
                                                directory: daemon.directory)
             var round = 0
-            let ticked = HostileInputTests.waitFor(30) {
+            let ticked = await Poll.until(30) {
                 round += 1
                 _ = try? DaemonProcess.python("publish_price_path.py", [daemon.feed, "RELIANCE", "NSE", "10", "\(round)", "\(out).prices.json"])
                 return FileManager.default.fileExists(atPath: out)
@@ -156,8 +156,8 @@ struct AngelEngineTests {
         #expect(Int(position ?? "") == net, "\(context): the engine's position equals Angel's net \(net)")
     }
 
-    static func settle(_ rig: Rig, _ seconds: Double = 30) -> Bool {
-        HostileInputTests.waitFor(seconds) {
+    static func settle(_ rig: Rig, _ seconds: Double = 30) async -> Bool {
+        await Poll.until(seconds) {
             guard let orders = try? rig.angelOrders(), !orders.isEmpty else { return false }
             return orders.allSatisfy { $0.trade.count == 8 && $0.trade[1] == engineStatus($0.angel)
                 && Int($0.trade[5] ?? "") == int($0.angel["filledshares"]) && Int($0.trade[2] ?? "") == int($0.angel["quantity"]) }
@@ -168,17 +168,17 @@ struct AngelEngineTests {
         try #require(try rig.fake.orders(user: client).first { $0["ordertype"] as? String == type }, "a \(type) order at Angel One")
     }
 
-    @Test func eachOrderTypeModifyAndCancelReachAngelAndItsFillsComeBackAsAngelMadeThem() throws {
+    @Test func eachOrderTypeModifyAndCancelReachAngelAndItsFillsComeBackAsAngelMadeThem() async throws {
         let rig = try Rig("angeltypes")
         let daemon = try rig.daemon()
         defer { _ = daemon.stop() }
-        let gateway = try rig.gateway(daemon)
+        let gateway = try await rig.gateway(daemon)
         defer { gateway.stop() }
         let out = "\(daemon.directory)/orders.json"
-        let strategy = try rig.strategy(daemon, mode: "types", out: out)
+        let strategy = try await rig.strategy(daemon, mode: "types", out: out)
         defer { strategy.kill() }
 
-        #expect(HostileInputTests.waitFor(30) {
+        #expect(await Poll.until(30) {
             let orders = (try? rig.fake.orders(user: Self.client)) ?? []
             return orders.count == 4
                 && orders.contains { $0["ordertype"] as? String == "LIMIT" && Self.int($0["quantity"]) == 3 }
@@ -197,7 +197,7 @@ struct AngelEngineTests {
         try rig.fake.control("fill", ["orderid": limit["orderid"] ?? ""])
         try rig.fake.control("trigger", ["orderid": sl["orderid"] ?? ""])
         try rig.fake.control("fill", ["orderid": sl["orderid"] ?? ""])
-        let settled = Self.settle(rig)
+        let settled = await Self.settle(rig)
         #expect(settled, "the engine holds every order as Angel does: \((try? rig.angelOrders())?.map { ($0.angel["orderstatus"] ?? "", $0.trade) } ?? [])")
         try Self.expectEngineEqualsAngel(rig, "after the fills")
         #expect(try rig.angelTrades().count == 4)
@@ -208,15 +208,15 @@ struct AngelEngineTests {
         #expect(!gateway.log.contains(Self.jwt) && !gateway.log.contains(Self.feedToken), "the gateway never logs the session tokens")
     }
 
-    @Test func fillsAngelMadeWhileTheEngineAndGatewayWereDownAreAppliedOnceAtRestart() throws {
+    @Test func fillsAngelMadeWhileTheEngineAndGatewayWereDownAreAppliedOnceAtRestart() async throws {
         let rig = try Rig("angelrestart")
         var daemon = try rig.daemon()
         let dir = daemon.directory
         defer { _ = daemon.stop() }
-        var gateway = try rig.gateway(daemon)
+        var gateway = try await rig.gateway(daemon)
         defer { gateway.stop() }
-        let strategy = try rig.strategy(daemon, mode: "working", out: "\(dir)/orders.json")
-        #expect(HostileInputTests.waitFor(30) {
+        let strategy = try await rig.strategy(daemon, mode: "working", out: "\(dir)/orders.json")
+        #expect(await Poll.until(30) {
             ((try? KiteEngineTests.count(rig.db, "SELECT count(*) FROM trades WHERE broker_id = $1::uuid AND status = 'OPEN'", [rig.ids.brokerID])) ?? 0) == 2
         }, "two orders working at Angel: \(gateway.log.suffix(2_000))")
         strategy.kill()
@@ -229,10 +229,10 @@ struct AngelEngineTests {
         let logsBefore = try KiteEngineTests.count(rig.db, "SELECT count(*) FROM system_logs WHERE component = 'reconcile'")
         daemon = try rig.daemon(directory: dir)
         gateway = try BrokerProcess("gateway", config: rig.gatewayConfig(daemon), directory: dir)
-        #expect(HostileInputTests.waitFor(30) {
+        #expect(await Poll.until(30) {
             ((try? KiteEngineTests.count(rig.db, "SELECT count(*) FROM system_logs WHERE component = 'reconcile'")) ?? 0) > logsBefore
         }, "the restarted gateway was reconciled: \(gateway.log.suffix(3_000))")
-        let settledAgain = Self.settle(rig)
+        let settledAgain = await Self.settle(rig)
         #expect(settledAgain, "\((try? rig.angelOrders())?.map { ($0.angel["orderstatus"] ?? "", $0.trade) } ?? [])")
         let logged = try rig.db.query("""
             SELECT log_level, message, data->>'applied' FROM system_logs WHERE component = 'reconcile' ORDER BY log_id DESC LIMIT 1
@@ -240,7 +240,7 @@ struct AngelEngineTests {
         #expect(logged.first?[0] == "INFO" && logged.first?[2] == "2", "a clean reconciliation that applied both missed fills: \(logged)")
         try Self.expectEngineEqualsAngel(rig, "after the restart")
         try rig.fake.control("fill", ["orderid": orders[1]["orderid"] ?? ""])
-        let settledLast = Self.settle(rig)
+        let settledLast = await Self.settle(rig)
         #expect(settledLast)
         try Self.expectEngineEqualsAngel(rig, "after the last fill")
         #expect(try KiteEngineTests.count(rig.db, "SELECT count(*) FROM halts WHERE resumed_at IS NULL") == 0, "nothing was halted")
@@ -257,7 +257,7 @@ struct AngelEngineTests {
         return fields
     }
 
-    @Test func thePublishersTicksAreStoredOnceByExchangeTokenAndAForcedReconnectIsCountedAsAGap() throws {
+    @Test func thePublishersTicksAreStoredOnceByExchangeTokenAndAForcedReconnectIsCountedAsAGap() async throws {
         let rig = try Rig("angelfeed")
         let tokens = ["RELIANCE": 2885, "INFY": 1594]
         for (symbol, token) in tokens {
@@ -287,9 +287,9 @@ struct AngelEngineTests {
             level = "info"
             """, directory: daemon.directory)
         defer { feed.stop() }
-        #expect(HostileInputTests.waitFor(30) { Self.feedStatus(feed)["open"] == 1 && feed.log.contains("subscribed 2 instrument") },
+        #expect(await Poll.until(30) { Self.feedStatus(feed)["open"] == 1 && feed.log.contains("subscribed 2 instrument") },
                 "the publisher got its exchange tokens from the engine and subscribed: \(feed.log.suffix(3_000))")
-        Thread.sleep(forTimeInterval: 1)  // the engine's SUB joins the publisher's PUB
+        await Poll.pause(1)  // the engine's SUB joins the publisher's PUB
 
         let stored = "SELECT count(*) FROM market_data WHERE \"interval\" = 'tick' AND symbol = $1"
         func send(_ symbol: String, _ count: Int, from: Double) throws {
@@ -300,26 +300,26 @@ struct AngelEngineTests {
         }
         try send("RELIANCE", 20, from: 2_500)
         try send("INFY", 10, from: 1_500)
-        #expect(HostileInputTests.waitFor(20) {
+        #expect(await Poll.until(20) {
             ((try? KiteEngineTests.count(rig.db, stored, ["RELIANCE"])) ?? 0) == 20 && ((try? KiteEngineTests.count(rig.db, stored, ["INFY"])) ?? 0) == 10
         }, "every tick Angel sent is stored: \(feed.log.suffix(2_000))")
 
         try rig.fake.control("stream/drop", ["how": "abort"])
-        #expect(HostileInputTests.waitFor(30) { Self.feedStatus(feed)["reconnects"] == 1 && Self.feedStatus(feed)["open"] == 1 },
+        #expect(await Poll.until(30) { Self.feedStatus(feed)["reconnects"] == 1 && Self.feedStatus(feed)["open"] == 1 },
                 "reconnected: \(feed.log.suffix(2_000))")
-        Thread.sleep(forTimeInterval: 0.5)
+        await Poll.pause(0.5)
         try send("RELIANCE", 15, from: 2_510)
-        #expect(HostileInputTests.waitFor(20) { ((try? KiteEngineTests.count(rig.db, stored, ["RELIANCE"])) ?? 0) == 35 },
+        #expect(await Poll.until(20) { ((try? KiteEngineTests.count(rig.db, stored, ["RELIANCE"])) ?? 0) == 35 },
                 "the ticks after the reconnect are stored: \(feed.log.suffix(2_000))")
         try rig.fake.control("expire", ["jwt": Self.jwt])
-        #expect(HostileInputTests.waitFor(20) {
+        #expect(await Poll.until(20) {
             ((try? KiteEngineTests.count(rig.db, "SELECT count(*) FROM system_logs WHERE component = 'gateway' AND message LIKE '%session expired (gateway angel-feed-e2e)%'")) ?? 0) == 1
         }, "the feed's expiry reached the engine: \(feed.log.suffix(2_000))")
         #expect(feed.stop() == 0)
         let status = Self.feedStatus(feed)
         #expect(status["gaps"] == 1 && (status["drops"] ?? 0) >= 2 && status["expired"] == 1 && status["received"] == 45
                 && status["published"] == 45 && status["hwm_dropped"] == 0, "\(status)")
-        Thread.sleep(forTimeInterval: 0.5)
+        await Poll.pause(0.5)
         #expect(try KiteEngineTests.count(rig.db, stored, ["RELIANCE"]) == 35 && KiteEngineTests.count(rig.db, stored, ["INFY"]) == 10, "each tick once")
         #expect(!feed.log.contains(Self.jwt) && !feed.log.contains(Self.feedToken), "the publisher never logs the session tokens")
     }

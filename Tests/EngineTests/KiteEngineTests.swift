@@ -81,9 +81,9 @@ struct KiteEngineTests {
         }
 
         /// The Zerodha gateway, once it is welcomed with the broker's credentials and reconciled.
-        func gateway(_ daemon: DaemonProcess) throws -> BrokerProcess {
+        func gateway(_ daemon: DaemonProcess) async throws -> BrokerProcess {
             let gateway = try BrokerProcess("gateway", config: gatewayConfig(daemon), directory: daemon.directory)
-            #expect(HostileInputTests.waitFor(30) {
+            #expect(await Poll.until(30) {
                 ((try? KiteEngineTests.count(db, "SELECT count(*) FROM system_logs WHERE component = 'reconcile' AND message LIKE '%' || $1 || '%'",
                                              [ids.brokerID])) ?? 0) > 0
             }, "the gateway was welcomed and its broker reconciled: \(gateway.log.suffix(3_000))")
@@ -94,12 +94,12 @@ struct KiteEngineTests {
         /// first tick: price paths are published until it writes `out`, which it does at its first
         /// tick. (A process is let in only once it is connected, and a replacement only once the
         /// one before has been silent for the heartbeat timeout: no fixed wait fits both.)
-        func strategy(_ daemon: DaemonProcess, mode: String, out: String) throws -> StrategyProcess {
+        func strategy(_ daemon: DaemonProcess, mode: String, out: String) async throws -> StrategyProcess {
             let strategy = try StrategyProcess(script: "Tests/python/kite_orders_strategy.py", arguments: [mode, out],
                                                endpoint: ExternalStrategyTests.endpoint(daemon), strategy: strategyID, token: token,
                                                directory: daemon.directory)
             var round = 0
-            let ticked = HostileInputTests.waitFor(30) {
+            let ticked = await Poll.until(30) {
                 round += 1
                 _ = try? DaemonProcess.python("publish_price_path.py", [daemon.feed, "RELIANCE", "NSE", "10", "\(round)", "\(out).prices.json"])
                 return FileManager.default.fileExists(atPath: out)
@@ -181,8 +181,8 @@ struct KiteEngineTests {
     }
 
     /// Waits until the engine holds every Kite order in Kite's status.
-    static func settle(_ rig: Rig, _ seconds: Double = 30) -> Bool {
-        HostileInputTests.waitFor(seconds) {
+    static func settle(_ rig: Rig, _ seconds: Double = 30) async -> Bool {
+        await Poll.until(seconds) {
             guard let orders = try? rig.kiteOrders(), !orders.isEmpty else { return false }
             return orders.allSatisfy { $0.trade.count == 8 && $0.trade[1] == engineStatus($0.kite)
                 && Int($0.trade[5] ?? "") == ($0.kite["filled_quantity"] as? Int) && Int($0.trade[2] ?? "") == ($0.kite["quantity"] as? Int) }
@@ -193,18 +193,18 @@ struct KiteEngineTests {
         try #require(try rig.fake.orders(user: kiteUser).first { $0["order_type"] as? String == type }, "a \(type) order at Kite")
     }
 
-    @Test func eachOrderTypeModifyAndCancelReachKiteAndItsFillsComeBackAsKiteMadeThem() throws {
+    @Test func eachOrderTypeModifyAndCancelReachKiteAndItsFillsComeBackAsKiteMadeThem() async throws {
         let rig = try Rig("kitetypes")
         let daemon = try rig.daemon()
         defer { _ = daemon.stop() }
-        let gateway = try rig.gateway(daemon)
+        let gateway = try await rig.gateway(daemon)
         defer { gateway.stop() }
         let out = "\(daemon.directory)/orders.json"
-        let strategy = try rig.strategy(daemon, mode: "types", out: out)
+        let strategy = try await rig.strategy(daemon, mode: "types", out: out)
         defer { strategy.kill() }
 
         // The four orders reach Kite; the strategy modifies the LIMIT and cancels the SL-M there.
-        #expect(HostileInputTests.waitFor(30) {
+        #expect(await Poll.until(30) {
             let orders = (try? rig.fake.orders(user: Self.kiteUser)) ?? []
             return orders.count == 4
                 && orders.contains { $0["order_type"] as? String == "LIMIT" && $0["quantity"] as? Int == 3 && $0["modified"] as? Bool == true }
@@ -224,7 +224,7 @@ struct KiteEngineTests {
         try rig.fake.control("fill", ["order_id": limit["order_id"] ?? ""])
         try rig.fake.control("trigger", ["order_id": sl["order_id"] ?? ""])
         try rig.fake.control("fill", ["order_id": sl["order_id"] ?? ""])
-        let settled = Self.settle(rig)
+        let settled = await Self.settle(rig)
         #expect(settled, "the engine holds every order as Kite does: \((try? rig.kiteOrders())?.map { ($0.kite["status"] ?? "", $0.trade) } ?? [])")
         try Self.expectEngineEqualsKite(rig, "after the fills")
         #expect(try rig.kiteTrades().count == 4)
@@ -241,16 +241,16 @@ struct KiteEngineTests {
     /// With the gateway up the whole time (its unacknowledged reports and the reconciliation
     /// both bring the fills), and with it down too (only the reconciliation can).
     @Test(arguments: [false, true])
-    func fillsKiteMadeWhileTheEngineWasKilledAreAppliedOnceAtRestart(gatewayDown: Bool) throws {
+    func fillsKiteMadeWhileTheEngineWasKilledAreAppliedOnceAtRestart(gatewayDown: Bool) async throws {
         let rig = try Rig(gatewayDown ? "kiterestart2" : "kiterestart")
         var daemon = try rig.daemon()
         let dir = daemon.directory
         defer { _ = daemon.stop() }
-        var gateway = try rig.gateway(daemon)
+        var gateway = try await rig.gateway(daemon)
         defer { gateway.stop() }
         let out = "\(dir)/orders.json"
-        let strategy = try rig.strategy(daemon, mode: "working", out: out)
-        #expect(HostileInputTests.waitFor(30) {
+        let strategy = try await rig.strategy(daemon, mode: "working", out: out)
+        #expect(await Poll.until(30) {
             ((try? Self.count(rig.db, "SELECT count(*) FROM trades WHERE broker_id = $1::uuid AND status = 'OPEN'", [rig.ids.brokerID])) ?? 0) == 2
         }, "two orders working at Kite: \(gateway.log.suffix(2_000))")
         strategy.kill()
@@ -267,10 +267,10 @@ struct KiteEngineTests {
         let logsBefore = try Self.count(rig.db, "SELECT count(*) FROM system_logs WHERE component = 'reconcile'")
         daemon = try rig.daemon(directory: dir)
         if gatewayDown { gateway = try BrokerProcess("gateway", config: rig.gatewayConfig(daemon), directory: dir) }
-        #expect(HostileInputTests.waitFor(30) {
+        #expect(await Poll.until(30) {
             ((try? Self.count(rig.db, "SELECT count(*) FROM system_logs WHERE component = 'reconcile'")) ?? 0) > logsBefore
         }, "the gateway said hello to the restarted engine and was reconciled: \(gateway.log.suffix(3_000))")
-        let settledAgain = Self.settle(rig)
+        let settledAgain = await Self.settle(rig)
         #expect(settledAgain, "the engine holds both orders as Kite does: \((try? rig.kiteOrders())?.map { ($0.kite["status"] ?? "", $0.trade) } ?? [])")
         let logged = try rig.db.query("""
             SELECT log_level, message, data->>'applied' FROM system_logs WHERE component = 'reconcile' ORDER BY log_id DESC LIMIT 1
@@ -281,7 +281,7 @@ struct KiteEngineTests {
 
         // The rest of the working order fills with the engine up: the live path still works.
         try rig.fake.control("fill", ["order_id": orders[1]["order_id"] ?? ""])
-        let settledLast = Self.settle(rig)
+        let settledLast = await Self.settle(rig)
         #expect(settledLast)
         try Self.expectEngineEqualsKite(rig, "after the last fill")
         #expect(try Self.count(rig.db, "SELECT count(*) FROM halts WHERE resumed_at IS NULL") == 0, "nothing was halted")
@@ -298,7 +298,7 @@ struct KiteEngineTests {
         return fields
     }
 
-    @Test func thePublishersTicksAreStoredOnceAndAForcedReconnectIsCountedAsAGap() throws {
+    @Test func thePublishersTicksAreStoredOnceAndAForcedReconnectIsCountedAsAGap() async throws {
         let rig = try Rig("kitefeed")
         var tokens: [String: Int] = [:]
         for symbol in ["RELIANCE", "INFY"] {
@@ -330,9 +330,9 @@ struct KiteEngineTests {
             level = "info"
             """, directory: daemon.directory)
         defer { feed.stop() }
-        #expect(HostileInputTests.waitFor(30) { Self.feedStatus(feed)["open"] == 1 && feed.log.contains("subscribed 2 instrument") },
+        #expect(await Poll.until(30) { Self.feedStatus(feed)["open"] == 1 && feed.log.contains("subscribed 2 instrument") },
                 "the publisher got its tokens from the engine and subscribed: \(feed.log.suffix(3_000))")
-        Thread.sleep(forTimeInterval: 1)  // the engine's SUB joins the publisher's PUB
+        await Poll.pause(1)  // the engine's SUB joins the publisher's PUB
 
         let stored = "SELECT count(*) FROM market_data WHERE \"interval\" = 'tick' AND symbol = $1"
         func send(_ symbol: String, _ count: Int, from: Double) throws {
@@ -344,23 +344,23 @@ struct KiteEngineTests {
         }
         try send("RELIANCE", 20, from: 2_500)
         try send("INFY", 10, from: 1_500)
-        #expect(HostileInputTests.waitFor(20) {
+        #expect(await Poll.until(20) {
             ((try? Self.count(rig.db, stored, ["RELIANCE"])) ?? 0) == 20 && ((try? Self.count(rig.db, stored, ["INFY"])) ?? 0) == 10
         }, "every tick Kite sent is stored: \(feed.log.suffix(2_000))")
 
         // Kite drops the connection: the SDK reconnects and resubscribes, and the time without
         // data is counted as a gap.
         try rig.fake.control("ws/drop", ["how": "abort"])
-        #expect(HostileInputTests.waitFor(30) { Self.feedStatus(feed)["reconnects"] == 1 && Self.feedStatus(feed)["open"] == 1 },
+        #expect(await Poll.until(30) { Self.feedStatus(feed)["reconnects"] == 1 && Self.feedStatus(feed)["open"] == 1 },
                 "reconnected: \(feed.log.suffix(2_000))")
-        Thread.sleep(forTimeInterval: 0.5)
+        await Poll.pause(0.5)
         try send("RELIANCE", 15, from: 2_510)
-        #expect(HostileInputTests.waitFor(20) { ((try? Self.count(rig.db, stored, ["RELIANCE"])) ?? 0) == 35 },
+        #expect(await Poll.until(20) { ((try? Self.count(rig.db, stored, ["RELIANCE"])) ?? 0) == 35 },
                 "the ticks after the reconnect are stored: \(feed.log.suffix(2_000))")
         // Kite ends the session: the stream is refused with 403 and the publisher tells the
         // engine (failed before: the engine answered a feed's `session` with an error).
         try rig.fake.control("expire", ["access_token": Self.accessToken])
-        #expect(HostileInputTests.waitFor(20) {
+        #expect(await Poll.until(20) {
             ((try? Self.count(rig.db, "SELECT count(*) FROM system_logs WHERE component = 'gateway' AND message LIKE '%session expired (gateway kite-feed-e2e)%'")) ?? 0) == 1
         }, "the feed's expiry reached the engine: \(feed.log.suffix(2_000))")
         #expect(feed.stop() == 0)
@@ -368,7 +368,7 @@ struct KiteEngineTests {
         // The forced drop and the expiry's close; one gap; every tick published.
         #expect(status["gaps"] == 1 && (status["drops"] ?? 0) >= 2 && status["expired"] == 1 && status["received"] == 45
                 && status["published"] == 45 && status["hwm_dropped"] == 0, "\(status)")
-        Thread.sleep(forTimeInterval: 0.5)
+        await Poll.pause(0.5)
         #expect(try Self.count(rig.db, stored, ["RELIANCE"]) == 35 && Self.count(rig.db, stored, ["INFY"]) == 10, "each tick once")
         #expect(try Self.count(rig.db, """
             SELECT count(*) FROM (SELECT close FROM market_data WHERE "interval" = 'tick' AND symbol = 'RELIANCE' GROUP BY close HAVING count(*) > 1) d
@@ -376,24 +376,24 @@ struct KiteEngineTests {
         #expect(!feed.log.contains(Self.accessToken), "the publisher never logs the access token")
     }
 
-    @Test func anExpiredKiteSessionRejectsOrdersWithTheReasonUntilBrokerLoginAndReloadRenewIt() throws {
+    @Test func anExpiredKiteSessionRejectsOrdersWithTheReasonUntilBrokerLoginAndReloadRenewIt() async throws {
         let rig = try Rig("kiterenew")
         try rig.db.query("UPDATE users SET role = 'admin', password_hash = $2 WHERE user_id = $1::uuid",
                          [rig.ids.userID, try PasswordHasher(logN: 10).hash("renew-pw")])
         let daemon = try rig.daemon()
         let dir = daemon.directory
         defer { _ = daemon.stop() }
-        let gateway = try rig.gateway(daemon)
+        let gateway = try await rig.gateway(daemon)
         defer { gateway.stop() }
         let sessionLogs = "SELECT count(*) FROM system_logs WHERE component = 'gateway' AND message LIKE '%' || $1 || '%'"
 
         // Kite ends the day's session: the gateway's next read is refused, and the engine is told.
         try rig.fake.control("expire", ["access_token": Self.accessToken])
-        #expect(HostileInputTests.waitFor(20) { ((try? Self.count(rig.db, sessionLogs, ["session expired"])) ?? 0) > 0 },
+        #expect(await Poll.until(20) { ((try? Self.count(rig.db, sessionLogs, ["session expired"])) ?? 0) > 0 },
                 "the expiry reached the engine: \(gateway.log.suffix(2_000))")
-        let first = try rig.strategy(daemon, mode: "working", out: "\(dir)/first.json")
+        let first = try await rig.strategy(daemon, mode: "working", out: "\(dir)/first.json")
         let trades = "SELECT status, metadata->>'reason' FROM trades WHERE broker_id = $1::uuid"
-        #expect(HostileInputTests.waitFor(20) { ((try? rig.db.query(trades, [rig.ids.brokerID]).rows.count) ?? 0) == 2 })
+        #expect(await Poll.until(20) { ((try? rig.db.query(trades, [rig.ids.brokerID]).rows.count) ?? 0) == 2 })
         for row in try rig.db.query(trades, [rig.ids.brokerID]).rows {
             #expect(row[0] == "REJECTED" && row[1]?.hasPrefix("halted: broker session expired for live broker \(rig.ids.brokerID)") == true
                     && row[1]?.hasSuffix(": Incorrect `api_key` or `access_token`.") == true, "Kite's message: \(row)")
@@ -408,8 +408,8 @@ struct KiteEngineTests {
         let restarted = try BrokerProcess("gateway", config: rig.gatewayConfig(daemon), directory: dir)
         defer { restarted.stop() }
         let unreadable = "SELECT count(*) FROM system_logs WHERE component = 'reconcile' AND log_level = 'WARNING'"
-        #expect(HostileInputTests.waitFor(20) { ((try? Self.count(rig.db, unreadable)) ?? 0) >= 1 }, "\(restarted.log.suffix(2_000))")
-        Thread.sleep(forTimeInterval: 4)
+        #expect(await Poll.until(20) { ((try? Self.count(rig.db, unreadable)) ?? 0) >= 1 }, "\(restarted.log.suffix(2_000))")
+        await Poll.pause(4)
         #expect(try Self.count(rig.db, unreadable) == 1, "one row for the unreadable broker")
         let sessionReads = (try rig.fake.control("state")["requests"] as? [[String: Any]] ?? []).filter { ($0["status"] as? Int) == 403 }.count
         #expect(sessionReads < 8, "Kite is not asked again with the refused token at every resend: \(sessionReads) refused calls")
@@ -430,15 +430,15 @@ struct KiteEngineTests {
         #expect(try ctl(["login", username], "renew-pw\n").status == 0)
         let reload = try ctl(["reload"], nil)
         #expect(reload.status == 0, "\(reload.stderr)")
-        #expect(HostileInputTests.waitFor(20) { ((try? Self.count(rig.db, sessionLogs, ["session active again"])) ?? 0) > 0 },
+        #expect(await Poll.until(20) { ((try? Self.count(rig.db, sessionLogs, ["session active again"])) ?? 0) > 0 },
                 "the renewed token reached the gateway and Kite took it: \(restarted.log.suffix(2_000))")
 
         // Orders flow again.
-        let second = try rig.strategy(daemon, mode: "working", out: "\(dir)/second.json")
+        let second = try await rig.strategy(daemon, mode: "working", out: "\(dir)/second.json")
         defer { second.kill() }
-        #expect(HostileInputTests.waitFor(30) { ((try? rig.fake.orders(user: Self.kiteUser).count) ?? 0) == 2 },
+        #expect(await Poll.until(30) { ((try? rig.fake.orders(user: Self.kiteUser).count) ?? 0) == 2 },
                 "\((try? rig.db.query(trades, [rig.ids.brokerID]).rows) ?? []) \(second.stderr.suffix(2_000)) \(restarted.log.suffix(2_000))")
-        let settled = Self.settle(rig)
+        let settled = await Self.settle(rig)
         #expect(settled)
         try Self.expectEngineEqualsKite(rig, "after the renewal")
         #expect(!restarted.log.contains("tok-RENEWED-E2E-4410") && !login.stdout.contains("tok-RENEWED-E2E-4410"), "the new token is never shown")

@@ -47,23 +47,24 @@ public struct AngelSessionLogin: Sendable {
         self.attempts = max(1, attempts)
     }
 
-    /// Logs in; `totp` is the code for now (TimeBasedOneTimePassword).
-    public func login(apiKey: String, clientCode: String, pin: String, totp: String) throws -> Session {
+    /// Logs in; `totp` makes the code for the moment of each attempt (a retry after a lost
+    /// answer must not send a code Angel may have taken already, nor one of a past step).
+    public func login(apiKey: String, clientCode: String, pin: String, totp: () throws -> String) throws -> Session {
         guard let url = URL(string: apiRoot + "/rest/auth/angelbroking/user/v1/loginByPassword") else {
             throw Failure.malformed("bad API root '\(apiRoot)'")
         }
         var request = URLRequest(url: url, timeoutInterval: timeoutSeconds)
         request.httpMethod = "POST"
         for (name, value) in Self.headers(apiKey: apiKey, publicIP: publicIP) { request.setValue(value, forHTTPHeaderField: name) }
-        var body = JSONObjectWriter()
-        body.add("clientcode", clientCode)
-        body.add("password", pin)
-        body.add("totp", totp)
-        request.httpBody = Data(body.text.utf8)
         var lastProblem = ""
         for attempt in 1...attempts {
             // SmartAPI takes one login a second: a retry sooner would be refused for the rate.
             if attempt > 1 { Thread.sleep(forTimeInterval: Double(attempt)) }
+            var body = JSONObjectWriter()
+            body.add("clientcode", clientCode)
+            body.add("password", pin)
+            body.add("totp", try totp())
+            request.httpBody = Data(body.text.utf8)
             let answer: (status: Int, body: Data)
             do { answer = try KiteSessionExchange.send(request, timeoutSeconds: timeoutSeconds) } catch {
                 lastProblem = "\(error)"
@@ -89,7 +90,8 @@ public struct AngelSessionLogin: Sendable {
         guard let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any] else {
             throw Failure.malformed("HTTP \(status) without a JSON object")
         }
-        guard object["status"] as? Bool == true else {
+        // Booleans in Angel's answers; its documentation's samples sometimes have the strings.
+        guard object["status"] as? Bool == true || (object["status"] as? String)?.lowercased() == "true" else {
             guard let error = error(body) else { throw Failure.malformed("HTTP \(status) without SmartAPI's status, message and errorcode") }
             throw Failure.rejected(errorCode: error.code, message: error.message)
         }

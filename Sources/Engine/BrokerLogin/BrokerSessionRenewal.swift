@@ -78,12 +78,14 @@ public struct BrokerSessionRenewal {
     }
 
     /// Logs in at SmartAPI with a TOTP made now and stores the session's tokens.
-    public func renewAngel(_ login: AngelLogin, actor: String, now: Date = Date()) throws -> AngelSessionLogin.Session {
-        let totp: String
-        do { totp = try TimeBasedOneTimePassword.code(base32Secret: login.totpSecret, time: now) } catch {
+    public func renewAngel(_ login: AngelLogin, actor: String, now: () -> Date = Date.init) throws -> AngelSessionLogin.Session {
+        do { _ = try TimeBasedOneTimePassword.decodeBase32(login.totpSecret) } catch {
             throw Failure.credentials("broker \(login.brokerID): \(error)")
         }
-        let session = try angel.login(apiKey: login.apiKey, clientCode: login.clientCode, pin: login.pin, totp: totp)
+        let secret = login.totpSecret
+        let session = try angel.login(apiKey: login.apiKey, clientCode: login.clientCode, pin: login.pin) {
+            try TimeBasedOneTimePassword.code(base32Secret: secret, time: now())
+        }
         var details = JSONObjectWriter()
         details.add("renewed", "jwt_token")
         details.add("client_code", login.clientCode)

@@ -38,7 +38,8 @@ public enum TimeBasedOneTimePassword {
         var bytes: [UInt8] = []
         for character in text.uppercased() where character != " " && character != "=" && character != "-" {
             guard let index = alphabet.firstIndex(of: character) else {
-                throw BadSecret(description: "the TOTP secret is not base32 (A-Z and 2-7): it has '\(character)'")
+                // The character is not named: it is part of a secret.
+                throw BadSecret(description: "the TOTP secret is not base32 (A-Z and 2-7)")
             }
             bits = (bits << 5) | UInt64(index)
             count += 5

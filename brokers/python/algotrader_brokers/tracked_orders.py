@@ -469,13 +469,15 @@ class TrackedOrdersAdapter:
             except Transient as error:
                 if attempt == len(RETRY_DELAYS):
                     raise
+                log.warning("%s placement: %s; looking for it and retrying in %.1f s", self.broker_name,
+                            self._scrub(str(error)), RETRY_DELAYS[attempt])
+                # The wait comes before the look-up: a broker still processing the lost request
+                # would not show it yet, and the resend would place it twice.
+                time.sleep(RETRY_DELAYS[attempt])
                 if error.code != 429:
                     for order in self._book():
                         if order.tag == tracked.tag:
                             return order.broker_order_id
-                log.warning("%s placement: %s; retrying in %.1f s", self.broker_name, self._scrub(str(error)),
-                            RETRY_DELAYS[attempt])
-                time.sleep(RETRY_DELAYS[attempt])
         raise Transient("unreachable")
 
     def _refresh(self, tracked: Tracked) -> None:
@@ -569,7 +571,12 @@ class TrackedOrdersAdapter:
             tracked.accepted = True
             self.sink.report({"type": "accepted", "order_id": tracked.order_id, "broker_order_id": broker_order_id})
         if order.state not in ENDED_STATES and order.settled:
-            new = (order.quantity or tracked.quantity, order.price, order.trigger_price)
+            # Only the fields the engine's order type has: a broker that turns a MARKET order
+            # into a protected limit (Angel One's market price protection) shows a price the
+            # engine's order never had, which is no modification.
+            new = (order.quantity or tracked.quantity,
+                   order.price if tracked.order_type in ("LIMIT", "SL") else tracked.price,
+                   order.trigger_price if tracked.order_type in ("SL", "SL-M") else tracked.trigger_price)
             if new != (tracked.quantity, tracked.price, tracked.trigger_price):
                 tracked.quantity, tracked.price, tracked.trigger_price = new
                 self.sink.report({"type": "modified", "order_id": tracked.order_id, "broker_order_id": broker_order_id,

@@ -169,3 +169,34 @@ def test_a_restarted_gateway_finds_its_orders_by_tag_and_never_places_one_twice(
     fills = rig.engine.wait_for("report", lambda p: p["order_id"] == request["order_id"] and p["type"] == "fill"
                                 and p["fill_price"] == 1300.5, timeout=10)
     assert len(fills) == 1
+
+
+def test_a_validation_refusal_is_final_at_once_in_angels_words(rig: AngelRig) -> None:
+    # Failed before: AB1004 (Angel's catch-all, also its validation answer) was retried six
+    # times as transient, then left unresolved for 120 s and rejected as "could not be reached".
+    import time
+    started = time.monotonic()
+    request = rig.order(exchange="NFO", symbol="NIFTY26DECFUT", product="NRML", quantity=10, order_type="LIMIT",
+                        price=24000.0)
+    reason = rig.report(request["order_id"], "rejected", timeout=5)["reason"]
+    assert "lot size" in reason and "(AB1004)" in reason
+    assert time.monotonic() - started < 3
+    placements = [r for r in rig.fake.state()["requests"] if r["path"].endswith("placeOrder") and r.get("errorcode") == "AB1004"]
+    assert len(placements) == 1, placements
+
+
+def test_a_placement_whose_answer_was_cut_off_is_found_by_its_tag_and_placed_once(rig: AngelRig) -> None:
+    # An unreadable answer to placeOrder (a proxy's 502 page after Angel took it) is an unknown
+    # outcome: looked for by its tag (after a wait, so a request still in flight is not sent
+    # again), never a rejection. (Before, an answer cut off mid-body was reported rejected.)
+    rig.fake.post("fail", method="POST", path="/rest/secure/angelbroking/order/v1/placeOrder", status=502,
+                  errorcode="", message="", raw="<html>502 Bad Gateway</html>", after=True)
+    request = rig.order(order_type="LIMIT", price=1350.0, quantity=4)
+    accepted = rig.report(request["order_id"], "accepted", timeout=15)
+    tagged = [o for o in rig.fake.orders(CLIENTS[B_MAIN]) if o["ordertag"] == order_tag(request["order_id"])]
+    assert len(tagged) == 1 and tagged[0]["orderid"] == accepted["broker_order_id"]
+
+
+def test_the_order_update_socket_logs_no_pong_as_a_bad_update(rig: AngelRig) -> None:
+    rig.settle(11)  # past one of the socket's 10 s pings
+    assert "not JSON" not in rig.log_text()

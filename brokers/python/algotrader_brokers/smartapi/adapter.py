@@ -20,11 +20,13 @@ pending``, ...), ``fill`` per trade-book row with ``exec_id`` = ``<orderid>:<fil
 
 Limits (smartapi.angelbroking.com/docs/RateLimit): place, modify and cancel share 9 requests a
 second, 500 a minute and 1,000 an hour per client code; the order book, trade book and positions
-1 a second each, RMS 2. Placements are held to 8 a second, 450 a minute and 900 an hour, so a
-backlog of placements always leaves modifies and cancels room in the shared windows (a halt's
-cancels must get through). Past a limit Angel answers HTTP 403 with a plain-text body, which
+1 a second each, RMS 2. Placements and modifies together are held to 8 a second, 450 a minute
+and 900 an hour, so however many of them queue, cancels always have room in the shared windows
+(a halt's cancels must get through), and no order call waits more than a minute for a window. Past a limit Angel answers HTTP 403 with a plain-text body, which
 the SDK raises as DataException: retried with backoff, like connection failures and AB1004 /
-AB2001 (Angel's "something went wrong" / internal error).
+AB2001 (Angel's "something went wrong" / internal error) on reads. On an order call a JSON
+refusal (AB1004 included: Angel words validation failures so) is final, and an answer that is
+cut off or unreadable may have been carried out: the order is looked for by its tag.
 
 Session. AG8001 (invalid token), AG8002 (expired), AG8003 (missing), AB1010 (AMX session
 expired) and AB1011 (client not logged in), in either of Angel's answer shapes, send
@@ -44,7 +46,7 @@ import requests
 
 from ..adapter import JSON, LinkSink
 from ..config import AngelSection
-from ..ratelimit import RateLimiter
+from ..ratelimit import LimitExhausted, RateLimiter
 from ..tracked_orders import (CANCELLED, COMPLETE, REJECTED, RETRY_DELAYS, UNCONFIRMED, WORKING, BrokerOrder,
                               BrokerTrade, Refused, SessionExpired, Tracked, TrackedOrdersAdapter, Transient, price)
 from .scrips import ScripMaster
@@ -61,13 +63,17 @@ ENGINE_PRODUCTS = {"DELIVERY": "CNC", "INTRADAY": "MIS", "CARRYFORWARD": "NRML",
 VALIDITIES = ("DAY", "IOC")
 EQUITY_EXCHANGES = ("NSE", "BSE")
 EXCHANGES = ("NSE", "BSE", "NFO", "BFO", "MCX", "CDS")
-MODIFY_PENDING = ("modify pending", "modify validation pending")
+MODIFY_PENDING = ("modify pending", "modify validation pending", "modify order req received",
+                  "modify after market order req received")
 UNCONFIRMED_STATUSES = ("open pending", "validation pending", "put order req received", "")
 
 ORDER_LIMITS = ((1.0, 9), (60.0, 500), (3600.0, 1000))
 PLACE_LIMITS = ((1.0, 8), (60.0, 450), (3600.0, 900))
 BOOK_LIMITS = ((1.0, 1),)
 RMS_LIMITS = ((1.0, 2),)
+# An order call never waits longer than this for the rate windows (the cancels' reserve makes
+# theirs short); past it the call fails at once with the reason.
+MAX_WRITE_WAIT = 61.0
 TOKEN_CODES = ("AG8001", "AG8002", "AG8003", "AB1010", "AB1011")
 TRANSIENT_CODES = ("AB1004", "AB2001")
 RATE_TEXT = "exceeding access rate"
@@ -92,6 +98,11 @@ def rfc3339(value: Any) -> str | None:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def _true(value: Any) -> bool:
+    # Angel's answers carry booleans; its documentation's samples sometimes the strings.
+    return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
 def _int(value: Any) -> int:
     try:
         return int(float(str(value or "0")))
@@ -113,19 +124,27 @@ class AngelCalls:
         self.rms_limit = RateLimiter(RMS_LIMITS)
         self._sleep = sleep
 
-    def call(self, limiter: RateLimiter | None, name: str, *args: Any, retry: bool = True) -> Any:
-        """``smart.<name>(*args)``'s ``data`` once ``limiter`` lets it go (None: the caller has
-        waited already), retried on transient failures unless ``retry`` is False."""
+    def call(self, limiter: RateLimiter | tuple[RateLimiter, ...] | None, name: str, *args: Any, retry: bool = True,
+             write: bool = False) -> Any:
+        """``smart.<name>(*args)``'s ``data`` once ``limiter`` (or each of several) lets it go
+        (None: the caller has waited already), retried on transient failures unless ``retry`` is
+        False. ``write``: an order call, where a JSON refusal is Angel's decision (even its
+        catch-all AB1004, which is also how it words validation failures), and an outcome that
+        cannot be read (an answer cut off, an error of the SDK's own) may have been carried out."""
         method = getattr(self.smart, name)
+        limiters = limiter if isinstance(limiter, tuple) else (limiter,) if limiter is not None else ()
         last, code = "", 0
         for attempt in range(len(RETRY_DELAYS) + 1):
-            if limiter is not None:
-                limiter.acquire()
             try:
-                return self.data(method(*args))
+                for each in limiters:
+                    each.acquire(max_wait=MAX_WRITE_WAIT if write else None)
+            except LimitExhausted as error:
+                raise Transient(f"Angel One's order-rate windows are full ({error})", 429) from None
+            try:
+                return self.data(method(*args), write=write)
             except Transient as error:
                 last, code = str(error), error.code
-            except (requests.ConnectionError, requests.Timeout) as error:
+            except requests.RequestException as error:  # refused, timed out, or cut off mid-answer
                 last, code = type(error).__name__, 0
             except (SessionExpired, Refused):
                 raise
@@ -133,7 +152,7 @@ class AngelCalls:
                 text = str(error)
                 if RATE_TEXT in text:
                     last, code = "Access denied because of exceeding access rate", 429
-                elif type(error).__name__ in ("DataException", "NetworkException", "JSONDecodeError"):
+                elif type(error).__name__ in ("DataException", "NetworkException", "JSONDecodeError") or write:
                     last, code = f"{type(error).__name__}: {text[:200]}", 502
                 else:
                     raise Refused(f"{type(error).__name__}: {text[:300]}") from None
@@ -144,18 +163,18 @@ class AngelCalls:
         raise Transient(last, code)
 
     @staticmethod
-    def data(answer: Any) -> Any:
+    def data(answer: Any, write: bool = False) -> Any:
         if isinstance(answer, (bytes, str)):
             raise Transient(f"an answer that is not JSON: {str(answer)[:200]}", 502)
         if not isinstance(answer, dict):
             raise Transient("no answer", 502)
-        if answer.get("status") is True or answer.get("success") is True:
+        if _true(answer.get("status")) or _true(answer.get("success")):
             return answer.get("data")
         code = str(answer.get("errorcode") or answer.get("errorCode") or "")
         message = str(answer.get("message") or "refused")
         if code in TOKEN_CODES:
             raise SessionExpired(f"{message} ({code})")
-        if code in TRANSIENT_CODES:
+        if code in TRANSIENT_CODES and not write:
             raise Transient(f"{message} ({code})", 503)
         if RATE_TEXT in message:
             raise Transient(message, 429)
@@ -257,7 +276,7 @@ class AngelAdapter(TrackedOrdersAdapter):
                         "duration": extra["duration"], "price": str(tracked.price or 0),
                         "triggerprice": str(tracked.trigger_price or 0), "squareoff": "0", "stoploss": "0",
                         "quantity": str(tracked.quantity), "ordertag": tracked.tag}
-        data = self.calls.call(None, "placeOrderFullResponse", params, retry=False)
+        data = self.calls.call(None, "placeOrderFullResponse", params, retry=False, write=True)
         if not isinstance(data, dict) or not data.get("orderid"):
             raise Transient("placeOrder answered without an orderid", 502)
         return str(data["orderid"])
@@ -283,11 +302,14 @@ class AngelAdapter(TrackedOrdersAdapter):
                         "quantity": str(changes.get("quantity", tracked.quantity)),
                         "tradingsymbol": extra.get("tradingsymbol"), "symboltoken": extra.get("symboltoken"),
                         "exchange": tracked.exchange}
-        self.calls.call(self.calls.order_limit, "modifyOrder", params)
+        # Modifies count against the placements' smaller windows too: what is left of Angel's
+        # shared ones is the cancels' reserve.
+        self.calls.call((self.calls.place_limit, self.calls.order_limit), "modifyOrder", params, write=True)
 
     def _send_cancel(self, tracked: Tracked) -> None:
         assert self.calls is not None
-        self.calls.call(self.calls.order_limit, "cancelOrder", tracked.broker_order_id, tracked.extra.get("variety", "NORMAL"))
+        self.calls.call(self.calls.order_limit, "cancelOrder", tracked.broker_order_id, tracked.extra.get("variety", "NORMAL"),
+                        write=True)
 
     def _engine_symbol(self, exchange: str, angel_symbol: str) -> str:
         return self.scrips.engine_name(exchange, angel_symbol)

@@ -288,11 +288,9 @@ class AngelFeed:
         while not stop.is_set() and not self._stopping.is_set():
             assert shard.credentials is not None
             api_key, client, jwt, feed = shard.credentials
-            refused: list[str] = []
-
             def state(live: bool, why: str) -> None:
-                if not live and ("401" in why or "403" in why) and "Handshake" in why:
-                    refused.append(why)
+                if not live and why:
+                    log.debug("%s: SmartStream %s", shard.name, why)
 
             stream = VerifiedSmartStream(self.url, jwt, api_key, client, feed,
                                          on_tick=lambda raw: self.on_tick(shard, raw),
@@ -308,7 +306,7 @@ class AngelFeed:
             except Exception as error:
                 state(False, f"{type(error).__name__}: {error}")
             self._closed(shard)
-            if refused:
+            if stream.refused_status in (401, 403):  # the handshake's status, not text that looks like one
                 self._refused(shard)
                 if stop.wait(EXPIRED_RETRY_SECONDS):
                     return

@@ -141,6 +141,9 @@ class VerifiedOrderUpdates(SmartWebSocketOrderUpdate):  # type: ignore[misc, val
     def on_ping(self, wsapp: Any, data: Any) -> None:
         pass
 
+    def on_pong(self, wsapp: Any, data: Any) -> None:
+        pass  # the SDK's hands a pong's payload to on_message as if it were an update
+
     def close(self) -> None:
         if self.wsapp is not None:
             self.wsapp.close()
@@ -167,6 +170,8 @@ class VerifiedSmartStream(SmartWebSocketV2):  # type: ignore[misc, valid-type]
         self.input_request_dict: dict[int, dict[int, list[str]]] = {}
         self.RESUBSCRIBE_FLAG = False
         self.wsapp: Any = None
+        # The HTTP status of a refused handshake (websocket-client's WebSocketBadStatusException).
+        self.refused_status: int | None = None
         self._tick, self._activity, self._state, self._opened = on_tick, on_activity, on_state, on_open
 
     def run(self, ping_interval: float) -> None:
@@ -196,7 +201,10 @@ class VerifiedSmartStream(SmartWebSocketV2):  # type: ignore[misc, valid-type]
         self._activity()
 
     def _ws_error(self, wsapp: Any, error: Any) -> None:
-        self._state(False, f"{type(error).__name__}: {error}")
+        status = getattr(error, "status_code", None)
+        if isinstance(status, int):
+            self.refused_status = status
+        self._state(False, f"{type(error).__name__}: {str(error)[:200]}")
 
     def _ws_close(self, wsapp: Any, code: Any = None, message: Any = None) -> None:
         self._state(False, f"closed: {code} {message}")
