@@ -32,6 +32,7 @@ from typing import Callable
 from .adapter import JSON, BrokerAdapter, LinkSink, Snapshot
 from .config import ConfigError, ProcessConfig
 from .engine_link import EngineLink, LinkHandler, Welcome
+from .feed_common import SecretFilter
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,7 @@ class BrokerGateway(LinkHandler, LinkSink):
 
     def __init__(self, factory: AdapterFactory) -> None:
         self.factory = factory
+        self.secrets = SecretFilter()
         self.link: EngineLink | None = None
         self.adapters: dict[str, BrokerAdapter] = {}
         self.credential_errors: dict[str, str] = {}
@@ -162,6 +164,11 @@ class BrokerGateway(LinkHandler, LinkSink):
                 log.error("broker %s granted without credentials: %s", broker_id,
                           welcome.credential_errors.get(broker_id, "the engine holds none for it"))
                 continue
+            # Every credential value blanked from every log line of this process (a traceback from
+            # the SDK included), whatever the adapter scrubs itself.
+            for value in credentials.values():
+                if isinstance(value, str) and len(value) >= 8:
+                    self.secrets.add(value)
             adapter = self.adapters.get(broker_id)
             if adapter is None:
                 adapter = self.factory(broker_id, self)
@@ -256,6 +263,8 @@ def run_gateway(config: ProcessConfig, factory: AdapterFactory) -> int:
     """A gateway process's life: the engine link with one adapter per granted broker, until
     SIGTERM or SIGINT. 0 after a signal, 78 for bad CURVE key files (naming the key)."""
     gateway = BrokerGateway(factory)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(gateway.secrets)
     try:
         link = EngineLink.from_config(config, gateway, role="gateway")
     except ConfigError as error:

@@ -200,3 +200,39 @@ def test_a_placement_whose_answer_was_cut_off_is_found_by_its_tag_and_placed_onc
 def test_the_order_update_socket_logs_no_pong_as_a_bad_update(rig: AngelRig) -> None:
     rig.settle(11)  # past one of the socket's 10 s pings
     assert "not JSON" not in rig.log_text()
+
+
+def test_a_scrip_master_that_cannot_be_read_at_start_is_tried_again_in_the_process(rig: AngelRig, tmp_path: Path) -> None:
+    # Failed before: exit 69 at once, which under systemd's start limit (5 in 300 s) left the
+    # unit failed for good after a minute of Angel's file server being away.
+    import json as json_module
+    import os
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+    from fake_engine import FakeEngine
+    engine = FakeEngine(rig.welcome_for)
+    scrips = tmp_path / "scrips.json"
+    config = tmp_path / "late.toml"
+    config.write_text(rig.config.read_text().replace(f'scrip_master = "{rig.fake.scrip_master_url}"',
+                                                     f'scrip_master = "{scrips}"')
+                      .replace(f'endpoint = "{rig.engine.endpoint}"', f'endpoint = "{engine.endpoint}"'))
+    log = tmp_path / "late.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
+    process = subprocess.Popen([sys.executable, "-m", "algotrader_brokers", "gateway", "--config", str(config)],
+                               env=env, stdout=subprocess.DEVNULL, stderr=open(log, "wb"))
+    try:
+        deadline = time.monotonic() + 15
+        while "trying again" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert "trying again in 5 s" in log.read_text() and process.poll() is None
+        with urllib.request.urlopen(rig.fake.scrip_master_url, timeout=10) as answer:
+            scrips.write_text(json_module.dumps(json_module.load(answer)))
+        engine.wait_for("hello", timeout=20)
+    finally:
+        process.terminate()
+        process.wait(10)
+        engine.close()
+    assert process.returncode == 0

@@ -49,7 +49,7 @@ from ..config import AngelSection
 from ..ratelimit import LimitExhausted, RateLimiter
 from ..tracked_orders import (CANCELLED, COMPLETE, REJECTED, RETRY_DELAYS, UNCONFIRMED, WORKING, BrokerOrder,
                               BrokerTrade, Refused, SessionExpired, Tracked, TrackedOrdersAdapter, Transient, price)
-from .scrips import ScripMaster
+from .scrips import Scrip, ScripMaster
 from .sdk import QuietSmartConnect, VerifiedOrderUpdates
 
 log = logging.getLogger(__name__)
@@ -71,6 +71,7 @@ ORDER_LIMITS = ((1.0, 9), (60.0, 500), (3600.0, 1000))
 PLACE_LIMITS = ((1.0, 8), (60.0, 450), (3600.0, 900))
 BOOK_LIMITS = ((1.0, 1),)
 RMS_LIMITS = ((1.0, 2),)
+SCRIP_RELOAD_SECONDS = 900.0
 # An order call never waits longer than this for the rate windows (the cancels' reserve makes
 # theirs short); past it the call fails at once with the reason.
 MAX_WRITE_WAIT = 61.0
@@ -189,6 +190,7 @@ class AngelAdapter(TrackedOrdersAdapter):
     def __init__(self, broker_id: str, sink: LinkSink, settings: AngelSection, scrips: ScripMaster) -> None:
         self.settings = settings
         self.scrips = scrips
+        self._scrips_read = time.monotonic()
         self.calls: AngelCalls | None = None
         self._secret_values: tuple[str, ...] = ()
         self._session_key: tuple[str, str, str] | None = None
@@ -250,9 +252,25 @@ class AngelAdapter(TrackedOrdersAdapter):
             return "Invalid price"
         if order_type in ("SL", "SL-M") and not (price(request.get("trigger_price")) or 0) > 0:
             return "Invalid triggerprice"
-        if self.scrips.find(str(exchange), str(request.get("symbol") or "")) is None:
+        if self._scrip(str(exchange), str(request.get("symbol") or "")) is None:
             return f"Symbol Not Found (AB1009): {request.get('symbol')} on {exchange} is not in Angel One's scrip master"
         return None
+
+    def _scrip(self, exchange: str, symbol: str) -> Scrip | None:
+        """The instrument in the scrip master; on a miss, the master read again (at most every
+        15 minutes): Angel lists new contracts (weekly options) every day, and a gateway runs
+        for days."""
+        scrip = self.scrips.find(exchange, symbol)
+        if scrip is None and time.monotonic() - self._scrips_read >= SCRIP_RELOAD_SECONDS:
+            self._scrips_read = time.monotonic()
+            try:
+                self.scrips = ScripMaster.load(self.settings.scrip_master)
+                log.info("Angel One scrip master read again for %s:%s: %d instruments", exchange, symbol,
+                         self.scrips.count)
+            except (OSError, ValueError) as error:
+                log.warning("Angel One scrip master could not be read again: %s", error)
+            scrip = self.scrips.find(exchange, symbol)
+        return scrip
 
     def _new_tracked(self, request: JSON, tag: str) -> Tracked:
         order_type = request["order_type"]
@@ -342,7 +360,10 @@ class AngelAdapter(TrackedOrdersAdapter):
 
     def _trade(self, row: JSON) -> BrokerTrade:
         exchange = str(row.get("exchange") or "")
-        return BrokerTrade(broker_order_id=str(row.get("orderid") or ""), trade_id=str(row.get("fillid") or ""),
+        # A trade book row without a fillid (not seen; Angel documents one) gets an id from what
+        # identifies it, so two fills of one order never share an exec_id.
+        trade_id = str(row.get("fillid") or "") or f"{row.get('filltime')}-{row.get('fillsize')}-{row.get('fillprice')}"
+        return BrokerTrade(broker_order_id=str(row.get("orderid") or ""), trade_id=trade_id,
                            symbol=self._engine_symbol(exchange, str(row.get("tradingsymbol") or "")), exchange=exchange,
                            side=str(row.get("transactiontype") or ""), quantity=_int(row.get("fillsize")),
                            price=price(row.get("fillprice")), ts=rfc3339(row.get("filltime")))
@@ -391,26 +412,35 @@ class AngelAdapter(TrackedOrdersAdapter):
         thread.start()
 
     def _run_stream(self, stop: threading.Event, api_key: str, jwt: str, feed: str) -> None:
-        """Keeps the order-status WebSocket connected, with backoff (1 s doubling to 30 s)."""
+        """Keeps the order-status WebSocket connected, with backoff (1 s doubling to 30 s). A
+        replaced stream's callbacks (a renewal started another) change nothing."""
         delay = 1.0
+
+        def state(live: bool, why: str = "") -> None:
+            if not stop.is_set():
+                self._stream_state(live, why)
+
         while not stop.is_set():
             stream = VerifiedOrderUpdates(self.settings.order_updates_url, jwt, api_key, self._client_code, feed,
                                           on_order=lambda row: self.push_update(self._order(row)),
-                                          on_state=self._stream_state)
-            self._stream = stream
+                                          on_state=state)
+            with self._lock:
+                if stop.is_set():
+                    return
+                self._stream = stream
             opened = time.monotonic()
             try:
                 stream.run()
             except Exception as error:  # websocket-client raises on a refused handshake
-                self._stream_state(False, f"{type(error).__name__}: {error}")
-            self._stream_live = False
-            if stop.wait(0 if stop.is_set() else delay):
+                state(False, f"{type(error).__name__}: {error}")
+            if stop.wait(delay):
                 return
             delay = 1.0 if time.monotonic() - opened > 60 else min(30.0, delay * 2)
 
     def _close_stream(self) -> None:
-        stop, self._stream_stop = self._stream_stop, None
-        stream, self._stream = self._stream, None
+        with self._lock:
+            stop, self._stream_stop = self._stream_stop, None
+            stream, self._stream = self._stream, None
         self._stream_live = False
         if stop is not None:
             stop.set()
