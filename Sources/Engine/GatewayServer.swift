@@ -333,9 +333,11 @@ public final class GatewayServer: Sendable {
             // the day's nets the start reads from PostgreSQL and restores over the desk's (seen
             // under load: a reconciliation after a restart found the broker's position "not the
             // engine's"). The gateway resends an unacknowledged report; none is lost.
-            guard state.deskRestored else { return }
+            // A malformed one is answered at once all the same (failed before: the stand-in
+            // gateway's bad report after its welcome went unanswered).
             switch GatewayMessages.report(body, now: SystemClock().now()) {
             case .success(let report):
+                guard state.deskRestored else { return }
                 desk.withLock { $0 }?.onGatewayReport(report, peer: identity, servedBrokers: peer.brokers, logger: logger)
             case .failure(let problem):
                 bad("report: \(problem.message)", identity, socket)
