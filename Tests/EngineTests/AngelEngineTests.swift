@@ -327,4 +327,57 @@ struct AngelEngineTests {
         #expect(try KiteEngineTests.count(rig.db, stored, ["RELIANCE"]) == 35 && KiteEngineTests.count(rig.db, stored, ["INFY"]) == 10, "each tick once")
         #expect(!feed.log.contains(Self.jwt) && !feed.log.contains(Self.feedToken), "the publisher never logs the session tokens")
     }
+
+    /// Angel's JWT expires mid-day: that broker's orders are rejected with Angel's words until the
+    /// engine's own login (MPIN and TOTP, no operator input) and a reload renew it.
+    @Test func anExpiredAngelSessionRejectsOrdersUntilTheEnginesLoginAndAReloadRenewIt() async throws {
+        let rig = try Rig("angelrenew")
+        try rig.db.query("UPDATE users SET role = 'admin', password_hash = $2 WHERE user_id = $1::uuid",
+                         [rig.ids.userID, try PasswordHasher(logN: 10).hash("renew-pw")])
+        let daemon = try rig.daemon()
+        let dir = daemon.directory
+        defer { _ = daemon.stop() }
+        let gateway = try await rig.gateway(daemon)
+        defer { gateway.stop() }
+        let sessionLogs = "SELECT count(*) FROM system_logs WHERE component = 'gateway' AND message LIKE '%' || $1 || '%'"
+
+        try rig.fake.control("expire", ["jwt": Self.jwt])
+        #expect(await Poll.until(20) { ((try? KiteEngineTests.count(rig.db, sessionLogs, ["session expired"])) ?? 0) > 0 },
+                "the expiry reached the engine: \(gateway.log.suffix(2_000))")
+        let first = try await rig.strategy(daemon, mode: "working", out: "\(dir)/first.json")
+        let trades = "SELECT status, metadata->>'reason' FROM trades WHERE broker_id = $1::uuid"
+        #expect(await Poll.until(20) { ((try? rig.db.query(trades, [rig.ids.brokerID]).rows.count) ?? 0) == 2 })
+        for row in try rig.db.query(trades, [rig.ids.brokerID]).rows {
+            #expect(row[0] == "REJECTED" && row[1]?.hasPrefix("halted: broker session expired for live broker \(rig.ids.brokerID)") == true
+                    && row[1]?.contains("AG800") == true, "Angel's code in the reason: \(row)")
+        }
+        first.kill()
+        #expect(try rig.fake.orders(user: Self.client).isEmpty, "nothing reached Angel")
+
+        // The morning login, as a timer runs it: the MPIN and a TOTP from the sealed secret.
+        try rig.fake.control("account", ["api_key": Self.apiKey, "client_code": Self.client, "mpin": "4321", "totp_secret": "JBSWY3DPEHPK3PXP"])
+        let login = try CommandRunner.algotrader(["broker", "login", rig.ids.brokerID, "--config", Repository.shippedConfig],
+                                                 environment: ["ALGOTRADER_DATABASE_URL": rig.url, "ALGOTRADER_SECURITY_CREDENTIALS_KEY": rig.key.line,
+                                                               "ALGOTRADER_BROKERS_ANGEL_API_URL": rig.fake.root])
+        #expect(login.status == 0, "\(login.stderr)")
+        let ctl = { (arguments: [String], stdin: String?) in
+            try CommandRunner.algotrader(["ctl", arguments[0], "--endpoint", "ipc://\(dir)/control.ipc", "--token-file", "\(dir)/admin.token"]
+                                         + arguments.dropFirst(), environment: [:], stdin: stdin)
+        }
+        let username = try #require(try rig.db.query("SELECT username FROM users WHERE user_id = $1::uuid", [rig.ids.userID]).scalar)
+        #expect(try ctl(["login", username], "renew-pw\n").status == 0)
+        #expect(try ctl(["reload"], nil).status == 0)
+        #expect(await Poll.until(20) { ((try? KiteEngineTests.count(rig.db, sessionLogs, ["session active again"])) ?? 0) > 0 },
+                "the renewed token reached the gateway and Angel took it: \(gateway.log.suffix(2_000))")
+
+        let second = try await rig.strategy(daemon, mode: "working", out: "\(dir)/second.json")
+        defer { second.kill() }
+        #expect(await Poll.until(30) { ((try? rig.fake.orders(user: Self.client).count) ?? 0) == 2 },
+                "\((try? rig.db.query(trades, [rig.ids.brokerID]).rows) ?? []) \(gateway.log.suffix(2_000))")
+        let settled = await Self.settle(rig)
+        #expect(settled)
+        try Self.expectEngineEqualsAngel(rig, "after the renewal")
+        let renewed = try #require(try rig.fake.control("state")["ws"] as? [[String: Any]]).compactMap { $0["jwt"] as? String }
+        #expect(!renewed.isEmpty && renewed.allSatisfy { !gateway.log.contains($0) && !login.stdout.contains($0) }, "the new token is never shown")
+    }
 }
