@@ -13,7 +13,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from fake_angel_exchange import totp  # noqa: E402  (re-exported: tests log in with it)
+from fake_angel_model import totp  # noqa: E402  (re-exported: tests log in with it)
 
 DEFAULT_CLIENT = "A123456"
 __all__ = ["DEFAULT_CLIENT", "FakeAngelProcess", "totp"]

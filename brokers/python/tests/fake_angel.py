@@ -124,8 +124,8 @@ from twisted.internet import reactor as _reactor
 from twisted.web import resource, server
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fake_angel_exchange import (  # noqa: E402
-    AngelError, FakeAngel, Session, empty_ws_order, render_order, totp, trade_row, ws_message)
+from fake_angel_exchange import FakeAngel, trade_row  # noqa: E402
+from fake_angel_model import AngelError, Session, empty_ws_order, render_order, totp, ws_message  # noqa: E402
 from fake_angel_stream import StreamHub, StreamTick, stream_session  # noqa: E402
 
 DEFAULT_CLIENT = "A123456"

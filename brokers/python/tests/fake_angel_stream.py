@@ -63,7 +63,8 @@ from typing import Any, Callable
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
 from autobahn.websocket.types import ConnectionDeny
 
-from fake_angel_exchange import FakeAngel, Session
+from fake_angel_exchange import FakeAngel
+from fake_angel_model import Session
 
 MAX_SUBSCRIPTIONS = 1000  # per connection (docs: per session; forum: per connection)
 MAX_CONNECTIONS = 3       # per client code

@@ -10,7 +10,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from algotrader_brokers.tracked_orders import order_tag
+from algotrader_brokers.broker_orders import order_tag
 from angel_rig import API_KEY, B_EXP, B_MAIN, CLIENTS, FEEDS, JWTS, RENEWED, AngelRig
 
 

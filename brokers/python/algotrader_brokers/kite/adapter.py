@@ -66,8 +66,9 @@ from kiteconnect import exceptions as kex
 from ..adapter import JSON, LinkSink
 from ..config import KiteSection
 from ..ratelimit import RateLimiter
-from ..tracked_orders import (CANCELLED, COMPLETE, REJECTED, RETRY_DELAYS, UNCONFIRMED, WORKING, BrokerOrder,
-                              BrokerTrade, Refused, SessionExpired, Tracked, TrackedOrdersAdapter, Transient, order_tag,
+from ..tracked_orders import TrackedOrdersAdapter
+from ..broker_orders import (CANCELLED, COMPLETE, REJECTED, RETRY_DELAYS, UNCONFIRMED, WORKING, BrokerOrder,
+                              BrokerTrade, Refused, SessionExpired, Tracked, Transient, order_tag,
                               price)
 from .ticker import VerifiedKiteTicker, reactor, start_reactor
 

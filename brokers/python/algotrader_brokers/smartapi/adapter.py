@@ -47,8 +47,9 @@ import requests
 from ..adapter import JSON, LinkSink
 from ..config import AngelSection
 from ..ratelimit import LimitExhausted, RateLimiter
-from ..tracked_orders import (CANCELLED, COMPLETE, REJECTED, RETRY_DELAYS, UNCONFIRMED, WORKING, BrokerOrder,
-                              BrokerTrade, Refused, SessionExpired, Tracked, TrackedOrdersAdapter, Transient, price)
+from ..tracked_orders import TrackedOrdersAdapter
+from ..broker_orders import (CANCELLED, COMPLETE, REJECTED, RETRY_DELAYS, UNCONFIRMED, WORKING, BrokerOrder,
+                              BrokerTrade, Refused, SessionExpired, Tracked, Transient, price)
 from .scrips import Scrip, ScripMaster
 from .sdk import QuietSmartConnect, VerifiedOrderUpdates
 
