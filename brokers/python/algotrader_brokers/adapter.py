@@ -161,8 +161,13 @@ class AdapterWorker:
             if calls is None:
                 return
             if not calls:
+                self._call("tick", {})
+                # Counted from the tick's end: a tick slowed by the broker's read limit (Angel's
+                # order book, one read a second) would otherwise be due again at once, forever,
+                # and no placement would get a turn (failed before: six placements waited while
+                # the poll ran every second).
                 next_tick = time.monotonic() + self._tick_seconds
-                calls = [("tick", {})]
+                continue
             for kind, message in calls:
                 self._call(kind, message)
 

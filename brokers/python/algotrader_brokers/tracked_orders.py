@@ -116,8 +116,9 @@ class TrackedOrdersAdapter(SnapshotReading):
                 return order
         return None
 
-    def _order_trades(self, tracked: Tracked) -> list[BrokerTrade]:
-        """One order's trades (the default filters the trade book)."""
+    def _order_trades(self, tracked: Tracked, filled: int) -> list[BrokerTrade]:
+        """One order's trades, of which the broker shows ``filled`` in all (the default filters
+        the trade book)."""
         return [t for t in self._trades() if t.broker_order_id == tracked.broker_order_id]
 
     def _connect_stream(self) -> None:
@@ -453,7 +454,7 @@ class TrackedOrdersAdapter(SnapshotReading):
                 self.sink.report({"type": "modified", "order_id": tracked.order_id, "broker_order_id": broker_order_id,
                                   "quantity": new[0], "price": new[1], "trigger_price": new[2]})
         if order.filled > tracked.filled:
-            self._sync_trades(tracked)
+            self._sync_trades(tracked, order.filled)
         if order.state == COMPLETE and tracked.filled >= order.filled:
             tracked.ended = True
         elif order.state == CANCELLED and tracked.filled >= order.filled:
@@ -461,11 +462,11 @@ class TrackedOrdersAdapter(SnapshotReading):
             self.sink.report({"type": "cancelled", "order_id": tracked.order_id, "broker_order_id": broker_order_id,
                               "reason": order.reason or tracked.cancel_reason or f"cancelled at {self.broker_name}"})
 
-    def _sync_trades(self, tracked: Tracked) -> None:
+    def _sync_trades(self, tracked: Tracked, filled: int) -> None:
         """Reports the order's trades not reported yet (the trade book may lag the order book by
         a moment: what is missing now is found at the next update or poll)."""
         try:
-            trades = self._order_trades(tracked)
+            trades = self._order_trades(tracked, filled)
         except (Transient, Refused) as error:
             log.warning("order %s: reading its trades failed: %s (the poll will)", tracked.order_id, self._scrub(str(error)))
             return

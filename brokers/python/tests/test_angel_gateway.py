@@ -236,3 +236,18 @@ def test_a_scrip_master_that_cannot_be_read_at_start_is_tried_again_in_the_proce
         process.wait(10)
         engine.close()
     assert process.returncode == 0
+
+
+def test_a_burst_of_fills_is_reported_with_fewer_trade_book_reads_than_fills(rig: AngelRig) -> None:
+    # Failed before: one getTradeBook (Angel allows one a second) per fill update, so six fills
+    # cost six seconds of the broker's thread, ahead of any cancel.
+    requests = [rig.order(order_type="LIMIT", price=1320.0 + n, quantity=1) for n in range(6)]
+    orderids = [rig.report(r["order_id"], "accepted")["broker_order_id"] for r in requests]
+    rig.settle(1.5)
+    before = len([r for r in rig.fake.state()["requests"] if r["path"].endswith("getTradeBook")])
+    for orderid in orderids:
+        rig.fake.post("fill", orderid=orderid)
+    for request in requests:
+        rig.report(request["order_id"], "fill", timeout=15)
+    reads = len([r for r in rig.fake.state()["requests"] if r["path"].endswith("getTradeBook")]) - before
+    assert reads <= 4, f"{reads} trade-book reads for 6 fills"

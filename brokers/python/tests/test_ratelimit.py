@@ -137,3 +137,25 @@ def test_a_cancel_withdraws_a_placement_still_waiting_and_a_modify_waits_behind_
     worker.stop()
     assert done == [("order.withdrawn", "b"), ("order.new", "a"), ("order.new", "c"), ("order.modify", "c")]
     assert worker.idle()
+
+
+def test_a_slow_tick_leaves_the_queued_calls_their_turn() -> None:
+    # Failed before: a tick as slow as its interval was due again at once, so placements
+    # queued behind it never went (the poll of Angel's order book takes its 1/s limit).
+    window = _Window()
+    window.open.set()
+    done: list[str] = []
+    ticks: list[float] = []
+
+    def tick() -> None:
+        ticks.append(time.monotonic())
+        time.sleep(0.2)
+
+    worker = AdapterWorker("t", lambda kind, message: done.append(message["order_id"]), tick, tick_seconds=0.2,
+                           placement_delay=window.delay)
+    time.sleep(0.25)  # the first tick is running
+    for order_id in ("a", "b", "c"):
+        worker.put("order.new", {"order_id": order_id})
+    _until(lambda: len(done) == 3, seconds=3)
+    worker.stop()
+    assert done == ["a", "b", "c"] and len(ticks) >= 1

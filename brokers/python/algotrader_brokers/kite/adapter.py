@@ -298,7 +298,7 @@ class KiteAdapter(TrackedOrdersAdapter):
         assert self.calls is not None
         return [broker_trade(t) for t in self.calls.call(self.calls.read_limit, "trades")]
 
-    def _order_trades(self, tracked: Tracked) -> list[BrokerTrade]:
+    def _order_trades(self, tracked: Tracked, filled: int) -> list[BrokerTrade]:
         assert self.calls is not None
         return [broker_trade(t) for t in self.calls.call(self.calls.read_limit, "order_trades", tracked.broker_order_id)]
 

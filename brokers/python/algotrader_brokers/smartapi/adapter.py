@@ -198,6 +198,7 @@ class AngelAdapter(TrackedOrdersAdapter):
         self._client_code = ""
         self._stream: VerifiedOrderUpdates | None = None
         self._stream_stop: threading.Event | None = None
+        self._trade_book: list[BrokerTrade] = []   # the trade book as last read
         super().__init__(broker_id, sink, settings.poll_seconds, "angel")
 
     # -- the broker ------------------------------------------------------------------------------
@@ -375,7 +376,18 @@ class AngelAdapter(TrackedOrdersAdapter):
 
     def _trades(self) -> list[BrokerTrade]:
         assert self.calls is not None
-        return [self._trade(r) for r in self.calls.call(self.calls.trade_limit, "tradeBook") or [] if isinstance(r, dict)]
+        trades = [self._trade(r) for r in self.calls.call(self.calls.trade_limit, "tradeBook") or [] if isinstance(r, dict)]
+        self._trade_book = trades
+        return trades
+
+    def _order_trades(self, tracked: Tracked, filled: int) -> list[BrokerTrade]:
+        """From the trade book read last, when it already shows all ``filled`` of the order:
+        Angel has no per-order trades call and takes one trade-book read a second, so a burst of
+        fill updates read it once each (a second apiece, ahead of cancels) before this."""
+        cached = [t for t in self._trade_book if t.broker_order_id == tracked.broker_order_id]
+        if sum(t.quantity for t in cached) >= filled:
+            return cached
+        return [t for t in self._trades() if t.broker_order_id == tracked.broker_order_id]
 
     def _day_positions(self) -> list[JSON]:
         # Today's part of each position: the net less what was carried forward (cf*) from earlier days.
