@@ -35,6 +35,16 @@ key pair and the engine's public key, by file path (mode 0600, or a systemd cred
     local_ip = ""                    # X-ClientLocalIP (empty: 127.0.0.1)
     mac_address = ""                 # X-MACAddress (empty: this host's)
 
+    [icici]                          # api_type = "icici" only (ICICI Direct Breeze)
+    api_url = "https://api.icicidirect.com/breezeapi/api/v1/"   # Breeze REST
+    stream_url = "https://livestream.icicidirect.com"          # publishers: quotes (socket.io)
+    order_feed_url = "https://livefeeds.icicidirect.com"       # gateway: order notifications (socket.io)
+    security_master = "https://directlink.icicidirect.com/MotherAppMaster/SecurityMaster.zip"
+                                     # ICICI's instrument list (URL or file): stock codes, tokens
+    poll_seconds = 10.0              # gateway: the order book is read when idle this long
+    order_updates = true             # gateway: false polls only
+    exchanges = ["NSE", "BSE", "NFO"]  # gateway: the books read (Breeze's calls take one each)
+
     [log]
     level = "info"                   # debug, info, warning or error (stderr; never secrets)
 
@@ -95,6 +105,20 @@ class AngelSection:
 
 
 @dataclass(frozen=True)
+class IciciSection:
+    api_url: str = "https://api.icicidirect.com/breezeapi/api/v1/"
+    stream_url: str = "https://livestream.icicidirect.com"
+    order_feed_url: str = "https://livefeeds.icicidirect.com"
+    security_master: str = "https://directlink.icicidirect.com/MotherAppMaster/SecurityMaster.zip"
+    poll_seconds: float = 10.0
+    order_updates: bool = True
+    exchanges: tuple[str, ...] = ("NSE", "BSE", "NFO")
+
+
+ICICI_EXCHANGES = ("NSE", "BSE", "NFO", "BFO")
+
+
+@dataclass(frozen=True)
 class FeedSection:
     publish_bind: str = "tcp://127.0.0.1:5555"
     instruments: tuple[str, ...] = ()
@@ -111,6 +135,7 @@ class ProcessConfig:
     broker: BrokerSection
     kite: KiteSection = field(default_factory=KiteSection)
     angel: AngelSection = field(default_factory=AngelSection)
+    icici: IciciSection = field(default_factory=IciciSection)
     feed: FeedSection = field(default_factory=FeedSection)
     log_level: str = "info"
 
@@ -121,6 +146,7 @@ _KNOWN: dict[str, set[str]] = {
     "kite": {"root", "ws_root", "poll_seconds", "order_updates", "market_protection"},
     "angel": {"root", "order_updates_url", "stream_url", "scrip_master", "poll_seconds", "order_updates", "public_ip", "local_ip",
               "mac_address"},
+    "icici": {"api_url", "stream_url", "order_feed_url", "security_master", "poll_seconds", "order_updates", "exchanges"},
     "feed": {"publish_bind", "instruments", "stall_seconds", "mode"},
     "log": {"level"},
 }
@@ -184,6 +210,13 @@ def parse(document: dict[str, Any]) -> ProcessConfig:
     feed_t: dict[str, Any] = document.get("feed", {})
     angel_t: dict[str, Any] = document.get("angel", {})
     log_t: dict[str, Any] = document.get("log", {})
+    icici_t: dict[str, Any] = document.get("icici", {})
+    icici_exchanges = _strings(icici_t, "icici", "exchanges", required=False) or IciciSection.exchanges
+    if any(e not in ICICI_EXCHANGES for e in icici_exchanges):
+        raise ConfigError(f"icici.exchanges: each of them one of {', '.join(ICICI_EXCHANGES)}")
+    api_url = _string(icici_t, "icici", "api_url", IciciSection.api_url)
+    if not api_url.endswith("/"):
+        raise ConfigError("icici.api_url: must end with / (the endpoints' names are appended)")
     api_type = _string(broker_t, "broker", "api_type")
     if api_type not in API_TYPES:
         raise ConfigError(f"broker.api_type: one of {', '.join(API_TYPES)} is required")
@@ -225,6 +258,13 @@ def parse(document: dict[str, Any]) -> ProcessConfig:
                            public_ip=_optional(angel_t, "angel", "public_ip"),
                            local_ip=_optional(angel_t, "angel", "local_ip"),
                            mac_address=_optional(angel_t, "angel", "mac_address")),
+        icici=IciciSection(api_url=api_url,
+                           stream_url=_string(icici_t, "icici", "stream_url", IciciSection.stream_url),
+                           order_feed_url=_string(icici_t, "icici", "order_feed_url", IciciSection.order_feed_url),
+                           security_master=_string(icici_t, "icici", "security_master", IciciSection.security_master),
+                           poll_seconds=_seconds(icici_t, "icici", "poll_seconds", IciciSection.poll_seconds, 0.5, 300),
+                           order_updates=_flag(icici_t, "icici", "order_updates", True),
+                           exchanges=tuple(icici_exchanges)),
         feed=FeedSection(publish_bind=_string(feed_t, "feed", "publish_bind", FeedSection.publish_bind),
                          instruments=_strings(feed_t, "feed", "instruments", required=False),
                          stall_seconds=float(stall), mode=mode),

@@ -18,8 +18,9 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from ..instrument_names import derivative_name, monthly_expiries
+
 EXCHANGES = ("NSE", "BSE", "NFO", "BFO", "MCX", "CDS")
-WEEKLY_MONTH = {1: "1", 2: "2", 3: "3", 4: "4", 5: "5", 6: "6", 7: "7", 8: "8", 9: "9", 10: "O", 11: "N", 12: "D"}
 
 
 @dataclass(frozen=True)
@@ -50,10 +51,6 @@ def _strike(text: str) -> float | None:
     return value if value > 0 else None
 
 
-def _strike_text(value: float) -> str:
-    return str(int(value)) if value == int(value) else f"{value:g}"
-
-
 class ScripMaster:
     """The rows of the exchanges a gateway trades, indexed by every name ``find`` accepts."""
 
@@ -76,38 +73,32 @@ class ScripMaster:
             scrips.append(scrip)
             self._by_name[(exchange, scrip.symbol.upper())] = scrip
         self.count = len(scrips)
-        # The last expiry of each month per underlying and kind: monthly contracts.
-        last: dict[tuple[str, str, str, int, int], date] = {}
+        # The last expiry of each month per underlying and kind: monthly contracts (per exchange).
+        monthly: dict[str, set[tuple[str, str, date]]] = {}
+        for exchange in {s.exchange for s in scrips if s.expiry is not None}:
+            monthly[exchange] = monthly_expiries((s.name, s.instrument_type[:3], s.expiry) for s in scrips
+                                                 if s.exchange == exchange and s.expiry is not None)
         for scrip in scrips:
-            if scrip.expiry is not None:
-                key = (scrip.exchange, scrip.name, scrip.instrument_type[:3], scrip.expiry.year, scrip.expiry.month)
-                last[key] = max(last.get(key, scrip.expiry), scrip.expiry)
-        for scrip in scrips:
-            aliases = self._aliases(scrip, last)
+            aliases = self._aliases(scrip, monthly.get(scrip.exchange, set()))
             for alias in aliases:
                 self._by_name.setdefault((scrip.exchange, alias), scrip)
             if aliases:
                 self._engine[(scrip.exchange, scrip.symbol.upper())] = aliases[0]
 
     @staticmethod
-    def _aliases(scrip: Scrip, last: dict[tuple[str, str, str, int, int], date]) -> list[str]:
+    def _aliases(scrip: Scrip, monthly: set[tuple[str, str, date]]) -> list[str]:
         if scrip.exchange == "NSE" and scrip.symbol.upper().endswith("-EQ"):
             return [scrip.symbol.upper()[:-3]]
         if scrip.expiry is None or not scrip.name:
             return []
-        expiry = scrip.expiry
-        yy, mon = f"{expiry.year % 100:02d}", expiry.strftime("%b").upper()
-        name = scrip.name.upper()
-        if scrip.instrument_type.startswith("FUT"):
-            return [f"{name}{yy}{mon}FUT"]
+        kind = scrip.instrument_type[:3]
+        if kind == "FUT":
+            return [derivative_name(scrip.name, "FUT", scrip.expiry, None, "", monthly=True)]
         option = scrip.symbol.upper()[-2:]
-        if not scrip.instrument_type.startswith("OPT") or option not in ("CE", "PE") or scrip.strike is None:
+        if kind != "OPT" or option not in ("CE", "PE") or scrip.strike is None:
             return []
-        strike = _strike_text(scrip.strike)
-        monthly = last.get((scrip.exchange, scrip.name, scrip.instrument_type[:3], expiry.year, expiry.month)) == expiry
-        if monthly:
-            return [f"{name}{yy}{mon}{strike}{option}"]
-        return [f"{name}{yy}{WEEKLY_MONTH[expiry.month]}{expiry.day:02d}{strike}{option}"]
+        return [derivative_name(scrip.name, "OPT", scrip.expiry, scrip.strike, option,
+                                monthly=(scrip.name.upper(), kind, scrip.expiry) in monthly)]
 
     def find(self, exchange: str, symbol: str) -> Scrip | None:
         return self._by_name.get((exchange.upper(), symbol.upper()))
