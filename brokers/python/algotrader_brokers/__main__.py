@@ -14,7 +14,7 @@ from .config import ConfigError, load
 EXIT_USAGE = 64
 EXIT_CONFIG = 78
 # api_type -> the package holding its gateway and feed modules (each with main(config) -> int).
-PACKAGES = {"zerodha": "kite", "angel": "smartapi", "icici": "breeze"}
+PACKAGES = {"zerodha": "kite", "angel": "smartapi", "icici": "icici"}
 
 
 def main(argv: list[str] | None = None) -> int:
