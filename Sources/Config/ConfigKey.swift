@@ -108,6 +108,7 @@ extension ConfigKey {
         ConfigKey("brokers.kite_login_url", .string, default: .string("https://kite.zerodha.com/connect/login")),
         ConfigKey("brokers.angel_api_url", .string, default: .string("https://apiconnect.angelone.in")),
         ConfigKey("brokers.angel_public_ip", .string, default: .string("")),
+        ConfigKey("brokers.icici_api_url", .string, default: .string("https://api.icicidirect.com/breezeapi/api/v1/")),
         // the local journal (database outages, crash recovery)
         ConfigKey("journal.dir", .string, default: .string("journal")),
         ConfigKey("journal.memory_ticks", .integer(1_000...100_000_000), default: .integer(200_000)),

@@ -57,6 +57,8 @@ public struct EngineConfig: Sendable {
     public var angelAPIURL: String
     /// The static IP registered with Angel One, sent as SmartAPI's X-ClientPublicIP (or empty).
     public var angelPublicIP: String
+    /// ICICI Direct Breeze's REST root (`broker login`'s customer details), without its trailing slash.
+    public var iciciAPIURL: String
     public var journalDirectory: String
     public var journalMemoryTicks: Int
     public var journalSegmentBytes: Int64
@@ -214,6 +216,7 @@ public struct EngineConfig: Sendable {
         kiteLoginURL = try Self.httpURL("brokers.kite_login_url", try string("brokers.kite_login_url"))
         angelAPIURL = try Self.httpURL("brokers.angel_api_url", try string("brokers.angel_api_url"))
         angelPublicIP = try string("brokers.angel_public_ip")
+        iciciAPIURL = try Self.httpURL("brokers.icici_api_url", try string("brokers.icici_api_url"))
         if !curveSecretKeyFile.isEmpty && curveAllowedClientsFile.isEmpty {
             // A CURVE server without an allow-list admits anyone who knows its public key.
             let bindsMarketData = !marketDataBind.isEmpty

@@ -9,6 +9,15 @@ extension GatewayServer {
     /// One's refresh_token makes new session tokens, so it is one of them).
     static let engineOnlyCredentials: Set<String> = ["api_secret", "password", "pin", "totp_secret", "refresh_token"]
 
+    /// What stays in the engine for a broker of `apiType` (nil: not known as live, the full set).
+    /// ICICI Direct's gateway needs the api_secret: Breeze signs every REST call, not only the
+    /// login, with `X-Checksum` = SHA-256 of timestamp + body + api_secret (breeze-connect), so
+    /// without it the gateway could place no order. Kite's secret only signs the daily login,
+    /// which the engine does, so it stays here; so do the rest for every api_type.
+    static func engineOnlyCredentials(apiType: String?) -> Set<String> {
+        apiType == "icici" ? engineOnlyCredentials.subtracting(["api_secret"]) : engineOnlyCredentials
+    }
+
     /// The decrypted credentials of `brokers` (those a connection was just granted: it is
     /// authenticated for each), by broker id, and why any could not be opened. Never logged: a
     /// failure is logged with the broker and the cause only.
@@ -21,8 +30,10 @@ extension GatewayServer {
                 do {
                     if let plain = try CredentialCipher.open(sealed.envelope, ring: keyRing, userID: sealed.userID, brokerID: broker),
                        case .success(.object(let members)) = GatewayMessages.parseObject(plain) {
-                        // What only the engine uses (to log in at the broker) stays in it.
-                        credentials.add(broker, value: .object(members.filter { !Self.engineOnlyCredentials.contains($0.0) }))
+                        // What only the engine uses (to log in at the broker) stays in it; the
+                        // api_type is the live set's (`brokers.api_type`), as the grant checked.
+                        let withheld = Self.engineOnlyCredentials(apiType: state.liveBrokers[broker])
+                        credentials.add(broker, value: .object(members.filter { !withheld.contains($0.0) }))
                         continue
                     }
                     why = "the stored credentials are not a JSON object"

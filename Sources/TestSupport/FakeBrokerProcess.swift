@@ -20,11 +20,12 @@ public enum BrokersPython {
 
 /// A fake of a broker's documented API as a child process of a test: Kite Connect
 /// (brokers/python/tests/fake_kite.py: REST and the Ticker WebSocket) or Angel One SmartAPI
-/// (fake_angel.py: REST, the order-status WebSocket and the scrip master), each on one port
-/// with `/_fake/` control endpoints.
+/// (fake_angel.py: REST, the order-status WebSocket and the scrip master) or ICICI Direct Breeze
+/// (fake_icici.py: REST under `/breezeapi/api/v1/`), each on one port with `/_fake/` control
+/// endpoints.
 public final class FakeBrokerProcess {
     public enum Broker: String, Sendable {
-        case kite, angel
+        case kite, angel, icici
     }
 
     public let broker: Broker

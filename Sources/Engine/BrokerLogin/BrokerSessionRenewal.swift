@@ -7,8 +7,9 @@ import TradingCore
 /// ring and what a login needs: Kite's api_secret, Angel One's MPIN and TOTP secret) and sealed
 /// into the account's credentials under the names its gateway and publisher read from their
 /// `welcome` (docs/brokers.md, "The daily login"): Kite's `access_token`; Angel One's
-/// `jwt_token` and `feed_token` (and `refresh_token`, which stays in the engine). The running
-/// engine hands them on at its next reload (SIGHUP or `ctl reload`).
+/// `jwt_token` and `feed_token` (and `refresh_token`, which stays in the engine); ICICI Direct's
+/// `session_token` and the `user_id` it names. The running engine hands them on at its next
+/// reload (SIGHUP or `ctl reload`).
 public struct BrokerSessionRenewal {
     public enum Failure: Error, CustomStringConvertible {
         /// The account cannot log in this way (what to do is in the message).
@@ -37,17 +38,26 @@ public struct BrokerSessionRenewal {
         let pin: String, totpSecret: String
     }
 
+    /// An ICICI Direct account: the Breeze app's api_key (its api_secret is kept for the gateway,
+    /// which signs every Breeze call with it; the login itself does not use it).
+    public struct IciciLogin: Sendable {
+        public let brokerID: String, userID: String, apiKey: String
+    }
+
     public let db: DatabaseConnection
     public let ring: CredentialKeyRing
     public let exchange: KiteSessionExchange
     public let angel: AngelSessionLogin
+    public let icici: IciciSessionLogin
 
     public init(db: DatabaseConnection, ring: CredentialKeyRing, exchange: KiteSessionExchange,
-                angel: AngelSessionLogin = AngelSessionLogin(apiRoot: "https://apiconnect.angelone.in")) {
+                angel: AngelSessionLogin = AngelSessionLogin(apiRoot: "https://apiconnect.angelone.in"),
+                icici: IciciSessionLogin = IciciSessionLogin(apiRoot: "https://api.icicidirect.com/breezeapi/api/v1")) {
         self.db = db
         self.ring = ring
         self.exchange = exchange
         self.angel = angel
+        self.icici = icici
     }
 
     /// The account's api_type (`zerodha`, `angel`, `icici`), for the command to choose the login.
@@ -98,12 +108,41 @@ public struct BrokerSessionRenewal {
         return session
     }
 
+    /// An ICICI Direct account with api_key and api_secret (the secret is checked here although
+    /// the login does not send it: without it the gateway could sign no call with the session).
+    public func iciciLogin(_ brokerID: String) throws -> IciciLogin {
+        guard let account = try BrokerDirectory.account(db, brokerID: brokerID) else { throw Failure.unusable("no broker '\(brokerID)'") }
+        let id = brokerID.lowercased()
+        guard account.apiType == "icici" else { throw Failure.unusable("broker \(id) is \(account.apiType), not icici") }
+        guard account.isActive else { throw Failure.unusable("broker \(id) is disabled") }
+        let fields = try credentials(account.sealed, userID: account.userID, brokerID: id)
+        guard let apiKey = fields["api_key"] as? String, !apiKey.isEmpty, let secret = fields["api_secret"] as? String, !secret.isEmpty else {
+            throw Failure.credentials("broker \(id): its credentials need api_key and api_secret (the Breeze app's, from api.icicidirect.com)")
+        }
+        return IciciLogin(brokerID: id, userID: account.userID, apiKey: apiKey)
+    }
+
+    /// Trades the API_Session for the session token and stores it with the user id it names.
+    public func renewIcici(_ login: IciciLogin, apiSession: String, actor: String) throws -> IciciSessionLogin.Session {
+        let session = try icici.login(apiKey: login.apiKey, apiSession: apiSession)
+        var details = JSONObjectWriter()
+        details.add("renewed", "session_token")
+        details.add("icici_user_id", session.userID)
+        details.add("last_login_time", session.lastLoginTime)
+        details.add("key_id", ring.active.id)
+        try store(brokerID: login.brokerID, owner: login.userID, actor: actor, details: details.text) { fields in
+            fields["session_token"] = session.sessionToken
+            fields["user_id"] = session.userID
+        }
+        return session
+    }
+
     /// The account and its api_key/api_secret; refuses what is not a Kite account with them.
     public func login(_ brokerID: String) throws -> Login {
         guard let account = try BrokerDirectory.account(db, brokerID: brokerID) else { throw Failure.unusable("no broker '\(brokerID)'") }
         let id = brokerID.lowercased()
         guard account.apiType == "zerodha" else {
-            throw Failure.unusable("broker \(id) is \(account.apiType): broker login logs in zerodha (Kite Connect) and angel (SmartAPI) accounts")
+            throw Failure.unusable("broker \(id) is \(account.apiType): broker login logs in zerodha (Kite Connect), angel (SmartAPI) and icici (Breeze) accounts")
         }
         guard account.isActive else { throw Failure.unusable("broker \(id) is disabled") }
         let fields = try credentials(account.sealed, userID: account.userID, brokerID: id)
