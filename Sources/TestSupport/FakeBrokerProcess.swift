@@ -84,9 +84,11 @@ public final class FakeBrokerProcess {
         return object
     }
 
-    /// The fake's orders for a client (the `state` control endpoint): Kite's user id or Angel's client code.
+    /// The fake's orders for a client (the `state` control endpoint): Kite's user id, Angel's
+    /// client code or ICICI's user id (ICICI's fake lists every order with its `user_id`).
     public func orders(user: String) throws -> [[String: Any]] {
         let state = try control("state")
+        if let all = state["orders"] as? [[String: Any]] { return all.filter { $0["user_id"] as? String == user } }
         return ((state["orders"] as? [String: Any])?[user] as? [[String: Any]]) ?? []
     }
 

@@ -83,6 +83,11 @@ struct AngelEngineTests {
         }
 
         func strategy(_ daemon: DaemonProcess, mode: String, out: String) async throws -> StrategyProcess {
+            try await Self.startStrategy(daemon, mode: mode, out: out, strategyID: strategyID, token: token)
+        }
+
+        /// kite_orders_strategy.py in `mode`, once it has had a tick (each broker's end-to-end tests).
+        static func startStrategy(_ daemon: DaemonProcess, mode: String, out: String, strategyID: String, token: String) async throws -> StrategyProcess {
             let strategy = try StrategyProcess(script: "Tests/python/kite_orders_strategy.py", arguments: [mode, out],
                                                endpoint: ExternalStrategyTests.endpoint(daemon), strategy: strategyID, token: token,
                                                directory: daemon.directory)

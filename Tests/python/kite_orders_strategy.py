@@ -7,6 +7,8 @@ event (written whole, atomically):
            LIMIT is OPEN it is modified to 3 at 40 below; when the SL-M is OPEN it is cancelled.
   working  on the first tick: two BUY LIMITs, 2 at 50 below ("a") and 3 at 60 below ("b"), left
            working.
+A mode may name the product after a colon ("types:CNC"; MIS otherwise): ICICI Direct's Breeze takes
+no MIS equity orders.
 """
 import json
 import os
@@ -16,7 +18,9 @@ from typing import Dict, List
 
 from algotrader_sdk import Event, Strategy, Tick, run
 
-MODE, OUT = sys.argv[1], sys.argv[2]
+MODE, _, PRODUCT = sys.argv[1].partition(":")
+PRODUCT = PRODUCT or "MIS"
+OUT = sys.argv[2]
 
 
 def tick_price(value: Decimal) -> Decimal:
@@ -37,13 +41,13 @@ class KiteOrders(Strategy):
         self.base = tick_price(tick.price)
         below = lambda points: self.base - Decimal(points)  # noqa: E731
         if MODE == "types":
-            self.ids["market"] = self.buy("RELIANCE", 5)
-            self.ids["limit"] = self.buy("RELIANCE", 2, order_type="LIMIT", price=below(50))
-            self.ids["sl"] = self.sell("RELIANCE", 1, order_type="SL", trigger_price=below(60), price=below(61))
-            self.ids["slm"] = self.sell("RELIANCE", 1, order_type="SL-M", trigger_price=below(70))
+            self.ids["market"] = self.buy("RELIANCE", 5, product=PRODUCT)
+            self.ids["limit"] = self.buy("RELIANCE", 2, order_type="LIMIT", price=below(50), product=PRODUCT)
+            self.ids["sl"] = self.sell("RELIANCE", 1, order_type="SL", trigger_price=below(60), price=below(61), product=PRODUCT)
+            self.ids["slm"] = self.sell("RELIANCE", 1, order_type="SL-M", trigger_price=below(70), product=PRODUCT)
         else:
-            self.ids["a"] = self.buy("RELIANCE", 2, order_type="LIMIT", price=below(50))
-            self.ids["b"] = self.buy("RELIANCE", 3, order_type="LIMIT", price=below(60))
+            self.ids["a"] = self.buy("RELIANCE", 2, order_type="LIMIT", price=below(50), product=PRODUCT)
+            self.ids["b"] = self.buy("RELIANCE", 3, order_type="LIMIT", price=below(60), product=PRODUCT)
         self.write()
 
     def on_order(self, order: Event) -> None:
