@@ -150,10 +150,11 @@ public final class OrderDesk: Sendable {
         queue.async { [state, writer] in writer.enqueue(state.desk.cancel(orderID: orderID, reason: reason, time: now)) }
     }
 
-    /// Closes a user's book (cancels its working orders, sends closing orders); returns what it did.
-    public func flatten(userID: String, now: Timestamp) -> TradingDesk.FlattenResult {
+    /// Closes a user's book, or one strategy's part of it (cancels its working orders, sends
+    /// closing orders); returns what it did.
+    public func flatten(userID: String, strategyID: String? = nil, now: Timestamp) -> TradingDesk.FlattenResult {
         queue.sync { [state, writer] in
-            let (result, records) = state.desk.flatten(userID: userID, time: now)
+            let (result, records) = state.desk.flatten(userID: userID, strategyID: strategyID, time: now)
             writer.enqueue(records)
             return result
         }

@@ -1,45 +1,9 @@
 public import Postgres
 
-/// What a user (or an admin) may see and steer of an account through the control socket: its
-/// strategies, open positions, orders and halts. Every read of a user's rows runs under row-level
+/// What a user (or an admin) may see and steer of an account through the control socket: who owns
+/// a strategy or order, and the halts (the lists are `AccountHistory`). Every read of a user's rows runs under row-level
 /// security as that user (`UserScope`), so a query can show nothing of anyone else's.
 public enum AccountViews {
-    public struct Strategy: Sendable, Equatable {
-        public var strategyID: String?
-        public var name: String
-        public var type: String
-        public var isActive: Bool
-        public var isRunning: Bool
-        public var parameters: String
-    }
-
-    public struct Position: Sendable, Equatable {
-        public var positionID: String?
-        public var symbol: String
-        public var exchange: String
-        public var quantity: Int64
-        public var averagePrice: String?
-        public var currentPrice: String?
-        public var unrealizedPnL: String?
-        public var realizedPnL: String?
-        public var status: String
-    }
-
-    public struct Order: Sendable, Equatable {
-        public var orderID: String?
-        public var tradeID: String?
-        public var symbol: String
-        public var exchange: String
-        public var side: String
-        public var type: String
-        public var quantity: Int64
-        public var filledQuantity: Int64
-        public var price: String?
-        public var averagePrice: String?
-        public var status: String
-        public var orderTimestamp: String
-    }
-
     public struct Halt: Sendable, Equatable {
         /// nil: engine-wide.
         public var userID: String?
@@ -67,53 +31,12 @@ public enum AccountViews {
             """, [name, owner]).rows.compactMap { r in r[0].flatMap { id in r[1].map { (id, $0) } } }
     }
 
-    /// The user's strategies (not deleted), by name.
-    public static func strategies(_ db: PostgresConnection, userID: String) throws -> [Strategy] {
-        try UserScope.run(db, userID: userID) { conn in
-            try conn.query("""
-                SELECT strategy_id::text, name, strategy_type, is_active, coalesce(is_running, false), parameters::text
-                FROM strategies WHERE deleted_at IS NULL ORDER BY name
-                """).rows
-        }.map { r in
-            Strategy(strategyID: r[0], name: r[1] ?? "", type: r[2] ?? "", isActive: r[3] == "t", isRunning: r[4] == "t", parameters: r[5] ?? "{}")
-        }
-    }
-
     /// Turns a strategy on or off as its owner, with `audit` in the same transaction.
     public static func setStrategyActive(_ db: PostgresConnection, strategyID: String, owner: String, active: Bool,
                                          audit: (PostgresConnection) throws -> Void) throws {
         try UserScope.run(db, userID: owner) { conn in
             try conn.query("UPDATE strategies SET is_active = $2::boolean WHERE strategy_id = $1::uuid", [strategyID, active ? "true" : "false"])
             try audit(conn)
-        }
-    }
-
-    /// The user's open positions, by symbol and exchange.
-    public static func openPositions(_ db: PostgresConnection, userID: String) throws -> [Position] {
-        try UserScope.run(db, userID: userID) { conn in
-            try conn.query("""
-                SELECT position_id::text, symbol, exchange, quantity, average_price::text, current_price::text,
-                       unrealized_pnl::text, realized_pnl::text, status
-                FROM positions WHERE status <> 'CLOSED' ORDER BY symbol, exchange
-                """).rows
-        }.map { r in
-            Position(positionID: r[0], symbol: r[1] ?? "", exchange: r[2] ?? "", quantity: Int64(r[3] ?? "0") ?? 0, averagePrice: r[4],
-                     currentPrice: r[5], unrealizedPnL: r[6], realizedPnL: r[7], status: r[8] ?? "")
-        }
-    }
-
-    /// The user's latest orders (optionally of one status), newest first.
-    public static func orders(_ db: PostgresConnection, userID: String, status: String?, limit: Int) throws -> [Order] {
-        try UserScope.run(db, userID: userID) { conn in
-            try conn.query("""
-                SELECT order_id, trade_id::text, symbol, exchange, transaction_type, order_type, quantity, filled_quantity,
-                       price::text, average_price::text, status, order_timestamp::text
-                FROM trades WHERE $1::text IS NULL OR status = $1 ORDER BY order_timestamp DESC LIMIT $2::int
-                """, [status, String(limit)]).rows
-        }.map { r in
-            Order(orderID: r[0], tradeID: r[1], symbol: r[2] ?? "", exchange: r[3] ?? "", side: r[4] ?? "", type: r[5] ?? "",
-                  quantity: Int64(r[6] ?? "0") ?? 0, filledQuantity: Int64(r[7] ?? "0") ?? 0, price: r[8], averagePrice: r[9],
-                  status: r[10] ?? "", orderTimestamp: r[11] ?? "")
         }
     }
 

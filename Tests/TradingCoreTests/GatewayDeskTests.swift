@@ -157,6 +157,26 @@ struct GatewayDeskTests {
                 == ["A:SELL:10:104", "B:BUY:4:50"], "closed at the last traded prices although the user is halted")
         #expect(desk.position(userID: "u1", symbol: "A", exchange: "NSE") == 0 && desk.position(userID: "u1", symbol: "B", exchange: "NSE") == 0)
     }
+
+    @Test func aStrategysFlattenClosesOnlyThePositionsItLastTradedAndCancelsOnlyItsOrders() {
+        var desk = TradingDesk(ids: UUIDv7Generator(seed: 12))
+        func paper(_ strategy: String, _ side: OrderSide, _ q: Int64, _ symbol: String, type: OrderType = .market, limit: Int64? = nil) -> OrderIntent {
+            OrderIntent(strategyID: strategy, userID: "u1", brokerID: "p", symbol: symbol, exchange: "NSE", side: side, type: type, quantity: q,
+                        limitPrice: limit.map { FixedDecimal($0) }, referencePrice: FixedDecimal(100), time: t0, reason: "test")
+        }
+        _ = desk.submit(paper("s1", .buy, 10, "A"), now: t0)
+        _ = desk.submit(paper("s2", .buy, 3, "B"), now: t0)
+        _ = desk.submit(paper("s1", .buy, 1, "B", type: .limit, limit: 90), now: t0)
+        _ = desk.submit(paper("s2", .buy, 1, "A", type: .limit, limit: 90), now: t0)
+        let (result, records) = desk.flatten(userID: "u1", strategyID: "s1", time: t0)
+        #expect(result.closingOrders == 1 && result.cancelRequests == 1, "\(result)")
+        let events = TradingDeskTests.events(records)
+        #expect(events.filter { $0.kind == .fill }.map { "\($0.order.intent.strategyID):\($0.order.intent.symbol):\($0.order.intent.side.rawValue)" }
+                == ["s1:A:SELL"])
+        #expect(events.filter { $0.order.state.status == .cancelled }.map(\.order.intent.strategyID) == ["s1"])
+        #expect(desk.position(userID: "u1", symbol: "A", exchange: "NSE") == 0 && desk.position(userID: "u1", symbol: "B", exchange: "NSE") == 3,
+                "s2's position in B stays")
+    }
 }
 
 @Suite("Trading desk halts a silent exchange")

@@ -14,13 +14,13 @@ extension ControlServer {
             guard let named = try request.string("user", max: 64), !named.isEmpty else { return caller.userID }
             let id = try AccountViews.userID(db, named: named)
             guard let id, id == caller.userID || caller.isAdmin else {
-                throw ControlRefusal(caller.isAdmin ? "no user '\(named)'" : "no user '\(named)' you may act on")
+                throw ControlRefusal(caller.isAdmin ? "no user '\(named)'" : "no user '\(named)' you may act on", .notFound)
             }
             return id
         }
         func requireActor() throws {
             guard caller.canAct else {
-                throw ControlRefusal("refused: an investor account is read-only ('\(command)' changes trading)")
+                throw ControlRefusal("refused: an investor account is read-only ('\(command)' changes trading)", .forbidden)
             }
         }
         /// The strategy a request names and its owner, if the caller may act for them: by
@@ -31,14 +31,14 @@ extension ControlServer {
                 guard !request.has("strategy_id") else { throw ControlRefusal("give 'strategy_id' or 'strategy', not both") }
                 let name = try request.requiredString("strategy", max: 100)
                 let found = try AccountViews.strategies(db, named: name, owner: caller.isAdmin ? nil : caller.userID)
-                guard let first = found.first else { throw ControlRefusal("no strategy '\(name)' of yours") }
+                guard let first = found.first else { throw ControlRefusal("no strategy '\(name)' of yours", .notFound) }
                 guard found.count == 1 else {
                     throw ControlRefusal("strategy name '\(name)' is ambiguous: use its id (\(found.map(\.id).joined(separator: ", ")))")
                 }
                 return first
             }
             let strategyID = try request.requiredUUID("strategy_id")
-            guard let owner = try AccountViews.strategyOwner(db, strategyID: strategyID), owner == caller.userID || caller.isAdmin else { throw ControlRefusal("no strategy '\(strategyID)' of yours") }
+            guard let owner = try AccountViews.strategyOwner(db, strategyID: strategyID), owner == caller.userID || caller.isAdmin else { throw ControlRefusal("no strategy '\(strategyID)' of yours", .notFound) }
             return (strategyID, owner)
         }
         var answer = JSONObjectWriter()
@@ -49,17 +49,6 @@ extension ControlServer {
             answer.add("logged_out", true)
         case "status":
             answer = try status(caller, db)
-        case "strategies":
-            answer.add("strategies", objects: try AccountViews.strategies(db, userID: try target()).map { s in
-                var w = JSONObjectWriter()
-                w.add("strategy_id", s.strategyID)
-                w.add("name", s.name)
-                w.add("type", s.type)
-                w.add("is_active", s.isActive)
-                w.add("is_running", s.isRunning)
-                w.add("parameters", s.parameters)
-                return w
-            })
         case "strategy.start", "strategy.stop":
             try requireActor()
             let (strategyID, owner) = try namedStrategy()
@@ -71,46 +60,24 @@ extension ControlServer {
             hooks.reloadStrategies()
             answer.add("strategy_id", strategyID)
             answer.add("is_active", start)
-        case "positions":
-            answer.add("positions", objects: try AccountViews.openPositions(db, userID: try target()).map { p in
-                var w = JSONObjectWriter()
-                w.add("position_id", p.positionID)
-                w.add("symbol", p.symbol)
-                w.add("exchange", p.exchange)
-                w.add("quantity", p.quantity)
-                w.add("average_price", p.averagePrice)
-                w.add("current_price", p.currentPrice)
-                w.add("unrealized_pnl", p.unrealizedPnL)
-                w.add("realized_pnl", p.realizedPnL)
-                w.add("status", p.status)
-                return w
-            })
-        case "orders":
-            let user = try target()
-            let limit = try request.integer("limit", in: 1...1_000) ?? 100
-            let status = try request.string("status", max: 32)
-            answer.add("orders", objects: try AccountViews.orders(db, userID: user, status: status, limit: Int(limit)).map { o in
-                var w = JSONObjectWriter()
-                w.add("order_id", o.orderID)
-                w.add("trade_id", o.tradeID)
-                w.add("symbol", o.symbol)
-                w.add("exchange", o.exchange)
-                w.add("transaction_type", o.side)
-                w.add("order_type", o.type)
-                w.add("quantity", o.quantity)
-                w.add("filled_quantity", o.filledQuantity)
-                w.add("price", o.price)
-                w.add("average_price", o.averagePrice)
-                w.add("status", o.status)
-                w.add("order_timestamp", o.orderTimestamp)
-                return w
-            })
+        case _ where Self.listCommands.contains(command):
+            // The users whose rows the list holds: the caller's, a named user's (an admin's or
+            // the caller's own), or with `all_users` every user's for an admin.
+            let users: [String]
+            if request.has("user") {
+                users = [try target()]
+            } else if try request.bool("all_users") == true, caller.isAdmin {
+                users = try AccountHistory.userIDs(db)
+            } else {
+                users = [caller.userID]
+            }
+            answer = try list(command, request, caller: caller, users: users, db)
         case "order.cancel":
             try requireActor()
             let orderID = try request.requiredString("order_id", max: 64).lowercased()
             let visible = try AccountViews.orderVisible(db, orderID: orderID, to: caller.isAdmin ? nil : caller.userID)
             let owner = try AccountViews.orderOwner(db, orderID: orderID)
-            guard visible, let owner else { throw ControlRefusal("no order '\(orderID)' of yours") }
+            guard visible, let owner else { throw ControlRefusal("no order '\(orderID)' of yours", .notFound) }
             hooks.desk?.cancel(orderID: orderID, reason: "cancelled by \(caller.username)", now: SystemClock().now())
             try AuditLog.record(db, actor: actor, actorUserID: caller.userID, action: .orderCancelled, targetUserID: owner, target: orderID,
                                 peer: peer.label)
@@ -118,7 +85,7 @@ extension ControlServer {
             answer.add("cancel", "requested")
         case "halt", "resume":
             let halting = command == "halt"
-            if halting { try requireActor() } else if !caller.isAdmin { throw ControlRefusal("only an admin resumes trading after a halt") }
+            if halting { try requireActor() } else if !caller.isAdmin { throw ControlRefusal("only an admin resumes trading after a halt", .forbidden) }
             // Exactly one scope, each typed: `"engine": "true"` is refused, never a halt of the caller.
             let engine = try request.bool("engine") ?? false
             let named = request.has("strategy_id") || request.has("strategy")
@@ -129,7 +96,7 @@ extension ControlServer {
                 let (strategyID, owner) = try namedStrategy()
                 scope = .strategy(id: strategyID, userID: owner)
             } else if engine {
-                guard caller.isAdmin else { throw ControlRefusal("only an admin \(halting ? "halts" : "resumes") the whole engine") }
+                guard caller.isAdmin else { throw ControlRefusal("only an admin \(halting ? "halts" : "resumes") the whole engine", .forbidden) }
                 scope = .engine
             } else {
                 scope = .user(try target())
@@ -151,10 +118,15 @@ extension ControlServer {
             }
         case "flatten":
             try requireActor()
-            let user = try target()
-            guard let desk = hooks.desk else { throw ControlRefusal("no order desk in this process") }
-            let result = desk.flatten(userID: user, now: SystemClock().now())
+            // A user's book, or with `strategy_id`/`strategy` that strategy's part of its owner's.
+            let named = request.has("strategy_id") || request.has("strategy")
+            guard !(named && request.has("user")) else { throw ControlRefusal("name 'user' or a strategy, not both") }
+            let strategy = named ? try namedStrategy() : nil
+            let user = try strategy?.owner ?? target()
+            guard let desk = hooks.desk else { throw ControlRefusal("no order desk in this process", .unavailable) }
+            let result = desk.flatten(userID: user, strategyID: strategy?.id, now: SystemClock().now())
             var details = JSONObjectWriter()
+            details.add("strategy_id", strategy?.id)
             details.add("closing_orders", result.closingOrders)
             details.add("cancel_requests", result.cancelRequests)
             try AuditLog.record(db, actor: actor, actorUserID: caller.userID, action: .flatten, targetUserID: user, details: details.text,
@@ -166,7 +138,8 @@ extension ControlServer {
             answer = try reload(caller, actor: actor, peer: peer, db)
         default:
             throw ControlRefusal("unknown command '\(PrintableText.make(command, maxCharacters: 64))' (login, logout, status, strategies, "
-                                 + "strategy.start, strategy.stop, positions, orders, order.cancel, halt, resume, flatten, reload)")
+                                 + "strategy.start, strategy.stop, positions, orders, fills, pnl.daily, equity, order.cancel, halt, resume, "
+                                 + "flatten, reload)")
         }
         return answer
     }
@@ -175,8 +148,8 @@ extension ControlServer {
     /// SIGHUP reads them, answered once applied. An admin's: it applies every user's changes,
     /// and a failed one is audited too (the operator saw an error; the trail says which).
     private func reload(_ caller: Caller, actor: String, peer: Peer, _ db: DatabaseConnection) throws -> JSONObjectWriter {
-        guard caller.isAdmin else { throw ControlRefusal("only an admin reloads the daemon") }
-        guard let reload = hooks.reload else { throw ControlRefusal("this process has no strategies to reload") }
+        guard caller.isAdmin else { throw ControlRefusal("only an admin reloads the daemon", .forbidden) }
+        guard let reload = hooks.reload else { throw ControlRefusal("this process has no strategies to reload", .unavailable) }
         var details = JSONObjectWriter()
         let loaded: StrategyRuntime.Loaded
         do {

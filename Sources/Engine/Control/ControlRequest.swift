@@ -1,10 +1,20 @@
 import Foundation
 import TradingCore
 
-/// Why a control request was refused: the text the client sees.
+/// Why a control request was refused: the text the client sees, and what kind of refusal it is
+/// (the reply's `code`, which the web process turns into an HTTP status; docs/security.md).
 struct ControlRefusal: Error {
+    enum Code: String {
+        case badRequest = "bad_request", unauthorized, forbidden, notFound = "not_found", rateLimited = "rate_limited"
+        case unavailable
+    }
+
     let message: String
-    init(_ message: String) { self.message = message }
+    let code: Code
+    init(_ message: String, _ code: Code = .badRequest) {
+        self.message = message
+        self.code = code
+    }
 }
 
 /// A control request's JSON object, read strictly (docs/security.md): every field has one JSON
@@ -39,11 +49,16 @@ struct ControlRequest {
     /// Each command's own fields. A field not listed is refused, so a misspelled or foreign one
     /// (`"scope": "engine"`) is an error, never a request quietly read as something else.
     static let commandFields: [String: Set<String>] = [
-        "login": ["username", "password"], "logout": [], "status": [], "strategies": ["user"], "positions": ["user"],
-        "orders": ["user", "limit", "status"], "strategy.start": ["strategy_id", "strategy"], "strategy.stop": ["strategy_id", "strategy"],
+        "login": ["username", "password"], "logout": [], "status": [],
+        "strategies": ["user", "all_users", "strategy_id", "limit", "before"],
+        "positions": ["user", "all_users", "strategy_id", "limit", "before"],
+        "orders": ["user", "all_users", "strategy_id", "status", "from", "to", "limit", "before"],
+        "fills": ["user", "all_users", "strategy_id", "from", "to", "limit", "before"],
+        "pnl.daily": ["user", "all_users", "strategy_id", "from", "to", "limit", "before"],
+        "equity": ["user", "all_users", "strategy_id", "from", "to", "limit"], "strategy.start": ["strategy_id", "strategy"], "strategy.stop": ["strategy_id", "strategy"],
         "order.cancel": ["order_id"], "halt": ["user", "strategy_id", "strategy", "engine", "reason"],
         "resume": ["user", "strategy_id", "strategy", "engine"],
-        "flatten": ["user"], "reload": [],
+        "flatten": ["user", "strategy_id", "strategy"], "reload": [],
     ]
 
     /// Refuses a field the command does not take.

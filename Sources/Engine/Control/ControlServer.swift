@@ -140,9 +140,10 @@ public final class ControlServer: Sendable {
             func reply(_ status: String, _ body: JSONObjectWriter) {
                 _ = try? socket.send(envelope + [Array(status.utf8), body.bytes])
             }
-            func refuse(_ message: String) {
+            func refuse(_ message: String, _ code: ControlRefusal.Code = .badRequest) {
                 var body = JSONObjectWriter()
                 body.add("error", message)
+                body.add("code", code.rawValue)
                 reply("error", body)
             }
             guard !message.oversized else {
@@ -160,11 +161,11 @@ public final class ControlServer: Sendable {
                 let conn = try db.get()
                 reply("ok", try handle(command, request, peer: peer, conn, &limiter))
             } catch let refusal as ControlRefusal {
-                refuse(refusal.message)
+                refuse(refusal.message, refusal.code)
             } catch let error as DatabaseError {
                 db.close()
                 logger.error("control request failed", metadata: ["command": "\(PrintableText.make(command, maxCharacters: 64))", "error": "\(error)"])
-                refuse("database error: \(error.message)")
+                refuse("database error: \(error.message)", .unavailable)
             } catch {
                 refuse("\(error)")
             }
@@ -235,7 +236,7 @@ public final class ControlServer: Sendable {
                 try AuditLog.record(db, actor: "ctl:\(auditedName)", action: .loginFailed, target: auditedName, details: details.text,
                                     peer: peer.label)
             }
-            throw ControlRefusal("too many failed logins: try again in \(Int(wait.rounded(.up))) s")
+            throw ControlRefusal("too many failed logins: try again in \(Int(wait.rounded(.up))) s", .rateLimited)
         }
         let valid = PrintableText.isIdentifier(username, maxCharacters: ControlRequest.maxUsername)
         let user = valid ? try SessionStore.credentials(db, username: username) : nil
@@ -248,7 +249,7 @@ public final class ControlServer: Sendable {
             details.add("reason", user?.isActive == false ? "disabled" : "bad credentials")
             try AuditLog.record(db, actor: "ctl:\(auditedName)", actorUserID: user?.userID, action: .loginFailed, targetUserID: user?.userID,
                                 target: auditedName, details: details.text, peer: peer.label)
-            throw ControlRefusal("login failed")
+            throw ControlRefusal("login failed", .unauthorized)
         }
         limiter.succeed(user: auditedName, peer: peer.label)
         var bytes = [UInt8](repeating: 0, count: 32)
@@ -273,10 +274,10 @@ public final class ControlServer: Sendable {
                 _ limiter: inout LoginLimiter) throws -> JSONObjectWriter {
         if command == "login" { return try login(request, peer: peer, db, &limiter) }
         guard let token = try request.string("token", max: 128), !token.isEmpty else {
-            throw ControlRefusal("'\(PrintableText.make(command, maxCharacters: 64))' needs a token (log in first)")
+            throw ControlRefusal("'\(PrintableText.make(command, maxCharacters: 64))' needs a token (log in first)", .unauthorized)
         }
         guard let session = try SessionStore.caller(db, tokenHash: Self.hash(token)) else {
-            throw ControlRefusal("the token is unknown or expired: log in again")
+            throw ControlRefusal("the token is unknown or expired: log in again", .unauthorized)
         }
         let caller = Caller(userID: session.userID, username: session.username, role: session.role)
         return try handle(command, request, caller: caller, token: token, peer: peer, db)

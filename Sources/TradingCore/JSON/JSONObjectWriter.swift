@@ -139,6 +139,13 @@ public struct JSONObjectWriter: Sendable {
         }
     }
 
+    /// Any parsed value's JSON text (an array at the top, say), written as members are.
+    public static func bytes(of value: JSONValue) -> [UInt8] {
+        var out: [UInt8] = []
+        append(value, to: &out)
+        return out
+    }
+
     /// The object's bytes, closed.
     public var bytes: [UInt8] { out + [UInt8(ascii: "}")] }
 

@@ -112,8 +112,16 @@ extension TradingDesk {
             data.add("stamp_duty", FixedDecimal(units: charges.stampDuty))
             data.add("gst", FixedDecimal(units: charges.gst))
         }
+        let positionRecords = applyToPosition(order: order, quantity: quantity, price: price, charges: Int128(charges.total), time: time)
+        // What the execution realized before charges and when it happened, so a strategy's
+        // equity curve can be drawn from its fills alone (positions are per user, not strategy).
+        let realized = positionRecords.reduce(Int128(0)) { sum, record in
+            if case .positionHistory(let h) = record { sum + h.pnl } else { sum }
+        }
+        data.add("realized_pnl", money: realized)
+        data.add("ts", time: time)
         records.append(.tradeLog(tradeID: order.tradeID, level: "INFO", message: "filled \(quantity) at \(price)", data: data.text))
-        records += applyToPosition(order: order, quantity: quantity, price: price, charges: Int128(charges.total), time: time)
+        records += positionRecords
         records.append(.event(BusEvent(kind: .fill, order: order, fillQuantity: quantity, fillPrice: price, time: time)))
         if order.state.status != before {
             records.append(.event(BusEvent(kind: .order, order: order, time: time)))

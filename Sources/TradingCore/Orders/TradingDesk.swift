@@ -241,11 +241,13 @@ public struct TradingDesk: Sendable {
 
     /// Closes a user's book: cancels its working orders and sends a MARKET order against each
     /// open position at the instrument's last traded price. Closing orders only reduce, so they
-    /// pass the risk check even while the user is halted.
-    public mutating func flatten(userID: String, time: Timestamp) -> (FlattenResult, [DeskRecord]) {
+    /// pass the risk check even while the user is halted. With `strategyID`, only that
+    /// strategy's orders and the positions whose last fill was its (positions are the user's,
+    /// netted across strategies; docs/web.md).
+    public mutating func flatten(userID: String, strategyID: String? = nil, time: Timestamp) -> (FlattenResult, [DeskRecord]) {
         var result = FlattenResult()
         var records: [DeskRecord] = []
-        for order in orders.sorted(where: { $0.intent.userID == userID }) {
+        for order in orders.sorted(where: { $0.intent.userID == userID && (strategyID == nil || $0.intent.strategyID == strategyID) }) {
             let done = cancel(orderID: order.orderID, reason: "flatten", time: time)
             if !done.isEmpty { result.cancelRequests += 1 }
             records += done
@@ -254,6 +256,7 @@ public struct TradingDesk: Sendable {
             let name = "\(key.symbol)@\(key.exchange)"
             guard let price = positions.lastPrice(symbol: key.symbol, exchange: key.exchange) else { result.skipped.append("\(name): no traded price yet"); continue }
             guard let origin = open.origin else { result.skipped.append("\(name): no strategy known"); continue }
+            if let strategyID, origin.strategyID != strategyID { continue }
             records += close(key, quantity: open.net.quantity, at: price, origin: origin, reason: "flatten", time: time)
             result.closingOrders += 1
         }
