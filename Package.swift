@@ -87,10 +87,26 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // `algotrader web`: the HTTP API and dashboard. No Storage, Postgres or Security: the web
+        // process reaches the data only through the engine's control socket.
+        .target(
+            name: "Web",
+            dependencies: [
+                "ZeroMQ", "TradingCore", "Config",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "algotrader",
             dependencies: [
-                "Engine", "Config", "Storage", "ZeroMQ", "TradingCore", "Security",
+                "Engine", "Web", "Config", "Storage", "ZeroMQ", "TradingCore", "Security",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),

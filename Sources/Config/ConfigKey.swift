@@ -148,6 +148,12 @@ extension ConfigKey {
         ConfigKey("maintenance.bar_1min_retention_days", .integer(1...3_650), default: .integer(90)),
         // metrics
         ConfigKey("metrics.bind", .string, default: .string("127.0.0.1:9464")),
+        // the web process (algotrader web)
+        ConfigKey("http.bind", .string, default: .string("127.0.0.1:8080")),
+        ConfigKey("http.cors_origins", .stringList, default: .stringList([])),
+        ConfigKey("http.max_body_bytes", .byteSize(256...1_048_576), default: .integer(16_384)),
+        ConfigKey("http.control_timeout_seconds", .integer(1...300), default: .integer(10)),
+        ConfigKey("http.max_connections", .integer(1...100_000), default: .integer(256)),
         // logging
         ConfigKey("logging.level", .choice(["trace", "debug", "info", "notice", "warning", "error", "critical"]), default: .string("info")),
         ConfigKey("logging.bad_message_log_interval_seconds", .integer(1...86_400), default: .integer(10)),

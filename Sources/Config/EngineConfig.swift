@@ -93,11 +93,20 @@ public struct EngineConfig: Sendable {
     public var chargeSchedule: ChargeSchedule?
     /// `HOST:PORT` of the Prometheus endpoint, or empty for none.
     public var metricsBind: String
+    /// The web process's listening address (`http.bind`).
+    public var httpHost: String
+    public var httpPort: Int
+    /// Origins allowed cross-origin requests; empty: none (no CORS headers at all).
+    public var httpCORSOrigins: [String]
+    public var httpMaxBodyBytes: Int
+    public var httpControlTimeoutSeconds: Int
+    public var httpMaxConnections: Int
     public var logLevel: String
     public var badMessageLogIntervalSeconds: Int
 
     /// What the configuration is for: `migrate` needs only the database.
-    public enum Purpose: Sendable { case serve, migrate }
+    /// `web` needs no database: it reaches the data through the engine's control socket.
+    public enum Purpose: Sendable { case serve, migrate, web }
 
     init(values: [String: ConfigValue], purpose: Purpose) throws(ConfigError) {
         func string(_ path: String) throws(ConfigError) -> String {
@@ -122,7 +131,7 @@ public struct EngineConfig: Sendable {
             }
             url = text.trimmingCharacters(in: .whitespacesAndNewlines)
         }
-        guard !url.isEmpty else {
+        guard !url.isEmpty || purpose == .web else {
             throw ConfigError(key: "database.url", "is required (a libpq connection string; or set database.url_file)")
         }
         databaseURL = url
@@ -130,7 +139,7 @@ public struct EngineConfig: Sendable {
         connectRetrySeconds = try integer("database.connect_retry_seconds")
         marketDataConnect = try list("market_data.connect")
         marketDataBind = try list("market_data.bind")
-        guard purpose == .migrate || !marketDataConnect.isEmpty || !marketDataBind.isEmpty else {
+        guard purpose != .serve || !marketDataConnect.isEmpty || !marketDataBind.isEmpty else {
             throw ConfigError(key: "market_data.connect", "is required: at least one endpoint to connect to (or one in market_data.bind)")
         }
         for endpoint in marketDataConnect where !Self.isEndpoint(endpoint) {
@@ -144,7 +153,7 @@ public struct EngineConfig: Sendable {
         tickRetentionDays = try integer("market_data.tick_retention_days")
         maxLeadSeconds = try integer("market_data.max_lead_seconds")
         busBind = (try? string("bus.bind")) ?? ""
-        guard purpose == .migrate || !busBind.isEmpty else { throw ConfigError(key: "bus.bind", "is required (e.g. tcp://127.0.0.1:5556)") }
+        guard purpose != .serve || !busBind.isEmpty else { throw ConfigError(key: "bus.bind", "is required (e.g. tcp://127.0.0.1:5556)") }
         guard busBind.isEmpty || Self.isEndpoint(busBind) else { throw ConfigError(key: "bus.bind", "'\(busBind)' is not a ZeroMQ endpoint") }
         replayBind = try string("bus.replay_bind")
         guard Self.isEndpoint(replayBind) else { throw ConfigError(key: "bus.replay_bind", "'\(replayBind)' is not a ZeroMQ endpoint") }
@@ -324,6 +333,23 @@ public struct EngineConfig: Sendable {
                 throw ConfigError(key: "metrics.bind", "expected IPV4:PORT (e.g. 127.0.0.1:9464) or empty, got '\(metricsBind)'")
             }
         }
+        let http = try string("http.bind")
+        guard let colon = http.lastIndex(of: ":"), let port = Int(http[http.index(after: colon)...]), (1...65_535).contains(port),
+              !http[..<colon].isEmpty else {
+            throw ConfigError(key: "http.bind", "expected HOST:PORT (e.g. 127.0.0.1:8080), got '\(http)'")
+        }
+        httpHost = String(http[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        httpPort = port
+        httpCORSOrigins = try list("http.cors_origins")
+        for origin in httpCORSOrigins {
+            guard let url = URL(string: origin), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil,
+                  url.path.isEmpty else {
+                throw ConfigError(key: "http.cors_origins", "'\(origin)' is not an origin (scheme://host[:port], no path)")
+            }
+        }
+        httpMaxBodyBytes = try integer("http.max_body_bytes")
+        httpControlTimeoutSeconds = try integer("http.control_timeout_seconds")
+        httpMaxConnections = try integer("http.max_connections")
         logLevel = try string("logging.level")
         badMessageLogIntervalSeconds = try integer("logging.bad_message_log_interval_seconds")
     }

@@ -11,6 +11,7 @@ public enum Repository {
     public struct Missing: Error, CustomStringConvertible {
         public let what: String
         public var description: String { "missing \(what)" }
+        public init(what: String) { self.what = what }
     }
 
     /// The `algotrader` executable built beside the test bundle (`swift build --build-tests`

@@ -7,7 +7,7 @@ struct Algotrader: ParsableCommand {
         commandName: "algotrader",
         abstract: "Event-driven trading engine: ZeroMQ ticks in, PostgreSQL out.",
         subcommands: [Serve.self, Migrate.self, Feed.self, Halt.self, Resume.self, UserCommand.self, BrokerCommand.self,
-                      KeysCommand.self, StrategyCommand.self, RiskCommand.self, InstrumentsCommand.self, CalendarCommand.self, HistoryCommand.self, Replay.self, Ctl.self,
+                      KeysCommand.self, StrategyCommand.self, RiskCommand.self, InstrumentsCommand.self, CalendarCommand.self, HistoryCommand.self, Replay.self, Ctl.self, WebCommand.self,
                       AuditCommand.self]
     )
 }

@@ -76,7 +76,7 @@ public final class StopSignals: Sendable {
     }
 
     /// Runs `handler` on the first stop request (at once if one came already).
-    func onStop(_ handler: @escaping @Sendable () -> Void) {
+    public func onStop(_ handler: @escaping @Sendable () -> Void) {
         let now = state.withLock { s -> Bool in
             s.onStop = handler
             return s.requested
