@@ -13,7 +13,7 @@ TEST_URL     := $(shell scripts/pg-cluster.sh url $(TEST_PORT))
 DEMO_URL     := $(shell scripts/pg-cluster.sh url $(DEMO_PORT))
 BIN          := .build/release/algotrader
 
-.PHONY: all build release deps test test-db test-python test-brokers demo demo-stop bench bench-build bench-peer-deps bench-typecheck bench-smoke fuzz clean
+.PHONY: all build release deps test test-db test-python test-brokers test-web demo demo-stop bench bench-build bench-peer-deps bench-typecheck bench-smoke fuzz clean
 
 all: build
 
@@ -50,6 +50,7 @@ test: test-db
 	else echo "TimescaleDB not installed: hypertable layout not exercised (native partitioning was)"; fi
 	scripts/check-unit.sh .build/debug/algotrader
 	$(MAKE) test-python
+	$(MAKE) test-web
 	$(MAKE) fuzz FUZZ_SECONDS=30
 
 # The Python SDK (sdk/python), from the source tree (no pip install of it): its types under
@@ -70,6 +71,16 @@ test-brokers:
 	@brokers/venv.sh .build-brokers/venv >/dev/null
 	cd brokers/python && ../../$(BROKERS_PY) -m mypy --strict --config-file pyproject.toml --cache-dir ../../.build-mypy-brokers algotrader_brokers tests
 	cd brokers/python && ../../$(BROKERS_PY) -m pytest -q tests
+
+# The web process from outside (Tests/web, its tools pinned in Tests/web/requirements.txt): a
+# system started as a user would (PostgreSQL under .data/, serve, the synthetic feed, web), then
+# schemathesis against the OpenAPI document with each role's token. Needs the debug binary
+# (`make test` builds it first).
+WEB_PY := .build-web/venv/bin/python
+test-web:
+	@scripts/python-venv.sh .build-web/venv Tests/web/requirements.txt >/dev/null
+	$(WEB_PY) -m mypy --strict --cache-dir .build-mypy-web Tests/web
+	cd Tests/web && ../../$(WEB_PY) -m pytest -q -p no:cacheprovider .
 
 demo: release
 	@scripts/demo.sh $(DEMO_DIR) $(DEMO_PORT) $(DEMO_TICKS) $(DEMO_RATE)

@@ -24,7 +24,7 @@ struct APIRoutes: Sendable {
         let api = router.group("api/v1")
         api.get("health") { _, context in try await health(context) }
         api.get("openapi.json") { _, _ in
-            APIResponse.json(.ok, Array(OpenAPIDocument.text.utf8))
+            APIResponse.json(.ok, OpenAPIDocument.bytes)
         }
         api.post("session") { request, context in try await login(request, context) }
         api.delete("session") { request, context in

@@ -1,0 +1,57 @@
+/// The OpenAPI document's `paths`, every endpoint written in full (`OpenAPIDocument`): one
+/// line per operation.
+enum OpenAPIPaths {
+    static let json = #"""
+    {
+      "/api/v1/health": {
+        "get": {"operationId": "health", "summary": "Whether the web process and the engine's control socket answer.", "security": [], "responses": {"200": {"description": "Both answer.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}}}, "503": {"description": "The engine does not answer.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}}}}}
+      },
+      "/api/v1/openapi.json": {
+        "get": {"operationId": "openapi", "summary": "This document.", "security": [], "responses": {"200": {"description": "The OpenAPI 3.1 document.", "content": {"application/json": {"schema": {"type": "object"}}}}}}
+      },
+      "/api/v1/session": {
+        "post": {"operationId": "login", "summary": "Log in: a session token for the user, recorded with the browser's address and user agent.", "responses": {"201": {"description": "The session.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Session"}}}}, "400": {"$ref": "#/components/responses/BadRequest"}, "401": {"$ref": "#/components/responses/Unauthorized"}, "404": {"$ref": "#/components/responses/NotFound"}, "503": {"$ref": "#/components/responses/Unavailable"}, "413": {"$ref": "#/components/responses/TooLarge"}, "429": {"$ref": "#/components/responses/TooMany"}}, "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/LoginRequest"}}}}, "security": []},
+        "delete": {"operationId": "logout", "summary": "End the caller's session.", "responses": {"204": {"description": "Ended."}, "401": {"$ref": "#/components/responses/Unauthorized"}, "503": {"$ref": "#/components/responses/Unavailable"}}}
+      },
+      "/api/v1/me": {
+        "get": {"operationId": "me", "summary": "Who the caller is, the halts they may see, and their strategies' counts.", "responses": {"200": {"description": "The caller.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Me"}}}}, "400": {"$ref": "#/components/responses/BadRequest"}, "401": {"$ref": "#/components/responses/Unauthorized"}, "404": {"$ref": "#/components/responses/NotFound"}, "503": {"$ref": "#/components/responses/Unavailable"}}}
+      },
+      "/api/v1/strategies": {
+        "get": {"operationId": "listStrategies", "summary": "Strategies, newest first.", "responses": {"200": {"description": "A page.", "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Strategy"}}}}}, "400": {"$ref": "#/components/responses/BadRequest"}, "401": {"$ref": "#/components/responses/Unauthorized"}, "404": {"$ref": "#/components/responses/NotFound"}, "503": {"$ref": "#/components/responses/Unavailable"}}, "parameters": [{"$ref": "#/components/parameters/user_id"}, {"$ref": "#/components/parameters/limit"}, {"$ref": "#/components/parameters/before"}, {"$ref": "#/components/parameters/strategy_id"}]}
+      },
+      "/api/v1/strategies/{strategy_id}/start": {
+        "post": {"operationId": "startStrategy", "summary": "Turn a strategy on (the engine loads it at once).", "responses": {"200": {"description": "Done.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Result"}}}}, "400": {"$ref": "#/components/responses/BadRequest"}, "401": {"$ref": "#/components/responses/Unauthorized"}, "404": {"$ref": "#/components/responses/NotFound"}, "503": {"$ref": "#/components/responses/Unavailable"}, "403": {"$ref": "#/components/responses/Forbidden"}}, "parameters": [{"$ref": "#/components/parameters/path_strategy_id"}]}
+      },
+      "/api/v1/strategies/{strategy_id}/stop": {
+        "post": {"operationId": "stopStrategy", "summary": "Turn a strategy off.", "responses": {"200": {"description": "Done.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Result"}}}}, "400": {"$ref": "#/components/responses/BadRequest"}, "401": {"$ref": "#/components/responses/Unauthorized"}, "404": {"$ref": "#/components/responses/NotFound"}, "503": {"$ref": "#/components/responses/Unavailable"}, "403": {"$ref": "#/components/responses/Forbidden"}}, "parameters": [{"$ref": "#/components/parameters/path_strategy_id"}]}
+      },
+      "/api/v1/positions": {
+        "get": {"operationId": "listPositions", "summary": "Open positions with unrealized P&L at the last price, newest first.", "responses": {"200": {"description": "A page.", "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Position"}}}}}, "400": {"$ref": "#/components/responses/BadRequest"}, "401": {"$ref": "#/components/responses/Unauthorized"}, "404": {"$ref": "#/components/responses/NotFound"}, "503": {"$ref": "#/components/responses/Unavailable"}}, "parameters": [{"$ref": "#/components/parameters/user_id"}, {"$ref": "#/components/parameters/limit"}, {"$ref": "#/components/parameters/before"}, {"$ref": "#/components/parameters/strategy_id"}]}
+      },
+      "/api/v1/orders": {
+        "get": {"operationId": "listOrders", "summary": "Orders, newest first, each with the reason a rejection or cancel gave.", "responses": {"200": {"description": "A page.", "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Order"}}}}}, "400": {"$ref": "#/components/responses/BadRequest"}, "401": {"$ref": "#/components/responses/Unauthorized"}, "404": {"$ref": "#/components/responses/NotFound"}, "503": {"$ref": "#/components/responses/Unavailable"}}, "parameters": [{"$ref": "#/components/parameters/user_id"}, {"$ref": "#/components/parameters/limit"}, {"$ref": "#/components/parameters/before"}, {"$ref": "#/components/parameters/strategy_id"}, {"$ref": "#/components/parameters/status"}, {"$ref": "#/components/parameters/from"}, {"$ref": "#/components/parameters/to"}]}
+      },
+      "/api/v1/orders/{order_id}/cancel": {
+        "post": {"operationId": "cancelOrder", "summary": "Ask the engine to cancel a working order.", "responses": {"202": {"description": "Requested; the order event says when it is cancelled.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Result"}}}}, "400": {"$ref": "#/components/responses/BadRequest"}, "401": {"$ref": "#/components/responses/Unauthorized"}, "404": {"$ref": "#/components/responses/NotFound"}, "503": {"$ref": "#/components/responses/Unavailable"}, "403": {"$ref": "#/components/responses/Forbidden"}}, "parameters": [{"$ref": "#/components/parameters/path_order_id"}]}
+      },
+      "/api/v1/fills": {
+        "get": {"operationId": "listFills", "summary": "Executions, newest first.", "responses": {"200": {"description": "A page.", "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Fill"}}}}}, "400": {"$ref": "#/components/responses/BadRequest"}, "401": {"$ref": "#/components/responses/Unauthorized"}, "404": {"$ref": "#/components/responses/NotFound"}, "503": {"$ref": "#/components/responses/Unavailable"}}, "parameters": [{"$ref": "#/components/parameters/user_id"}, {"$ref": "#/components/parameters/limit"}, {"$ref": "#/components/parameters/before"}, {"$ref": "#/components/parameters/strategy_id"}, {"$ref": "#/components/parameters/from"}, {"$ref": "#/components/parameters/to"}]}
+      },
+      "/api/v1/pnl/daily": {
+        "get": {"operationId": "dailyPnL", "summary": "Each strategy's IST day: gross P&L, charges and net.", "responses": {"200": {"description": "A page.", "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Day"}}}}}, "400": {"$ref": "#/components/responses/BadRequest"}, "401": {"$ref": "#/components/responses/Unauthorized"}, "404": {"$ref": "#/components/responses/NotFound"}, "503": {"$ref": "#/components/responses/Unavailable"}}, "parameters": [{"$ref": "#/components/parameters/user_id"}, {"$ref": "#/components/parameters/limit"}, {"$ref": "#/components/parameters/before"}, {"$ref": "#/components/parameters/strategy_id"}, {"$ref": "#/components/parameters/from_date"}, {"$ref": "#/components/parameters/to_date"}]}
+      },
+      "/api/v1/equity": {
+        "get": {"operationId": "equity", "summary": "Net P&L (realized less charges) summed over the executions from `from` (default: today's IST start), one point per execution.", "responses": {"200": {"description": "The series.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Equity"}}}}, "400": {"$ref": "#/components/responses/BadRequest"}, "401": {"$ref": "#/components/responses/Unauthorized"}, "404": {"$ref": "#/components/responses/NotFound"}, "503": {"$ref": "#/components/responses/Unavailable"}}, "parameters": [{"$ref": "#/components/parameters/user_id"}, {"$ref": "#/components/parameters/strategy_id"}, {"$ref": "#/components/parameters/from"}, {"$ref": "#/components/parameters/to"}, {"name": "limit", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1, "maximum": 100000}}]}
+      },
+      "/api/v1/halt": {
+        "post": {"operationId": "halt", "summary": "Halt a user, a strategy or (an admin) the engine: working orders are cancelled, new ones refused.", "responses": {"200": {"description": "Halted.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Result"}}}}, "400": {"$ref": "#/components/responses/BadRequest"}, "401": {"$ref": "#/components/responses/Unauthorized"}, "404": {"$ref": "#/components/responses/NotFound"}, "503": {"$ref": "#/components/responses/Unavailable"}, "403": {"$ref": "#/components/responses/Forbidden"}, "413": {"$ref": "#/components/responses/TooLarge"}}, "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ScopeRequest"}}}}}
+      },
+      "/api/v1/resume": {
+        "post": {"operationId": "resume", "summary": "Lift halts (admins only).", "responses": {"200": {"description": "Lifted.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Result"}}}}, "400": {"$ref": "#/components/responses/BadRequest"}, "401": {"$ref": "#/components/responses/Unauthorized"}, "404": {"$ref": "#/components/responses/NotFound"}, "503": {"$ref": "#/components/responses/Unavailable"}, "403": {"$ref": "#/components/responses/Forbidden"}, "413": {"$ref": "#/components/responses/TooLarge"}}, "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ScopeRequest"}}}}}
+      },
+      "/api/v1/flatten": {
+        "post": {"operationId": "flatten", "summary": "Close a user's positions, or those a strategy last traded, at market, and cancel the working orders.", "responses": {"202": {"description": "Closing orders sent.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Result"}}}}, "400": {"$ref": "#/components/responses/BadRequest"}, "401": {"$ref": "#/components/responses/Unauthorized"}, "404": {"$ref": "#/components/responses/NotFound"}, "503": {"$ref": "#/components/responses/Unavailable"}, "403": {"$ref": "#/components/responses/Forbidden"}, "413": {"$ref": "#/components/responses/TooLarge"}}, "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/FlattenRequest"}}}}}
+      }
+    }
+    """#
+}
