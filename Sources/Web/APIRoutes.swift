@@ -56,6 +56,11 @@ struct APIRoutes: Sendable {
         api.post("halt") { request, context in try await haltOrResume("halt", request, context) }
         api.post("resume") { request, context in try await haltOrResume("resume", request, context) }
         api.post("flatten") { request, context in try await flatten(request, context) }
+        // A WebSocket upgrade never reaches the router (WebServer upgrades it first): this is a
+        // plain GET of the stream's path.
+        api.get("stream") { _, _ -> Response in
+            throw APIError.badRequest("the stream is a WebSocket: connect with Upgrade: websocket")
+        }
     }
 
     // MARK: - Endpoints

@@ -51,6 +51,9 @@ enum OpenAPIPaths {
       },
       "/api/v1/flatten": {
         "post": {"operationId": "flatten", "summary": "Close a user's positions, or those a strategy last traded, at market, and cancel the working orders.", "responses": {"202": {"description": "Closing orders sent.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Result"}}}}, "400": {"$ref": "#/components/responses/BadRequest"}, "401": {"$ref": "#/components/responses/Unauthorized"}, "404": {"$ref": "#/components/responses/NotFound"}, "503": {"$ref": "#/components/responses/Unavailable"}, "403": {"$ref": "#/components/responses/Forbidden"}, "413": {"$ref": "#/components/responses/TooLarge"}}, "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/FlattenRequest"}}}}}
+      },
+      "/api/v1/stream": {
+        "get": {"operationId": "stream", "summary": "WebSocket (send Upgrade: websocket): the first message is {\"token\": ...}; the answer {\"event\": \"hello\", \"user_id\", \"role\"}, then each fill and order event the caller may see as one JSON text message, with the bus's field names; {\"event\": \"error\", \"error\": {...}} and a close when the token is bad or the session ends.", "security": [], "responses": {"101": {"description": "Switching to the WebSocket protocol."}, "400": {"$ref": "#/components/responses/BadRequest"}}}
       }
     }
     """#

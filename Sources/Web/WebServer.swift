@@ -1,5 +1,6 @@
 public import Hummingbird
 import HummingbirdCore
+import HummingbirdWebSocket
 public import Logging
 import NIOCore
 public import ServiceLifecycle
@@ -28,13 +29,18 @@ public struct WebServer: Sendable {
 
     let settings: Settings
     let control: ControlClient
+    /// The event bus for the stream; nil: no `bus.bind`, and the stream says so.
+    let relay: BusRelay?
     let logger: Logger
 
-    public init(settings: Settings, control: ControlClient, logger: Logger) {
+    public init(settings: Settings, control: ControlClient, relay: BusRelay?, logger: Logger) {
         self.settings = settings
         self.control = control
+        self.relay = relay
         self.logger = logger
     }
+
+    static let streamPath = "/api/v1/stream"
 
     /// The router, middleware first (Hummingbird applies a router's middleware to the routes
     /// added after it).
@@ -51,7 +57,22 @@ public struct WebServer: Sendable {
         quiet.logLevel = max(logger.logLevel, .warning)
         return Application(
             router: router(),
-            server: .http1(configuration: .init(idleTimeout: Self.idleTimeout)),
+            server: .http1WebSocketUpgrade(
+                configuration: .init(http1: .init(idleTimeout: Self.idleTimeout),
+                                     ws: .init(maxFrameSize: StreamSession.maxMessageBytes, autoPing: .enabled(timePeriod: .seconds(30))))
+            ) { [control, relay, logger] request, channel, _ in
+                // Only the stream's path upgrades; every other request goes to the router.
+                guard request.path?.split(separator: "?").first.map(String.init) == Self.streamPath else { return .dontUpgrade }
+                let client = ControlClient.Client(token: nil, address: channel.remoteAddress?.ipAddress,
+                                                  userAgent: request.headerFields[.userAgent])
+                return .upgrade([:]) { inbound, outbound, _ in
+                    guard let relay else {
+                        await StreamSession.fail(outbound, APIError(.serviceUnavailable, "engine_unavailable", "no bus.bind: no events to stream"))
+                        return
+                    }
+                    await StreamSession(control: control, relay: relay, client: client, logger: logger).run(inbound, outbound)
+                }
+            },
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: nil, backlog: 256,
                                  availableConnectionsDelegate: MaximumAvailableConnections(settings.maxConnections)),
             onServerRunning: { channel in onRunning(channel.localAddress?.port ?? 0) },

@@ -51,10 +51,19 @@ struct WebCommand: ParsableCommand {
         }
         let control = ControlClient(context: context, endpoint: config.controlBind, forwarderSecret: secret,
                                     timeoutSeconds: config.httpControlTimeoutSeconds)
+        // The stream relays the bus, which carries every user's events: like the control socket,
+        // only a loopback or ipc bus (beyond this machine it needs CURVE keys the web has not).
+        var relay: BusRelay?
+        if !config.busBind.isEmpty {
+            guard EngineConfig.isLocal(config.busBind) else {
+                throw configurationError("bus.bind", "'\(config.busBind)' is beyond this machine; algotrader web relays only a loopback or ipc:// bus")
+            }
+            relay = BusRelay(context: context, endpoint: config.busBind, logger: logger)
+        }
         let server = WebServer(
             settings: .init(host: config.httpHost, port: config.httpPort, corsOrigins: config.httpCORSOrigins,
                             maxBodyBytes: config.httpMaxBodyBytes, maxConnections: config.httpMaxConnections),
-            control: control, logger: logger)
+            control: control, relay: relay, logger: logger)
         let signals = StopSignals()
         let notifier = SystemdNotifier()
         let failure = Mutex<String?>(nil)
@@ -64,9 +73,11 @@ struct WebCommand: ParsableCommand {
                 logger.info("web serving", metadata: ["http": "\(config.httpHost):\(port)", "control": "\(config.controlBind)"])
                 _ = notifier.notify("READY=1")
             }
+            let services: [any Service] = (relay.map { [$0] } ?? []) + [app]
             let group = ServiceGroup(configuration: .init(
-                services: [.init(service: app, successTerminationBehavior: .gracefullyShutdownGroup,
-                                 failureTerminationBehavior: .gracefullyShutdownGroup)],
+                services: services.map {
+                    .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup)
+                },
                 gracefulShutdownSignals: [], logger: logger))
             signals.onStop {
                 _ = notifier.notify("STOPPING=1")

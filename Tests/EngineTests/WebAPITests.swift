@@ -188,5 +188,14 @@ struct WebAPITests {
             #expect(answer.header("Access-Control-Allow-Origin") == nil, "no CORS unless configured")
         }
         #expect(try rig.web.call("GET", "/api/v1/health").object["engine"] as? String == "reachable")
+
+        // The OpenAPI document names every endpoint by its full path; a plain GET of the stream is 400.
+        let document = try rig.web.call("GET", "/api/v1/openapi.json").object
+        #expect(document["openapi"] as? String == "3.1.0")
+        let paths = Set((document["paths"] as? [String: Any] ?? [:]).keys)
+        #expect(paths == Set(["health", "openapi.json", "session", "me", "strategies", "strategies/{strategy_id}/start",
+                              "strategies/{strategy_id}/stop", "positions", "orders", "orders/{order_id}/cancel", "fills", "pnl/daily",
+                              "equity", "halt", "resume", "flatten", "stream"].map { "/api/v1/" + $0 }), "\(paths.sorted())")
+        #expect(try rig.web.call("GET", "/api/v1/stream").status == 400)
     }
 }
