@@ -10,6 +10,9 @@ command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 command -v gnuplot >/dev/null 2>&1 || need+=(gnuplot-nox)  # replay --equity-png
 # The toolchain's FoundationNetworking (broker login's HTTPS call to Kite) loads libcurl.so.4.
 ls /usr/lib/*/libcurl.so.4 >/dev/null 2>&1 || need+=(libcurl4)
+# The dashboard's browser tests (make test-web): Debian's headless chromium and its driver.
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 # The Python tools, pinned: pytest, mypy and pyzmq (pyzmq also drives the engine from a real
 # third-party ZeroMQ client in the Swift tests). Installed unless each is there at its pin.
 requirements="$(cd "$(dirname "$0")/.." && pwd)/sdk/python/requirements-test.txt"

@@ -47,7 +47,9 @@ public struct WebServer: Sendable {
     func router() -> Router<WebRequestContext> {
         let router = Router(context: WebRequestContext.self)
         router.middlewares.add(SecurityMiddleware(corsOrigins: Set(settings.corsOrigins)))
-        APIRoutes(control: control, maxBodyBytes: settings.maxBodyBytes).register(on: router)
+        let api = APIRoutes(control: control, maxBodyBytes: settings.maxBodyBytes)
+        api.register(on: router)
+        DashboardRoutes(api: api).register(on: router)
         return router
     }
 

@@ -195,7 +195,7 @@ struct WebAPITests {
         let paths = Set((document["paths"] as? [String: Any] ?? [:]).keys)
         #expect(paths == Set(["health", "openapi.json", "session", "me", "strategies", "strategies/{strategy_id}/start",
                               "strategies/{strategy_id}/stop", "positions", "orders", "orders/{order_id}/cancel", "fills", "pnl/daily",
-                              "equity", "halt", "resume", "flatten", "stream"].map { "/api/v1/" + $0 }), "\(paths.sorted())")
+                              "equity", "equity.svg", "halt", "resume", "flatten", "stream"].map { "/api/v1/" + $0 }), "\(paths.sorted())")
         #expect(try rig.web.call("GET", "/api/v1/stream").status == 400)
     }
 }

@@ -55,6 +55,7 @@ class Stack:
     feed_port: int = field(default_factory=free_port)
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     tokens: dict[str, str] = field(default_factory=dict)
+    strategy_token: str = ""
 
     @property
     def database_url(self) -> str:
@@ -108,6 +109,13 @@ class Stack:
                        "--max-drawdown-percent", "50", "--max-risk-per-trade", "5")
             self.admin("strategy", "add", "--user", name, "--name", f"sma-{symbol}", "--type", "sma_crossover",
                        "--params", json.dumps({"symbol": symbol, "fast": 5, "slow": 20, "quantity": 10}))
+        # Tara also has a second SMA (the browser test stops it) and an external strategy on the
+        # SDK that leaves two LIMIT orders working (the browser test cancels one).
+        self.admin("strategy", "add", "--user", "tara", "--name", "sma-TCS", "--type", "sma_crossover",
+                   "--params", json.dumps({"symbol": "TCS", "fast": 5, "slow": 20, "quantity": 10}))
+        self.admin("strategy", "add", "--user", "tara", "--name", "limits", "--type", "external",
+                   "--params", json.dumps({"instruments": ["NSE:RELIANCE"]}))
+        self.strategy_token = self.admin("strategy", "token", "limits").strip()
         self.spawn("serve", log="serve.log")
         self.wait(lambda: (self.directory / "control.ipc").exists(), "the engine's control socket")
         self.spawn("web", log="web.log")
@@ -118,6 +126,24 @@ class Stack:
     def spawn(self, command: str, log: str) -> None:
         with open(self.directory / log, "wb") as out:
             self.processes.append(subprocess.Popen([binary(), command, "--config", CONFIG], env=self.environment(), stderr=out))
+
+    def strategy_id(self, name: str) -> str:
+        for s in self.call("GET", "/api/v1/strategies?limit=1000", token=self.tokens["root"]).json():
+            if s["name"] == name:
+                found: str = s["strategy_id"]
+                return found
+        raise KeyError(name)
+
+    def start_limits_strategy(self) -> None:
+        """The SDK strategy leaving two BUY LIMITs working (Tests/python/kite_orders_strategy.py)."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ALGOTRADER_")}
+        env.update({"PYTHONPATH": str(ROOT / "sdk/python"), "PYTHONUNBUFFERED": "1",
+                    "ALGOTRADER_STRATEGY_ENDPOINT": f"ipc://{self.directory}/strategies.ipc",
+                    "ALGOTRADER_STRATEGY": self.strategy_id("limits"), "ALGOTRADER_STRATEGY_TOKEN": self.strategy_token})
+        with open(self.directory / "limits.log", "wb") as out:
+            self.processes.append(subprocess.Popen(
+                ["python3", str(ROOT / "Tests/python/kite_orders_strategy.py"), "working", str(self.directory / "limits.json")],
+                env=env, stderr=out, stdout=subprocess.DEVNULL))
 
     def feed(self, count: int, rate: int) -> None:
         """Synthetic ticks for today's session, so the strategies trade."""
