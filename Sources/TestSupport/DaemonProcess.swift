@@ -146,9 +146,13 @@ public final class DaemonProcess {
     /// SIGTERM and wait; returns the exit status (`nil` if it died of a signal). A daemon still
     /// running 120 s after SIGTERM is killed (and reads as `nil`): a stop that hangs fails its
     /// test instead of holding up the whole suite.
-    public func stop() -> Int32? {
+    public func stop() -> Int32? { Self.terminate(process, within: 120) }
+
+    /// SIGTERM, then SIGKILL if `process` still runs after `seconds`; its exit status, or nil
+    /// when a signal ended it (the web process's stop shares it).
+    public static func terminate(_ process: Process, within seconds: Double) -> Int32? {
         if process.isRunning { process.terminate() }
-        let deadline = Date().addingTimeInterval(120)
+        let deadline = Date().addingTimeInterval(seconds)
         while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
         if process.isRunning {
             Glibc.kill(process.processIdentifier, SIGKILL)

@@ -104,16 +104,6 @@ public final class WebProcess {
 
     /// SIGTERM and wait; the exit status, or nil if it died of a signal (or was killed after 30 s).
     @discardableResult
-    public func stop() -> Int32? {
-        if process.isRunning { process.terminate() }
-        let deadline = Date().addingTimeInterval(30)
-        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
-        if process.isRunning {
-            Glibc.kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-            return nil
-        }
-        process.waitUntilExit()
-        return process.terminationReason == .exit ? process.terminationStatus : nil
-    }
+    public func stop() -> Int32? { DaemonProcess.terminate(process, within: 30) }
+
 }
